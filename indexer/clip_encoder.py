@@ -1,0 +1,536 @@
+"""open_clip implementation of the ``Encoder`` protocol (default: ViT-B-32, laion2b_s34b_b79k).
+
+Images arrive already resized and cropped by the sampler, so preprocessing is a few tensor ops
+(uint8 -> float, mean/std of the weights, channels_last), batched under ``torch.inference_mode``.
+Texts take a fast path: the CLIP text tower is causal and pools at the end-of-text token, so it
+runs only up to the longest prompt's end token (checked structurally, then numerically once).
+Embeddings of texts already seen come from a bounded LRU cache.
+
+Weights come from the Hugging Face cache, a download (with progress bar) after a quick
+reachability check, or a local file; offline without them, one ``EncoderError`` line says what
+to download and how to pass it. The encoder ``name`` is content-addressed
+(``open_clip:<model>:<fingerprint of the weights>``), so the same weights give the same name
+whether downloaded or passed as ``--weights FILE``. ``int8=True`` quantises
+the image tower's linear layers (the text tower stays fp32, so queries are unchanged). Its image
+vectors approximate the fp32 ones (cosine 0.9999 on a randomly initialised ViT-B-32; check real
+weights on real frames with ``int8_agreement``) far more closely than neighbouring frames differ,
+so int8 keeps the fp32 name: its vectors may share a store with fp32 ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import threading
+import urllib.error
+import urllib.request
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import open_clip
+import torch
+from open_clip.transformer import QuickGELU, ResidualAttentionBlock, TextTransformer, Transformer, text_global_pool
+
+from .encoder import l2_normalize
+from .errors import EncoderError
+
+log = logging.getLogger(__name__)
+
+#: A tiny open_clip architecture for tests (random init; same code path as ViT-B-32).
+TINY_MODEL = "reelsearch-tiny"
+_TINY_CONFIG = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "head_width": 32, "patch_size": 16},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
+}
+_HUB_DEFAULT_FILE = "open_clip_pytorch_model.bin"
+_HUB_SAFE_FILE = "open_clip_model.safetensors"
+_interop_configured = False
+
+
+def register_tiny_model() -> None:
+    """Make ``TINY_MODEL`` known to open_clip (``add_model_config`` wants a JSON file, kept in temp)."""
+    if TINY_MODEL in open_clip.list_models():
+        return
+    folder = Path(tempfile.gettempdir()) / f"reelsearch-open-clip-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{TINY_MODEL}.json"
+    scratch = folder / f"{TINY_MODEL}.{os.getpid()}.tmp"
+    scratch.write_text(json.dumps(_TINY_CONFIG))
+    os.replace(scratch, path)
+    open_clip.add_model_config(path)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where a model's weights come from: a file (None = random init) and what the tag prescribes."""
+
+    path: Path | None
+    source: str
+    preprocess: dict[str, Any]
+    quick_gelu: bool = False
+
+
+def resolve_checkpoint(model: str, pretrained: str | None, weights: Path | None) -> Checkpoint:
+    """Find the weights file for ``model``: ``weights`` if given, else the ``pretrained`` tag's file.
+
+    A tag is looked up in the Hugging Face cache, then downloaded (progress bar) if the hub answers
+    within seconds. ``pretrained`` and ``weights`` both None means random initialisation.
+
+    Raises:
+        EncoderError: unknown model or tag, missing file, or weights unavailable (offline message).
+    """
+    if model not in open_clip.list_models():
+        raise EncoderError(f"unknown open_clip model {model!r}; choose one of open_clip.list_models(), e.g. ViT-B-32")
+    cfg: dict[str, Any] = {}
+    if pretrained:
+        cfg = open_clip.get_pretrained_cfg(model, pretrained)
+        if not cfg:
+            tags = ", ".join(open_clip.list_pretrained_tags_by_model(model)) or "none"
+            raise EncoderError(f"open_clip has no weights {pretrained!r} for {model} (known tags: {tags})")
+    preprocess = {k: cfg[k] for k in ("mean", "std", "interpolation", "resize_mode") if k in cfg}
+    quick_gelu = bool(cfg.get("quick_gelu", False))
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise EncoderError(
+                f"weights file {path} does not exist; pass an open_clip checkpoint for {model} "
+                "with --weights FILE or REELSEARCH_WEIGHTS=FILE"
+            )
+        return Checkpoint(path.resolve(), f"file {path.name}", preprocess, quick_gelu)
+    if not pretrained:
+        return Checkpoint(None, "random weights", {}, False)
+    return Checkpoint(_fetch_hub_weights(model, pretrained, cfg), pretrained, preprocess, quick_gelu)
+
+
+def _fetch_hub_weights(model: str, tag: str, cfg: dict[str, Any]) -> Path:
+    """Cached file for the tag, else a download after a quick reachability check (never a long hang)."""
+    from huggingface_hub import constants, errors, hf_hub_download, try_to_load_from_cache
+
+    not_on_hub = getattr(errors, "RemoteEntryNotFoundError", errors.EntryNotFoundError)
+
+    if not cfg.get("hf_hub"):
+        raise EncoderError(f"open_clip weights {tag!r} for {model} are not on the Hugging Face hub; pass --weights FILE")
+    repo, filename = os.path.split(cfg["hf_hub"])
+    filename = filename or _HUB_DEFAULT_FILE
+    names = [_HUB_SAFE_FILE, filename] if filename == _HUB_DEFAULT_FILE else [filename]
+    for name in names:
+        cached = try_to_load_from_cache(repo, name)
+        if isinstance(cached, str):
+            return Path(cached)
+    endpoint = constants.ENDPOINT
+    offline = constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    if offline or not _reachable(endpoint):
+        raise EncoderError(
+            f"no {tag} weights for open_clip {model} in the Hugging Face cache and {endpoint} cannot be reached "
+            f"(offline{' mode' if offline else ''}); on a connected machine download {endpoint}/{repo}/resolve/main/"
+            f"{names[0]} (or run `hf download {repo} {names[0]}`), copy the file here and pass it with "
+            "--weights FILE or REELSEARCH_WEIGHTS=FILE"
+        )
+    log.info("downloading %s weights for %s from %s/%s", tag, model, endpoint, repo)
+    for name in names:
+        try:
+            return Path(hf_hub_download(repo, name, library_name="open_clip"))
+        except not_on_hub:
+            continue
+        except Exception as exc:  # network drop, disk full, auth...
+            raise EncoderError(
+                f"downloading {endpoint}/{repo}/resolve/main/{name} failed ({str(exc).splitlines()[0][:160]}); retry, or fetch "
+                "the file on another machine and pass it with --weights FILE or REELSEARCH_WEIGHTS=FILE"
+            ) from exc
+    raise EncoderError(f"{endpoint}/{repo} has none of {names}; pass the weights with --weights FILE")
+
+
+def _reachable(url: str, timeout: float = 3.0) -> bool:
+    """True if ``url`` answers at all (any HTTP status) within ``timeout`` s; proxies from env honoured."""
+    answers: list[bool] = []
+
+    def probe() -> None:
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout).close()
+            answers.append(True)
+        except urllib.error.HTTPError as exc:  # any status means the server is there
+            exc.close()
+            answers.append(True)
+        except Exception:  # DNS failure, refused, timeout, TLS...
+            answers.append(False)
+
+    thread = threading.Thread(target=probe, name="reelsearch-hub-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 1.0)  # getaddrinfo ignores the socket timeout: never wait on it longer
+    return bool(answers and answers[0])
+
+
+class CausalTextTower:
+    """A causal open_clip text tower run only up to the batch's last end-of-text token.
+
+    With a causal mask, position i never sees later positions, and pooling at the end token (or
+    the first token) reads only earlier ones, so the padding after the longest prompt's end token
+    changes nothing. ``find`` checks that structure; ``verify`` compares with the full 77-token
+    result on the first real batch before the short path is trusted.
+    """
+
+    _POOLS = ("argmax", "eos", "first")
+
+    def __init__(self, owner: torch.nn.Module, pool: str, eos_id: int | None) -> None:
+        self._owner, self.pool, self.eos_id = owner, pool, eos_id
+        self.verified = False
+
+    @classmethod
+    def find(cls, model: torch.nn.Module) -> "CausalTextTower | None":
+        """The model's text tower if it is provably causal with end-token pooling, else None (logged)."""
+        owner, pool, eos = model, getattr(model, "text_pool_type", None), getattr(model, "text_eos_id", None)
+        text = getattr(model, "text", None)
+        if isinstance(text, TextTransformer):
+            owner, pool, eos = text, text.pool_type, text.eos_id
+            if text.cls_emb is not None or text.use_pad_mask or text.output_tokens:
+                pool = "cls/pad-masked"
+        reason = cls._unsafe_reason(owner, pool)
+        if reason:
+            log.info("text fast path off (%s): full context for every text", reason)
+            return None
+        return cls(owner, pool, eos)
+
+    @staticmethod
+    def _unsafe_reason(owner: torch.nn.Module, pool: Any) -> str | None:
+        if pool not in CausalTextTower._POOLS:
+            return f"pooling {pool!r} may read later tokens"
+        for attr in ("token_embedding", "positional_embedding", "transformer", "ln_final", "attn_mask"):
+            if getattr(owner, attr, None) is None:
+                return f"no {attr}"
+        blocks = getattr(owner.transformer, "resblocks", [])
+        if type(owner.transformer) is not Transformer or not all(
+            type(b) is ResidualAttentionBlock and not hasattr(b, "ln_1_kv") for b in blocks
+        ):
+            return "non-standard transformer blocks"
+        if not isinstance(owner.ln_final, torch.nn.LayerNorm):
+            return "final norm is not a per-token LayerNorm"
+        mask, n = owner.attn_mask, owner.positional_embedding.shape[0]
+        if mask.dim() != 2 or mask.shape[0] != mask.shape[1] or mask.shape[0] < n:
+            return "attention mask has an unexpected shape"
+        future = torch.ones(mask.shape, dtype=torch.bool).triu(1)
+        if not (torch.isneginf(mask[future]).all() and (mask[~future] == 0).all()):
+            return "attention mask is not causal"
+        return None
+
+    def ends(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Position each row is pooled at (the rule of open_clip's ``text_global_pool``)."""
+        if self.pool == "argmax":
+            return tokens.argmax(dim=-1)
+        if self.pool == "eos":
+            return (tokens == self.eos_id).int().argmax(dim=-1)
+        return torch.zeros(tokens.shape[0], dtype=torch.long)
+
+    def encode(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Unnormalised text features of ``tokens`` (B, context), computed on the first L positions."""
+        o = self._owner
+        length = int(self.ends(tokens).max()) + 1
+        tokens = tokens[:, :length]
+        cast = o.transformer.get_cast_dtype()
+        x = o.token_embedding(tokens).to(cast) + o.positional_embedding[:length].to(cast)
+        x = o.transformer(x, attn_mask=o.attn_mask[:length, :length])
+        x = text_global_pool(o.ln_final(x), tokens, self.pool, eos_token_id=self.eos_id)
+        proj = o.text_projection
+        if proj is None:
+            return x
+        return proj(x) if isinstance(proj, torch.nn.Linear) else x @ proj
+
+    def verify(self, tokens: torch.Tensor, full: torch.Tensor) -> bool:
+        """Compare the short path with the full-context ``full`` features; remember and return the verdict."""
+        fast = torch.nn.functional.normalize(self.encode(tokens).float(), dim=-1)
+        self.verified = bool(torch.allclose(fast, torch.nn.functional.normalize(full.float(), dim=-1), atol=1e-4))
+        if not self.verified:
+            log.warning("truncated text tower disagrees with the full one: using the full context")
+        return self.verified
+
+
+
+def configure_threads(threads: int | None = None) -> int:
+    """Set torch's intra-op threads (``threads``, else ``OMP_NUM_THREADS``, else usable CPUs).
+
+    Inter-op threads are set to 1 once per process (torch only allows it before first use).
+    Returns the number of intra-op threads now in use.
+    """
+    global _interop_configured
+    if threads is None:
+        env = os.environ.get("OMP_NUM_THREADS", "").strip()
+        if env.isdigit() and int(env) > 0:
+            threads = int(env)
+        else:
+            threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    torch.set_num_threads(threads)
+    if not _interop_configured:
+        _interop_configured = True
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:  # inter-op pool already started: keep torch's choice
+            log.debug("torch inter-op threads already fixed at %d", torch.get_num_interop_threads())
+    return threads
+
+
+def weights_fingerprint(model: torch.nn.Module) -> str:
+    """12 hex digits identifying a model's weights, independent of the file format they came in.
+
+    Hashes the bytes of every small floating-point tensor (biases, norms, embeddings, projections
+    up to 64k values) in state-dict order: any training run changes them, hashing stays fast.
+    """
+    digest = hashlib.sha256()
+    for tensor in model.state_dict().values():
+        if tensor.is_floating_point() and tensor.numel() <= 65536:
+            digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
+def quantize_int8(module: torch.nn.Module) -> torch.nn.Module:
+    """Return a copy of ``module`` with dynamic int8 ``nn.Linear`` layers (weights int8, activations fp32).
+
+    Raises:
+        EncoderError: this torch build has no quantized CPU engine.
+    """
+    from torch.ao.quantization import quantize_dynamic
+
+    try:
+        with warnings.catch_warnings():  # torch.ao.quantization is deprecated in favour of torchao
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            return quantize_dynamic(module, {torch.nn.Linear}, dtype=torch.qint8, inplace=False)
+    except (RuntimeError, NotImplementedError) as exc:
+        raise EncoderError(f"int8 is not available with this torch build ({exc}); run without --int8") from exc
+
+
+class OpenClipEncoder:
+    """An open_clip CLIP model behind the ``Encoder`` protocol.
+
+    Attributes:
+        name: ``open_clip:<model>:<weights fingerprint>`` (+ ``+quickgelu`` when forced by the tag).
+        dim: embedding dimension.
+        image_size: side S of the (N, S, S, 3) uint8 RGB images ``encode_images`` takes.
+        description: human-readable model, weights source and precision.
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        pretrained: str | None,
+        weights: Path | str | None = None,
+        int8: bool = False,
+        batch_size: int = 32,
+        channels_last: bool = True,
+        threads: int | None = None,
+        text_cache_size: int = 4096,
+        fast_text: bool = True,
+        seed: int = 0,
+    ) -> None:
+        """Load the model (``pretrained`` tag and/or ``weights`` file; neither = random init from ``seed``).
+
+        Raises:
+            EncoderError: unknown model or tag, weights unavailable (one line saying how to get them),
+                a weights file that does not fit the model, or int8 unsupported.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        configure_threads(threads)
+        if model_name == TINY_MODEL:
+            register_tiny_model()
+        ckpt = resolve_checkpoint(model_name, pretrained, Path(weights) if weights else None)
+        self._model = _create_model(model_name, ckpt, seed)
+        self.model_name, self.pretrained, self.int8, self.seed = model_name, pretrained, int8, seed
+        self.weights = ckpt.path if weights else None
+        self.batch_size, self.channels_last = batch_size, channels_last
+        self.dim = int(open_clip.get_model_config(model_name)["embed_dim"])
+        self.image_size = _square_size(self._model.visual.image_size)
+        self.name = self._make_name()
+        cfg = self._model.visual.preprocess_cfg
+        std = torch.tensor(cfg["std"], dtype=torch.float32).view(1, 3, 1, 1)
+        self._scale = 1.0 / (255.0 * std)
+        self._shift = torch.tensor(cfg["mean"], dtype=torch.float32).view(1, 3, 1, 1) / std
+        if int8:  # the fp32 image tower is dropped: it is not needed any more
+            self._model.visual = quantize_int8(self._model.visual)
+        if channels_last:
+            self._model.visual = self._model.visual.to(memory_format=torch.channels_last)
+        self._tokenizer = open_clip.get_tokenizer(model_name)
+        self._text = CausalTextTower.find(self._model) if fast_text else None
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = text_cache_size
+        self._lock = threading.Lock()
+        self.description = f"open_clip {model_name} {ckpt.source}" + (" int8" if int8 else "")
+        log.info("loaded %s as %s", self.description, self.name)
+
+    @classmethod
+    def tiny(cls, **kwargs: Any) -> "OpenClipEncoder":
+        """A tiny randomly initialised open_clip model (64 px, dim 32) for tests: never downloads."""
+        kwargs.setdefault("threads", 1)
+        return cls(TINY_MODEL, pretrained=None, **kwargs)
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any], *, weights: Path | None = None) -> "OpenClipEncoder":
+        """Rebuild an encoder from ``spec()`` output; ``weights`` overrides the recorded file.
+
+        Raises:
+            EncoderError: as ``__init__``.
+        """
+        recorded = spec.get("weights")
+        if weights is None and recorded and Path(recorded).is_file():
+            weights = Path(recorded)
+        if weights is None and recorded and not spec.get("pretrained"):
+            raise EncoderError(
+                f"the index was built with weights file {recorded}, which is not here; "
+                "pass a copy with --weights FILE or REELSEARCH_WEIGHTS=FILE"
+            )
+        return cls(
+            spec["model"], pretrained=spec.get("pretrained"), weights=weights, int8=bool(spec.get("int8")),
+            batch_size=int(spec.get("batch_size", 32)), seed=int(spec.get("seed", 0)),
+        )
+
+    def spec(self) -> dict[str, Any]:
+        """JSON-able description from which ``from_spec`` rebuilds this encoder."""
+        spec: dict[str, Any] = {
+            "kind": "open_clip", "name": self.name, "dim": self.dim, "model": self.model_name,
+            "pretrained": self.pretrained, "weights": str(self.weights) if self.weights else None,
+            "int8": self.int8, "batch_size": self.batch_size,
+        }
+        if not self.pretrained and not self.weights:
+            spec["seed"] = self.seed
+        return spec
+
+    def _make_name(self) -> str:
+        name = f"open_clip:{self.model_name}:{weights_fingerprint(self._model)}"
+        quick = any(isinstance(m, QuickGELU) for m in self._model.modules())
+        return name + "+quickgelu" if quick and "quickgelu" not in self.model_name.lower() else name
+
+    def encode_images(self, images: np.ndarray) -> np.ndarray:
+        """Embed (N, S, S, 3) uint8 RGB images; returns float32 (N, dim) L2-normalised rows.
+
+        Raises:
+            ValueError: wrong shape or dtype.
+        """
+        return self._encode_with(self._model.visual, images)
+
+    def _encode_with(self, visual: torch.nn.Module, images: np.ndarray) -> np.ndarray:
+        arr = np.asarray(images)
+        size = self.image_size
+        if arr.ndim != 4 or arr.shape[1:] != (size, size, 3) or arr.dtype != np.uint8:
+            raise ValueError(f"images must be uint8 (N, {size}, {size}, 3), got {arr.dtype} {arr.shape}")
+        out = np.empty((arr.shape[0], self.dim), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, arr.shape[0], self.batch_size):
+                batch = self._preprocess(arr[start : start + self.batch_size])
+                out[start : start + len(batch)] = visual(batch).float().numpy()
+        return l2_normalize(out)
+
+    def _preprocess(self, batch: np.ndarray) -> torch.Tensor:
+        # NHWC uint8 viewed as NCHW has channels_last strides already; float() and the affine keep them.
+        batch = np.ascontiguousarray(batch)
+        if not batch.flags.writeable:  # torch warns on read-only buffers; the copy is one frame batch
+            batch = batch.copy()
+        x = torch.from_numpy(batch).permute(0, 3, 1, 2).float()
+        x = x.mul_(self._scale).sub_(self._shift)
+        return x if self.channels_last else x.contiguous()
+
+    def int8_agreement(self, images: np.ndarray) -> tuple[float, float]:
+        """Mean and minimum cosine between this fp32 encoder's vectors and an int8 copy's on ``images``.
+
+        Raises:
+            ValueError: this encoder is already int8 (it has no fp32 reference), or bad images.
+        """
+        if self.int8:
+            raise ValueError("int8_agreement needs the fp32 encoder as reference")
+        reference = self.encode_images(images)
+        quantized = self._encode_with(quantize_int8(self._model.visual), images)
+        cosines = (reference * quantized).sum(axis=1)
+        return float(cosines.mean()), float(cosines.min())
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts; returns float32 (N, dim) L2-normalised rows (repeated texts come from the cache).
+
+        Raises:
+            TypeError: an item is not a string.
+        """
+        texts = list(texts)
+        if not all(isinstance(t, str) for t in texts):
+            raise TypeError("encode_texts takes a sequence of str")
+        with self._lock:
+            found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+            for text in found:
+                self._cache.move_to_end(text)
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            found.update(zip(missing, self._embed_texts(missing)))
+            self._remember(missing, found)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)
+
+    def _remember(self, texts: list[str], vectors: dict[str, np.ndarray]) -> None:
+        with self._lock:
+            for text in texts:
+                self._cache[text] = vectors[text]
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+    def _embed_texts(self, texts: list[str]) -> np.ndarray:
+        tokens = self._tokenizer(texts)
+        # Sort by end-token position so each batch is truncated to similar lengths.
+        ends = self._text.ends(tokens) if self._text else torch.zeros(len(texts), dtype=torch.long)
+        order = torch.argsort(ends, descending=True)
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                out[idx.numpy()] = self._encode_tokens(tokens[idx]).float().numpy()
+        return l2_normalize(out)
+
+    def _encode_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        if self._text is None:
+            return self._model.encode_text(tokens)
+        if self._text.verified:
+            return self._text.encode(tokens)
+        full = self._model.encode_text(tokens)
+        if not self._text.verify(tokens, full):
+            self._text = None
+        return full
+
+    @property
+    def fast_text(self) -> bool:
+        """True while texts are encoded only up to the longest end token (False after a failed check)."""
+        return self._text is not None
+
+    def __repr__(self) -> str:
+        return f"OpenClipEncoder({self.description!r}, name={self.name!r})"
+
+
+def _square_size(size: int | Sequence[int]) -> int:
+    if isinstance(size, int):
+        return size
+    if len(size) == 2 and size[0] == size[1]:
+        return int(size[0])
+    raise EncoderError(f"only square image models are supported, this one takes {tuple(size)}")
+
+
+def _create_model(model_name: str, ckpt: Checkpoint, seed: int) -> torch.nn.Module:
+    """Build the open_clip model with the checkpoint's weights (random init from ``seed`` if none)."""
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = open_clip.create_model(
+                model_name,
+                pretrained=str(ckpt.path) if ckpt.path else None,
+                force_quick_gelu=ckpt.quick_gelu,
+                force_preprocess_cfg=ckpt.preprocess or None,
+            )
+    except Exception as exc:  # open_clip raises RuntimeError, pickle/safetensors errors, KeyError...
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        what = f"weights {ckpt.path}" if ckpt.path else "random weights"
+        raise EncoderError(
+            f"cannot load {what} into open_clip model {model_name} ({reason}); "
+            "pass a checkpoint made for that model (--model/--weights) or re-download it"
+        ) from exc
+    return model.eval()

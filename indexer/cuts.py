@@ -1,0 +1,138 @@
+"""Hard-cut detection from a cheap per-frame signature.
+
+:class:`CutDetector` runs on every decoded frame, so its signature avoids swscale: for
+planar YUV frames it reads the Y, U and V planes in place (numpy views over the frame
+buffers, line padding respected), samples a fixed grid of points and averages them into a
+small cell grid (``cells`` rows x columns per plane). Chroma counts as much as luma, so a
+cut between two shots of equal brightness but different colour is caught. Other pixel
+formats (RGB, NV12, hardware frames ...) are first reformatted to a tiny YUV image.
+
+The score of a frame is the mean absolute difference (0..255 units) between its signature
+and the previous frame's. A frame starts a new shot when its score reaches both an absolute
+floor and ``ratio`` times the median score of the recent frames (so busy, shaky footage
+needs a stronger jump), and the current shot has lasted at least ``min_shot`` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import deque
+
+import av
+import numpy as np
+
+from .types import ShotCut
+
+log = logging.getLogger(__name__)
+
+#: Planar YUV formats read in place: 8-bit, or 9..16-bit little-endian ("yuv420p10le").
+_PLANAR_YUV = re.compile(r"^yuvj?4[0-4][0-4]p(?:(\d+)le)?$")
+_SAMPLES_PER_CELL = 4  # grid points averaged per cell along each axis
+
+
+class CutDetector:
+    """Detect hard cuts; feed it every decoded frame in presentation order.
+
+    ``threshold`` is the absolute floor of the score (0..255 scale), ``ratio`` the multiple
+    of the median recent score a cut must also reach, ``window`` how many recent scores
+    that median covers, ``min_shot`` the shortest shot in seconds (closer cuts are ignored),
+    ``cells`` the (rows, columns) of the signature grid.
+    """
+
+    def __init__(
+        self,
+        *,
+        threshold: float = 12.0,
+        ratio: float = 3.0,
+        window: int = 24,
+        min_shot: float = 0.2,
+        cells: tuple[int, int] = (18, 32),
+    ) -> None:
+        if threshold <= 0 or ratio < 1 or window < 1 or min_shot < 0:
+            raise ValueError("need threshold > 0, ratio >= 1, window >= 1 and min_shot >= 0")
+        if min(cells) < 1:
+            raise ValueError(f"cells must be positive, got {cells!r}")
+        self.threshold = float(threshold)
+        self.ratio = float(ratio)
+        self.min_shot = float(min_shot)
+        self.cells = cells
+        self._recent: deque[float] = deque(maxlen=window)
+        self._grids: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the previous frame and score history (e.g. before a new video)."""
+        self._previous: np.ndarray | None = None
+        self._shot_start: float | None = None
+        self._recent.clear()
+
+    def feed(self, frame: av.VideoFrame, time: float, pts: int) -> ShotCut | None:
+        """Score ``frame`` against the previous one; return a ShotCut if it starts a shot.
+
+        ``time`` (seconds from stream start) and ``pts`` are the frame's own; the returned
+        cut carries them, i.e. the exact time of the first frame of the new shot.
+        """
+        signature = self.signature(frame)
+        previous, self._previous = self._previous, signature
+        if previous is None or previous.shape != signature.shape:
+            self._shot_start = time if self._shot_start is None else self._shot_start
+            return None
+        score = float(np.abs(signature - previous).mean())
+        limit = self.limit()
+        self._recent.append(score)
+        if score < limit:
+            return None
+        if self._shot_start is not None and time - self._shot_start < self.min_shot:
+            log.debug("cut candidate at %.3fs (score %.1f) inside min shot length", time, score)
+            return None
+        self._shot_start = time
+        log.debug("cut at %.6fs pts %d score %.1f (limit %.1f)", time, pts, score, limit)
+        return ShotCut(time=time, pts=pts, score=score)
+
+    def limit(self) -> float:
+        """The score the next frame must reach to count as a cut."""
+        if not self._recent:
+            return self.threshold
+        return max(self.threshold, self.ratio * float(np.median(self._recent)))
+
+    def signature(self, frame: av.VideoFrame) -> np.ndarray:
+        """Return the (3, rows, cols) float32 Y/U/V cell means of ``frame`` (0..255)."""
+        match = _PLANAR_YUV.match(frame.format.name)
+        if match is None or len(frame.planes) < 3:
+            rows, cols = self.cells
+            size = _SAMPLES_PER_CELL
+            frame = frame.reformat(
+                width=cols * size, height=rows * size, format="yuv444p",
+                interpolation="FAST_BILINEAR",
+            )
+            match = _PLANAR_YUV.match("yuv444p")
+        bits = int(match.group(1) or 8)
+        dtype = np.uint8 if bits == 8 else np.dtype("<u2")
+        cells = [self._plane_cells(plane, dtype) for plane in frame.planes[:3]]
+        signature = np.stack(cells)
+        if bits != 8:
+            signature *= 2.0 ** (8 - bits)
+        return signature
+
+    def _plane_cells(self, plane: av.video.plane.VideoPlane, dtype: np.dtype) -> np.ndarray:
+        """Average a fixed grid of sample points of one plane into (rows, cols) cells."""
+        itemsize = np.dtype(dtype).itemsize
+        stride = plane.line_size // itemsize
+        pixels = np.frombuffer(plane, dtype=dtype, count=stride * plane.height)
+        pixels = pixels.reshape(plane.height, stride)
+        ys, xs = self._grid(plane.height, plane.width)
+        rows, cols = self.cells
+        samples = pixels[ys, xs].astype(np.float32)
+        return samples.reshape(rows, _SAMPLES_PER_CELL, cols, _SAMPLES_PER_CELL).mean(axis=(1, 3))
+
+    def _grid(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Row/column index arrays (broadcastable) of the sample points of a plane."""
+        key = (height, width)
+        if key not in self._grids:
+            rows, cols = self.cells
+            ny, nx = rows * _SAMPLES_PER_CELL, cols * _SAMPLES_PER_CELL
+            ys = ((np.arange(ny) + 0.5) * height / ny).astype(np.intp)
+            xs = ((np.arange(nx) + 0.5) * width / nx).astype(np.intp)
+            self._grids[key] = (ys[:, None], xs[None, :])
+        return self._grids[key]

@@ -1,0 +1,316 @@
+"""Decode videos with PyAV: probe them, detect shot cuts and sample frames for the encoder.
+
+Every time is seconds from the video stream's start: ``(pts - start_pts) x time_base`` in
+exact fractions, never a frame count divided by a frame rate. :class:`FrameScanner` decodes
+every frame (frame threading on), feeds each to a :class:`~indexer.cuts.CutDetector`, and
+yields one :class:`SampledFrame` every ``every`` seconds plus the first frame of each shot.
+Sampled frames are resized by swscale (short side -> ``image_size``), centre-cropped and
+turned upright by the stream's display matrix, without a full-resolution PIL round trip.
+
+Damage in the middle of a file (corrupt packets, lost data) is skipped with a bound and
+described in :attr:`FrameScanner.report`; anything that is not a decodable video raises
+:class:`~indexer.errors.MediaError` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+from collections import deque
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from .cuts import CutDetector
+from .errors import MediaError
+from .probe import Container, VideoStream, frame_rate, open_container, pixel_aspect, probe, video_stream
+from .types import SampledFrame, ShotCut, format_timestamp
+
+log = logging.getLogger(__name__)
+
+MAX_CONSECUTIVE_ERRORS = 200  # give up on a file after this many failures in a row
+MAX_ERROR_MESSAGES = 10  # keep this many error lines in a report; count the rest
+REORDER_DEPTH = 8  # frames held back to restore presentation order after damage
+_EPS = 1e-9
+_Item = SampledFrame | ShotCut
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    """What decoding a whole video found: frames, true duration and damage skipped."""
+
+    frames_decoded: int
+    duration: float  # end of the last frame, seconds from stream start
+    errors: tuple[str, ...]  # one short line per problem (empty for a clean file)
+    lost_seconds: float  # estimated video time lost to damage
+
+    def __post_init__(self) -> None:
+        for name in ("frames_decoded", "duration", "lost_seconds"):
+            if not math.isfinite(value := getattr(self, name)) or value < 0:
+                raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+
+
+
+class _Clock:
+    """Exact frame times: PTS, else DTS, else the previous PTS plus one frame duration."""
+
+    def __init__(self, stream: VideoStream) -> None:
+        self.time_base = Fraction(stream.time_base or Fraction(1, av.time_base))
+        self.start: int | None = stream.start_time
+        rate = frame_rate(stream) or 25
+        self.step = max(1, round(1 / (Fraction(rate) * self.time_base)))
+        self.last: int | None = None
+        self.warned = False
+
+    def stamp(self, frame: av.VideoFrame) -> int:
+        """The frame's timestamp in time_base units (estimated when the file has none)."""
+        pts = frame.pts if frame.pts is not None else frame.dts
+        if pts is None:
+            if not self.warned:
+                log.warning("frames without timestamps: estimating times from frame durations")
+                self.warned = True
+            if self.last is None:
+                pts = self.start or 0
+            else:
+                pts = self.last + (frame.duration or self.step)
+        if self.start is None:  # no stream start_time: the first frame starts the stream
+            self.start = pts
+        self.last = pts
+        return pts
+
+    def seconds(self, pts: int) -> float:
+        """Seconds from the stream start of a timestamp in time_base units."""
+        return float((pts - (self.start or 0)) * self.time_base)
+
+
+class _Damage:
+    """Bounded bookkeeping of decode errors and of video time lost to them."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.messages: list[str] = []
+        self.count = self.consecutive = self.recent = self.frames = self.corrupt = 0
+        self.lost = Fraction(0)
+        self.deltas: deque[int] = deque(maxlen=16)
+
+    @property
+    def gave_up(self) -> bool:
+        return self.consecutive > MAX_CONSECUTIVE_ERRORS
+
+    def error(self, message: str) -> None:
+        """Record one failure; a run of failures is reported once."""
+        self.count += 1
+        self.consecutive += 1
+        self.recent = 2 * REORDER_DEPTH + 2  # gaps in the next frames count as lost
+        if self.consecutive == 1:
+            self.note(message)
+        log.debug("%s: %s", self.path, message)
+        if self.gave_up:
+            self.note(f"gave up after {MAX_CONSECUTIVE_ERRORS} consecutive errors")
+
+    def note(self, message: str) -> None:
+        """Keep a report line (up to MAX_ERROR_MESSAGES) and log it."""
+        if len(self.messages) < MAX_ERROR_MESSAGES:
+            self.messages.append(message)
+        log.warning("%s: %s", self.path, message)
+
+    def decoded(self, frame: av.VideoFrame) -> None:
+        self.frames += 1
+        self.consecutive = 0
+        if frame.is_corrupt:
+            self.corrupt += 1
+            self.recent = 2 * REORDER_DEPTH + 2
+
+    def gap(self, delta: int, clock: _Clock, at: float) -> None:
+        """Check the PTS step to the next frame; count a jump after damage as lost time.
+
+        Without a decode error, only a jump in an otherwise steady frame rate counts (data
+        silently dropped by the demuxer); variable-frame-rate pauses do not.
+        """
+        typical = sorted(self.deltas)[len(self.deltas) // 2] if self.deltas else None
+        spread = max(self.deltas) - min(self.deltas) if self.deltas else 0
+        steady = len(self.deltas) >= 4 and spread <= max(1, typical // 50)
+        damaged, self.recent = self.recent > 0, max(0, self.recent - 1)
+        if typical and (damaged or steady) and delta > 1.5 * typical + 1:
+            lost = (delta - typical) * clock.time_base
+            self.lost += lost
+            self.note(f"{float(lost):.2f}s of video lost before {format_timestamp(at)}")
+        else:
+            self.deltas.append(delta)
+
+    def report(self, end: float) -> ScanReport:
+        """The ScanReport of a scan whose last frame ended at ``end`` seconds."""
+        messages = list(self.messages)
+        if self.corrupt:
+            messages.append(f"{self.corrupt} frames decoded with errors")
+        if self.count > 1:
+            messages.append(f"{self.count} decoding errors in all")
+        return ScanReport(self.frames, max(0.0, end), tuple(messages), float(self.lost))
+
+
+class FrameScanner:
+    """Decode a video once, yielding shot cuts and sampled frames in time order.
+
+    Construction probes the file (raises MediaError; ValueError for bad settings).
+    ``threads`` caps the decoder's threads (0: FFmpeg's choice). Iterating yields :class:`ShotCut`
+    (before the frame that starts the new shot) and :class:`SampledFrame`; afterwards
+    :attr:`report` tells what was decoded and lost. Iteration raises MediaError when no
+    frame at all can be decoded.
+    """
+
+    def __init__(
+        self, path: Path, *, every: float = 0.5, image_size: int = 224, shot_aware: bool = True,
+        detector: CutDetector | None = None, threads: int = 0,
+    ) -> None:
+        if not (isinstance(every, (int, float)) and math.isfinite(every) and every > 0):
+            raise ValueError(f"every must be a positive number of seconds, got {every!r}")
+        if image_size < 1:
+            raise ValueError(f"image_size must be >= 1, got {image_size!r}")
+        self.path = Path(path)
+        self.every = float(every)
+        self.image_size = int(image_size)
+        self.shot_aware = shot_aware
+        self.threads = threads  # decoder threads; 0 lets FFmpeg choose
+        self.detector = detector if detector is not None else CutDetector()
+        self.info = probe(self.path)
+        self.report: ScanReport | None = None
+        self._sar = Fraction(1)
+        self._sizes: dict[tuple[int, int], tuple[int, int]] = {}
+        self._last_end = 0.0
+
+    def __iter__(self) -> Iterator[_Item]:
+        self.report = None
+        self.detector.reset()
+        damage = _Damage(self.path)
+        with open_container(self.path) as container:
+            stream = video_stream(container, self.path)
+            stream.thread_type = "AUTO"  # frame + slice threading
+            stream.codec_context.thread_count = self.threads
+            self._sar = pixel_aspect(stream)
+            clock = _Clock(stream)
+            try:
+                frames = self._decode(container, stream, clock, damage)
+                yield from self._sample(self._timed(frames, clock, damage))
+                self._check_end(damage)
+            finally:
+                self.report = damage.report(self._last_end)
+        if damage.frames == 0:
+            raise MediaError(self.path, "no frame could be decoded (truncated or corrupt file)")
+        log.info("%s: %d frames, %.3fs, %s", self.path, damage.frames, self._last_end, self.report)
+
+    def _check_end(self, damage: _Damage) -> None:
+        """After a full scan, count video missing at the end (truncated file, or given up).
+
+        A shortfall under 1 s (or 2 %) is ignored: container durations may include other
+        streams or edit-list padding.
+        """
+        declared = self.info.duration
+        missing = declared - self._last_end
+        if damage.gave_up and missing > 0:
+            damage.lost += Fraction(missing)
+        elif missing > max(1.0, 0.02 * declared):
+            damage.lost += Fraction(missing)
+            damage.note(f"video ends at {format_timestamp(self._last_end)} but the container "
+                        f"says {format_timestamp(declared)} (truncated file?)")
+
+    def _sample(self, timed: Iterator[tuple[av.VideoFrame, float, int]]) -> Iterator[_Item]:
+        """Pick one frame per ``every`` seconds (PTS grid) plus each shot's first frame."""
+        next_index = 0
+        for frame, time, pts in timed:
+            cut = self.detector.feed(frame, time, pts)
+            due = time >= next_index * self.every - _EPS
+            if cut is not None:
+                yield cut
+            starts_shot = cut is not None and self.shot_aware
+            if due or starts_shot:
+                image = self.image(frame)
+                yield SampledFrame(time=time, pts=pts, image=image, shot_start=starts_shot)
+            if due:
+                next_index = math.floor(time / self.every + _EPS) + 1
+
+    def _timed(
+        self, frames: Iterator[av.VideoFrame], clock: _Clock, damage: _Damage
+    ) -> Iterator[tuple[av.VideoFrame, float, int]]:
+        """Frames in presentation order with their times; tracks gaps and the last frame end."""
+        previous: int | None = None
+        self._last_end = 0.0
+        for frame, pts in self._in_order(frames, clock):
+            time = clock.seconds(pts)
+            if time < 0:
+                continue  # pre-roll before the stream start is never shown
+            if previous is not None:
+                damage.gap(pts - previous, clock, time)
+            previous = pts
+            length = frame.duration or (damage.deltas[-1] if damage.deltas else clock.step)
+            self._last_end = clock.seconds(pts + length)
+            yield frame, time, pts
+
+    @staticmethod
+    def _in_order(
+        frames: Iterator[av.VideoFrame], clock: _Clock
+    ) -> Iterator[tuple[av.VideoFrame, int]]:
+        """Restore increasing PTS (damage can upset the decoder's reordering); drop repeats."""
+        heap: list[tuple[int, int, av.VideoFrame]] = []
+        last: int | None = None
+        for seq, frame in enumerate(frames):
+            heapq.heappush(heap, (clock.stamp(frame), seq, frame))
+            while len(heap) > REORDER_DEPTH:
+                pts, _, ready = heapq.heappop(heap)
+                if last is None or pts > last:
+                    last = pts
+                    yield ready, pts
+        for pts, _, ready in sorted(heap):
+            if last is None or pts > last:
+                last = pts
+                yield ready, pts
+
+    @staticmethod
+    def _decode(
+        container: Container, stream: VideoStream, clock: _Clock, damage: _Damage
+    ) -> Iterator[av.VideoFrame]:
+        """Every frame the decoder gives; failing packets are skipped until damage gives up."""
+        packets = container.demux(stream)
+        while not damage.gave_up:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except av.FFmpegError as err:  # the demuxer resumes after the bad data
+                damage.error(f"unreadable data skipped ({err.strerror or err})")
+                packets = container.demux(stream)
+                continue
+            try:
+                frames = packet.decode()
+            except av.FFmpegError as err:
+                near = 0.0 if packet.pts is None else max(0.0, clock.seconds(packet.pts))
+                damage.error(f"corrupt data near {format_timestamp(near)} skipped ({err.strerror})")
+                continue
+            for frame in frames:
+                damage.decoded(frame)
+                yield frame
+
+    def image(self, frame: av.VideoFrame) -> np.ndarray:
+        """Model input for ``frame``: (S, S, 3) uint8 RGB, short side scaled to S by swscale,
+        centre-cropped, display rotation applied."""
+        size = self.image_size
+        width, height = self._scaled_size(frame.width, frame.height)
+        small = frame.reformat(width=width, height=height, format="rgb24", interpolation="BICUBIC")
+        rgb = small.to_ndarray()
+        top, left = (height - size) // 2, (width - size) // 2
+        image = rgb[top : top + size, left : left + size]
+        turns = (-self.info.rotation // 90) % 4  # np.rot90 turns counter-clockwise
+        return np.ascontiguousarray(np.rot90(image, turns) if turns else image)
+
+    def _scaled_size(self, width: int, height: int) -> tuple[int, int]:
+        """Coded size scaled (pixel aspect corrected) so the short side is image_size."""
+        key = (width, height)
+        if key not in self._sizes:
+            size, shown = self.image_size, width * self._sar
+            scale = Fraction(size) / min(shown, height)
+            self._sizes[key] = (max(size, round(shown * scale)), max(size, round(height * scale)))
+        return self._sizes[key]

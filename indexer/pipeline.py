@@ -1,0 +1,307 @@
+"""The indexing pipeline: discover -> decode & sample -> embed in batches -> label -> store.
+
+Decoding runs in a producer thread that feeds a bounded queue while the main thread embeds
+full batches, so the decoder and the encoder overlap (both release the GIL). One bad file
+never stops a batch: it becomes a ``FileResult`` with status ``failed`` and a reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Protocol
+
+import numpy as np
+
+from .classify import LabelModel
+from .discover import discover
+from .encoder import Encoder
+from .errors import MediaError
+from .frames import FrameScanner
+from .segments import label_segments, summarize_labels
+from .store import NewVideo, Store
+from .types import SampledFrame, ShotCut
+
+log = logging.getLogger(__name__)
+
+_HASH_CHUNK = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    """How to sample and embed. ``every`` is seconds between samples (from PTS)."""
+
+    every: float = 0.5
+    batch_size: int = 32
+    shot_aware: bool = True
+    reuse_threshold: float = 1.5  # see _Dedupe; 0 encodes every sampled frame
+    reuse_max_seconds: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not self.every > 0:
+            raise ValueError(f"sampling interval must be > 0 seconds, got {self.every!r}")
+        if self.reuse_threshold < 0 or self.reuse_max_seconds < 0:
+            raise ValueError("reuse threshold and reuse window must be >= 0")
+        if self.batch_size < 1:
+            raise ValueError(f"batch size must be >= 1, got {self.batch_size!r}")
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What happened to one file. ``status``: indexed, reindexed, skipped, renamed or failed."""
+
+    path: Path
+    status: str
+    reason: str = ""
+    video_id: int | None = None
+    video_seconds: float = 0.0
+    frames: int = 0
+    wall_seconds: float = 0.0
+    partial: bool = False
+    labels: tuple[tuple[str, float], ...] = ()  # (label, seconds on screen), longest first
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+
+class Progress(Protocol):
+    """Receives progress in video-seconds (the CLI wires it to a tqdm bar)."""
+
+    def start_file(self, path: Path, duration: float) -> None: ...
+
+    def advance(self, seconds: float) -> None: ...
+
+
+class _NoProgress:
+    def start_file(self, path: Path, duration: float) -> None:
+        pass
+
+    def advance(self, seconds: float) -> None:
+        pass
+
+
+def content_hash(path: Path) -> str:
+    """BLAKE2b-160 of the whole file; raises MediaError if it cannot be read."""
+    digest = hashlib.blake2b(digest_size=20)
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(_HASH_CHUNK):
+                digest.update(chunk)
+    except PermissionError:
+        raise MediaError(path, "permission denied") from None
+    except OSError as exc:
+        raise MediaError(path, exc.strerror or str(exc)) from None
+    return digest.hexdigest()
+
+
+class Indexer:
+    """Indexes files into a Store with one encoder and one label model."""
+
+    def __init__(self, store: Store, encoder: Encoder, labels: LabelModel,
+                 options: IndexOptions = IndexOptions(), progress: Progress | None = None) -> None:
+        self.store = store
+        self.encoder = encoder
+        self.labels = labels
+        self.options = options
+        self.progress = progress or _NoProgress()
+
+    def index_paths(self, paths: Iterable[str | Path]) -> Iterator[FileResult]:
+        """Index every video under ``paths``; yield one FileResult per file or bad path."""
+        for item in discover(paths):
+            if isinstance(item, MediaError):
+                yield FileResult(item.path, "failed", item.reason)
+                continue
+            yield self.index_file(item)
+
+    def index_file(self, path: Path) -> FileResult:
+        """Index one file (skip if unchanged, follow a rename); never raises for bad media."""
+        started = time.perf_counter()
+        try:
+            result = self._index_file(path)
+        except MediaError as exc:
+            log.info("skipping %s", exc)
+            return FileResult(path, "failed", exc.reason)
+        except Exception as exc:  # a decoder/library bug must not stop the batch
+            log.warning("skipping %s: unexpected error", path, exc_info=True)
+            return FileResult(path, "failed", f"unexpected error: {type(exc).__name__}: {exc}")
+        return FileResult(**{**result.__dict__, "wall_seconds": time.perf_counter() - started})
+
+    def _index_file(self, path: Path) -> FileResult:
+        path = path.absolute()
+        try:
+            st = path.stat()
+        except OSError as exc:
+            raise MediaError(path, exc.strerror or str(exc)) from None
+        existing = self.store.video_by_path(path)
+        if existing and existing.size == st.st_size and existing.mtime == st.st_mtime:
+            return FileResult(path, "skipped", "unchanged", existing.id, existing.duration)
+        digest = content_hash(path)
+        if existing and existing.content_hash == digest:
+            self.store.rename_video(existing.id, path, st.st_mtime)  # touch: same content
+            return FileResult(path, "skipped", "unchanged", existing.id, existing.duration)
+        if existing is None:
+            moved = next((v for v in self.store.videos_by_hash(digest) if not v.path.exists()), None)
+            if moved is not None:
+                self.store.rename_video(moved.id, path, st.st_mtime)
+                return FileResult(path, "renamed", f"was {moved.path}", moved.id, moved.duration)
+        return self._encode_file(path, st, digest, "reindexed" if existing else "indexed")
+
+    def _encode_file(self, path: Path, st, digest: str, status: str) -> FileResult:
+        scanner = FrameScanner(path, every=self.options.every, image_size=self.encoder.image_size,
+                               shot_aware=self.options.shot_aware)
+        self.progress.start_file(path, scanner.info.duration)
+        times, pts, vectors, cuts = self._embed(scanner)
+        report = scanner.report
+        if not times.size:
+            raise MediaError(path, "no frame could be decoded")
+        duration = max(report.duration, float(times[-1]))
+        cut_times = [c.time for c in cuts]
+        segments = label_segments(self.labels, times, vectors, cut_times, duration, self.options.every)
+        note = ""
+        if report.errors:
+            note = (f"{len(report.errors)} decode error(s), about {report.lost_seconds:.1f} s lost; "
+                    f"first: {report.errors[0]}")
+        record = NewVideo(path=path, content_hash=digest, size=st.st_size, mtime=st.st_mtime,
+                          info=dataclasses.replace(scanner.info, duration=duration),
+                          sample_every=self.options.every, status="partial" if note else "ok", note=note)
+        video_id = self.store.write_video(record, times, pts, vectors, cuts, segments)
+        top = tuple((r.label, r.total_duration) for r in summarize_labels(segments, duration)[:5])
+        return FileResult(path, status, note, video_id, duration, int(times.size), partial=bool(note), labels=top)
+
+    def _embed(self, scanner: FrameScanner) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[ShotCut]]:
+        """Run the scanner in a producer thread; embed its frames in full batches here.
+
+        A sampled frame that looks the same as the last embedded frame of its shot (see
+        ``_Dedupe``) reuses that frame's vector instead of spending an encode on it.
+        """
+        times: list[float] = []
+        pts: list[int] = []
+        owner: list[int] = []  # per sampled frame: index of the encoded vector it uses
+        chunks: list[np.ndarray] = []
+        cuts: list[ShotCut] = []
+        batch: list[np.ndarray] = []
+        dedupe = _Dedupe(self.options.reuse_threshold, self.options.reuse_max_seconds)
+        encoded, last_time = 0, 0.0
+        for item in _threaded(iter(scanner), maxsize=2 * self.options.batch_size):
+            if isinstance(item, ShotCut):
+                cuts.append(item)
+                dedupe.reset()
+                continue
+            times.append(item.time)
+            pts.append(item.pts)
+            reuse = dedupe.match(item)
+            if reuse is None:
+                batch.append(item.image)
+                dedupe.remember(item, encoded)
+                owner.append(encoded)
+                encoded += 1
+            else:
+                owner.append(reuse)
+            if len(batch) >= self.options.batch_size:
+                chunks.append(self._encode_batch(batch))
+                batch = []
+            self.progress.advance(max(0.0, item.time - last_time))
+            last_time = max(last_time, item.time)
+        if batch:
+            chunks.append(self._encode_batch(batch))
+        self.progress.advance(max(0.0, scanner.report.duration - last_time))
+        unique = np.concatenate(chunks) if chunks else np.zeros((0, self.encoder.dim), np.float32)
+        log.debug("%s: %d sampled frames, %d encoded", scanner.info.path, len(times), encoded)
+        return (np.array(times, dtype=np.float64), np.array(pts, dtype=np.int64),
+                unique[np.array(owner, dtype=np.int64)], cuts)
+
+    def _encode_batch(self, images: list[np.ndarray]) -> np.ndarray:
+        vectors = np.asarray(self.encoder.encode_images(np.stack(images)), dtype=np.float32)
+        if vectors.shape != (len(images), self.encoder.dim):
+            raise ValueError(f"encoder returned shape {vectors.shape}, expected ({len(images)}, {self.encoder.dim})")
+        return vectors
+
+
+class _Dedupe:
+    """Decides when a sampled frame may reuse the vector of the last encoded frame of its shot.
+
+    Compares 16x16 colour thumbnails (mean absolute difference in 0..255 units); reuse only
+    inside one shot, only below ``threshold`` and only up to ``max_seconds`` after the
+    encoded frame, so slow drift is still re-encoded now and then. ``threshold`` 0 disables it.
+    """
+
+    def __init__(self, threshold: float, max_seconds: float) -> None:
+        self.threshold = threshold
+        self.max_seconds = max_seconds
+        self.reset()
+
+    def reset(self) -> None:
+        self._sig: np.ndarray | None = None
+        self._time = 0.0
+        self._index = -1
+
+    @staticmethod
+    def _signature(image: np.ndarray) -> np.ndarray:
+        side = image.shape[0] - image.shape[0] % 16
+        cells = image[:side, :side].reshape(16, side // 16, 16, side // 16, 3)
+        return cells.mean(axis=(1, 3), dtype=np.float32)
+
+    def match(self, frame: SampledFrame) -> int | None:
+        if self.threshold <= 0 or self._sig is None or frame.shot_start:
+            return None
+        if frame.time - self._time > self.max_seconds:
+            return None
+        diff = float(np.abs(self._signature(frame.image) - self._sig).mean())
+        return self._index if diff < self.threshold else None
+
+    def remember(self, frame: SampledFrame, index: int) -> None:
+        if self.threshold > 0:
+            self._sig = self._signature(frame.image)
+            self._time, self._index = frame.time, index
+
+
+def prune_missing(store: Store, keep: Callable[[Path], bool] = lambda p: p.exists()) -> list[Path]:
+    """Forget indexed videos whose file is gone (or for which ``keep`` is False)."""
+    removed = []
+    for video in store.list_videos():
+        if not keep(video.path):
+            store.delete_video(video.id)
+            removed.append(video.path)
+    return removed
+
+
+_DONE = object()
+
+
+def _threaded(items: Iterator, maxsize: int) -> Iterator:
+    """Iterate ``items`` in a daemon thread through a bounded queue; re-raise its errors here."""
+    buffer: queue.Queue = queue.Queue(maxsize=maxsize)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            buffer.put(exc)
+
+    thread = threading.Thread(target=produce, name="reelsearch-decode", daemon=True)
+    thread.start()
+    try:
+        while (item := buffer.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)

@@ -1,0 +1,119 @@
+"""Validated, frozen values that flow between the indexer's stages.
+
+Time is always seconds from the video stream's start, computed from PTS x time_base
+(never frame_count / fps). Frame rates are exact fractions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+
+def _check_time(name: str, value: float) -> None:
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
+
+
+def format_timestamp(seconds: float) -> str:
+    """Format seconds as ``HH:MM:SS.mmm`` (rounded to the millisecond)."""
+    _check_time("seconds", seconds)
+    ms = int(round(seconds * 1000))
+    h, rem = divmod(ms, 3_600_000)
+    m, rem = divmod(rem, 60_000)
+    s, ms = divmod(rem, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What probing a video file tells before decoding it."""
+
+    path: Path
+    duration: float  # seconds, best estimate (container/stream), refined by decoding
+    fps: Fraction | None  # average frame rate as an exact fraction; None if unknown
+    width: int  # display width (after rotation)
+    height: int  # display height (after rotation)
+    rotation: int  # degrees clockwise applied for display: 0, 90, 180 or 270
+    start_time: float  # stream start in seconds (PTS of the first frame x time_base)
+    codec: str
+
+    def __post_init__(self) -> None:
+        _check_time("duration", self.duration)
+        _check_time("start_time", self.start_time)
+        if self.fps is not None and (not isinstance(self.fps, Fraction) or self.fps <= 0):
+            raise ValueError(f"fps must be a positive Fraction or None, got {self.fps!r}")
+        if self.width <= 0 or self.height <= 0:
+            raise ValueError(f"frame size must be positive, got {self.width}x{self.height}")
+        if self.rotation not in (0, 90, 180, 270):
+            raise ValueError(f"rotation must be 0, 90, 180 or 270, got {self.rotation!r}")
+
+
+@dataclass(frozen=True)
+class SampledFrame:
+    """One decoded frame chosen for embedding.
+
+    ``image`` is an RGB uint8 array of shape (S, S, 3): resized by PyAV so the short side
+    is S, centre-cropped to a square, display rotation applied; ready for the encoder.
+    """
+
+    time: float  # seconds from stream start (from PTS)
+    pts: int
+    image: np.ndarray = field(repr=False, compare=False)
+    shot_start: bool = False  # True for the first sampled frame after a detected cut
+
+    def __post_init__(self) -> None:
+        _check_time("time", self.time)
+        img = self.image
+        if not (isinstance(img, np.ndarray) and img.dtype == np.uint8 and img.ndim == 3
+                and img.shape[2] == 3 and img.shape[0] == img.shape[1]):
+            raise ValueError("image must be a square RGB uint8 array of shape (S, S, 3)")
+
+
+@dataclass(frozen=True)
+class ShotCut:
+    """A detected hard cut: the first frame of a new shot starts at ``time``."""
+
+    time: float  # seconds from stream start (PTS of the first frame after the cut)
+    pts: int
+    score: float  # detector's difference score (higher = stronger cut)
+
+    def __post_init__(self) -> None:
+        _check_time("time", self.time)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A span of a video where a label is present.
+
+    Boundaries that coincide with a detected cut are exact (uncertainty 0); otherwise the
+    true boundary lies within +/- ``*_uncertainty`` seconds (half the sampling interval).
+    """
+
+    label: str  # taxonomy category id (e.g. "sports/football") or free-text prompt
+    start: float
+    end: float
+    score: float  # mean or peak confidence in [0, 1] (see indexer.segments)
+    start_uncertainty: float = 0.0
+    end_uncertainty: float = 0.0
+    source: str = "auto"  # "auto" (model) or "curator" (a person)
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            raise ValueError("segment label must not be empty")
+        _check_time("start", self.start)
+        _check_time("end", self.end)
+        if self.end < self.start:
+            raise ValueError(f"segment end {self.end} is before start {self.start}")
+        _check_time("start_uncertainty", self.start_uncertainty)
+        _check_time("end_uncertainty", self.end_uncertainty)
+        if self.source not in ("auto", "curator"):
+            raise ValueError(f"segment source must be 'auto' or 'curator', got {self.source!r}")
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start

@@ -1,0 +1,173 @@
+"""``reelsearch search``: find scenes by text, by an image file, or like a stored frame.
+
+Registered on the ``reelsearch`` group of :mod:`indexer.cli` at import. Library errors become
+one-line ``click.ClickException`` messages here. Output: a table (one row per scene, the video
+named on its first scene), or ``--json``: one JSON object per video (JSON lines). A search
+without results prints why on stderr and exits 0.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import click
+
+from indexer.cli import cli, data_dir_option, encoder_options
+from indexer.errors import EncoderMismatchError, NotFoundError, QueryError, ReelsearchError
+from indexer.types import format_timestamp
+
+from .results import SearchResponse, deep_link
+
+log = logging.getLogger(__name__)
+
+_LIKE_RE = re.compile(r"^(?P<video>.+)@(?P<seconds>[0-9]+(\.[0-9]*)?|\.[0-9]+)$")
+PATH_WIDTH = 44
+
+
+def parse_like(value: str) -> tuple[str, float]:
+    """``VIDEO@SECONDS`` -> (video id or path, seconds); raises QueryError when malformed."""
+    match = _LIKE_RE.match(value.strip())
+    if not match:
+        raise QueryError(f"--like wants VIDEO@SECONDS (a video id or path, e.g. 3@12.5), got {value!r}")
+    return match["video"], float(match["seconds"])
+
+
+def resolve_video_id(store: Any, video: str) -> int:
+    """An indexed video's id from its id or its path; raises NotFoundError."""
+    path = Path(video).expanduser()
+    for candidate in (path.absolute(), path):
+        record = store.video_by_path(candidate)
+        if record is not None:
+            return record.id
+    if video.isdigit():
+        return store.get_video(int(video)).id
+    raise NotFoundError(f"{video}: no indexed video has that path or id")
+
+
+def load_search_encoder(store: Any, choice: dict[str, Any]) -> Any:
+    """The encoder named by the options, else the one the store records.
+
+    Raises:
+        EncoderMismatchError: the options name another encoder than the store's.
+        StoreError / EncoderError: nothing indexed yet, or the encoder cannot be loaded.
+    """
+    from indexer.encoder import load_encoder, load_from_spec  # noqa: PLC0415 (torch is slow)
+
+    if any(v for v in choice.values()):
+        encoder = load_encoder(**choice)
+        recorded = store.encoder_name()
+        if recorded is not None and recorded != encoder.name:
+            raise EncoderMismatchError(f"this index was built with encoder {recorded}, not {encoder.name}; "
+                                       "drop the encoder options to use the index's own")
+        return encoder
+    spec = store.encoder_spec()
+    if spec is None:
+        raise QueryError("nothing is indexed yet; run `reelsearch index PATH` first")
+    return load_from_spec(spec, weights=choice.get("weights"))
+
+
+def _short(path: str, width: int = PATH_WIDTH) -> str:
+    return path if len(path) <= width else "..." + path[-(width - 3):]
+
+
+def render_table(response: SearchResponse, *, links: bool = False) -> str:
+    """The readable table: rank, video, scene start-end, score, labels (and deep links)."""
+    header = f"{'#':>3}  {'VIDEO':<{PATH_WIDTH}}  {'SCENE':<25}  {'SCORE':>6}  LABELS"
+    lines = [header + ("  LINK" if links else "")]
+    for rank, result in enumerate(response.results, 1):
+        path = str(result.video.path)
+        for i, scene in enumerate(result.scenes):
+            first = i == 0
+            video = f"{_short(path)}" if first else ""
+            span = f"{format_timestamp(scene.start)}-{format_timestamp(scene.end)}"
+            row = (f"{rank if first else '':>3}  {video:<{PATH_WIDTH}}  {span:<25}  {scene.score:6.3f}  "
+                   f"{', '.join(scene.labels) or '-'}")
+            lines.append(row + (f"  {deep_link(path, scene.start, scene.end)}" if links else ""))
+    return "\n".join(lines)
+
+
+def render_json_lines(response: SearchResponse) -> str:
+    """One JSON object per video, best first."""
+    return "\n".join(json.dumps({"rank": rank, **r.to_dict()})
+                     for rank, r in enumerate(response.results, 1))
+
+
+@click.command("search")
+@click.argument("query", required=False)
+@click.option("--image", type=click.Path(dir_okay=False, path_type=Path), help="Find scenes that look like this image.")
+@click.option("--like", metavar="VIDEO@SECONDS", help="More like this frame (video id or path).")
+@click.option("--not", "negatives", multiple=True, metavar="TEXT", help="Exclude what looks like TEXT (repeatable).")
+@click.option("--category", help="Only videos with this category (or one of its children).")
+@click.option("--restricted/--no-restricted", default=None,
+              help="Only videos with / without restricted content (alcohol, tobacco, ...).")
+@click.option("--min-duration", type=float, help="Only videos at least this long (seconds).")
+@click.option("--max-duration", type=float, help="Only videos at most this long (seconds).")
+@click.option("--video", help="Only this video (id or path).")
+@click.option("-k", "--k", "k", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="How many videos to return.")
+@click.option("--min-score", type=click.FloatRange(-1, 1),
+              help="Absolute cosine a frame needs (replaces the relative cutoff).")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines: one object per video.")
+@click.option("--open", "links", is_flag=True, help="Print a deep link path#t=start,end per scene.")
+@click.option("--taxonomy", type=click.Path(dir_okay=False, path_type=Path), envvar="REELSEARCH_TAXONOMY",
+              help="Category taxonomy TOML [default: the bundled one].")
+@data_dir_option
+@encoder_options
+def search(query: str | None, image: Path | None, like: str | None, negatives: tuple[str, ...],
+           as_json: bool, links: bool, taxonomy: Path | None, data_dir: Path, **options: Any) -> None:
+    """Find scenes matching QUERY, an --image, or --like a stored frame.
+
+    \b
+    QUERY syntax: terms joined by '+', an optional weight before a term,
+    negatives after '-' (weight 0.5 unless given), quotes optional:
+      reelsearch search "dog on a beach"
+      reelsearch search '"beach" + 0.5 "sunset" -night'
+      reelsearch search "red car" --not rain --category vehicles
+    Only scenes that match better than generic captions are listed;
+    --min-score X lists every frame with cosine >= X instead.
+    """
+    from indexer.cli_options import encoder_choice, open_store  # noqa: PLC0415
+
+    choice = encoder_choice(options)
+    given = [name for name, value in (("QUERY", query), ("--image", image), ("--like", like))
+             if value is not None]
+    if len(given) != 1:
+        raise click.UsageError("give exactly one of QUERY, --image FILE or --like VIDEO@SECONDS")
+    if negatives and query is None:
+        raise click.UsageError("--not applies to a text QUERY")
+    with open_store(data_dir, readonly=True) as store:
+        try:
+            response = _run(store, query, image, like, negatives, taxonomy, choice, options)
+        except ReelsearchError as exc:
+            raise click.ClickException(str(exc)) from None
+    if response.results:
+        click.echo(render_json_lines(response) if as_json else render_table(response, links=links))
+    if response.message:
+        click.echo(response.message, err=True)
+
+
+def _run(store: Any, query: str | None, image: Path | None, like: str | None, negatives: tuple[str, ...],
+         taxonomy_path: Path | None, choice: dict[str, Any], options: dict[str, Any]) -> SearchResponse:
+    from indexer.taxonomy import load_taxonomy  # noqa: PLC0415
+
+    from .engine import SearchEngine  # noqa: PLC0415
+
+    filters = {key: options[key] for key in ("category", "restricted", "min_duration", "max_duration")}
+    if options["video"] is not None:
+        filters["video_id"] = resolve_video_id(store, options["video"])
+    common = {"k": options["k"], "min_score": options["min_score"], **filters}
+    encoder = None if like is not None else load_search_encoder(store, choice)
+    engine = SearchEngine(store, encoder, load_taxonomy(taxonomy_path))
+    if like is not None:
+        video, seconds = parse_like(like)
+        return engine.search_like(resolve_video_id(store, video), seconds, **common)
+    if image is not None:
+        return engine.search_image(image, **common)
+    return engine.search(query, negatives=negatives, **common)
+
+
+cli.add_command(search)

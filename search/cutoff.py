@@ -1,0 +1,176 @@
+"""Relevance cutoff: which frames count as a match, relative to a background, not one global cosine.
+
+CLIP's cosines carry no absolute meaning: a good text match scores ~0.3 and so does an ordinary
+frame against a generic caption, so "top k by cosine" always returns something, padded with
+junk. Here every frame is judged against what it would score anyway:
+
+**Text queries** (method ``background``, the same rule as a free-text label in
+``reelsearch report --label``, see indexer/classify.py). For frame ``f`` with cosine ``s_q`` to the
+query vector, cosines ``s_b`` to the taxonomy's background prompts ("a photo", "a person", ...)
+and ``s_n`` to the query's negative terms::
+
+    p = softmax(100 * [s_q, s_b..., s_n...])[0]
+
+``f`` is a hit iff ``p >= threshold`` (the taxonomy's default label threshold, 0.5), ``s_q``
+beats every background prompt and every negative outright, and ``s_q`` clears the query's
+*floor* (below). A query that describes a frame better than generic captions do matches it; a
+query that fits nothing ("giraffe" in an archive without animals) loses to "a photo" everywhere
+and returns nothing. A frame that looks more like a negative (``-night``) than like the query is
+never a hit.
+
+**Image queries** (``--image``/``--like``, method ``distribution``): image-to-image cosines have
+no text background to compare with, so the query is compared with its own score distribution
+over a random sample of index frames: a hit needs ``s_q >= median + Z * (median - P16)``
+(``Z`` = :data:`IMAGE_Z`; ``median - P16`` estimates the spread from the lower half only, so the
+matches themselves do not inflate it). This assumes the query matches well under half the
+index; with a small or uniform archive use ``--min-score``.
+
+**Floor** (both methods): ``s_q`` must exceed the query's 5th-percentile score over the sample
+by :data:`MIN_LIFT`. A query whose scores are flat over the whole index (no discriminative
+signal at all) never matches, whatever tiny differences decide the softmax.
+
+**min_score** (``--min-score X``) replaces all of the above by an absolute cosine ``s_q >= X``;
+negatives still exclude frames that look more like them than like the query.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexer.classify import LOGIT_SCALE
+
+log = logging.getLogger(__name__)
+
+#: Background prompts used when no taxonomy is given (the default taxonomy has its own).
+DEFAULT_BACKGROUND: tuple[str, ...] = ("a photo", "a video frame", "a person", "a blurry image",
+                                       "text on a screen", "a black screen")
+#: Default probability a text query needs against the background (the taxonomy default is 0.5).
+DEFAULT_THRESHOLD = 0.5
+#: How many robust standard deviations an image query's hit lies above the sample median.
+IMAGE_Z = 3.0
+#: Least spread assumed for the image distribution (cosine), so a flat sample is not over-trusted.
+MIN_SPREAD = 0.01
+#: How far above its own 5th-percentile score (cosine) a hit must be.
+MIN_LIFT = 0.05
+FLOOR_QUANTILE = 0.05
+
+METHODS = ("background", "distribution", "min_score")
+
+
+@dataclass(frozen=True)
+class Cutoff:
+    """How one query's hits were told from non-hits.
+
+    ``threshold`` is a probability for ``background`` and a cosine for the other methods;
+    ``floor`` is the least cosine any hit has (``-1`` when none applies).
+    """
+
+    method: str
+    threshold: float
+    floor: float = -1.0
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"cutoff method must be one of {METHODS}, got {self.method!r}")
+        if not -1.0 <= self.floor <= 1.0:
+            raise ValueError(f"floor must be a cosine in [-1, 1], got {self.floor!r}")
+
+    def describe(self) -> str:
+        """What a hit needs, as a phrase for people."""
+        if self.method == "background":
+            return (f"p >= {self.threshold:.2f} against the background prompts "
+                    f"and cosine >= {self.floor:.3f}")
+        if self.method == "distribution":
+            return (f"cosine >= {self.threshold:.3f} (median + {IMAGE_Z:g} sd of the query's "
+                    f"scores over the index)")
+        return f"cosine >= {self.threshold:.3f} (--min-score)"
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "threshold": self.threshold, "floor": self.floor,
+                "description": self.describe()}
+
+
+@dataclass(frozen=True, eq=False)
+class FrameJudge:
+    """Scores frames against a query and says which are hits (rules in the module docstring)."""
+
+    cutoff: Cutoff
+    query: np.ndarray  # (d,) unit query vector
+    background: np.ndarray  # (B, d) background prompt vectors (background method only)
+    negatives: np.ndarray  # (m, d) negative term vectors
+
+    def __post_init__(self) -> None:
+        d = self.query.shape[0]
+        if self.query.ndim != 1 or self.background.ndim != 2 or self.negatives.ndim != 2:
+            raise ValueError("query must be (d,), background and negatives (n, d)")
+        if self.background.shape[1] != d or self.negatives.shape[1] != d:
+            raise ValueError("background and negatives must have the query's dimension")
+        if self.cutoff.method == "background" and len(self.background) == 0:
+            raise ValueError("the background method needs at least one background prompt")
+
+    def judge(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, d) frame embeddings -> (scores (N,) cosines to the query, hits (N,) bool)."""
+        v = np.asarray(vectors, dtype=np.float32).reshape(-1, self.query.shape[0])
+        scores = (v @ self.query).astype(np.float64)
+        hits = scores >= self.cutoff.floor
+        if self.cutoff.method == "background":
+            rivals = (v @ np.concatenate([self.background, self.negatives]).T).astype(np.float64)
+            hits &= (scores > rivals.max(axis=1)) & (_first_softmax(scores, rivals) >= self.cutoff.threshold)
+        else:
+            hits &= scores >= self.cutoff.threshold
+            if len(self.negatives):
+                hits &= scores > (v @ self.negatives.T).max(axis=1)
+        return scores, hits
+
+
+def _first_softmax(target: np.ndarray, rivals: np.ndarray) -> np.ndarray:
+    """softmax(LOGIT_SCALE * [target, rivals...])[0] per row, computed stably."""
+    logits = LOGIT_SCALE * np.concatenate([target[:, None], rivals], axis=1)
+    weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return weights[:, 0] / weights.sum(axis=1)
+
+
+def _floor(query: np.ndarray, sample: np.ndarray) -> float:
+    """The query's FLOOR_QUANTILE score over the sample + MIN_LIFT (-1 for an empty sample)."""
+    if len(sample) == 0:
+        return -1.0
+    low = float(np.quantile(sample @ query, FLOOR_QUANTILE))
+    return float(np.clip(low + MIN_LIFT, -1.0, 1.0))
+
+
+def text_judge(query: np.ndarray, negatives: np.ndarray, background: np.ndarray, sample: np.ndarray,
+               threshold: float = DEFAULT_THRESHOLD) -> FrameJudge:
+    """Judge for a text query: background prompts + negatives compete with it (module docstring).
+
+    Raises:
+        ValueError: no background prompt, or a threshold outside (0, 1).
+    """
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold must be a probability in (0, 1), got {threshold!r}")
+    return FrameJudge(Cutoff("background", threshold, _floor(query, sample)), query, background, negatives)
+
+
+def image_judge(query: np.ndarray, sample: np.ndarray, z: float = IMAGE_Z) -> FrameJudge:
+    """Judge for an image query: median + z * lower-half spread of its scores over the sample."""
+    empty = np.zeros((0, query.shape[0]), dtype=np.float32)
+    if len(sample) == 0:
+        return FrameJudge(Cutoff("distribution", -1.0), query, empty, empty)
+    scores = sample @ query
+    median, p16 = np.quantile(scores, [0.5, 0.16])
+    threshold = float(np.clip(median + z * max(median - p16, MIN_SPREAD), -1.0, 1.0))
+    return FrameJudge(Cutoff("distribution", threshold, _floor(query, sample)), query, empty, empty)
+
+
+def absolute_judge(query: np.ndarray, negatives: np.ndarray, min_score: float) -> FrameJudge:
+    """Judge for ``--min-score``: a plain cosine threshold (negatives still exclude).
+
+    Raises:
+        ValueError: ``min_score`` outside [-1, 1].
+    """
+    if not -1.0 <= min_score <= 1.0:
+        raise ValueError(f"min_score is a cosine in [-1, 1], got {min_score!r}")
+    empty = np.zeros((0, query.shape[0]), dtype=np.float32)
+    return FrameJudge(Cutoff("min_score", float(min_score)), query, empty, negatives)

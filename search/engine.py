@@ -1,0 +1,251 @@
+"""Scene search over the store: text, image file or "more like this frame" -> videos with scenes.
+
+One search:
+
+1. The query becomes a unit vector (:mod:`search.query` for text, with an LRU of term embeddings;
+   an image file or a stored frame's embedding otherwise) and a :class:`~search.cutoff.FrameJudge`
+   that tells hits from non-hits relative to a background (see :mod:`search.cutoff`).
+2. Filters are resolved through the catalog into candidate video ids (:mod:`search.filters`).
+3. ``store.search_vectors`` returns the nearest frames, over-fetched (:data:`OVERFETCH` x ``k``,
+   within [:data:`MIN_FETCH`, :data:`MAX_FETCH`]); they only *select* candidate videos, ranked by
+   their best frame.
+4. Candidate videos are re-scored exactly, best first: every sampled frame of the video is judged
+   from its stored embedding, so scenes are complete even where the top-N frames were not, and
+   the hits are grouped into scenes (:mod:`search.scenes`) labelled with the overlapping active
+   segments. Re-scoring stops once ``k`` videos are found and the next candidate's best frame
+   cannot beat the k-th, or after :data:`MAX_RESCORED` candidates.
+5. Videos are ranked by their best scene's cosine. No hit at all gives an empty response whose
+   message says so and how to widen the search.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.encoder import Encoder
+from indexer.errors import QueryError
+from indexer.taxonomy import Taxonomy
+
+from .cutoff import DEFAULT_BACKGROUND, FrameJudge, absolute_judge, image_judge, text_judge
+from .embedding import TextCache, encode_image
+from .filters import Filters, candidate_videos
+from .query import ParsedQuery, QueryVectors, embed_query, parse_query, with_negatives
+from .results import SearchResponse, VideoResult
+from .sample import IndexSample
+from .scenes import attach_labels, group_scenes, video_score
+
+log = logging.getLogger(__name__)
+
+OVERFETCH = 50
+MIN_FETCH = 256
+MAX_FETCH = 4096
+MAX_RESCORED_FACTOR = 2
+MIN_RESCORED = 32
+MAX_K = 1000
+GAP_SAMPLES = 2.0  # a scene bridges misses of up to this many sampling intervals
+
+
+class SearchEngine:
+    """Searches one store with one encoder; thread-safe for concurrent searches.
+
+    Args:
+        store: an open :class:`indexer.store.Store` (or any object with its read methods).
+        encoder: the encoder the store was built with (text and image queries need it).
+        taxonomy: for category/restricted filters and background prompts (None: no category
+            filters, :data:`search.cutoff.DEFAULT_BACKGROUND` prompts, threshold 0.5).
+    """
+
+    def __init__(self, store: Any, encoder: Encoder | None, taxonomy: Taxonomy | None = None, *,
+                 cache_size: int = 512, sample: IndexSample | None = None) -> None:
+        self.store = store
+        self.encoder = encoder
+        self.taxonomy = taxonomy
+        self.texts = TextCache(encoder, cache_size) if encoder is not None else None
+        self.sample = sample or IndexSample(store)
+        self._background: np.ndarray | None = None
+
+    # --- public -------------------------------------------------------------------------------
+
+    def search(self, query: str | ParsedQuery, *, k: int = 20, category: str | None = None,
+               restricted: bool | None = None, min_duration: float | None = None,
+               max_duration: float | None = None, video_id: int | None = None,
+               min_score: float | None = None, negatives: tuple[str, ...] = (),
+               filters: Filters | None = None) -> SearchResponse:
+        """Videos whose scenes match a text query (syntax: :mod:`search.query`), best first.
+
+        Filters come as keywords or as a :class:`~search.filters.Filters` (keywords given as
+        well replace its fields).
+
+        Raises:
+            QueryError: malformed query or filter, bad ``k``/``min_score``, no encoder.
+            NotFoundError: unknown category or video id.
+            EncoderError: the text encoder failed.
+        """
+        parsed = query if isinstance(query, ParsedQuery) else parse_query(query)
+        parsed = with_negatives(parsed, negatives) if negatives else parsed
+        vectors = self.embed(parsed)
+        judge = self._judge(vectors.query, vectors.negatives, min_score, text=True)
+        chosen = _filters(filters, category=category, restricted=restricted, min_duration=min_duration,
+                          max_duration=max_duration, video_id=video_id)
+        label = query if isinstance(query, str) else str(parsed)
+        return self._run(vectors.query, judge, chosen, k, label)
+
+    def search_image(self, image: Any, *, k: int = 20, min_score: float | None = None,
+                     filters: Filters | None = None, **fields: Any) -> SearchResponse:
+        """Videos whose scenes look like ``image``: a file path, a PIL image or an RGB array.
+
+        Filters as in :meth:`search` (``filters`` and/or its fields as keywords).
+
+        Raises:
+            QueryError: unreadable image (the message names the file), bad filter, no encoder.
+            NotFoundError: unknown category or video id.
+        """
+        query = encode_image(self._encoder(), image)
+        judge = self._judge(query, None, min_score, text=False)
+        label = f"image {Path(image).name}" if isinstance(image, (str, Path)) else "the image"
+        return self._run(query, judge, _filters(filters, **fields), k, label)
+
+    def search_like(self, video_id: int, time: float, *, k: int = 20, min_score: float | None = None,
+                    filters: Filters | None = None, **fields: Any) -> SearchResponse:
+        """"More like this": scenes that look like the stored frame of ``video_id`` nearest ``time``.
+
+        Raises:
+            NotFoundError: unknown video id.
+            QueryError: ``time`` outside the video, a video without frames, or a bad filter.
+        """
+        video = self.store.get_video(int(video_id))
+        if not (math.isfinite(time) and 0 <= time <= video.duration + video.sample_every):
+            raise QueryError(f"time {time:g} s is outside video {video.id} "
+                             f"(0 to {video.duration:.3f} s)")
+        _, times, vectors = self.store.frames(video.id)
+        if not len(times):
+            raise QueryError(f"video {video.id} has no indexed frames")
+        nearest = int(np.argmin(np.abs(times - time)))
+        query = np.asarray(vectors[nearest], dtype=np.float32)
+        judge = self._judge(query, None, min_score, text=False)
+        label = f"like {video.path.name}@{times[nearest]:.3f}"
+        return self._run(query, judge, _filters(filters, **fields), k, label)
+
+    def embed(self, query: ParsedQuery) -> QueryVectors:
+        """The query's vectors (term embeddings come from the LRU cache when seen before).
+
+        Raises: QueryError (no encoder, or negatives cancelling the query), EncoderError.
+        """
+        self._encoder()
+        return embed_query(query, self.texts.encode)
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _encoder(self) -> Encoder:
+        if self.encoder is None:
+            raise QueryError("this search engine has no encoder, so it cannot embed queries")
+        return self.encoder
+
+    def _background_vectors(self) -> np.ndarray:
+        if self._background is None:
+            prompts = list(self.taxonomy.background if self.taxonomy else DEFAULT_BACKGROUND)
+            self._background = self.texts.encode(prompts)
+        return self._background
+
+    def _judge(self, query: np.ndarray, negatives: np.ndarray | None, min_score: float | None,
+               *, text: bool) -> FrameJudge:
+        negatives = negatives if negatives is not None else np.zeros((0, len(query)), np.float32)
+        if min_score is not None:
+            if not -1.0 <= min_score <= 1.0:
+                raise QueryError(f"--min-score is a cosine similarity in [-1, 1], got {min_score:g}")
+            return absolute_judge(query, negatives, float(min_score))
+        sample = self.sample.vectors()
+        if not text:
+            return image_judge(query, sample)
+        threshold = self.taxonomy.threshold if self.taxonomy else 0.5
+        return text_judge(query, negatives, self._background_vectors(), sample, threshold)
+
+    def _run(self, query: np.ndarray, judge: FrameJudge, filters: Filters, k: int,
+             label: str) -> SearchResponse:
+        if not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise QueryError(f"k (the number of videos) must be between 1 and {MAX_K}, got {k!r}")
+        candidates = candidate_videos(self.store, self.taxonomy, filters)
+        if candidates is not None and not candidates:
+            return SearchResponse((), judge.cutoff, "no indexed video matches the filters", label)
+        if self.store.vector_count() == 0:
+            return SearchResponse((), judge.cutoff, "the index is empty; run `reelsearch index` first",
+                                  label)
+        fetch = min(max(OVERFETCH * k, MIN_FETCH), MAX_FETCH)
+        scores, ids = self.store.search_vectors(query[None, :], fetch, video_ids=candidates)
+        ranked = self._rank_videos(scores[0], ids[0])
+        results, best = self._rescore(ranked, judge, k)
+        if not results:
+            return SearchResponse((), judge.cutoff, _no_match_message(label, best, judge), label)
+        return SearchResponse(tuple(results), judge.cutoff, None, label)
+
+    def _rank_videos(self, scores: np.ndarray, ids: np.ndarray) -> list[tuple[int, float]]:
+        """(video id, best retrieved frame score) pairs, best first."""
+        valid = ids >= 0
+        locations = self.store.frame_locations(ids[valid].tolist())
+        best: dict[int, float] = {}
+        for frame_id, score in zip(ids[valid].tolist(), scores[valid].tolist()):
+            where = locations.get(frame_id)
+            if where is not None and score > best.get(where[0], -math.inf):
+                best[where[0]] = score
+        return sorted(best.items(), key=lambda item: (-item[1], item[0]))
+
+    def _rescore(self, ranked: list[tuple[int, float]], judge: FrameJudge,
+                 k: int) -> tuple[list[VideoResult], float]:
+        """Exact scenes of the best candidates (stopping rule in the module docstring)."""
+        results: list[VideoResult] = []
+        best_seen = -math.inf
+        limit = max(MIN_RESCORED, MAX_RESCORED_FACTOR * k)
+        for n, (video_id, retrieved) in enumerate(ranked):
+            if n >= limit or (len(results) >= k and retrieved < results[k - 1].score):
+                break
+            result, top = self._video_result(video_id, judge)
+            best_seen = max(best_seen, top)
+            if result is not None:
+                results.append(result)
+                results.sort(key=lambda r: (-r.score, r.video.id))
+        log.debug("re-scored %d of %d candidate videos, %d match", min(n + 1, len(ranked)) if ranked else 0,
+                  len(ranked), len(results))
+        return results[:k], best_seen
+
+    def _video_result(self, video_id: int, judge: FrameJudge) -> tuple[VideoResult | None, float]:
+        """Judge every frame of one video; return its result (None: no hit) and its best score."""
+        _, times, vectors = self.store.frames(video_id)
+        if not len(times):
+            return None, -math.inf
+        scores, hits = judge.judge(vectors)
+        if not hits.any():
+            return None, float(scores.max())
+        video = self.store.get_video(video_id)
+        scenes = group_scenes(times, scores, hits, self.store.cuts(video_id), video.duration,
+                              max_gap=GAP_SAMPLES * video.sample_every)
+        segments = [(s.label, s.start, s.end) for s in self.store.segments(video_id)]
+        scenes = [attach_labels(s, segments) for s in scenes]
+        return VideoResult(video, video_score(scenes), tuple(scenes)), float(scores.max())
+
+
+def _filters(base: Filters | None, **fields: Any) -> Filters:
+    """``base`` (or no filter) with the fields given (not None) replaced.
+
+    Raises: QueryError for an unknown filter name or an invalid value.
+    """
+    unknown = set(fields) - set(Filters.__dataclass_fields__)
+    if unknown:
+        raise QueryError(f"unknown search filter(s): {', '.join(sorted(unknown))}")
+    given = {key: value for key, value in fields.items() if value is not None}
+    return dataclasses.replace(base or Filters(), **given)
+
+
+def _no_match_message(label: str, best: float, judge: FrameJudge) -> str:
+    """Why nothing came back, and how to see the closest frames anyway."""
+    if not math.isfinite(best):
+        return f"no scene matches {label!r}: no frame was close enough to look at"
+    hint = max(-1.0, math.floor(best * 100) / 100)
+    return (f"no scene matches {label!r} well (best frame cosine {best:.3f}; a match needs "
+            f"{judge.cutoff.describe()}); try more concrete words, fewer filters or negatives, "
+            f"or --min-score {hint:.2f} to see the closest frames anyway")

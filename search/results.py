@@ -1,0 +1,77 @@
+"""What a search returns: videos with their matching scenes, the cutoff used, and a message."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from indexer.catalog import VideoRecord
+from indexer.types import format_timestamp
+
+from .cutoff import Cutoff
+from .scenes import Scene
+
+
+def deep_link(path: str, start: float, end: float) -> str:
+    """A media-fragment link that opens ``path`` at the scene: ``path#t=start,end``."""
+    return f"{path}#t={_seconds(start)},{_seconds(end)}"
+
+
+def _seconds(value: float) -> str:
+    """Seconds with millisecond precision, rounded as format_timestamp rounds them."""
+    ms = int(round(value * 1000))
+    return f"{ms // 1000}.{ms % 1000:03d}"
+
+
+def scene_dict(scene: Scene, path: str) -> dict:
+    """JSON-able form of a scene (seconds plus HH:MM:SS.mmm, and its deep link)."""
+    return {"start": round(scene.start, 6), "end": round(scene.end, 6),
+            "start_hms": format_timestamp(scene.start), "end_hms": format_timestamp(scene.end),
+            "best_time": round(scene.best_time, 6), "score": round(scene.score, 6),
+            "hits": scene.hits, "labels": list(scene.labels),
+            "link": deep_link(path, scene.start, scene.end)}
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """One matching video: its catalog record, score (its best scene's) and scenes in time order."""
+
+    video: VideoRecord
+    score: float
+    scenes: tuple[Scene, ...]
+
+    def __post_init__(self) -> None:
+        if not self.scenes:
+            raise ValueError("a video result needs at least one scene")
+        if not math.isfinite(self.score):
+            raise ValueError(f"score must be finite, got {self.score!r}")
+
+    @property
+    def best_scene(self) -> Scene:
+        return max(self.scenes, key=lambda s: s.score)
+
+    def to_dict(self) -> dict:
+        path = str(self.video.path)
+        return {"video_id": self.video.id, "path": path, "duration": self.video.duration,
+                "score": round(self.score, 6), "scenes": [scene_dict(s, path) for s in self.scenes]}
+
+
+@dataclass(frozen=True)
+class SearchResponse:
+    """Results best first; ``message`` says why there are none (None when there are results)."""
+
+    results: tuple[VideoResult, ...]
+    cutoff: Cutoff | None
+    message: str | None = None
+    query: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.results and not self.message:
+            raise ValueError("an empty response must say why (message)")
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def to_dict(self) -> dict:
+        return {"query": self.query, "results": [r.to_dict() for r in self.results],
+                "cutoff": self.cutoff.to_dict() if self.cutoff else None, "message": self.message}

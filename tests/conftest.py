@@ -1,0 +1,25 @@
+"""Shared pytest fixtures: tests/ on sys.path (for ``media``), the fake encoder, one torch thread."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread() -> None:
+    """Keep torch (if a test imports it) on one thread: CI has 2 cores and runs other work."""
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+@pytest.fixture()
+def colour_encoder():
+    """The deterministic fake encoder (mean colour -> vector)."""
+    from indexer.fake_encoder import ColourEncoder
+
+    return ColourEncoder()

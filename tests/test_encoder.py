@@ -1,0 +1,152 @@
+"""Tests for indexer.encoder: plugin loading, protocol validation, spec round trips (no torch)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.encoder import Encoder, encoder_spec, load_encoder, load_from_spec, load_plugin
+from indexer.errors import EncoderError
+from indexer.fake_encoder import ColourEncoder
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_colour_encoder() -> ColourEncoder:
+    """A factory function plugin."""
+    return ColourEncoder(dim=24)
+
+
+#: An instance plugin.
+INSTANCE = ColourEncoder(dim=20)
+
+
+class Holder:
+    """Dotted attribute access: ``test_encoder:Holder.encoder``."""
+
+    encoder = ColourEncoder()
+
+
+class NoTexts:
+    """Looks like an encoder but cannot embed text."""
+
+    name = "broken"
+    dim = 8
+    image_size = 32
+
+    def encode_images(self, images: np.ndarray) -> np.ndarray:
+        return np.zeros((len(images), 8), dtype=np.float32)
+
+
+class BadValues(NoTexts):
+    """Has every member, but with unusable values."""
+
+    name = ""
+    dim = 0
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        return np.zeros((len(texts), 8), dtype=np.float32)
+
+
+def failing_factory() -> ColourEncoder:
+    """A factory that cannot build its encoder."""
+    raise RuntimeError("model server down")
+
+
+def test_importing_encoder_does_not_import_torch() -> None:
+    code = "import sys, indexer.encoder, indexer.fake_encoder; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("spec", "dim"),
+    [
+        ("indexer.fake_encoder:ColourEncoder", 32),
+        ("test_encoder:make_colour_encoder", 24),
+        ("test_encoder:INSTANCE", 20),
+        ("test_encoder:Holder.encoder", 32),
+    ],
+)
+def test_plugin_forms_load(spec: str, dim: int) -> None:
+    encoder = load_encoder(plugin=spec)
+    assert isinstance(encoder, Encoder)
+    assert encoder.dim == dim
+    vectors = encoder.encode_texts(["red"])
+    assert vectors.shape == (1, dim) and np.isclose(np.linalg.norm(vectors), 1.0)
+
+
+def test_instance_plugin_is_the_instance_itself() -> None:
+    assert load_plugin("test_encoder:INSTANCE") is INSTANCE
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("indexer.fake_encoder", "module:attr"),
+        (":ColourEncoder", "module:attr"),
+        ("no_such_module_xyz:Thing", "cannot import module 'no_such_module_xyz'"),
+        ("indexer.fake_encoder:Nope", "has no attribute 'Nope'"),
+        ("test_encoder:NoTexts", "missing encode_texts()"),
+        ("test_encoder:BadValues", "name (a non-empty str), dim (a positive int)"),
+        ("test_encoder:failing_factory", "model server down"),
+        ("json:dumps", "calling dumps() failed"),
+    ],
+)
+def test_bad_plugin_specs_raise_one_line(spec: str, expected: str) -> None:
+    with pytest.raises(EncoderError) as info:
+        load_encoder(plugin=spec)
+    message = str(info.value)
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_plugin_cannot_be_combined_with_model_options() -> None:
+    with pytest.raises(EncoderError, match="cannot be combined"):
+        load_encoder(plugin="indexer.fake_encoder:ColourEncoder", model="ViT-B-32")
+
+
+def test_other_model_needs_weights_choice() -> None:
+    with pytest.raises(EncoderError, match="--pretrained TAG or --weights FILE"):
+        load_encoder(model="ViT-L-14")
+
+
+def test_plugin_spec_round_trip_is_json() -> None:
+    encoder = load_encoder(plugin="test_encoder:make_colour_encoder")
+    spec = json.loads(json.dumps(encoder_spec(encoder)))
+    assert spec == {"kind": "plugin", "plugin": "test_encoder:make_colour_encoder", "name": encoder.name, "dim": 24}
+    again = load_from_spec(spec)
+    assert again.name == encoder.name and again.dim == 24
+    np.testing.assert_array_equal(again.encode_texts(["blue"]), encoder.encode_texts(["blue"]))
+
+
+def test_spec_of_directly_built_encoder_uses_its_class() -> None:
+    spec = encoder_spec(ColourEncoder())
+    assert spec["plugin"] == "indexer.fake_encoder:ColourEncoder"
+    assert load_from_spec(spec).name == ColourEncoder.name
+
+
+def test_spec_of_unimportable_encoder_is_refused() -> None:
+    class Local(ColourEncoder):
+        pass
+
+    with pytest.raises(EncoderError, match="--encoder module:attr"):
+        encoder_spec(Local())
+
+
+@pytest.mark.parametrize("spec", [{}, {"kind": "magic"}, {"kind": "plugin"}, {"kind": "open_clip"}, "text"])
+def test_malformed_spec_is_refused(spec: object) -> None:
+    with pytest.raises(EncoderError, match="unknown encoder record"):
+        load_from_spec(spec)  # type: ignore[arg-type]
+
+
+def test_spec_with_other_name_or_dim_is_refused() -> None:
+    spec = encoder_spec(ColourEncoder())
+    for change in ({"name": "fake:colour-v0"}, {"dim": 64}):
+        with pytest.raises(EncoderError, match="the index was built with encoder"):
+            load_from_spec({**spec, **change})

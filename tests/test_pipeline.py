@@ -1,0 +1,174 @@
+"""Tests for indexer.pipeline: end-to-end indexing with the fake colour encoder.
+
+Videos come from tests/media.py with exact cut times; the store is a real SQLite file and a
+real FAISS index in tmp_path.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.classify import LabelModel
+from indexer.pipeline import IndexOptions, Indexer, prune_missing
+from indexer.segments import make_report
+from indexer.store import Store
+from indexer.taxonomy import parse_taxonomy
+from media import Scene, make_video
+
+COLOUR_TAXONOMY = """
+version = 1
+threshold = 0.5
+background = ["a photo", "a video frame", "text on a screen"]
+
+[[category]]
+id = "red"
+prompts = ["red", "a red scene"]
+
+[[category]]
+id = "blue"
+prompts = ["blue", "a blue scene"]
+
+[[category]]
+id = "green"
+prompts = ["green"]
+"""
+
+
+@pytest.fixture()
+def taxonomy(tmp_path: Path):
+    return parse_taxonomy(COLOUR_TAXONOMY, tmp_path / "colours.toml")
+
+
+@pytest.fixture()
+def store(tmp_path: Path):
+    with Store.open(tmp_path / "index") as s:
+        yield s
+
+
+def _indexer(store, encoder, taxonomy, **opts) -> Indexer:
+    store.bind_encoder(encoder.name, encoder.dim, {"plugin": "indexer.fake_encoder:ColourEncoder"})
+    return Indexer(store, encoder, LabelModel.build(taxonomy, encoder), IndexOptions(**opts))
+
+
+def _segments(store, video_id: int, label: str):
+    return [s.to_segment() for s in store.segments(video_id) if s.label == label]
+
+
+@pytest.mark.parametrize("fps", [Fraction(30000, 1001), Fraction(25), Fraction(24000, 1001)])
+def test_scene_times_match_truth_within_a_frame(tmp_path, store, colour_encoder, taxonomy, fps) -> None:
+    video = make_video(tmp_path / "ad.mp4", [Scene("red", 40), Scene("blue", 47), Scene("red", 31)], fps=fps)
+    result = _indexer(store, colour_encoder, taxonomy).index_file(video.path)
+    assert result.status == "indexed", result.reason
+    frame = float(1 / fps)
+    blue = _segments(store, result.video_id, "blue")
+    assert len(blue) == 1
+    _, truth_start, truth_end = video.scene_spans[1]
+    assert abs(blue[0].start - truth_start) <= frame and abs(blue[0].end - truth_end) <= frame
+    assert blue[0].start_uncertainty == 0 and blue[0].end_uncertainty == 0  # both at cuts
+    red = make_report("red", _segments(store, result.video_id, "red"), store.get_video(result.video_id).duration)
+    truth_red = sum(e - s for c, s, e in video.scene_spans if c == "red")
+    assert red.first_appearance is not None and abs(red.first_appearance - 0.0) <= frame
+    assert abs(red.total_duration - truth_red) <= 2 * frame
+    assert store.cuts(result.video_id) == pytest.approx(list(video.cut_times), abs=frame)
+
+
+def test_variable_frame_rate(tmp_path, store, colour_encoder, taxonomy) -> None:
+    rng = np.random.default_rng(3)
+    durations = [Fraction(1, int(rng.choice([15, 24, 30, 60]))) for _ in range(110)]
+    video = make_video(tmp_path / "vfr.mkv", [Scene("green", 50), Scene("blue", 60)], frame_durations=durations)
+    result = _indexer(store, colour_encoder, taxonomy).index_file(video.path)
+    blue = _segments(store, result.video_id, "blue")
+    assert len(blue) == 1
+    assert abs(blue[0].start - video.cut_times[0]) <= 0.002  # mkv stores milliseconds
+
+
+def test_every_frame_row_has_its_vector(tmp_path, store, colour_encoder, taxonomy) -> None:
+    video = make_video(tmp_path / "a.mp4", [Scene("red", 30), Scene("green", 30)])
+    result = _indexer(store, colour_encoder, taxonomy).index_file(video.path)
+    ids, times, vectors = store.frames(result.video_id)
+    assert len(ids) == len(times) == len(vectors) == result.frames > 0
+    assert set(store.vector_ids().tolist()) == set(ids.tolist())
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_unchanged_files_are_skipped_changed_reindexed_renamed_followed(tmp_path, store, colour_encoder,
+                                                                          taxonomy) -> None:
+    indexer = _indexer(store, colour_encoder, taxonomy)
+    a = make_video(tmp_path / "a.mp4", [Scene("red", 30), Scene("blue", 30)])
+    first = indexer.index_file(a.path)
+    assert first.status == "indexed"
+    assert indexer.index_file(a.path).status == "skipped"
+    moved = tmp_path / "moved.mp4"
+    shutil.move(a.path, moved)
+    renamed = indexer.index_file(moved)
+    assert (renamed.status, renamed.video_id) == ("renamed", first.video_id)
+    assert store.get_video(first.video_id).path == moved.absolute()
+    make_video(moved, [Scene("green", 30), Scene("blue", 30)])
+    os.utime(moved, (1, 1))
+    again = indexer.index_file(moved)
+    assert (again.status, again.video_id) == ("reindexed", first.video_id)
+    assert _segments(store, first.video_id, "green") and not _segments(store, first.video_id, "red")
+    assert store.vector_count() == again.frames
+
+
+def test_bad_files_fail_one_line_and_batch_goes_on(tmp_path, store, colour_encoder, taxonomy) -> None:
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    good = make_video(folder / "good.mp4", [Scene("red", 30)])
+    (folder / "empty.mp4").write_bytes(b"")
+    (folder / "notes.mp4").write_text("this is not a video\n")
+    (folder / "noise.mkv").write_bytes(np.random.default_rng(0).integers(0, 256, 5000, np.uint8).tobytes())
+    results = {r.path.name: r for r in _indexer(store, colour_encoder, taxonomy).index_paths([folder, tmp_path / "missing"])}
+    assert results["good.mp4"].status == "indexed"
+    for name in ("empty.mp4", "notes.mp4", "noise.mkv", "missing"):
+        assert results[name].status == "failed" and results[name].reason and "\n" not in results[name].reason
+    assert [v.path.name for v in store.list_videos()] == ["good.mp4"]
+
+
+def test_corrupt_middle_indexes_what_decodes(tmp_path, store, colour_encoder, taxonomy) -> None:
+    video = make_video(tmp_path / "c.ts", [Scene("red", 60), Scene("blue", 60), Scene("green", 60)], fps=Fraction(25))
+    data = bytearray(video.path.read_bytes())
+    mid = len(data) // 2
+    data[mid: mid + 6000] = np.random.default_rng(1).integers(0, 256, 6000, np.uint8).tobytes()
+    video.path.write_bytes(bytes(data))
+    result = _indexer(store, colour_encoder, taxonomy).index_file(video.path)
+    assert result.status == "indexed" and result.partial and "lost" in result.reason
+    record = store.get_video(result.video_id)
+    assert record.status == "partial" and record.note
+    assert _segments(store, result.video_id, "red") and _segments(store, result.video_id, "green")
+
+
+def test_prune_forgets_deleted_files_only_when_asked(tmp_path, store, colour_encoder, taxonomy) -> None:
+    indexer = _indexer(store, colour_encoder, taxonomy)
+    a = make_video(tmp_path / "a.mp4", [Scene("red", 20)])
+    b = make_video(tmp_path / "b.mp4", [Scene("blue", 20)])
+    list(indexer.index_paths([tmp_path]))
+    a.path.unlink()
+    list(indexer.index_paths([tmp_path]))
+    assert len(store.list_videos()) == 2
+    assert prune_missing(store) == [a.path.absolute()]
+    assert [v.path for v in store.list_videos()] == [b.path.absolute()]
+
+
+def test_static_frames_reuse_vectors_but_cuts_always_encode(tmp_path, store, taxonomy) -> None:
+    from indexer.fake_encoder import ColourEncoder
+
+    class Counting(ColourEncoder):
+        calls = 0
+
+        def encode_images(self, images):
+            Counting.calls += len(images)
+            return super().encode_images(images)
+
+    enc = Counting()
+    video = make_video(tmp_path / "s.mp4", [Scene("red", 90), Scene("blue", 90)], size=(320, 240))
+    result = _indexer(store, enc, taxonomy, reuse_threshold=40.0, reuse_max_seconds=10.0).index_file(video.path)
+    assert Counting.calls == 2  # one encode per shot; the other samples reuse it
+    assert result.frames > 6
+    assert _segments(store, result.video_id, "blue")[0].start == pytest.approx(video.cut_times[0], abs=1e-3)

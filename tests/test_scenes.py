@@ -1,0 +1,96 @@
+"""Scene grouping (search.scenes): merging across gaps, snapping to cuts, splitting at non-hit shots."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from search.scenes import Scene, attach_labels, group_scenes, video_score
+
+
+def _frames(duration: float, every: float = 0.5, cuts: tuple[float, ...] = ()):
+    """Sampled times every `every` seconds plus one frame at each cut (shot-aware sampling)."""
+    times = np.unique(np.concatenate([np.arange(0, duration, every), np.array(cuts, dtype=float)]))
+    return times
+
+
+def _group(times, hit_spans, cuts, duration, max_gap=1.0, scores=None):
+    hits = np.zeros(len(times), dtype=bool)
+    for lo, hi in hit_spans:
+        hits |= (times >= lo) & (times < hi)
+    scores = np.where(hits, 0.9, 0.1) if scores is None else scores
+    return group_scenes(times, scores, hits, cuts, duration, max_gap=max_gap)
+
+
+def test_scene_snaps_to_the_cuts_around_a_matching_shot():
+    cuts = (3.3, 7.1)
+    times = _frames(10.0, cuts=cuts)
+    scenes = _group(times, [(3.3, 7.1)], cuts, 10.0)
+    assert [(s.start, s.end) for s in scenes] == [(3.3, 7.1)]
+    assert scenes[0].hits == int(((times >= 3.3) & (times < 7.1)).sum())
+
+
+def test_neighbouring_matching_shots_merge():
+    cuts = (2.2, 4.4, 6.6)
+    times = _frames(9.0, cuts=cuts)
+    scenes = _group(times, [(2.2, 6.6)], cuts, 9.0)
+    assert [(s.start, s.end) for s in scenes] == [(2.2, 6.6)]
+
+
+def test_a_short_non_matching_shot_between_splits():
+    # shot [4.0, 4.3) has one sampled frame (its shot start) that does not match: the gap
+    # between the hits (3.5 -> 4.3) is within max_gap, but the shot splits the scenes.
+    cuts = (2.0, 4.0, 4.3, 6.0)
+    times = _frames(8.0, cuts=cuts)
+    scenes = _group(times, [(2.0, 4.0), (4.3, 6.0)], cuts, 8.0, max_gap=1.0)
+    assert [(s.start, s.end) for s in scenes] == [(2.0, 4.0), (4.3, 6.0)]
+
+
+def test_short_gap_inside_a_shot_is_bridged_long_gap_is_not():
+    times = _frames(20.0)
+    spans = [(2.0, 4.0), (4.5, 6.0), (10.0, 12.0)]  # one miss at 4.0; 6.0..10.0 is a long miss
+    scenes = _group(times, spans, (), 20.0, max_gap=1.0)
+    assert len(scenes) == 2
+    first, second = scenes
+    # No cut: boundaries are midpoints between the last miss and the first hit (+/- every/2).
+    assert (first.start, first.end) == (1.75, 5.75)
+    assert (second.start, second.end) == (9.75, 11.75)
+
+
+def test_scene_reaching_the_ends_covers_the_video_edges():
+    times = _frames(5.0)
+    scenes = _group(times, [(0.0, 5.0)], (), 5.2)
+    assert [(s.start, s.end) for s in scenes] == [(0.0, 5.2)]
+
+
+def test_best_frame_and_score():
+    times = _frames(6.0)
+    scores = np.array([0.1, 0.1, 0.5, 0.8, 0.6, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1])
+    scenes = group_scenes(times, scores, scores > 0.3, (), 6.0, max_gap=1.0)
+    assert len(scenes) == 1
+    assert scenes[0].best_time == 1.5 and scenes[0].score == pytest.approx(0.8)
+    assert video_score(scenes) == pytest.approx(0.8)
+
+
+def test_unsorted_input_and_no_hits():
+    times = _frames(4.0)
+    perm = np.random.default_rng(0).permutation(len(times))
+    hits = (times >= 1.0) & (times < 2.0)
+    scenes = group_scenes(times[perm], hits[perm] * 1.0, hits[perm], (), 4.0, max_gap=1.0)
+    assert [(s.start, s.end) for s in scenes] == [(0.75, 1.75)]
+    assert group_scenes(times, np.zeros(len(times)), np.zeros(len(times), bool), (), 4.0, max_gap=1) == []
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError):
+        group_scenes(np.zeros(3), np.zeros(2), np.zeros(3, bool), (), 1.0, max_gap=1.0)
+    with pytest.raises(ValueError):
+        Scene(start=2.0, end=1.0, best_time=1.5, score=0.3)
+    with pytest.raises(ValueError):
+        video_score([])
+
+
+def test_attach_labels_orders_by_overlap():
+    scene = Scene(start=10.0, end=20.0, best_time=12.0, score=0.5)
+    segments = [("beach", 0.0, 11.0), ("people", 9.0, 30.0), ("night", 25.0, 30.0), ("beach", 15.0, 16.0)]
+    assert attach_labels(scene, segments).labels == ("people", "beach")

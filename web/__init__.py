@@ -1,0 +1,63 @@
+"""reelsearch web UI: search, browse by category, watch labelled timelines, curate.
+
+``create_app(config)`` builds the Flask application (flaskr style): defaults, then a config
+file / environment variables, then the ``config`` mapping given by tests. Blueprints:
+
+- ``pages``   server-rendered HTML: search, browse, video page (+ curator forms)
+- ``api``     JSON endpoints for everything the pages do (documented in web/openapi.yaml)
+- ``auth``    curator sign-in / sign-out
+- ``media``   video streaming with HTTP Range, thumbnails
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from flask import Flask
+
+from indexer.types import format_timestamp
+
+log = logging.getLogger(__name__)
+
+
+def _human_duration(seconds: float | None) -> str:
+    """'1 h 02 min', '3 min 05 s', '4.2 s'."""
+    if seconds is None:
+        return "–"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _timestamp(seconds: float | None) -> str:
+    return "–" if seconds is None else format_timestamp(max(0.0, float(seconds)))
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. ``config`` (tests) overrides everything else.
+
+    Raises FileNotFoundError / tomllib.TOMLDecodeError for a bad config file and OSError when
+    the secret key cannot be created in the data dir.
+    """
+    from . import api, auth, curate, media, pages
+    from .archive import init_archive
+    from .config import load_config
+    from .errors import init_errors
+    from .security import init_security
+
+    app = Flask(__name__)
+    load_config(app, config)
+    init_security(app)
+    init_errors(app)
+    init_archive(app)
+    app.jinja_env.filters["ts"] = _timestamp
+    app.jinja_env.filters["human"] = _human_duration
+    for blueprint in (pages.bp, curate.bp, api.bp, auth.bp, media.bp):
+        app.register_blueprint(blueprint)
+    log.info("reelsearch web app for %s", app.config["DATA_DIR"])
+    return app

@@ -1,0 +1,163 @@
+"""JSON API: everything the pages do. Errors are ``{"error": "..."}`` with a 4xx status
+(400 bad query, 401 not signed in, 403 CSRF, 404 unknown, 413 too large); see web/openapi.yaml.
+
+Writes need a signed-in curator (``POST /api/login``) and the session's CSRF token in the
+``X-CSRF-Token`` header (from ``GET /api/session`` or the login response).
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request
+
+from indexer.errors import NotFoundError, QueryError
+
+from . import browsing
+from .archive import archive, store
+from .curating import apply_change, audit_entries
+from .pages import snapshot
+from .reports import video_report
+from .searching import SearchRequest, parse_k, parse_like, read_image, response_view, run_search
+from .security import csrf_exempt, curator_required, current_user
+from .video_page import audit_dict, segment_dict, video_dict
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def _search_request() -> SearchRequest:
+    """The query of a GET or multipart POST. Raises QueryError."""
+    k = parse_k(request.values.get("k"), int(current_app.config["SEARCH_LIMIT"]))
+    category = (request.values.get("category") or "").strip() or None
+    upload = request.files.get("image")
+    if upload is not None and upload.filename:
+        return SearchRequest(image=read_image(upload.read()), category=category, k=k)
+    like = (request.values.get("like") or "").strip()
+    if like:
+        return SearchRequest(like=parse_like(like), category=category, k=k)
+    text = (request.values.get("q") or "").strip()
+    if not text:
+        raise QueryError("give q (text), like (VIDEO_ID@SECONDS) or an image file")
+    return SearchRequest(text=text, category=category, k=k)
+
+
+@bp.route("/search", methods=["GET", "POST"])
+@csrf_exempt  # read-only; POST only carries an uploaded image
+def search():
+    """Search by text (q), by image (multipart 'image') or like a frame (like=ID@SECONDS)."""
+    req = _search_request()
+    response = run_search(archive().engine(), req)
+    return jsonify(response_view(response, req, archive().taxonomy))
+
+
+@bp.get("/categories")
+def categories():
+    """The taxonomy tree with videos and screen time per category, and curator tags."""
+    snap, taxonomy = snapshot(), archive().taxonomy
+    return jsonify(categories=browsing.category_tree(taxonomy, snap),
+                   tags=browsing.tag_rows(taxonomy, snap),
+                   restricted=browsing.restricted_summary(taxonomy, snap),
+                   videos=len(snap.videos), duration=snap.total_duration)
+
+
+@bp.get("/categories/<path:label>/videos")
+def category_videos(label: str):
+    """Videos showing a category (children included) or a curator tag: how long and where."""
+    snap, taxonomy = snapshot(), archive().taxonomy
+    if label in taxonomy.ids:
+        labels, kind = set(taxonomy.descendants(label)), "category"
+    elif label in snap.labels():
+        labels, kind = {label}, "tag"
+    else:
+        raise NotFoundError(f"no category or tag {label!r}")
+    return jsonify(label=label, kind=kind, videos=browsing.label_listing(snap, labels))
+
+
+@bp.get("/videos")
+def videos():
+    """Every indexed video."""
+    return jsonify(videos=[video_dict(v) for v in sorted(snapshot().videos.values(), key=lambda v: v.id)])
+
+
+@bp.get("/videos/<int:video_id>")
+def video(video_id: int):
+    """One video with its segments (rejected too with include_rejected=1), cuts and links."""
+    st = store()
+    record = st.get_video(video_id)
+    rejected = request.args.get("include_rejected", "").lower() in ("1", "true", "yes")
+    return jsonify(video=video_dict(record), cuts=st.cuts(video_id),
+                   segments=[segment_dict(s) for s in st.segments(video_id, include_rejected=rejected)],
+                   media=f"/media/videos/{video_id}")
+
+
+@bp.get("/videos/<int:video_id>/report")
+def report(video_id: int):
+    """contains / first appearance / total duration / segments for ?label=."""
+    st = store()
+    record = st.get_video(video_id)
+    view = video_report(st, record, request.args.get("label", ""), archive().taxonomy, archive().encoder)
+    return jsonify(view.to_json())
+
+
+@bp.get("/videos/<int:video_id>/audit")
+def audit(video_id: int):
+    """The video's curator audit log, newest first."""
+    store().get_video(video_id)
+    return jsonify(audit=[audit_dict(e) for e in audit_entries(video_id)])
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, "send a JSON object (Content-Type: application/json)")
+    return body
+
+
+@bp.post("/videos/<int:video_id>/segments")
+@curator_required
+def add_segment(video_id: int):
+    """Add a curator segment: {"label", "start", "end"} -> 201 with the segment."""
+    seg = apply_change("add", current_user(), video_id=video_id, fields=_json_body())
+    return jsonify(segment=segment_dict(seg)), 201
+
+
+@bp.patch("/segments/<int:segment_id>")
+@curator_required
+def edit_segment(segment_id: int):
+    """Change any of {"start", "end", "label"}."""
+    seg = apply_change("edit", current_user(), segment_id=segment_id, fields=_json_body())
+    return jsonify(segment=segment_dict(seg))
+
+
+@bp.post("/segments/<int:segment_id>/<any(accept, reject):action>")
+@curator_required
+def set_status(segment_id: int, action: str):
+    """Accept or reject a segment."""
+    seg = apply_change(action, current_user(), segment_id=segment_id)
+    return jsonify(segment=segment_dict(seg))
+
+
+@bp.delete("/segments/<int:segment_id>")
+@curator_required
+def delete_segment(segment_id: int):
+    """Delete a curator segment; returns it as it was."""
+    seg = apply_change("delete", current_user(), segment_id=segment_id)
+    return jsonify(deleted=segment_dict(seg))
+
+
+@bp.get("/openapi.yaml")
+def openapi():
+    """This API's OpenAPI description."""
+    text = resources.files("web").joinpath("openapi.yaml").read_text(encoding="utf-8")
+    return Response(text, mimetype="application/yaml")
+
+
+@bp.route("/<path:_rest>", methods=["GET", "POST", "PATCH", "DELETE", "PUT"])
+@csrf_exempt
+def unknown(_rest: str):
+    """Unknown API paths answer JSON 404, whatever the method."""
+    abort(404, f"no API endpoint /api/{_rest}; see /api/openapi.yaml")

@@ -1,0 +1,165 @@
+"""The index as the web app sees it: one shared read-only store, taxonomy, encoder and engine.
+
+The store is opened read-only once per process and shared by all request threads (the Store
+is thread-safe: one lock guards its SQLite connection and FAISS index). At each request's
+first use it is refreshed if its files changed (a cheap ``stat``), so a ``reelsearch index``
+running in another process shows up without a restart, and readers never see a half-written
+store (SQLite WAL snapshots; the FAISS file is replaced atomically).
+
+Curator writes use a short-lived writable store (:func:`writable_store`, which loads no
+vectors); SQLite's WAL lets them run beside the reader and an indexer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+from flask import Flask, current_app, g
+
+from indexer.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "reelsearch"
+_WATCHED = ("catalog.sqlite3", "catalog.sqlite3-wal", "vectors.faiss")
+
+
+def _change_token(data_dir: Path) -> tuple:
+    """(mtime_ns, size) of the store's files: changes whenever a writer commits."""
+    token = []
+    for name in _WATCHED:
+        try:
+            st = (data_dir / name).stat()
+            token.append((st.st_mtime_ns, st.st_size))
+        except FileNotFoundError:
+            token.append(None)
+    return tuple(token)
+
+
+class Archive:
+    """Process-wide access to one data dir: store reader, taxonomy, encoder, search engine."""
+
+    def __init__(self, data_dir: Path, *, taxonomy_path: Path | None = None,
+                 encoder: Any = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.taxonomy_path = Path(taxonomy_path) if taxonomy_path else None
+        self._encoder_choice = encoder
+        self.lock = threading.RLock()
+        self._store: Any = None
+        self._token: tuple | None = None
+        self._taxonomy: Any = None
+        self._encoder: Any = None
+        self._engine: Any = None
+        self._cache: dict[str, tuple[tuple, Any]] = {}
+
+    # -- store -------------------------------------------------------------------------
+    def reader(self) -> Any:
+        """The shared read-only Store, opened on first use and refreshed if its files changed.
+
+        Raises StoreError if there is no index in the data dir yet (or it cannot be read).
+        """
+        from indexer.store import Store
+
+        with self.lock:
+            if not (self.data_dir / Store.CATALOG).exists():
+                raise StoreError(f"no index in {self.data_dir} yet: run `reelsearch index PATH` first")
+            token = _change_token(self.data_dir)
+            if self._store is None:
+                self._store = Store.open(self.data_dir, readonly=True)
+                self._engine = None
+                log.info("opened the index in %s (read-only)", self.data_dir)
+            elif token != self._token:
+                self._store.refresh()
+                log.debug("index in %s changed: refreshed", self.data_dir)
+            self._token = token
+            return self._store
+
+    def cached(self, key: str, compute: Any) -> Any:
+        """A value derived from the store, recomputed only when the store's files change."""
+        token = _change_token(self.data_dir)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == token:
+            return hit[1]
+        value = compute()
+        self._cache[key] = (token, value)
+        return value
+
+    def close(self) -> None:
+        """Close the reader (tests, shutdown)."""
+        with self.lock:
+            if self._store is not None:
+                self._store.close()
+            self._store = self._engine = None
+
+    # -- taxonomy, encoder, engine --------------------------------------------------------
+    @property
+    def taxonomy(self) -> Any:
+        """The category taxonomy (loaded once). Raises TaxonomyError if the file is malformed."""
+        if self._taxonomy is None:
+            from indexer.taxonomy import load_taxonomy
+
+            self._taxonomy = load_taxonomy(self.taxonomy_path)
+        return self._taxonomy
+
+    def encoder(self) -> Any:
+        """The configured encoder, else the one the store was built with (loaded once).
+
+        Raises EncoderError if it cannot be loaded, StoreError if the store records none.
+        """
+        if self._encoder is None:
+            choice = self._encoder_choice
+            if isinstance(choice, str):
+                module, _, attr = choice.partition(":")
+                choice = getattr(importlib.import_module(module), attr)()
+            if choice is None:
+                from indexer.encoder import load_from_spec
+
+                spec = self.reader().encoder_spec()
+                if not spec:
+                    raise StoreError(f"the index in {self.data_dir} records no encoder yet")
+                choice = load_from_spec(spec)
+            self._encoder = choice
+        return self._encoder
+
+    def engine(self) -> Any:
+        """The search engine over the shared reader (built once per opened store)."""
+        store = self.reader()
+        with self.lock:
+            if self._engine is None:
+                from search.engine import SearchEngine
+
+                self._engine = SearchEngine(store, self.encoder(), self.taxonomy)
+            return self._engine
+
+
+def archive() -> Archive:
+    """The current app's Archive."""
+    return current_app.extensions[EXTENSION]
+
+
+def store() -> Any:
+    """The shared read-only store, refreshed at most once per request."""
+    if "reelsearch_store" not in g:
+        g.reelsearch_store = archive().reader()
+    return g.reelsearch_store
+
+
+@contextlib.contextmanager
+def writable_store() -> Iterator[Any]:
+    """A short-lived writable Store for curator changes (touches only the catalog, so no
+    vectors are loaded). Raises StoreError if the catalog cannot be opened for writing."""
+    from indexer.store import Store
+
+    with Store.open(archive().data_dir) as writer:
+        yield writer
+
+
+def init_archive(app: Flask) -> None:
+    """Attach an Archive for ``app.config['DATA_DIR']`` to ``app``."""
+    app.extensions[EXTENSION] = Archive(app.config["DATA_DIR"], taxonomy_path=app.config.get("TAXONOMY"),
+                                        encoder=app.config.get("ENCODER"))

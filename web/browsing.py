@@ -1,0 +1,116 @@
+"""Browse view models: per category the number of videos and screen time, and listings.
+
+A category counts its children: a video "shows sports" if any segment labelled ``sports`` or
+``sports/...`` is active in it, and its screen time is the union of those segments (overlaps
+counted once). Labels that are not taxonomy categories are curator free-text tags.
+Computed from the active segments (curator edits included) and cached until the store changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+from .timeline import covered_seconds, label_colour, make_block
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Every indexed video and its active segments, as of one store state."""
+
+    videos: dict[int, Any]  # id -> VideoRecord
+    segments: dict[int, list[Any]]  # video id -> active SegmentRecords
+
+    @property
+    def total_duration(self) -> float:
+        return sum(v.duration for v in self.videos.values())
+
+    def labels(self) -> set[str]:
+        """Every label with at least one active segment."""
+        return {s.label for segs in self.segments.values() for s in segs}
+
+
+def take_snapshot(store: Any) -> Snapshot:
+    """Read every video and its active segments from ``store``."""
+    videos = {v.id: v for v in store.list_videos()}
+    labels = list(store.label_stats())
+    by_video = store.videos_with_labels(labels) if labels else {}
+    return Snapshot(videos, {vid: list(by_video.get(vid, ())) for vid in videos})
+
+
+def _stats(snapshot: Snapshot, labels: set[str]) -> tuple[int, float]:
+    """(number of videos, total screen time) for segments whose label is in ``labels``."""
+    count, total = 0, 0.0
+    for segs in snapshot.segments.values():
+        spans = [(s.start, s.end) for s in segs if s.label in labels]
+        if spans:
+            count += 1
+            total += covered_seconds(spans)
+    return count, total
+
+
+def category_tree(taxonomy: Any, snapshot: Snapshot) -> list[dict[str, Any]]:
+    """Rows of the taxonomy in file order (parents before children) with their statistics."""
+    overall = snapshot.total_duration or 1.0
+    rows = []
+    for cat in taxonomy.categories:
+        videos, seconds = _stats(snapshot, set(taxonomy.descendants(cat.id)))
+        rows.append({"id": cat.id, "name": cat.name, "parent": cat.parent,
+                     "depth": cat.id.count("/"), "restricted": cat.restricted,
+                     "description": cat.description, "colour": label_colour(cat.id),
+                     "videos": videos, "screen_time": round(seconds, 6),
+                     "share": min(1.0, seconds / overall)})
+    return rows
+
+
+def tag_rows(taxonomy: Any, snapshot: Snapshot) -> list[dict[str, Any]]:
+    """Free-text labels (curator tags), most videos first."""
+    known = set(taxonomy.ids)
+    rows = []
+    for label in sorted(snapshot.labels() - known):
+        videos, seconds = _stats(snapshot, {label})
+        rows.append({"id": label, "name": label, "videos": videos, "screen_time": round(seconds, 6),
+                     "colour": label_colour(label)})
+    return sorted(rows, key=lambda r: (-r["videos"], r["name"]))
+
+
+def restricted_summary(taxonomy: Any, snapshot: Snapshot) -> dict[str, Any] | None:
+    """How many videos show any restricted category (None if the taxonomy has none)."""
+    labels = {c.id for c in taxonomy.categories if c.restricted}
+    if not labels:
+        return None
+    videos, seconds = _stats(snapshot, labels)
+    return {"videos": videos, "screen_time": seconds}
+
+
+def label_listing(snapshot: Snapshot, labels: Iterable[str]) -> list[dict[str, Any]]:
+    """Per video showing one of ``labels``: how long, what share, and where (segments)."""
+    wanted = set(labels)
+    rows = []
+    for vid, segs in snapshot.segments.items():
+        mine = sorted((s for s in segs if s.label in wanted), key=lambda s: (s.start, s.end))
+        if not mine:
+            continue
+        video = snapshot.videos[vid]
+        seconds = covered_seconds([(s.start, s.end) for s in mine])
+        rows.append({"video_id": vid, "name": video.path.name, "path": str(video.path),
+                     "duration": video.duration, "screen_time": round(seconds, 6),
+                     "share": seconds / video.duration if video.duration else 0.0,
+                     "segments": [_segment_row(s, video.duration) for s in mine]})
+    return sorted(rows, key=lambda r: (-r["screen_time"], r["name"]))
+
+
+def _segment_row(seg: Any, duration: float) -> dict[str, Any]:
+    block = make_block(seg.start, seg.end, duration, seg.label)
+    return {"id": seg.id, "label": seg.label, "start": seg.start, "end": seg.end,
+            "score": seg.score, "source": seg.source, "left": block.left, "width": block.width}
+
+
+def top_labels(taxonomy: Any, segments: Sequence[Any], limit: int = 4) -> list[dict[str, Any]]:
+    """The labels of one video with the most screen time (for the videos list)."""
+    by_label: dict[str, list[tuple[float, float]]] = {}
+    for s in segments:
+        by_label.setdefault(s.label, []).append((s.start, s.end))
+    ranked = sorted(by_label, key=lambda lab: -covered_seconds(by_label[lab]))[:limit]
+    names = {c.id: c.name for c in taxonomy.categories}
+    return [{"id": lab, "name": names.get(lab, lab), "colour": label_colour(lab)} for lab in ranked]

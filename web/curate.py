@@ -1,0 +1,69 @@
+"""Curator forms of the video page: accept, reject, edit, add, delete segments.
+
+Each POST needs a signed-in curator and the CSRF token; it redirects back to the video page
+(303) with a message, so reloading never repeats a change.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, request, url_for
+
+from indexer.errors import QueryError
+
+from .curating import apply_change
+from .security import curator_required, current_user
+
+bp = Blueprint("curate", __name__, url_prefix="/videos/<int:video_id>/segments")
+
+_DONE = {"accept": "Accepted", "reject": "Rejected", "edit": "Saved", "add": "Added",
+         "delete": "Deleted"}
+
+
+def _run(action: str, video_id: int, segment_id: int | None = None):
+    """Apply the action; flash the outcome; back to the video page."""
+    anchor = "curator"
+    try:
+        seg = apply_change(action, current_user(), video_id=video_id, segment_id=segment_id,
+                           fields=request.form)
+    except QueryError as exc:
+        flash(f"Not changed: {exc}", "error")
+    else:
+        flash(f"{_DONE[action]} segment #{seg.id}: {seg.label} "
+              f"{seg.start:.3f}–{seg.end:.3f} s.", "success")
+        anchor = f"segment-{seg.id}" if action != "delete" else anchor
+    return redirect(url_for("pages.video", video_id=video_id, _anchor=anchor), code=303)
+
+
+@bp.post("")
+@curator_required
+def add(video_id: int):
+    """Add a curator segment (category id or free-text tag, start, end)."""
+    return _run("add", video_id)
+
+
+@bp.post("/<int:segment_id>/accept")
+@curator_required
+def accept(video_id: int, segment_id: int):
+    """Confirm a segment."""
+    return _run("accept", video_id, segment_id)
+
+
+@bp.post("/<int:segment_id>/reject")
+@curator_required
+def reject(video_id: int, segment_id: int):
+    """Reject a segment (kept as rejected, so re-indexing does not bring it back)."""
+    return _run("reject", video_id, segment_id)
+
+
+@bp.post("/<int:segment_id>/edit")
+@curator_required
+def edit(video_id: int, segment_id: int):
+    """Change start, end and/or label."""
+    return _run("edit", video_id, segment_id)
+
+
+@bp.post("/<int:segment_id>/delete")
+@curator_required
+def delete(video_id: int, segment_id: int):
+    """Delete a curator segment."""
+    return _run("delete", video_id, segment_id)

@@ -1,0 +1,80 @@
+"""Error handling: library errors and HTTP errors become one clear message.
+
+API requests (``/api/...``) get ``{"error": "..."}`` with the status code; pages get the
+error template. Library errors map to statuses: QueryError 400, NotFoundError 404,
+StoreError 503 (no index yet / unreadable). Unexpected errors are logged and answered 500
+without details.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, current_app, jsonify, make_response, render_template
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from indexer.errors import (EncoderError, NotFoundError, QueryError, ReelsearchError,
+                            StoreError, TaxonomyError)
+
+from .security import wants_json
+
+log = logging.getLogger(__name__)
+
+_TITLES = {400: "Bad request", 401: "Sign in needed", 403: "Forbidden", 404: "Not found",
+           405: "Method not allowed", 413: "Upload too large", 500: "Server error",
+           503: "Index unavailable"}
+
+
+def error_response(status: int, message: str) -> Response:
+    """A JSON body ``{"error": message}`` for the API, the error page otherwise."""
+    if wants_json():
+        response = jsonify(error=message)
+    else:
+        title = _TITLES.get(status, "Error")
+        response = make_response(render_template("error.html", status=status, title=title,
+                                                 message=message))
+    response.status_code = status
+    return response
+
+
+def _status_of(exc: ReelsearchError) -> int:
+    if isinstance(exc, QueryError):
+        return 400
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, (StoreError, TaxonomyError, EncoderError)):
+        return 503
+    return 500
+
+
+def _handle_http(exc: HTTPException) -> Response:
+    if isinstance(exc, RequestEntityTooLarge):
+        limit = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) / (1024 * 1024)
+        return error_response(413, f"upload too large: the limit is {limit:g} MB")
+    status = exc.code or 500
+    response = error_response(status, exc.description or _TITLES.get(status, "error"))
+    for name, value in exc.get_headers():
+        if name.lower() in ("allow", "www-authenticate", "retry-after"):
+            response.headers[name] = value
+    return response
+
+
+def _handle_library(exc: ReelsearchError) -> Response:
+    status = _status_of(exc)
+    if status >= 500:
+        log.warning("request failed: %s", exc)
+    return error_response(status, str(exc))
+
+
+def _handle_unexpected(exc: Exception) -> Response:
+    if isinstance(exc, HTTPException):
+        return _handle_http(exc)
+    log.exception("unexpected error")
+    return error_response(500, "internal error; see the server log")
+
+
+def init_errors(app: Flask) -> None:
+    """Register the handlers on ``app``."""
+    app.register_error_handler(HTTPException, _handle_http)
+    app.register_error_handler(ReelsearchError, _handle_library)
+    app.register_error_handler(Exception, _handle_unexpected)

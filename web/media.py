@@ -1,0 +1,78 @@
+"""Media routes: indexed video files (HTTP Range for seeking) and frame thumbnails.
+
+Files are found only by video id in the index: no route takes a path, so nothing outside the
+index can be served. Thumbnails are snapped to the nearest sampled frame (a bounded cache),
+made with PyAV on first request and cached under ``<data_dir>/thumbs``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import mimetypes
+
+from flask import Blueprint, abort, current_app, send_file
+
+from indexer.errors import MediaError
+
+from .archive import archive, store
+from .thumbnails import cached_thumbnail
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("media", __name__)
+
+_TYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm",
+          ".mkv": "video/x-matroska", ".ts": "video/mp2t", ".avi": "video/x-msvideo",
+          ".mpg": "video/mpeg", ".mpeg": "video/mpeg", ".ogv": "video/ogg"}
+THUMB_MAX_AGE = 7 * 24 * 3600
+
+
+@bp.get("/media/videos/<int:video_id>")
+def video_file(video_id: int):
+    """The video file, with Range support (206 Partial Content) so players can seek."""
+    record = store().get_video(video_id)  # NotFoundError -> 404
+    path = record.path
+    if not path.is_file():
+        abort(404, f"the file of video {video_id} is no longer at {path}")
+    mimetype = _TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] \
+        or "application/octet-stream"
+    response = send_file(path, mimetype=mimetype, conditional=True, etag=True, max_age=0)
+    response.headers["Accept-Ranges"] = "bytes"
+    return response
+
+
+def _snap(times: list[float], seconds: float) -> float:
+    """The sampled frame time nearest to ``seconds`` (``seconds`` itself if none)."""
+    if not times:
+        return seconds
+    i = bisect.bisect_left(times, seconds)
+    candidates = times[max(0, i - 1):i + 1]
+    return min(candidates, key=lambda t: abs(t - seconds))
+
+
+def _frame_times(video_id: int) -> list[float]:
+    """Sorted sampled frame times of a video (cached until the store changes)."""
+    def compute() -> list[float]:
+        _ids, times, _vectors = store().frames(video_id)
+        return sorted(float(t) for t in times)
+
+    return archive().cached(f"frame-times:{video_id}", compute)
+
+
+@bp.get("/media/thumbs/<int:video_id>/<int:ms>.jpg")
+def thumbnail(video_id: int, ms: int):
+    """A ~320 px JPEG of the sampled frame nearest to ``ms`` milliseconds into the video."""
+    record = store().get_video(video_id)
+    seconds = _snap(_frame_times(video_id), min(ms / 1000, record.duration))
+    width = int(current_app.config["THUMB_WIDTH"])
+    try:
+        path = cached_thumbnail(archive().data_dir / "thumbs", record.path, video_id=record.id,
+                                content_hash=record.content_hash, seconds=seconds, width=width,
+                                start_time=record.start_time, rotation=record.rotation)
+    except MediaError as exc:
+        log.info("no thumbnail: %s", exc)
+        abort(404, f"no thumbnail for video {video_id} at {seconds:.3f} s: {exc.reason}")
+    response = send_file(path, mimetype="image/jpeg", conditional=True, max_age=THUMB_MAX_AGE)
+    response.cache_control.public = True
+    return response

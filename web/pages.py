@@ -1,0 +1,171 @@
+"""Server-rendered pages: search, browse (tree, category, tag), videos list, video page."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+
+from indexer.errors import NotFoundError, QueryError
+
+from . import browsing
+from .archive import archive, store
+from .reports import video_report
+from .searching import SearchRequest, parse_like, read_image, response_view, run_search
+from .security import csrf_exempt, current_user
+from .timeline import label_colour
+from .video_page import audit_dict, segment_dict, timeline, video_dict
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("pages", __name__)
+
+
+def snapshot() -> browsing.Snapshot:
+    """All videos and active segments (cached until the store changes)."""
+    return archive().cached("snapshot", lambda: browsing.take_snapshot(store()))
+
+
+def category_options() -> list[dict[str, Any]]:
+    """Taxonomy categories for selects and datalists (id, name, depth, restricted)."""
+    return [{"id": c.id, "name": c.name, "depth": c.id.count("/"), "restricted": c.restricted}
+            for c in archive().taxonomy.categories]
+
+
+def overall_stats() -> dict[str, Any]:
+    snap = snapshot()
+    return {"videos": len(snap.videos), "duration": snap.total_duration}
+
+
+def _search_request() -> SearchRequest | None:
+    """The request's query, or None for the bare search page. Raises QueryError."""
+    limit = int(current_app.config["SEARCH_LIMIT"])
+    category = (request.values.get("category") or "").strip() or None
+    upload = request.files.get("image")
+    if upload is not None and upload.filename:
+        return SearchRequest(image=read_image(upload.read()), category=category, k=limit)
+    like = (request.args.get("like") or "").strip()
+    if like:
+        return SearchRequest(like=parse_like(like), category=category, k=limit)
+    text = (request.values.get("q") or "").strip()
+    return SearchRequest(text=text, category=category, k=limit) if text else None
+
+
+def _like_info(req: SearchRequest | None) -> dict[str, Any] | None:
+    if req is None or req.like is None:
+        return None
+    video_id, seconds = req.like
+    name = snapshot().videos[video_id].path.name if video_id in snapshot().videos else f"video {video_id}"
+    return {"video_id": video_id, "time": seconds, "name": name}
+
+
+@bp.route("/", methods=["GET", "POST"])
+@bp.route("/search", methods=["GET", "POST"])
+@csrf_exempt  # searching changes nothing; an image upload is a POST only because of its size
+def search():
+    """Search page: text box, image upload, category filter; results grouped per video."""
+    if request.method == "POST" and not (request.files.get("image") and request.files["image"].filename):
+        return redirect(url_for("pages.search", q=request.form.get("q", "").strip() or None,
+                                category=request.form.get("category") or None))
+    status, error, response, req = 200, None, None, None
+    try:
+        req = _search_request()
+        if req is not None:
+            response = response_view(run_search(archive().engine(), req), req, archive().taxonomy)
+    except (QueryError, NotFoundError) as exc:
+        status, error = (404 if isinstance(exc, NotFoundError) else 400), str(exc)
+    category = request.values.get("category") or ""
+    names = {c["id"]: c["name"] for c in category_options()}
+    return render_template(
+        "search.html", active="search", q=request.values.get("q", ""), category=category,
+        category_name=names.get(category, category), categories=category_options(),
+        response=response, error=error, like_info=_like_info(req), stats=overall_stats(),
+        upload_limit_mb=f"{current_app.config['MAX_CONTENT_LENGTH'] / 1048576:g}"), status
+
+
+@bp.get("/browse")
+def browse():
+    """The taxonomy tree with videos and screen time per category; curator tags."""
+    snap, taxonomy = snapshot(), archive().taxonomy
+    return render_template("browse.html", active="browse", tree=browsing.category_tree(taxonomy, snap),
+                           tags=browsing.tag_rows(taxonomy, snap), stats=overall_stats(),
+                           restricted=browsing.restricted_summary(taxonomy, snap))
+
+
+@bp.get("/browse/category/<path:category_id>")
+def browse_category(category_id: str):
+    """Videos showing a category (children included): how long and where."""
+    taxonomy = archive().taxonomy
+    cat = taxonomy.get(category_id)  # NotFoundError -> 404
+    listing = browsing.label_listing(snapshot(), taxonomy.descendants(cat.id))
+    crumbs, parent = [], cat.parent
+    while parent:
+        crumbs.insert(0, taxonomy.get(parent))
+        parent = crumbs[0].parent
+    return render_template("category.html", active="browse", heading=cat.name, colour=label_colour(cat.id),
+                           restricted=cat.restricted, description=cat.description, crumbs=crumbs,
+                           children=taxonomy.children(cat.id), listing=listing,
+                           total=sum(r["screen_time"] for r in listing))
+
+
+@bp.get("/browse/tag/<path:tag>")
+def browse_tag(tag: str):
+    """Videos with a curator's free-text tag."""
+    snap = snapshot()
+    if tag not in snap.labels():
+        abort(404, f"no video has the tag {tag!r}")
+    listing = browsing.label_listing(snap, {tag})
+    return render_template("category.html", active="browse", heading=tag, colour=label_colour(tag),
+                           restricted=False, description="Free-text tag added by curators.", crumbs=[],
+                           children=[], listing=listing, total=sum(r["screen_time"] for r in listing))
+
+
+@bp.get("/videos")
+def videos():
+    """Every indexed video with its top labels."""
+    snap, taxonomy = snapshot(), archive().taxonomy
+    rows = []
+    for video in sorted(snap.videos.values(), key=lambda v: v.path.name.lower()):
+        rows.append({**video_dict(video), "poster_ms": int(min(1.0, video.duration / 2) * 1000),
+                     "labels": browsing.top_labels(taxonomy, snap.segments.get(video.id, []))})
+    return render_template("videos.html", active="videos", rows=rows, total=snap.total_duration)
+
+
+def parse_time(value: str | None, duration: float) -> float | None:
+    """``?t=`` in seconds, clamped to the video. Raises QueryError for a non-number."""
+    if value in (None, ""):
+        return None
+    try:
+        t = float(value)
+    except ValueError:
+        raise QueryError(f"t must be a number of seconds, got {value!r}") from None
+    if not math.isfinite(t) or t < 0:
+        raise QueryError(f"t must be a number of seconds >= 0, got {value!r}")
+    return min(t, duration)
+
+
+@bp.get("/videos/<int:video_id>")
+def video(video_id: int):
+    """Player, timeline (lanes per label + shots), report form, curator tools, audit log."""
+    from .curating import audit_entries
+
+    st, taxonomy = store(), archive().taxonomy
+    record = st.get_video(video_id)  # NotFoundError -> 404
+    t = parse_time(request.args.get("t"), record.duration)  # QueryError -> 400
+    curator = current_user() is not None
+    segments = st.segments(video_id, include_rejected=curator)
+    status, report, report_error, label = 200, None, None, (request.args.get("label") or "").strip()
+    if label:
+        try:
+            report = video_report(st, record, label, taxonomy, archive().encoder).to_json()
+        except QueryError as exc:
+            status, report_error = 400, str(exc)
+    view = timeline(record, segments, st.cuts(video_id), taxonomy, show_rejected=curator)
+    tags = sorted({s.label for s in segments} - set(taxonomy.ids))
+    return render_template(
+        "video.html", active="videos", video=video_dict(record), t=t, **view,
+        segments=[segment_dict(s) for s in segments], audit=[audit_dict(e) for e in audit_entries(video_id)],
+        report=report, report_label=label, report_error=report_error,
+        categories=category_options(), tags=tags), status
