@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from indexer.clip_encoder import OpenClipEncoder  # noqa: E402
+from indexer.clip_encoder import OpenClipEncoder
 
 QUERIES = [
     "a man fishing from a boat at sunrise",

@@ -4,7 +4,7 @@ segments, users, audit log).
 This module holds the validated records that leave the catalog (:class:`VideoRecord`,
 :class:`SegmentRecord`), the input record :class:`NewVideo`, and :class:`Catalog`, one
 SQLite connection in WAL mode guarded by a lock. Queries live in
-:mod:`indexer.catalog_queries`; they take the connection a :meth:`Catalog.read` or
+:mod:`indexer.catalog_queries` and :mod:`indexer.catalog_segments`; they take the connection a :meth:`Catalog.read` or
 :meth:`Catalog.write` block yields.
 
 Threads: one connection is shared by all threads (``check_same_thread=False``); every use
@@ -18,11 +18,11 @@ import logging
 import math
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
 
 from indexer.errors import StoreError
 from indexer.migrations import check_version, migrate
@@ -31,6 +31,7 @@ from indexer.types import Segment, VideoInfo
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 30_000
+PAGE_SIZE = 16_384  # a 512-d float32 embedding (2 KiB) would fill half a 4 KiB page alone
 VIDEO_STATUSES = ("ok", "partial")
 SEGMENT_SOURCES = ("auto", "curator")
 SEGMENT_STATUSES = ("active", "rejected")
@@ -47,7 +48,8 @@ def _finite(name: str, value: float, *, minimum: float | None = 0.0) -> None:
 class NewVideo:
     """What the indexer knows about a file it is about to store.
 
-    ``info.duration`` should already be the duration refined by decoding.
+    ``info.duration`` should already be the duration refined by decoding. Construction
+    raises TypeError / ValueError for fields of the wrong type / value.
     """
 
     path: Path
@@ -61,21 +63,23 @@ class NewVideo:
 
     def __post_init__(self) -> None:
         if not isinstance(self.path, Path):
-            raise ValueError(f"path must be a pathlib.Path, got {self.path!r}")
-        if not isinstance(self.content_hash, str) or not self.content_hash:
-            raise ValueError("content_hash must be a non-empty string")
+            raise TypeError(f"path must be a pathlib.Path, got {self.path!r}")
+        if not isinstance(self.content_hash, str):
+            raise TypeError("content_hash must be a string")
+        if not self.content_hash:
+            raise ValueError("content_hash must not be empty")
         if not isinstance(self.size, int) or self.size < 0:
             raise ValueError(f"size must be an int >= 0, got {self.size!r}")
         _finite("mtime", self.mtime, minimum=None)
         if not isinstance(self.info, VideoInfo):
-            raise ValueError("info must be a VideoInfo")
+            raise TypeError("info must be a VideoInfo")
         _finite("sample_every", self.sample_every)
         if self.sample_every <= 0:
             raise ValueError(f"sample_every must be > 0, got {self.sample_every!r}")
         if self.status not in VIDEO_STATUSES:
             raise ValueError(f"status must be 'ok' or 'partial', got {self.status!r}")
         if not isinstance(self.note, str):
-            raise ValueError("note must be a string")
+            raise TypeError("note must be a string")
 
 
 @dataclass(frozen=True)
@@ -177,14 +181,19 @@ class SegmentRecord:
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> SegmentRecord:
         """Build a record from a ``SELECT * FROM segments`` row."""
-        return cls(**{key: row[key] for key in row.keys()})
+        return cls(**dict(row))
 
 
 class Catalog:
     """One SQLite connection to ``catalog.sqlite3`` (WAL, foreign keys on) and its lock.
 
     Use :meth:`read` for a consistent snapshot across several queries and :meth:`write`
-    for one transaction. Both hold :attr:`lock` (re-entrant) for their whole duration.
+    for one transaction. Both hold :attr:`lock` (re-entrant) for their whole duration; a
+    block opened inside another joins the outer transaction.
+
+    Writers commit with ``synchronous=FULL`` (one fsync per transaction, i.e. per video):
+    the FAISS file, saved with fsync, can then never hold vectors of frames whose
+    transaction a power cut took back, which could otherwise reuse their ids.
     """
 
     def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
@@ -214,8 +223,9 @@ class Catalog:
                 conn.execute("PRAGMA query_only = ON")
                 check_version(conn, writable=False)
             else:
+                conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # new files only
                 conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute("PRAGMA synchronous = FULL")  # see Catalog docstring
                 migrate(conn)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open the catalog {path}: {exc}") from exc
@@ -225,11 +235,15 @@ class Catalog:
     def read(self) -> Iterator[sqlite3.Connection]:
         """A read transaction: every query inside sees the same committed snapshot."""
         with self.lock:
+            if self.conn.in_transaction:
+                yield self.conn
+                return
             self.conn.execute("BEGIN")
             try:
                 yield self.conn
             finally:
-                self.conn.execute("COMMIT")
+                if self.conn.in_transaction:
+                    self.conn.execute("COMMIT")
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -241,11 +255,15 @@ class Catalog:
         if self.readonly:
             raise StoreError("the index was opened read-only; open it for writing to change it")
         with self.lock:
+            if self.conn.in_transaction:
+                yield self.conn
+                return
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
 

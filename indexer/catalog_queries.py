@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
-from indexer.catalog import NewVideo, SegmentRecord, VideoRecord
+from indexer.catalog import NewVideo, VideoRecord
 from indexer.errors import NotFoundError, StoreError
-from indexer.types import Segment, ShotCut
+from indexer.types import ShotCut
 
 ID_CHUNK = 50_000  # ids per json_each() parameter / rows per vector batch
 
@@ -34,17 +35,7 @@ class FrameStats:
     def of(cls, ids: np.ndarray) -> FrameStats:
         if len(ids) == 0:
             return cls(0, 0, 0)
-        return cls(int(len(ids)), int(ids.max()), int(ids.sum(dtype=np.int64)))
-
-
-@dataclass(frozen=True)
-class LabelStat:
-    """Per label: how many videos show it and its total active screen time (seconds,
-    overlapping segments of one video counted once)."""
-
-    label: str
-    videos: int
-    duration: float
+        return cls(len(ids), int(ids.max()), int(ids.sum(dtype=np.int64)))
 
 
 # --- meta -------------------------------------------------------------------------------
@@ -158,6 +149,25 @@ def rename_video(conn: sqlite3.Connection, video_id: int, new_path: str, mtime: 
 
 # --- frames and cuts --------------------------------------------------------------------
 
+def check_frames(times: Any, pts: Any, vectors: Any,
+                 dim: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frames to store as (times float64, pts int64, vectors float32).
+
+    Raises: ValueError (different lengths, vectors not (n, dim), non-finite, negative times).
+    """
+    times = np.asarray(times, dtype=np.float64).reshape(-1)
+    pts = np.asarray(pts, dtype=np.int64).reshape(-1)
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or not len(times) == len(pts) == len(vectors):
+        raise ValueError(f"times {times.shape}, pts {pts.shape} and vectors {vectors.shape} "
+                         "must describe the same frames")
+    if dim is not None and vectors.shape[1] != dim:
+        raise ValueError(f"vectors have dim {vectors.shape[1]}, the store holds {dim}")
+    if not (np.isfinite(times).all() and np.isfinite(vectors).all()) or (times < 0).any():
+        raise ValueError("frame times and vectors must be finite (times >= 0)")
+    return times, pts, vectors
+
+
 def insert_frames(conn: sqlite3.Connection, video_id: int, times: np.ndarray, pts: np.ndarray,
                   vectors: np.ndarray) -> np.ndarray:
     """Insert frames with their embeddings; return their new row ids in input order."""
@@ -258,75 +268,3 @@ def frame_locations(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, t
                             "(SELECT value FROM json_each(?))", (json.dumps(ids[lo:lo + ID_CHUNK]),))
         out.update({r[0]: (r[1], r[2]) for r in rows})
     return out
-
-
-# --- segments ---------------------------------------------------------------------------
-
-def insert_auto_segments(conn: sqlite3.Connection, video_id: int, segments: Sequence[Segment],
-                         now: float) -> int:
-    """Insert automatic segments, except those overlapping a curator row (active or rejected)
-    of the same label; return how many were inserted."""
-    curated: dict[str, list[tuple[float, float]]] = {}
-    for label, start, end in conn.execute("SELECT label, start, \"end\" FROM segments "
-                                          "WHERE video_id = ? AND source = 'curator'", (video_id,)):
-        curated.setdefault(label, []).append((start, end))
-    keep = [s for s in segments
-            if not any(s.start < c_end and c_start < s.end or (s.start, s.end) == (c_start, c_end)
-                       for c_start, c_end in curated.get(s.label, ()))]
-    conn.executemany(
-        "INSERT INTO segments (video_id, label, start, \"end\", score, start_uncertainty, "
-        "end_uncertainty, source, status, created_by, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, 'auto', 'active', NULL, ?)",
-        [(video_id, s.label, s.start, s.end, s.score, s.start_uncertainty, s.end_uncertainty, now)
-         for s in keep])
-    return len(keep)
-
-
-def segments(conn: sqlite3.Connection, video_id: int, *,
-             include_rejected: bool = False) -> list[SegmentRecord]:
-    sql = "SELECT * FROM segments WHERE video_id = ?"
-    if not include_rejected:
-        sql += " AND status = 'active'"
-    rows = conn.execute(sql + " ORDER BY start, label, id", (int(video_id),))
-    return [SegmentRecord.from_row(r) for r in rows]
-
-
-def get_segment(conn: sqlite3.Connection, segment_id: int) -> SegmentRecord:
-    """Raises: NotFoundError if there is no such segment."""
-    row = conn.execute("SELECT * FROM segments WHERE id = ?", (int(segment_id),)).fetchone()
-    if row is None:
-        raise NotFoundError(f"no segment with id {segment_id}")
-    return SegmentRecord.from_row(row)
-
-
-def videos_with_labels(conn: sqlite3.Connection,
-                       labels: Sequence[str]) -> dict[int, list[SegmentRecord]]:
-    """video id -> its active segments with one of ``labels`` (by start time)."""
-    rows = conn.execute("SELECT * FROM segments WHERE status = 'active' AND label IN "
-                        "(SELECT value FROM json_each(?)) ORDER BY video_id, start, id",
-                        (json.dumps(list(labels)),))
-    out: dict[int, list[SegmentRecord]] = {}
-    for row in rows:
-        out.setdefault(row["video_id"], []).append(SegmentRecord.from_row(row))
-    return out
-
-
-def label_stats(conn: sqlite3.Connection) -> dict[str, LabelStat]:
-    """label -> LabelStat over active segments (union of each video's segments)."""
-    rows = conn.execute("SELECT label, video_id, start, \"end\" FROM segments "
-                        "WHERE status = 'active' ORDER BY label, video_id, start")
-    totals: dict[str, list] = {}
-    current: tuple[str, int] | None = None
-    span_start = span_end = 0.0
-    for label, video_id, start, end in rows:
-        if (label, video_id) != current or start > span_end:
-            if current is not None:
-                totals[current[0]][1] += span_end - span_start
-            if (label, video_id) != current:
-                totals.setdefault(label, [0, 0.0])[0] += 1
-            current, span_start, span_end = (label, video_id), start, end
-        else:
-            span_end = max(span_end, end)
-    if current is not None:
-        totals[current[0]][1] += span_end - span_start
-    return {label: LabelStat(label, n, round(d, 6)) for label, (n, d) in sorted(totals.items())}

@@ -56,7 +56,8 @@ def _every(every: float | None, rate: float | None) -> float:
 @click.option("--shot-aware/--no-shot-aware", default=True, show_default=True,
               help="Also sample the first frame of every shot.")
 @click.option("--prune", is_flag=True, help="Forget indexed videos whose files are gone.")
-@click.option("--optimize", is_flag=True, help="Build/rebuild the approximate vector index.")
+@click.option("--optimize", is_flag=True,
+              help="Build/rebuild the approximate (IVF-SQ8) vector index now; it is built automatically past 200k frames.")
 @_taxonomy_option
 @data_dir_option
 @encoder_options
@@ -81,12 +82,21 @@ def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batc
             if prune:
                 removed = prune_missing(store)
                 click.echo(f"pruned {len(removed)} video(s) whose files are gone")
-            if optimize:
-                click.echo(store.optimize())
+            info = store.optimize(force=optimize)  # automatic past the size where exact gets slow
+            if optimize or info.recall_at_10 is not None:
+                click.echo(_index_line(info))
         except ReelsearchError as exc:
             raise click.ClickException(str(exc)) from None
     if failed:
         raise SystemExit(1)
+
+
+def _index_line(info) -> str:
+    if info.kind == "flat":
+        return f"vector index: exact (flat), {info.vectors} vectors"
+    recall = f", recall@10 {info.recall_at_10:.3f} vs exact" if info.recall_at_10 is not None else ""
+    return (f"vector index: approximate IVF-SQ8, {info.vectors} vectors, nlist {info.nlist}, "
+            f"nprobe {info.nprobe}{recall}")
 
 
 def _run_index(store, encoder, labels, options, paths) -> int:

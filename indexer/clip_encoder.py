@@ -2,15 +2,10 @@
 
 Images arrive already resized and cropped by the sampler, so preprocessing is a few tensor ops
 (uint8 -> float, mean/std of the weights, channels_last), batched under ``torch.inference_mode``.
-Texts take a fast path: the CLIP text tower is causal and pools at the end-of-text token, so it
-runs only up to the longest prompt's end token (checked structurally, then numerically once).
-Embeddings of texts already seen come from a bounded LRU cache.
-
-Weights come from the Hugging Face cache, a download (with progress bar) after a quick
-reachability check, or a local file; offline without them, one ``EncoderError`` line says what
-to download and how to pass it. The encoder ``name`` is content-addressed
-(``open_clip:<model>:<fingerprint of the weights>``), so the same weights give the same name
-whether downloaded or passed as ``--weights FILE``. ``int8=True`` quantises
+Texts take the causal fast path of ``clip_text``; repeated texts come from a bounded LRU cache.
+Weights are found by ``clip_weights`` (cache, download or file; one ``EncoderError`` line when
+offline) and the ``name`` is content-addressed (``open_clip:<model>:<fingerprint of the weights>``),
+so the same weights give the same name however they arrived. ``int8=True`` quantises
 the image tower's linear layers (the text tower stays fp32, so queries are unchanged). Its image
 vectors approximate the fp32 ones (cosine 0.9999 on a randomly initialised ViT-B-32; check real
 weights on real frames with ``int8_agreement``) far more closely than neighbouring frames differ,
@@ -19,237 +14,29 @@ so int8 keeps the fp32 name: its vectors may share a store with fp32 ones.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import tempfile
 import threading
-import urllib.error
-import urllib.request
 import warnings
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import open_clip
 import torch
-from open_clip.transformer import QuickGELU, ResidualAttentionBlock, TextTransformer, Transformer, text_global_pool
+from open_clip.transformer import QuickGELU
 
+# CausalTextTower and resolve_checkpoint are also imported from here by callers and tests.
+from .clip_text import CausalTextTower
+from .clip_weights import TINY_MODEL, Checkpoint, register_tiny_model, resolve_checkpoint, weights_fingerprint
 from .encoder import l2_normalize
 from .errors import EncoderError
 
 log = logging.getLogger(__name__)
 
-#: A tiny open_clip architecture for tests (random init; same code path as ViT-B-32).
-TINY_MODEL = "reelsearch-tiny"
-_TINY_CONFIG = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "head_width": 32, "patch_size": 16},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
-}
-_HUB_DEFAULT_FILE = "open_clip_pytorch_model.bin"
-_HUB_SAFE_FILE = "open_clip_model.safetensors"
 _interop_configured = False
-
-
-def register_tiny_model() -> None:
-    """Make ``TINY_MODEL`` known to open_clip (``add_model_config`` wants a JSON file, kept in temp)."""
-    if TINY_MODEL in open_clip.list_models():
-        return
-    folder = Path(tempfile.gettempdir()) / f"reelsearch-open-clip-{os.getuid() if hasattr(os, 'getuid') else 0}"
-    folder.mkdir(exist_ok=True)
-    path = folder / f"{TINY_MODEL}.json"
-    scratch = folder / f"{TINY_MODEL}.{os.getpid()}.tmp"
-    scratch.write_text(json.dumps(_TINY_CONFIG))
-    os.replace(scratch, path)
-    open_clip.add_model_config(path)
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """Where a model's weights come from: a file (None = random init) and what the tag prescribes."""
-
-    path: Path | None
-    source: str
-    preprocess: dict[str, Any]
-    quick_gelu: bool = False
-
-
-def resolve_checkpoint(model: str, pretrained: str | None, weights: Path | None) -> Checkpoint:
-    """Find the weights file for ``model``: ``weights`` if given, else the ``pretrained`` tag's file.
-
-    A tag is looked up in the Hugging Face cache, then downloaded (progress bar) if the hub answers
-    within seconds. ``pretrained`` and ``weights`` both None means random initialisation.
-
-    Raises:
-        EncoderError: unknown model or tag, missing file, or weights unavailable (offline message).
-    """
-    if model not in open_clip.list_models():
-        raise EncoderError(f"unknown open_clip model {model!r}; choose one of open_clip.list_models(), e.g. ViT-B-32")
-    cfg: dict[str, Any] = {}
-    if pretrained:
-        cfg = open_clip.get_pretrained_cfg(model, pretrained)
-        if not cfg:
-            tags = ", ".join(open_clip.list_pretrained_tags_by_model(model)) or "none"
-            raise EncoderError(f"open_clip has no weights {pretrained!r} for {model} (known tags: {tags})")
-    preprocess = {k: cfg[k] for k in ("mean", "std", "interpolation", "resize_mode") if k in cfg}
-    quick_gelu = bool(cfg.get("quick_gelu", False))
-    if weights is not None:
-        path = Path(weights).expanduser()
-        if not path.is_file():
-            raise EncoderError(
-                f"weights file {path} does not exist; pass an open_clip checkpoint for {model} "
-                "with --weights FILE or REELSEARCH_WEIGHTS=FILE"
-            )
-        return Checkpoint(path.resolve(), f"file {path.name}", preprocess, quick_gelu)
-    if not pretrained:
-        return Checkpoint(None, "random weights", {}, False)
-    return Checkpoint(_fetch_hub_weights(model, pretrained, cfg), pretrained, preprocess, quick_gelu)
-
-
-def _fetch_hub_weights(model: str, tag: str, cfg: dict[str, Any]) -> Path:
-    """Cached file for the tag, else a download after a quick reachability check (never a long hang)."""
-    from huggingface_hub import constants, errors, hf_hub_download, try_to_load_from_cache
-
-    not_on_hub = getattr(errors, "RemoteEntryNotFoundError", errors.EntryNotFoundError)
-
-    if not cfg.get("hf_hub"):
-        raise EncoderError(f"open_clip weights {tag!r} for {model} are not on the Hugging Face hub; pass --weights FILE")
-    repo, filename = os.path.split(cfg["hf_hub"])
-    filename = filename or _HUB_DEFAULT_FILE
-    names = [_HUB_SAFE_FILE, filename] if filename == _HUB_DEFAULT_FILE else [filename]
-    for name in names:
-        cached = try_to_load_from_cache(repo, name)
-        if isinstance(cached, str):
-            return Path(cached)
-    endpoint = constants.ENDPOINT
-    offline = constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-    if offline or not _reachable(endpoint):
-        raise EncoderError(
-            f"no {tag} weights for open_clip {model} in the Hugging Face cache and {endpoint} cannot be reached "
-            f"(offline{' mode' if offline else ''}); on a connected machine download {endpoint}/{repo}/resolve/main/"
-            f"{names[0]} (or run `hf download {repo} {names[0]}`), copy the file here and pass it with "
-            "--weights FILE or REELSEARCH_WEIGHTS=FILE"
-        )
-    log.info("downloading %s weights for %s from %s/%s", tag, model, endpoint, repo)
-    for name in names:
-        try:
-            return Path(hf_hub_download(repo, name, library_name="open_clip"))
-        except not_on_hub:
-            continue
-        except Exception as exc:  # network drop, disk full, auth...
-            raise EncoderError(
-                f"downloading {endpoint}/{repo}/resolve/main/{name} failed ({str(exc).splitlines()[0][:160]}); retry, or fetch "
-                "the file on another machine and pass it with --weights FILE or REELSEARCH_WEIGHTS=FILE"
-            ) from exc
-    raise EncoderError(f"{endpoint}/{repo} has none of {names}; pass the weights with --weights FILE")
-
-
-def _reachable(url: str, timeout: float = 3.0) -> bool:
-    """True if ``url`` answers at all (any HTTP status) within ``timeout`` s; proxies from env honoured."""
-    answers: list[bool] = []
-
-    def probe() -> None:
-        try:
-            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout).close()
-            answers.append(True)
-        except urllib.error.HTTPError as exc:  # any status means the server is there
-            exc.close()
-            answers.append(True)
-        except Exception:  # DNS failure, refused, timeout, TLS...
-            answers.append(False)
-
-    thread = threading.Thread(target=probe, name="reelsearch-hub-probe", daemon=True)
-    thread.start()
-    thread.join(timeout + 1.0)  # getaddrinfo ignores the socket timeout: never wait on it longer
-    return bool(answers and answers[0])
-
-
-class CausalTextTower:
-    """A causal open_clip text tower run only up to the batch's last end-of-text token.
-
-    With a causal mask, position i never sees later positions, and pooling at the end token (or
-    the first token) reads only earlier ones, so the padding after the longest prompt's end token
-    changes nothing. ``find`` checks that structure; ``verify`` compares with the full 77-token
-    result on the first real batch before the short path is trusted.
-    """
-
-    _POOLS = ("argmax", "eos", "first")
-
-    def __init__(self, owner: torch.nn.Module, pool: str, eos_id: int | None) -> None:
-        self._owner, self.pool, self.eos_id = owner, pool, eos_id
-        self.verified = False
-
-    @classmethod
-    def find(cls, model: torch.nn.Module) -> "CausalTextTower | None":
-        """The model's text tower if it is provably causal with end-token pooling, else None (logged)."""
-        owner, pool, eos = model, getattr(model, "text_pool_type", None), getattr(model, "text_eos_id", None)
-        text = getattr(model, "text", None)
-        if isinstance(text, TextTransformer):
-            owner, pool, eos = text, text.pool_type, text.eos_id
-            if text.cls_emb is not None or text.use_pad_mask or text.output_tokens:
-                pool = "cls/pad-masked"
-        reason = cls._unsafe_reason(owner, pool)
-        if reason:
-            log.info("text fast path off (%s): full context for every text", reason)
-            return None
-        return cls(owner, pool, eos)
-
-    @staticmethod
-    def _unsafe_reason(owner: torch.nn.Module, pool: Any) -> str | None:
-        if pool not in CausalTextTower._POOLS:
-            return f"pooling {pool!r} may read later tokens"
-        for attr in ("token_embedding", "positional_embedding", "transformer", "ln_final", "attn_mask"):
-            if getattr(owner, attr, None) is None:
-                return f"no {attr}"
-        blocks = getattr(owner.transformer, "resblocks", [])
-        if type(owner.transformer) is not Transformer or not all(
-            type(b) is ResidualAttentionBlock and not hasattr(b, "ln_1_kv") for b in blocks
-        ):
-            return "non-standard transformer blocks"
-        if not isinstance(owner.ln_final, torch.nn.LayerNorm):
-            return "final norm is not a per-token LayerNorm"
-        mask, n = owner.attn_mask, owner.positional_embedding.shape[0]
-        if mask.dim() != 2 or mask.shape[0] != mask.shape[1] or mask.shape[0] < n:
-            return "attention mask has an unexpected shape"
-        future = torch.ones(mask.shape, dtype=torch.bool).triu(1)
-        if not (torch.isneginf(mask[future]).all() and (mask[~future] == 0).all()):
-            return "attention mask is not causal"
-        return None
-
-    def ends(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Position each row is pooled at (the rule of open_clip's ``text_global_pool``)."""
-        if self.pool == "argmax":
-            return tokens.argmax(dim=-1)
-        if self.pool == "eos":
-            return (tokens == self.eos_id).int().argmax(dim=-1)
-        return torch.zeros(tokens.shape[0], dtype=torch.long)
-
-    def encode(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Unnormalised text features of ``tokens`` (B, context), computed on the first L positions."""
-        o = self._owner
-        length = int(self.ends(tokens).max()) + 1
-        tokens = tokens[:, :length]
-        cast = o.transformer.get_cast_dtype()
-        x = o.token_embedding(tokens).to(cast) + o.positional_embedding[:length].to(cast)
-        x = o.transformer(x, attn_mask=o.attn_mask[:length, :length])
-        x = text_global_pool(o.ln_final(x), tokens, self.pool, eos_token_id=self.eos_id)
-        proj = o.text_projection
-        if proj is None:
-            return x
-        return proj(x) if isinstance(proj, torch.nn.Linear) else x @ proj
-
-    def verify(self, tokens: torch.Tensor, full: torch.Tensor) -> bool:
-        """Compare the short path with the full-context ``full`` features; remember and return the verdict."""
-        fast = torch.nn.functional.normalize(self.encode(tokens).float(), dim=-1)
-        self.verified = bool(torch.allclose(fast, torch.nn.functional.normalize(full.float(), dim=-1), atol=1e-4))
-        if not self.verified:
-            log.warning("truncated text tower disagrees with the full one: using the full context")
-        return self.verified
-
 
 
 def configure_threads(threads: int | None = None) -> int:
@@ -273,19 +60,6 @@ def configure_threads(threads: int | None = None) -> int:
         except RuntimeError:  # inter-op pool already started: keep torch's choice
             log.debug("torch inter-op threads already fixed at %d", torch.get_num_interop_threads())
     return threads
-
-
-def weights_fingerprint(model: torch.nn.Module) -> str:
-    """12 hex digits identifying a model's weights, independent of the file format they came in.
-
-    Hashes the bytes of every small floating-point tensor (biases, norms, embeddings, projections
-    up to 64k values) in state-dict order: any training run changes them, hashing stays fast.
-    """
-    digest = hashlib.sha256()
-    for tensor in model.state_dict().values():
-        if tensor.is_floating_point() and tensor.numel() <= 65536:
-            digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
-    return digest.hexdigest()[:12]
 
 
 def quantize_int8(module: torch.nn.Module) -> torch.nn.Module:
@@ -365,13 +139,13 @@ class OpenClipEncoder:
         log.info("loaded %s as %s", self.description, self.name)
 
     @classmethod
-    def tiny(cls, **kwargs: Any) -> "OpenClipEncoder":
+    def tiny(cls, **kwargs: Any) -> OpenClipEncoder:
         """A tiny randomly initialised open_clip model (64 px, dim 32) for tests: never downloads."""
         kwargs.setdefault("threads", 1)
         return cls(TINY_MODEL, pretrained=None, **kwargs)
 
     @classmethod
-    def from_spec(cls, spec: dict[str, Any], *, weights: Path | None = None) -> "OpenClipEncoder":
+    def from_spec(cls, spec: dict[str, Any], *, weights: Path | None = None) -> OpenClipEncoder:
         """Rebuild an encoder from ``spec()`` output; ``weights`` overrides the recorded file.
 
         Raises:

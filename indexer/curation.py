@@ -1,6 +1,6 @@
 """Curator operations on segments, with an audit log, and curator accounts.
 
-Semantics (re-indexing relies on them, see ``catalog_queries.insert_auto_segments``):
+Semantics (re-indexing relies on them, see ``catalog_segments.insert_auto_segments``):
 - accept / reject / edit turn the row into ``source='curator'`` (reject: ``status='rejected'``),
   so re-indexing never deletes or changes it;
 - re-indexing never inserts an automatic segment overlapping a curator row (active or
@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass
 
 from indexer import catalog_queries as q
+from indexer import catalog_segments as qs
 from indexer.catalog import SegmentRecord
 from indexer.errors import QueryError
 from indexer.store import Store
@@ -161,7 +162,7 @@ def _update(conn: sqlite3.Connection, segment_id: int, user: str, **values: obje
     values.update(source="curator", created_by=user, updated_at=time.time())
     sets = ", ".join(f'"{key}" = ?' for key in values)
     conn.execute(f"UPDATE segments SET {sets} WHERE id = ?", (*values.values(), segment_id))
-    return q.get_segment(conn, segment_id)
+    return qs.get_segment(conn, segment_id)
 
 
 def _insert(conn: sqlite3.Connection, user: str, video_id: int, label: str, start: float,
@@ -171,13 +172,13 @@ def _insert(conn: sqlite3.Connection, user: str, video_id: int, label: str, star
         "end_uncertainty, source, status, created_by, updated_at) "
         "VALUES (?, ?, ?, ?, ?, 0, 0, 'curator', ?, ?, ?)",
         (video_id, label, float(start), float(end), score, status, user, time.time()))
-    return q.get_segment(conn, cur.lastrowid)
+    return qs.get_segment(conn, cur.lastrowid)
 
 
 def _set_status(store: Store, segment_id: int, user: str, status: str, action: str) -> SegmentRecord:
     with store.catalog.write() as conn:
         _check_user(conn, user)
-        before = q.get_segment(conn, segment_id)
+        before = qs.get_segment(conn, segment_id)
         after = _update(conn, segment_id, user, status=status)
         _log(conn, user, action, before.video_id, segment_id, before, after)
     return after
@@ -215,7 +216,7 @@ def edit(store: Store, segment_id: int, user: str, *, start: float | None = None
         raise QueryError("nothing to change: give a new start, end or label")
     with store.catalog.write() as conn:
         _check_user(conn, user)
-        before = q.get_segment(conn, segment_id)
+        before = qs.get_segment(conn, segment_id)
         values: dict[str, object] = {}
         if start is not None:
             values.update(start=start, start_uncertainty=0.0)
@@ -258,7 +259,7 @@ def delete(store: Store, segment_id: int, user: str) -> SegmentRecord:
     """
     with store.catalog.write() as conn:
         _check_user(conn, user)
-        before = q.get_segment(conn, segment_id)
+        before = qs.get_segment(conn, segment_id)
         if before.source != "curator":
             raise QueryError("only curator segments can be deleted; reject an automatic one")
         conn.execute("DELETE FROM segments WHERE id = ?", (segment_id,))

@@ -10,8 +10,9 @@ import logging
 import os
 import sys
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -68,7 +69,7 @@ WEIGHTS_ENV = "REELSEARCH_WEIGHTS"
 log = logging.getLogger(__name__)
 _REQUIRED_ATTRIBUTES = ("name", "dim", "image_size")
 _REQUIRED_METHODS = ("encode_images", "encode_texts")
-_plugin_names: "weakref.WeakKeyDictionary[Any, str]" = weakref.WeakKeyDictionary()
+_plugin_names: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 
 def load_encoder(
@@ -122,7 +123,9 @@ def load_plugin(spec: str) -> Encoder:
     """
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise EncoderError(f"--encoder must look like module:attr (e.g. indexer.fake_encoder:ColourEncoder), got {spec!r}")
+        raise EncoderError(
+            f"--encoder must look like module:attr (e.g. indexer.fake_encoder:ColourEncoder), got {spec!r}"
+        )
     try:
         obj: Any = importlib.import_module(module_name)
     except Exception as exc:

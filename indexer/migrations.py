@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from typing import Callable
+from collections.abc import Callable
 
 from indexer.errors import StoreError
 
 log = logging.getLogger(__name__)
 
 
-def m001_initial(conn: sqlite3.Connection) -> None:
-    """Create every table of the first schema and its indexes."""
-    _run_statements(conn, """
+M001_INITIAL = """
         CREATE TABLE meta (
             key TEXT PRIMARY KEY,
             value TEXT NOT NULL
@@ -94,7 +92,12 @@ def m001_initial(conn: sqlite3.Connection) -> None:
         );
         CREATE INDEX audit_log_video ON audit_log (video_id);
         INSERT INTO meta (key, value) VALUES ('generation', '0')
-        """)
+"""
+
+
+def m001_initial(conn: sqlite3.Connection) -> None:
+    """Create every table of the first schema and its indexes."""
+    _run_statements(conn, M001_INITIAL)
 
 
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial,)

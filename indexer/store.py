@@ -26,21 +26,23 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Self
 
 import numpy as np
 
 from indexer import catalog_queries as q
+from indexer import catalog_segments as qs
 from indexer.catalog import Catalog, NewVideo, SegmentRecord, VideoRecord
-from indexer.catalog_queries import LabelStat
+from indexer.catalog_segments import LabelStat
 from indexer.errors import EncoderMismatchError, StoreError
 from indexer.store_reads import CatalogReads
 from indexer.store_sync import CatalogFrames, VectorFile
 from indexer.types import Segment, ShotCut
 from indexer.vectors import IVF_THRESHOLD, VectorIndex
-from indexer.vectors_ivf import build_ivf, exact_topk
+from indexer.vectors_ivf import build_ivf, exact_topk, ivf_nlist
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +97,7 @@ class Store(CatalogReads):
         return cls(data_dir, Catalog.open(data_dir / cls.CATALOG, readonly=readonly),
                    flush_every_videos=flush_every_videos, flush_every_seconds=flush_every_seconds)
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -170,7 +172,7 @@ class Store(CatalogReads):
                 segment whose source is not "auto".
             StoreError: read-only, no encoder bound, or another process is writing.
         """
-        times, pts, vectors = self._check_frames(times, pts, vectors)
+        times, pts, vectors = q.check_frames(times, pts, vectors, self.dim)
         if any(s.source != "auto" for s in segments):
             raise ValueError("write_video stores automatic segments only (source='auto')")
         with self._lock:
@@ -179,7 +181,7 @@ class Store(CatalogReads):
                 video_id, old_ids = q.upsert_video(conn, info, time.time())
                 ids = q.insert_frames(conn, video_id, times, pts, vectors)
                 q.insert_cuts(conn, video_id, cuts)
-                kept = q.insert_auto_segments(conn, video_id, segments, time.time())
+                kept = qs.insert_auto_segments(conn, video_id, segments, time.time())
                 generation = q.bump_generation(conn)
             self._apply(index, generation, old_ids, ids, vectors)
             self._vectors.flush(every_videos=self._flush_every[0],
@@ -200,20 +202,6 @@ class Store(CatalogReads):
             self._vectors.sync()
             log.exception("vector index update failed; reconciled with the catalog")
         self._vectors.changed(generation)
-
-    def _check_frames(self, times: Any, pts: Any,
-                      vectors: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        times = np.asarray(times, dtype=np.float64).reshape(-1)
-        pts = np.asarray(pts, dtype=np.int64).reshape(-1)
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or not len(times) == len(pts) == len(vectors):
-            raise ValueError(f"times {times.shape}, pts {pts.shape} and vectors {vectors.shape} "
-                             "must describe the same frames")
-        if self.dim is not None and vectors.shape[1] != self.dim:
-            raise ValueError(f"vectors have dim {vectors.shape[1]}, the store holds {self.dim}")
-        if not (np.isfinite(times).all() and np.isfinite(vectors).all()) or (times < 0).any():
-            raise ValueError("frame times and vectors must be finite (times >= 0)")
-        return times, pts, vectors
 
     def delete_video(self, video_id: int) -> None:
         """Forget a video with its frames, vectors, cuts and segments (curator ones too).
@@ -245,15 +233,17 @@ class Store(CatalogReads):
 
     def optimize(self, *, force: bool = False) -> IndexInfo:
         """Build the IVF-SQ8 index when the flat one passed IVF_THRESHOLD vectors, or rebuild
-        an IVF one that has grown 4x since it was trained (``force``: build it anyway, if
-        there is any vector). Saves the file. FAISS ids stay frame row ids.
+        an IVF one that has grown ~4x since it was trained (its nlist is half what the size
+        asks for); otherwise do nothing, so it is cheap to call after every indexing run.
+        ``force``: build it anyway (if there is any vector). Saves the file. FAISS ids stay
+        frame row ids. An IVF index is kept if the store later shrinks.
 
         Raises: StoreError (read-only, another writer, write failure).
         """
         with self._lock:
             index = self._vectors.become_writer(WRITER_WAIT_SECONDS)
             n = len(index)
-            grown = index.kind == "ivf" and 4 * n ** 0.5 > 2 * index.nlist
+            grown = index.kind == "ivf" and ivf_nlist(n) >= 2 * index.nlist
             if n == 0 or not (force or grown or (index.kind == "flat" and n >= IVF_THRESHOLD)):
                 return self.index_info()
             with self.catalog.read() as conn:

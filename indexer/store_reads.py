@@ -5,14 +5,15 @@ store's lock, so it is safe from several threads.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
 from indexer import catalog_queries as q
+from indexer import catalog_segments as qs
 from indexer.catalog import Catalog, SegmentRecord, VideoRecord
-from indexer.catalog_queries import LabelStat
+from indexer.catalog_segments import LabelStat
 
 
 class CatalogReads:
@@ -63,12 +64,12 @@ class CatalogReads:
     def segments(self, video_id: int, *, include_rejected: bool = False) -> list[SegmentRecord]:
         """The video's segments by start time: active ones, plus rejected ones if asked."""
         with self.catalog.read() as conn:
-            return q.segments(conn, video_id, include_rejected=include_rejected)
+            return qs.segments(conn, video_id, include_rejected=include_rejected)
 
     def get_segment(self, segment_id: int) -> SegmentRecord:
         """Raises: NotFoundError if there is no such segment."""
         with self.catalog.read() as conn:
-            return q.get_segment(conn, segment_id)
+            return qs.get_segment(conn, segment_id)
 
     def frame_locations(self, frame_ids: Sequence[int]) -> dict[int, tuple[int, float]]:
         """frame id -> (video id, time). Ids that are not stored (-1, or deleted since a
@@ -79,9 +80,9 @@ class CatalogReads:
     def label_stats(self) -> dict[str, LabelStat]:
         """label -> LabelStat(videos, total active duration) over active segments."""
         with self.catalog.read() as conn:
-            return q.label_stats(conn)
+            return qs.label_stats(conn)
 
     def videos_with_labels(self, labels: Sequence[str]) -> dict[int, list[SegmentRecord]]:
         """video id -> its active segments whose label is one of ``labels``."""
         with self.catalog.read() as conn:
-            return q.videos_with_labels(conn, labels)
+            return qs.videos_with_labels(conn, labels)

@@ -27,17 +27,15 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from indexer.catalog_queries import FrameStats
 from indexer.errors import StoreError
-
-if TYPE_CHECKING:  # pragma: no cover
-    pass
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +66,7 @@ class ReconcileReport:
 
 
 def _faiss() -> Any:
-    import faiss  # noqa: PLC0415 (lazy: ~0.3 s to import)
+    import faiss
 
     return faiss
 

@@ -12,8 +12,10 @@ One search:
 4. Candidate videos are re-scored exactly, best first: every sampled frame of the video is judged
    from its stored embedding, so scenes are complete even where the top-N frames were not, and
    the hits are grouped into scenes (:mod:`search.scenes`) labelled with the overlapping active
-   segments. Re-scoring stops once ``k`` videos are found and the next candidate's best frame
-   cannot beat the k-th, or after :data:`MAX_RESCORED` candidates.
+   segments. A video's best retrieved frame is its best frame (exact search; IVF-SQ8 within
+   :data:`APPROX_MARGIN`), so re-scoring stops at the first candidate whose best frame is below
+   the cutoff's least score, once ``k`` videos are found and the next candidate cannot beat the
+   k-th, or after ``max(MIN_RESCORED, MAX_RESCORED_FACTOR * k)`` candidates.
 5. Videos are ranked by their best scene's cosine. No hit at all gives an empty response whose
    message says so and how to widen the search.
 """
@@ -29,12 +31,12 @@ from typing import Any
 import numpy as np
 
 from indexer.encoder import Encoder
-from indexer.errors import QueryError
+from indexer.errors import EncoderMismatchError, QueryError
 from indexer.taxonomy import Taxonomy
 
 from .cutoff import DEFAULT_BACKGROUND, FrameJudge, absolute_judge, image_judge, text_judge
 from .embedding import TextCache, encode_image
-from .filters import Filters, candidate_videos
+from .filters import Filters, VideoDurations, VideoSet, candidate_videos
 from .query import ParsedQuery, QueryVectors, embed_query, parse_query, with_negatives
 from .results import SearchResponse, VideoResult
 from .sample import IndexSample
@@ -48,7 +50,9 @@ MAX_FETCH = 4096
 MAX_RESCORED_FACTOR = 2
 MIN_RESCORED = 32
 MAX_K = 1000
-GAP_SAMPLES = 2.0  # a scene bridges misses of up to this many sampling intervals
+GAP_SAMPLES = 2.0
+POSTFILTER_SHARE = 0.5
+APPROX_MARGIN = 0.02  # how far an approximate (IVF-SQ8) score may lie below the exact cosine  # filters passing more of the videos than this filter after retrieval  # a scene bridges misses of up to this many sampling intervals
 
 
 class SearchEngine:
@@ -63,11 +67,17 @@ class SearchEngine:
 
     def __init__(self, store: Any, encoder: Encoder | None, taxonomy: Taxonomy | None = None, *,
                  cache_size: int = 512, sample: IndexSample | None = None) -> None:
+        """Raises: EncoderMismatchError if the encoder's dimension is not the store's."""
+        dim = getattr(store, "dim", None)
+        if encoder is not None and dim is not None and encoder.dim != dim:
+            raise EncoderMismatchError(f"encoder {encoder.name} embeds into {encoder.dim} dimensions, the "
+                                       f"index holds {dim}; search with the encoder the index was built with")
         self.store = store
         self.encoder = encoder
         self.taxonomy = taxonomy
         self.texts = TextCache(encoder, cache_size) if encoder is not None else None
         self.sample = sample or IndexSample(store)
+        self.durations = VideoDurations(store)
         self._background: np.ndarray | None = None
 
     # --- public -------------------------------------------------------------------------------
@@ -170,47 +180,62 @@ class SearchEngine:
              label: str) -> SearchResponse:
         if not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise QueryError(f"k (the number of videos) must be between 1 and {MAX_K}, got {k!r}")
-        candidates = candidate_videos(self.store, self.taxonomy, filters)
-        if candidates is not None and not candidates:
+        videos = candidate_videos(self.store, self.taxonomy, filters, self.durations)
+        include = videos.ids()
+        total = self.store.video_count()
+        if (include is not None and not include) or (videos.exclude and len(videos.exclude) >= total):
             return SearchResponse((), judge.cutoff, "no indexed video matches the filters", label)
         if self.store.vector_count() == 0:
             return SearchResponse((), judge.cutoff, "the index is empty; run `reelsearch index` first",
                                   label)
         fetch = min(max(OVERFETCH * k, MIN_FETCH), MAX_FETCH)
-        scores, ids = self.store.search_vectors(query[None, :], fetch, video_ids=candidates)
-        ranked = self._rank_videos(scores[0], ids[0])
+        if include is not None and len(include) <= POSTFILTER_SHARE * total:
+            restrict = include  # few videos: search only their frames
+        else:  # most videos pass: search everything, drop the others (cheaper than an id selector)
+            restrict = None
+            fetch = fetch if videos.everything else min(2 * fetch, MAX_FETCH)
+        scores, ids = self.store.search_vectors(query[None, :], fetch, video_ids=restrict)
+        ranked = self._rank_videos(scores[0], ids[0], None if videos.everything else videos)
         results, best = self._rescore(ranked, judge, k)
         if not results:
             return SearchResponse((), judge.cutoff, _no_match_message(label, best, judge), label)
         return SearchResponse(tuple(results), judge.cutoff, None, label)
 
-    def _rank_videos(self, scores: np.ndarray, ids: np.ndarray) -> list[tuple[int, float]]:
-        """(video id, best retrieved frame score) pairs, best first."""
+    def _rank_videos(self, scores: np.ndarray, ids: np.ndarray,
+                     allowed: VideoSet | None) -> list[tuple[int, float]]:
+        """(video id, best retrieved frame score) pairs, best first (only ``allowed`` videos)."""
         valid = ids >= 0
         locations = self.store.frame_locations(ids[valid].tolist())
         best: dict[int, float] = {}
         for frame_id, score in zip(ids[valid].tolist(), scores[valid].tolist()):
             where = locations.get(frame_id)
-            if where is not None and score > best.get(where[0], -math.inf):
+            if where is None or (allowed is not None and not allowed.allows(where[0])):
+                continue
+            if score > best.get(where[0], -math.inf):
                 best[where[0]] = score
         return sorted(best.items(), key=lambda item: (-item[1], item[0]))
 
     def _rescore(self, ranked: list[tuple[int, float]], judge: FrameJudge,
                  k: int) -> tuple[list[VideoResult], float]:
-        """Exact scenes of the best candidates (stopping rule in the module docstring)."""
+        """Exact scenes of the best candidates (stopping rules in the module docstring).
+
+        Returns the results (best first, at most ``k``) and the best cosine seen.
+        """
         results: list[VideoResult] = []
-        best_seen = -math.inf
+        best_seen = ranked[0][1] if ranked else -math.inf
+        least = judge.cutoff.least_score - APPROX_MARGIN
         limit = max(MIN_RESCORED, MAX_RESCORED_FACTOR * k)
-        for n, (video_id, retrieved) in enumerate(ranked):
-            if n >= limit or (len(results) >= k and retrieved < results[k - 1].score):
+        rescored = 0
+        for video_id, retrieved in ranked[:limit]:
+            if retrieved < least or (len(results) >= k and retrieved < results[k - 1].score):
                 break
             result, top = self._video_result(video_id, judge)
+            rescored += 1
             best_seen = max(best_seen, top)
             if result is not None:
                 results.append(result)
                 results.sort(key=lambda r: (-r.score, r.video.id))
-        log.debug("re-scored %d of %d candidate videos, %d match", min(n + 1, len(ranked)) if ranked else 0,
-                  len(ranked), len(results))
+        log.debug("re-scored %d of %d candidate videos, %d match", rescored, len(ranked), len(results))
         return results[:k], best_seen
 
     def _video_result(self, video_id: int, judge: FrameJudge) -> tuple[VideoResult | None, float]:

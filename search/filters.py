@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,34 +69,79 @@ def category_labels(taxonomy: Taxonomy | None, text: str) -> tuple[str, ...]:
     return taxonomy.descendants(category.id)
 
 
+@dataclass(frozen=True)
+class VideoSet:
+    """Videos a search may return: ``include`` (None: every video) minus ``exclude``."""
+
+    include: frozenset[int] | None = None
+    exclude: frozenset[int] = frozenset()
+
+    @property
+    def everything(self) -> bool:
+        return self.include is None and not self.exclude
+
+    def allows(self, video_id: int) -> bool:
+        return (self.include is None or video_id in self.include) and video_id not in self.exclude
+
+    def ids(self) -> list[int] | None:
+        """Sorted allowed ids, or None when only exclusions apply (the rest of the archive)."""
+        return None if self.include is None else sorted(self.include - self.exclude)
+
+
+class VideoDurations:
+    """Every video's duration, read once per process and re-read when the number of videos or
+    frames in the store changes (a duration filter then costs no catalog query)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self._key: tuple[int, int] | None = None
+        self._durations: dict[int, float] = {}
+        self._lock = threading.Lock()
+
+    def between(self, low: float | None, high: float | None) -> set[int]:
+        """Ids of the videos whose duration is in [low, high] (None: unbounded)."""
+        key = (self.store.video_count(), self.store.vector_count())
+        with self._lock:
+            if key != self._key:
+                self._durations = {v.id: v.duration for v in self.store.list_videos()}
+                self._key = key
+            durations = self._durations
+        lo, hi = low if low is not None else -math.inf, high if high is not None else math.inf
+        return {vid for vid, duration in durations.items() if lo <= duration <= hi}
+
+
 def _labelled(store: Any, labels: tuple[str, ...]) -> set[int]:
     return set(store.videos_with_labels(list(labels))) if labels else set()
 
 
-def candidate_videos(store: Any, taxonomy: Taxonomy | None, filters: Filters) -> list[int] | None:
-    """Sorted ids of the videos that pass ``filters``; None when no filter is set (all videos).
+def candidate_videos(store: Any, taxonomy: Taxonomy | None, filters: Filters,
+                     durations: VideoDurations | None = None) -> VideoSet:
+    """The videos that pass ``filters``.
 
     Raises:
         NotFoundError: unknown video id or category.
         QueryError: a filter needs a taxonomy that is not loaded.
     """
-    if not filters.active:
-        return None
-    ids: set[int] | None = None
+    include: set[int] | None = None
     if filters.video_id is not None:
-        ids = {store.get_video(int(filters.video_id)).id}  # NotFoundError for an unknown id
+        include = {store.get_video(int(filters.video_id)).id}  # NotFoundError for an unknown id
     if filters.category is not None:
-        ids = _intersect(ids, _labelled(store, category_labels(taxonomy, filters.category)))
-    if filters.min_duration is not None or filters.max_duration is not None or filters.restricted is False:
-        videos = store.list_videos(min_duration=filters.min_duration, max_duration=filters.max_duration)
-        ids = _intersect(ids, {v.id for v in videos})
+        include = _intersect(include, _labelled(store, category_labels(taxonomy, filters.category)))
+    if filters.min_duration is not None or filters.max_duration is not None:
+        table = durations or VideoDurations(store)
+        include = _intersect(include, table.between(filters.min_duration, filters.max_duration))
+    exclude: set[int] = set()
     if filters.restricted is not None:
         if taxonomy is None:
             raise QueryError("no taxonomy is loaded, so the restricted filter cannot be used")
         flagged = _labelled(store, tuple(c.id for c in taxonomy.categories if c.restricted))
-        ids = _intersect(ids, flagged) if filters.restricted else (ids or set()) - flagged
-    log.debug("filters %s leave %d video(s)", filters, len(ids or ()))
-    return sorted(ids or ())
+        if filters.restricted:
+            include = _intersect(include, flagged)
+        else:
+            exclude = flagged
+    log.debug("filters %s: include %s, exclude %d", filters,
+              "all" if include is None else len(include), len(exclude))
+    return VideoSet(None if include is None else frozenset(include), frozenset(exclude))
 
 
 def _intersect(ids: set[int] | None, more: set[int]) -> set[int]:

@@ -19,7 +19,7 @@ def deep_link(path: str, start: float, end: float) -> str:
 
 def _seconds(value: float) -> str:
     """Seconds with millisecond precision, rounded as format_timestamp rounds them."""
-    ms = int(round(value * 1000))
+    ms = round(value * 1000)
     return f"{ms // 1000}.{ms % 1000:03d}"
 
 

@@ -17,7 +17,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 SAMPLE_SIZE = 2048
-MAX_VIDEOS = 512
+MAX_VIDEOS = 256
 MIN_PER_VIDEO = 4
 
 

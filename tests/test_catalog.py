@@ -1,4 +1,4 @@
-"""Tests of indexer.catalog, indexer.catalog_queries and indexer.migrations on real SQLite files."""
+"""Tests of indexer.catalog, catalog_queries, catalog_segments and migrations on real SQLite files."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import indexer.migrations as migrations
 from indexer import catalog_queries as q
+from indexer import catalog_segments as qs
+from indexer import migrations
 from indexer.catalog import Catalog, NewVideo, SegmentRecord, VideoRecord
 from indexer.errors import NotFoundError, StoreError
 from indexer.types import Segment, VideoInfo
@@ -32,7 +33,7 @@ def add_video(catalog: Catalog, path: str, segments: list[Segment], frames: int 
         video_id, _ = q.upsert_video(conn, NewVideo(Path(path), "hash", 10, 0.0, info(path), 0.5), 1.0)
         q.insert_frames(conn, video_id, np.arange(frames) * 0.5, np.arange(frames),
                         np.ones((frames, 4), np.float32))
-        q.insert_auto_segments(conn, video_id, segments, 1.0)
+        qs.insert_auto_segments(conn, video_id, segments, 1.0)
     return video_id
 
 
@@ -46,6 +47,7 @@ def test_new_catalog_has_schema_wal_and_foreign_keys(catalog: Catalog) -> None:
     assert {"segments_video", "segments_label", "cuts_video"} <= set(indexes)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("PRAGMA page_size").fetchone()[0] == 16_384
 
 
 def test_reopen_does_not_migrate_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,12 +91,10 @@ def test_readonly_catalog_cannot_write(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite3"
     Catalog.open(path).close()
     cat = Catalog.open(path, readonly=True)
-    with pytest.raises(StoreError, match="read-only"):
-        with cat.write():
-            pass
-    with pytest.raises(sqlite3.DatabaseError):
-        with cat.read() as conn:
-            conn.execute("INSERT INTO meta VALUES ('x', 'y')")
+    with pytest.raises(StoreError, match="read-only"), cat.write():
+        pass
+    with pytest.raises(sqlite3.DatabaseError), cat.read() as conn:
+        conn.execute("INSERT INTO meta VALUES ('x', 'y')")
     cat.close()
     with pytest.raises(StoreError, match="no index"):
         Catalog.open(tmp_path / "absent.sqlite3", readonly=True)
@@ -143,7 +143,7 @@ def test_cascade_delete_and_frame_queries(catalog: Catalog) -> None:
         assert removed.tolist() == [1, 2, 3, 4]
         assert q.all_frame_ids(conn).tolist() == [5, 6, 7]
         assert q.frame_stats(conn) == q.FrameStats(3, 7, 18)
-        assert q.segments(conn, a) == []
+        assert qs.segments(conn, a) == []
         assert q.frame_locations(conn, [1, 6]) == {6: (b, 0.5)}
         batches = list(q.frames_after(conn, 5, 4))
         assert [ids.tolist() for ids, _ in batches] == [[6, 7]]
@@ -156,8 +156,8 @@ def test_label_stats_count_union_of_active_segments(catalog: Catalog) -> None:
     with catalog.write() as conn:
         conn.execute("UPDATE segments SET status = 'rejected' WHERE label = 'green'")
     with catalog.read() as conn:
-        stats = q.label_stats(conn)
-        by_label = q.videos_with_labels(conn, ["red", "green"])
+        stats = qs.label_stats(conn)
+        by_label = qs.videos_with_labels(conn, ["red", "green"])
     assert set(stats) == {"red", "blue"}
     assert (stats["red"].videos, stats["red"].duration) == (2, 8.0)  # (0-6) + (10-11) + (1-2)
     assert (stats["blue"].videos, stats["blue"].duration) == (1, 2.0)

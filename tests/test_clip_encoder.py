@@ -1,4 +1,5 @@
-"""Tests for indexer.clip_encoder through the real open_clip code path, with a tiny random model.
+"""Tests for indexer.clip_encoder (with clip_weights, clip_text) through the real open_clip code path,
+with a tiny random model.
 
 Nothing here downloads: the hub is either monkeypatched or forced offline.
 """
@@ -19,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from indexer import clip_encoder
+from indexer import clip_weights
 from indexer.clip_encoder import CausalTextTower, OpenClipEncoder, resolve_checkpoint
 from indexer.encoder import encoder_spec, load_encoder, load_from_spec
 from indexer.errors import EncoderError
@@ -65,7 +66,7 @@ def no_hub(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda *a, **k: None)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", no_download)
-    monkeypatch.setattr(clip_encoder, "_reachable", lambda url, timeout=3.0: False)
+    monkeypatch.setattr(clip_weights, "_reachable", lambda url, timeout=3.0: False)
 
 
 def test_images_are_unit_float32(tiny: OpenClipEncoder, images: np.ndarray) -> None:
@@ -108,8 +109,8 @@ def test_channels_last_matches_contiguous(tiny: OpenClipEncoder, images: np.ndar
 
 def test_preprocessing_uses_the_model_mean_and_std(tiny: OpenClipEncoder, images: np.ndarray) -> None:
     cfg = tiny._model.visual.preprocess_cfg
-    reference = (torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255 - torch.tensor(cfg["mean"]).view(1, 3, 1, 1))
-    reference = reference / torch.tensor(cfg["std"]).view(1, 3, 1, 1)
+    mean, std = (torch.tensor(cfg[key]).view(1, 3, 1, 1) for key in ("mean", "std"))
+    reference = (torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255 - mean) / std
     torch.testing.assert_close(tiny._preprocess(images), reference, atol=1e-5, rtol=1e-5)
 
 
@@ -210,7 +211,9 @@ def test_spec_round_trip(tiny: OpenClipEncoder, checkpoint: Path, images: np.nda
     assert load_from_spec(file_spec).name == tiny.name
 
 
-def test_spec_with_absent_weights_file(tiny: OpenClipEncoder, checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_spec_with_absent_weights_file(
+    tiny: OpenClipEncoder, checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spec = {**encoder_spec(tiny), "weights": "/nowhere/tiny.pt"}
     spec.pop("seed")
     monkeypatch.delenv("REELSEARCH_WEIGHTS", raising=False)
@@ -239,7 +242,11 @@ def test_cached_hub_file_is_used_without_network(no_hub: None, monkeypatch: pyte
     cached = tmp_path / "open_clip_model.safetensors"
     cached.write_bytes(b"weights")
     asked: list[tuple[str, str]] = []
-    fake_cache = lambda repo, name, **kw: asked.append((repo, name)) or (str(cached) if name.endswith(".safetensors") else None)  # noqa: E731
+
+    def fake_cache(repo: str, name: str, **kwargs: object) -> str | None:
+        asked.append((repo, name))
+        return str(cached) if name.endswith(".safetensors") else None
+
     monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", fake_cache)
     ckpt = resolve_checkpoint("ViT-B-32", "laion2b_s34b_b79k", None)
     assert ckpt.path == cached and asked == [(HUB_REPO, "open_clip_model.safetensors")]
@@ -260,7 +267,7 @@ def test_download_prefers_safetensors_then_bin(no_hub: None, monkeypatch: pytest
             raise missing.__new__(missing)
         return str(tmp_path / name)
 
-    monkeypatch.setattr(clip_encoder, "_reachable", lambda url, timeout=3.0: True)
+    monkeypatch.setattr(clip_weights, "_reachable", lambda url, timeout=3.0: True)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
     assert resolve_checkpoint("ViT-B-32", "laion2b_s34b_b79k", None).path == tmp_path / "open_clip_pytorch_model.bin"
     assert asked == ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
@@ -293,14 +300,14 @@ def test_reachability_probe_answers_quickly() -> None:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        assert clip_encoder._reachable(f"http://127.0.0.1:{server.server_port}/", timeout=2)  # 501 is an answer
+        assert clip_weights._reachable(f"http://127.0.0.1:{server.server_port}/", timeout=2)  # 501 is an answer
     finally:
         server.shutdown()
         server.server_close()
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    assert not clip_encoder._reachable(f"http://127.0.0.1:{port}/", timeout=2)
+    assert not clip_weights._reachable(f"http://127.0.0.1:{port}/", timeout=2)
 
 
 @pytest.mark.slow
@@ -311,7 +318,9 @@ def test_offline_default_fails_fast_in_a_fresh_process(tmp_path: Path) -> None:
         "from indexer.encoder import load_encoder\nfrom indexer.errors import EncoderError\n"
         "try:\n    load_encoder()\nexcept EncoderError as e:\n    print('ERROR', e)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     assert out.stdout.startswith("ERROR no laion2b_s34b_b79k weights") and out.stdout.count("\n") == 1
     assert "offline mode" in out.stdout and "REELSEARCH_WEIGHTS" in out.stdout
 
@@ -326,3 +335,9 @@ def test_truncated_equals_full_on_vit_b_32() -> None:
         short = torch.nn.functional.normalize(encoder._text.encode(tokens), dim=-1)
     torch.testing.assert_close(short, full, atol=1e-5, rtol=0)
     np.testing.assert_allclose(encoder.encode_texts(TEXTS), full.numpy(), atol=1e-5)
+
+
+def test_tiny_model_as_cli_plugin(tiny: OpenClipEncoder) -> None:
+    encoder = load_encoder(plugin="indexer.clip_encoder:OpenClipEncoder.tiny")  # `--encoder` in CLI tests
+    assert isinstance(encoder, OpenClipEncoder) and encoder.name == tiny.name
+    assert load_from_spec(encoder_spec(encoder)).name == tiny.name

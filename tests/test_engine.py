@@ -16,7 +16,7 @@ from media import Scene, make_video
 
 from indexer.classify import LabelModel
 from indexer.encoder import encoder_spec
-from indexer.errors import NotFoundError, QueryError
+from indexer.errors import EncoderMismatchError, NotFoundError, QueryError
 from indexer.fake_encoder import COLOURS, ColourEncoder
 from indexer.pipeline import Indexer, IndexOptions
 from indexer.store import NewVideo, Store
@@ -171,6 +171,12 @@ def test_video_and_duration_filters(indexed, engine):
     assert set(_spans(engine.search("green", max_duration=7.0))) == {"c"}
     empty = engine.search("green", min_duration=100)
     assert empty.results == () and "filters" in empty.message
+
+
+def test_encoder_of_another_dimension_is_refused(indexed, taxonomy):
+    _, _, store, _ = indexed
+    with pytest.raises(EncoderMismatchError, match="dimensions"):
+        SearchEngine(store, ColourEncoder(dim=64), taxonomy)
 
 
 def test_repeated_query_is_not_embedded_again(indexed, engine):

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from indexer.errors import QueryError
-from search.query import (MAX_QUERY_CHARS, NEGATIVE_WEIGHT, ParsedQuery, embed_query, parse_query,
-                          with_negatives)
+from search.query import MAX_QUERY_CHARS, NEGATIVE_WEIGHT, ParsedQuery, embed_query, parse_query, with_negatives
 
 
 @pytest.mark.parametrize("text, terms, negatives", [

@@ -35,7 +35,7 @@ def test_colour_query_hits_its_colour_not_unrelated_ones(colour_encoder, frames)
 
 @pytest.mark.parametrize("text", ["giraffe", "a man fishing from a boat at sunrise", "dog + cat"])
 def test_query_that_fits_nothing_hits_nothing(colour_encoder, frames, text):
-    hits, judge = _hits(colour_encoder, frames, text)
+    hits, _ = _hits(colour_encoder, frames, text)
     assert hits == set()
     # The same frames pass an absolute cutoff low enough: the background is what rejects them.
     vec = embed_query(parse_query(text), colour_encoder.encode_texts).query

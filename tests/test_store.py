@@ -205,9 +205,9 @@ def test_open_reconciles_a_damaged_vector_file(tmp_path: Path, damage: str) -> N
 
 
 def test_search_restricted_to_videos(store: Store) -> None:
-    a, va = write(store, "/a.mp4", 10, seed=1)
+    _, va = write(store, "/a.mp4", 10, seed=1)
     b, _ = write(store, "/b.mp4", 10, seed=2)
-    scores, ids = store.search_vectors(va[:2], 5, video_ids=[b])
+    ids = store.search_vectors(va[:2], 5, video_ids=[b])[1]
     locations = store.frame_locations(ids.ravel().tolist())
     assert {v for v, _ in locations.values()} == {b}
     assert store.search_vectors(va[:1], 3, video_ids=[])[1].tolist() == [[-1, -1, -1]]
@@ -222,6 +222,7 @@ def test_optimize_builds_ivf_with_frame_ids(store: Store) -> None:
         vectors[write(store, f"/v{i:02d}.mp4", 100, seed=i)[0]] = None
     info = store.optimize(force=True)
     assert (info.kind, info.vectors) == ("ivf", 3000) and info.recall_at_10 >= 0.95
+    assert store.optimize() == store.index_info()  # not grown since: nothing to do
     assert_consistent(store)
     with Store.open(store.data_dir, readonly=True) as reader:
         assert reader.index_info().kind == "ivf"
@@ -299,13 +300,17 @@ def test_kill_9_while_writing_leaves_a_consistent_store(tmp_path: Path) -> None:
     script.write_text(WRITER_SCRIPT)
     data = tmp_path / "data"
     rng = np.random.default_rng(1234)
-    start = 0
+    start, reader = 0, None
     for round_ in range(3):
         proc = run_writer(script, data, start, 100_000)
         wanted = int(rng.integers(5, 40))
         written = 0
         for line in proc.stdout:
             written += 1
+            if reader is not None:  # a reader following the live writer sees whole videos only
+                reader.refresh()
+                video = reader.list_videos()[-1]
+                assert len(reader.frames(video.id)[0]) == int(video.note)
             if written >= wanted:
                 break
         time.sleep(float(rng.uniform(0, 0.03)))  # die somewhere inside the next write/flush
@@ -316,7 +321,11 @@ def test_kill_9_while_writing_leaves_a_consistent_store(tmp_path: Path) -> None:
         with Store.open(data) as s:
             assert_consistent(s)
             assert s.list_videos()
+        reader = reader or Store.open(data, readonly=True)
+        reader.refresh()
+        assert_consistent(reader)
         start += written + 1
+    reader.close()
     proc = run_writer(script, data, start, 8)  # resuming completes the job
     assert len(proc.stdout.read().split()) == 8 and proc.wait(timeout=60) == 0
     proc.stdout.close()

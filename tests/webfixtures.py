@@ -20,7 +20,7 @@ CURATOR, PASSWORD = "alice", "correct horse battery"
 
 TAXONOMY_TOML = """\
 version = 1
-threshold = 0.5
+threshold = 0.8
 background = ["a photo", "a video frame", "a person"]
 
 [[category]]

@@ -22,6 +22,7 @@ from .pages import snapshot
 from .reports import video_report
 from .searching import SearchRequest, parse_k, parse_like, read_image, response_view, run_search
 from .security import csrf_exempt, curator_required, current_user
+from .timeline import category_colours
 from .video_page import audit_dict, segment_dict, video_dict
 
 log = logging.getLogger(__name__)
@@ -89,8 +90,9 @@ def video(video_id: int):
     st = store()
     record = st.get_video(video_id)
     rejected = request.args.get("include_rejected", "").lower() in ("1", "true", "yes")
+    colours = category_colours(archive().taxonomy.ids)
     return jsonify(video=video_dict(record), cuts=st.cuts(video_id),
-                   segments=[segment_dict(s) for s in st.segments(video_id, include_rejected=rejected)],
+                   segments=[segment_dict(s, colours) for s in st.segments(video_id, include_rejected=rejected)],
                    media=f"/media/videos/{video_id}")
 
 
@@ -110,6 +112,10 @@ def audit(video_id: int):
     return jsonify(audit=[audit_dict(e) for e in audit_entries(video_id)])
 
 
+def _segment(seg: Any) -> dict[str, Any]:
+    return segment_dict(seg, category_colours(archive().taxonomy.ids))
+
+
 def _json_body() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
@@ -122,7 +128,7 @@ def _json_body() -> dict[str, Any]:
 def add_segment(video_id: int):
     """Add a curator segment: {"label", "start", "end"} -> 201 with the segment."""
     seg = apply_change("add", current_user(), video_id=video_id, fields=_json_body())
-    return jsonify(segment=segment_dict(seg)), 201
+    return jsonify(segment=_segment(seg)), 201
 
 
 @bp.patch("/segments/<int:segment_id>")
@@ -130,7 +136,7 @@ def add_segment(video_id: int):
 def edit_segment(segment_id: int):
     """Change any of {"start", "end", "label"}."""
     seg = apply_change("edit", current_user(), segment_id=segment_id, fields=_json_body())
-    return jsonify(segment=segment_dict(seg))
+    return jsonify(segment=_segment(seg))
 
 
 @bp.post("/segments/<int:segment_id>/<any(accept, reject):action>")
@@ -138,7 +144,7 @@ def edit_segment(segment_id: int):
 def set_status(segment_id: int, action: str):
     """Accept or reject a segment."""
     seg = apply_change(action, current_user(), segment_id=segment_id)
-    return jsonify(segment=segment_dict(seg))
+    return jsonify(segment=_segment(seg))
 
 
 @bp.delete("/segments/<int:segment_id>")
@@ -146,7 +152,7 @@ def set_status(segment_id: int, action: str):
 def delete_segment(segment_id: int):
     """Delete a curator segment; returns it as it was."""
     seg = apply_change("delete", current_user(), segment_id=segment_id)
-    return jsonify(deleted=segment_dict(seg))
+    return jsonify(deleted=_segment(seg))
 
 
 @bp.get("/openapi.yaml")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from .timeline import covered_seconds, label_colour, make_block
+from .timeline import category_colours, covered_seconds, label_colour, make_block
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class Snapshot:
 
     @property
     def total_duration(self) -> float:
+        """Seconds of indexed video."""
         return sum(v.duration for v in self.videos.values())
 
     def labels(self) -> set[str]:
@@ -57,7 +58,7 @@ def category_tree(taxonomy: Any, snapshot: Snapshot) -> list[dict[str, Any]]:
         videos, seconds = _stats(snapshot, set(taxonomy.descendants(cat.id)))
         rows.append({"id": cat.id, "name": cat.name, "parent": cat.parent,
                      "depth": cat.id.count("/"), "restricted": cat.restricted,
-                     "description": cat.description, "colour": label_colour(cat.id),
+                     "description": cat.description, "colour": label_colour(cat.id, category_colours(taxonomy.ids)),
                      "videos": videos, "screen_time": round(seconds, 6),
                      "share": min(1.0, seconds / overall)})
     return rows
@@ -70,7 +71,7 @@ def tag_rows(taxonomy: Any, snapshot: Snapshot) -> list[dict[str, Any]]:
     for label in sorted(snapshot.labels() - known):
         videos, seconds = _stats(snapshot, {label})
         rows.append({"id": label, "name": label, "videos": videos, "screen_time": round(seconds, 6),
-                     "colour": label_colour(label)})
+                     "colour": label_colour(label, category_colours(taxonomy.ids))})
     return sorted(rows, key=lambda r: (-r["videos"], r["name"]))
 
 
@@ -96,8 +97,25 @@ def label_listing(snapshot: Snapshot, labels: Iterable[str]) -> list[dict[str, A
         rows.append({"video_id": vid, "name": video.path.name, "path": str(video.path),
                      "duration": video.duration, "screen_time": round(seconds, 6),
                      "share": seconds / video.duration if video.duration else 0.0,
+                     "spans": merged_spans(mine, video.duration),
                      "segments": [_segment_row(s, video.duration) for s in mine]})
     return sorted(rows, key=lambda r: (-r["screen_time"], r["name"]))
+
+
+def merged_spans(segments: Sequence[Any], duration: float) -> list[dict[str, Any]]:
+    """Overlapping segments (a parent and its child, say) merged into spans for display."""
+    spans: list[dict[str, Any]] = []
+    for seg in sorted(segments, key=lambda s: (s.start, s.end)):
+        if spans and seg.start <= spans[-1]["end"]:
+            last = spans[-1]
+            last["end"] = max(last["end"], seg.end)
+            last["curator"] = last["curator"] or seg.source == "curator"
+        else:
+            spans.append({"start": seg.start, "end": seg.end, "curator": seg.source == "curator"})
+    for span in spans:
+        block = make_block(span["start"], span["end"], duration, "")
+        span.update(left=block.left, width=block.width)
+    return spans
 
 
 def _segment_row(seg: Any, duration: float) -> dict[str, Any]:
@@ -113,4 +131,5 @@ def top_labels(taxonomy: Any, segments: Sequence[Any], limit: int = 4) -> list[d
         by_label.setdefault(s.label, []).append((s.start, s.end))
     ranked = sorted(by_label, key=lambda lab: -covered_seconds(by_label[lab]))[:limit]
     names = {c.id: c.name for c in taxonomy.categories}
-    return [{"id": lab, "name": names.get(lab, lab), "colour": label_colour(lab)} for lab in ranked]
+    return [{"id": lab, "name": names.get(lab, lab), "colour": label_colour(lab, category_colours(taxonomy.ids))}
+            for lab in ranked]

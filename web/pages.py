@@ -15,7 +15,7 @@ from .archive import archive, store
 from .reports import video_report
 from .searching import SearchRequest, parse_like, read_image, response_view, run_search
 from .security import csrf_exempt, current_user
-from .timeline import label_colour
+from .timeline import category_colours, label_colour
 from .video_page import audit_dict, segment_dict, timeline, video_dict
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ def category_options() -> list[dict[str, Any]]:
 
 
 def overall_stats() -> dict[str, Any]:
+    """Number of indexed videos and their total duration."""
     snap = snapshot()
     return {"videos": len(snap.videos), "duration": snap.total_duration}
 
@@ -104,7 +105,7 @@ def browse_category(category_id: str):
     while parent:
         crumbs.insert(0, taxonomy.get(parent))
         parent = crumbs[0].parent
-    return render_template("category.html", active="browse", heading=cat.name, colour=label_colour(cat.id),
+    return render_template("category.html", active="browse", heading=cat.name, colour=label_colour(cat.id, category_colours(taxonomy.ids)),
                            restricted=cat.restricted, description=cat.description, crumbs=crumbs,
                            children=taxonomy.children(cat.id), listing=listing,
                            total=sum(r["screen_time"] for r in listing))
@@ -166,6 +167,6 @@ def video(video_id: int):
     tags = sorted({s.label for s in segments} - set(taxonomy.ids))
     return render_template(
         "video.html", active="videos", video=video_dict(record), t=t, **view,
-        segments=[segment_dict(s) for s in segments], audit=[audit_dict(e) for e in audit_entries(video_id)],
+        segments=[segment_dict(s, category_colours(taxonomy.ids)) for s in segments], audit=[audit_dict(e) for e in audit_entries(video_id)],
         report=report, report_label=label, report_error=report_error,
         categories=category_options(), tags=tags), status

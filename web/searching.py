@@ -19,7 +19,7 @@ from PIL import Image
 from indexer.errors import NotFoundError, QueryError
 from indexer.types import format_timestamp
 
-from .timeline import label_colour
+from .timeline import category_colours, label_colour, make_block
 
 log = logging.getLogger(__name__)
 
@@ -113,17 +113,18 @@ def label_view(label: str, taxonomy: Any) -> dict[str, Any]:
     except NotFoundError:
         category = None
     return {"id": label, "name": category.name if category else label,
-            "colour": label_colour(label), "restricted": bool(category and category.restricted),
+            "colour": label_colour(label, category_colours(taxonomy.ids)), "restricted": bool(category and category.restricted),
             "is_category": category is not None}
 
 
-def scene_view(video_id: int, scene: Any, taxonomy: Any) -> dict[str, Any]:
+def scene_view(video_id: int, scene: Any, taxonomy: Any, duration: float) -> dict[str, Any]:
     """One scene: times, score, labels, thumbnail and links (page URLs relative to the app)."""
-    return {"start": scene.start, "end": scene.end, "best_time": scene.best_time,
+    block = make_block(scene.start, scene.end, duration, "")
+    return {"left": block.left, "width": block.width,"start": scene.start, "end": scene.end, "best_time": scene.best_time,
             "start_hms": format_timestamp(scene.start), "end_hms": format_timestamp(scene.end),
             "score": scene.score, "labels": [label_view(lab, taxonomy) for lab in scene.labels],
             "thumb": url_for("media.thumbnail", video_id=video_id, ms=int(round(scene.best_time * 1000))),
-            "href": url_for("pages.video", video_id=video_id, t=f"{scene.start:.3f}"),
+            "href": url_for("pages.video", video_id=video_id, t=round(scene.start, 4)),
             "like_href": url_for("pages.search", like=f"{video_id}@{scene.best_time:.3f}")}
 
 
@@ -135,7 +136,7 @@ def response_view(response: Any, req: SearchRequest, taxonomy: Any) -> dict[str,
         results.append({"video_id": video.id, "name": video.path.name, "path": str(video.path),
                         "duration": video.duration, "score": result.score,
                         "href": url_for("pages.video", video_id=video.id),
-                        "scenes": [scene_view(video.id, s, taxonomy) for s in result.scenes]})
+                        "scenes": [scene_view(video.id, s, taxonomy, video.duration) for s in result.scenes]})
     return {"query": req.text or None, "query_label": req.label, "category": req.category,
             "like": None if req.like is None else f"{req.like[0]}@{req.like[1]:.3f}",
             "message": response.message, "results": results}

@@ -6,9 +6,11 @@ only writes ``left``/``width`` styles; the JavaScript adds seeking and the playh
 
 from __future__ import annotations
 
+import colorsys
+import functools
 import hashlib
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Mapping, Protocol, Sequence
 
 from indexer.types import format_timestamp
 
@@ -53,12 +55,43 @@ class Lane:
     is_category: bool = True
 
 
-def label_colour(label: str) -> str:
-    """A stable, readable colour for a label (hue from a hash of the top-level category)."""
-    top = label.split("/", 1)[0]
-    hue = int.from_bytes(hashlib.sha1(top.encode("utf-8")).digest()[:2], "big") % 360
-    lightness = 42 if top == label else 52  # children a little lighter than their parent
-    return f"hsl({hue} 62% {lightness}%)"
+#: Distinct, readable colours (Tableau 10) for top-level categories, in taxonomy order.
+PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#59a14f", "#b07aa1", "#76b7b2", "#edc948",
+           "#9c755f", "#ff9da7", "#5f6b7a")
+
+
+def _shade(hex_colour: str, lighten: float, hue_shift: float) -> str:
+    r, g, b = (int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    h, lum, sat = colorsys.rgb_to_hls(r, g, b)
+    r, g, b = colorsys.hls_to_rgb((h + hue_shift) % 1.0, min(0.8, lum + lighten), sat)
+    return "#" + "".join(f"{round(c * 255):02x}" for c in (r, g, b))
+
+
+def _hash(text: str) -> int:
+    return int.from_bytes(hashlib.sha1(text.encode("utf-8")).digest()[:4], "big")
+
+
+@functools.lru_cache(maxsize=8)
+def category_colours(category_ids: tuple[str, ...]) -> dict[str, str]:
+    """Colour per category: top-level ones get distinct palette colours in order; children
+    are lighter shades of their top-level colour."""
+    colours: dict[str, str] = {}
+    tops = [cid for cid in category_ids if "/" not in cid]
+    for i, top in enumerate(tops):
+        colours[top] = PALETTE[i % len(PALETTE)]
+    for cid in category_ids:
+        if cid not in colours:
+            base = colours.get(cid.split("/", 1)[0], PALETTE[_hash(cid) % len(PALETTE)])
+            colours[cid] = _shade(base, 0.1 + 0.05 * cid.count("/"), (_hash(cid) % 9 - 4) / 120)
+    return colours
+
+
+def label_colour(label: str, colours: Mapping[str, str] | None = None) -> str:
+    """The label's colour from ``colours`` (see :func:`category_colours`); free-text tags get
+    a stable palette colour from a hash of the text."""
+    if colours and label in colours:
+        return colours[label]
+    return _shade(PALETTE[_hash(label) % len(PALETTE)], 0.05, 0.0)
 
 
 def _percent(value: float, duration: float) -> float:
@@ -88,7 +121,8 @@ def covered_seconds(spans: Sequence[tuple[float, float]]) -> float:
 
 
 def segment_lanes(segments: Sequence[SegmentLike], duration: float, names: dict[str, str],
-                  restricted: frozenset[str] = frozenset()) -> list[Lane]:
+                  restricted: frozenset[str] = frozenset(),
+                  colours: Mapping[str, str] | None = None) -> list[Lane]:
     """One lane per label, labels in first-appearance order; rejected segments kept (shown dim)."""
     by_label: dict[str, list[SegmentLike]] = {}
     for seg in sorted(segments, key=lambda s: (s.start, s.end)):
@@ -102,7 +136,7 @@ def segment_lanes(segments: Sequence[SegmentLike], duration: float, names: dict[
                        segment_id=s.id, source=s.source, status=s.status, score=s.score)
             for s in segs)
         active = [(s.start, s.end) for s in segs if s.status != "rejected"]
-        lanes.append(Lane(key=label, name=names.get(label, label), colour=label_colour(label),
+        lanes.append(Lane(key=label, name=names.get(label, label), colour=label_colour(label, colours),
                           blocks=blocks, total=covered_seconds(active),
                           restricted=label in restricted, is_category=label in names))
     return lanes
@@ -118,8 +152,17 @@ def shot_lane(cuts: Sequence[float], duration: float) -> Lane:
                 is_category=False)
 
 
+def _tick_label(seconds: float, duration: float) -> str:
+    stamp = format_timestamp(seconds)  # HH:MM:SS.mmm
+    if duration >= 3600:
+        return stamp[:8]
+    if duration >= 60:
+        return stamp[3:8]
+    return stamp[3:10] if duration < 20 else stamp[3:8]
+
+
 def tick_marks(duration: float, count: int = 8) -> list[tuple[float, str]]:
-    """Evenly spaced (percent, HH:MM:SS) labels for the time ruler."""
+    """Evenly spaced (percent, label) marks for the time ruler (precision fits the duration)."""
     if duration <= 0:
         return []
-    return [(100.0 * i / count, format_timestamp(duration * i / count)[:8]) for i in range(count + 1)]
+    return [(100.0 * i / count, _tick_label(duration * i / count, duration)) for i in range(count + 1)]

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Mapping
 
 from indexer.types import format_timestamp
 
-from .timeline import label_colour, segment_lanes, shot_lane, tick_marks
+from .timeline import category_colours, label_colour, segment_lanes, shot_lane, tick_marks
 
 
 def fps_label(fps: Any) -> str:
@@ -33,14 +33,14 @@ def video_dict(video: Any) -> dict[str, Any]:
             "indexed_at": video.indexed_at, "content_hash": video.content_hash, "size": video.size}
 
 
-def segment_dict(seg: Any) -> dict[str, Any]:
+def segment_dict(seg: Any, colours: Mapping[str, str] | None = None) -> dict[str, Any]:
     """JSON-able form of a SegmentRecord."""
     return {"id": seg.id, "video_id": seg.video_id, "label": seg.label, "start": seg.start,
             "end": seg.end, "start_hms": format_timestamp(seg.start),
             "end_hms": format_timestamp(seg.end), "score": seg.score,
             "start_uncertainty": seg.start_uncertainty, "end_uncertainty": seg.end_uncertainty,
             "source": seg.source, "status": seg.status, "created_by": seg.created_by,
-            "updated_at": seg.updated_at, "colour": label_colour(seg.label)}
+            "updated_at": seg.updated_at, "colour": label_colour(seg.label, colours)}
 
 
 def _short(value: Any) -> str:
@@ -82,7 +82,7 @@ def timeline(video: Any, segments: list[Any], cuts: list[float], taxonomy: Any,
     names = {c.id: c.name for c in taxonomy.categories}
     restricted = frozenset(c.id for c in taxonomy.categories if c.restricted)
     shown = [s for s in segments if show_rejected or s.status != "rejected"]
-    lanes = segment_lanes(shown, video.duration, names, restricted)
+    lanes = segment_lanes(shown, video.duration, names, restricted, category_colours(taxonomy.ids))
     order = {cid: i for i, cid in enumerate(taxonomy.ids)}
     lanes.sort(key=lambda lane: (order.get(lane.key, len(order)), lane.key))
     return {"lanes": lanes, "shots": shot_lane(cuts, video.duration),

@@ -16,8 +16,12 @@
     return pad(h, 2) + ":" + pad(m, 2) + ":" + pad(s, 2) + "." + pad(ms % 1000, 3);
   }
 
+  // Media clocks are floats: a frame starting at 2.002 s may report 2.001999 and show the
+  // previous frame. Seeking a fraction of a millisecond later shows the scene's first frame.
+  var FRAME_EPSILON = 0.0004;
+
   function seek(seconds, play) {
-    player.currentTime = seconds;
+    player.currentTime = Math.min(seconds + FRAME_EPSILON, player.duration || Infinity);
     if (play) { player.play().catch(function () { /* autoplay may be refused */ }); }
   }
 

@@ -1,0 +1,207 @@
+"""Tests for the indexer's CLI (index / report / labels), bad inputs and a kill -9 crash test."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from indexer.cli import cli
+from indexer.store import Store
+from media import Scene, make_video
+
+FAKE = ["--encoder", "indexer.fake_encoder:ColourEncoder"]
+TAXONOMY = """
+background = ["a photo", "a video frame"]
+
+[[category]]
+id = "red"
+prompts = ["red", "a red scene"]
+
+[[category]]
+id = "blue"
+prompts = ["blue"]
+"""
+
+
+@pytest.fixture()
+def env(tmp_path: Path) -> dict[str, str]:
+    tax = tmp_path / "colours.toml"
+    tax.write_text(TAXONOMY)
+    return {"REELSEARCH_DATA_DIR": str(tmp_path / "index"), "REELSEARCH_TAXONOMY": str(tax)}
+
+
+def run(env: dict[str, str], *args: str):
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def _audio_only(path: Path) -> None:
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("aac", rate=44100)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        frame.sample_rate = 44100
+        for i in range(20):
+            frame.pts = i * 1024
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+
+
+def _bad_inputs(folder: Path) -> dict[str, Path]:
+    """One of each kind of bad input the issue lists (but permissions: see test_frames)."""
+    bad = {"zero-byte": folder / "empty.mp4", "random": folder / "noise.mp4",
+           "text": folder / "readme.mp4", "truncated": folder / "cut.mp4",
+           "audio-only": folder / "song.mp4", "still": folder / "poster.png"}
+    bad["zero-byte"].write_bytes(b"")
+    bad["random"].write_bytes(np.random.default_rng(0).integers(0, 256, 20000, np.uint8).tobytes())
+    bad["text"].write_text("not a video at all\n" * 20)
+    whole = make_video(folder / "whole.tmp.mp4", [Scene("red", 40)]).path
+    bad["truncated"].write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    whole.unlink()
+    _audio_only(bad["audio-only"])
+    Image.new("RGB", (64, 48), (200, 10, 10)).save(bad["still"])
+    return bad
+
+
+def test_index_batch_with_bad_inputs(tmp_path: Path, env) -> None:
+    folder = tmp_path / "ads"
+    folder.mkdir()
+    good = make_video(folder / "good.mp4", [Scene("red", 45), Scene("blue", 45)])
+    bad = _bad_inputs(folder)
+    os.symlink(folder, folder / "loop")
+    result = run(env, "index", str(folder), str(bad["still"]), str(tmp_path / "missing.mp4"), *FAKE)
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    for path in [*bad.values(), folder / "loop", tmp_path / "missing.mp4"]:
+        mine = [line for line in lines if line.startswith(f"skipping {path}")]
+        assert len(mine) == 1, (path, result.output)
+    assert any(line.startswith(f"indexed {good.path}") and "red" in line for line in lines)
+    assert "1 indexed" in lines[-1] and "8 failed" in lines[-1] and "x realtime" in lines[-1]
+    with Store.open(Path(env["REELSEARCH_DATA_DIR"]), readonly=True) as store:
+        assert [v.path.name for v in store.list_videos()] == ["good.mp4"]
+
+
+def test_reindex_skips_unchanged_and_prune(tmp_path: Path, env) -> None:
+    a = make_video(tmp_path / "a.mp4", [Scene("red", 30)])
+    assert run(env, "index", str(tmp_path), *FAKE).exit_code == 0
+    again = run(env, "index", str(tmp_path))  # encoder comes from the store
+    assert again.exit_code == 0 and "1 unchanged" in again.output
+    a.path.unlink()
+    assert "pruned 1 video" in run(env, "index", "--prune").output
+
+
+def test_report_and_labels(tmp_path: Path, env) -> None:
+    video = make_video(tmp_path / "ad.mp4", [Scene("blue", 40), Scene("red", 50), Scene("blue", 20)],
+                       fps=Fraction(25))
+    # report on an unindexed file indexes it first
+    text = run(env, "report", str(video.path), "--label", "red", *FAKE)
+    assert text.exit_code == 0, text.output
+    assert "contains:         yes" in text.output and "first appearance: 1.600 s (00:00:01.600)" in text.output
+    data = json.loads(run(env, "report", str(video.path), "--label", "Red", "--json").output)
+    assert data["kind"] == "category" and data["contains"] is True
+    assert data["first_appearance"] == pytest.approx(1.6, abs=0.04)
+    assert data["total_duration"] == pytest.approx(2.0, abs=0.08)
+    assert data["segments"][0]["start_uncertainty"] == 0.0
+    free = json.loads(run(env, "report", "1", "--label", "a blue car", "--json").output)
+    assert free["kind"] == "prompt" and free["total_duration"] == pytest.approx(2.4, abs=0.08)
+    none = run(env, "report", "1", "--label", "a giraffe")
+    assert "contains:         no" in none.output
+    labels = json.loads(run(env, "labels", str(video.path), "--json").output)
+    assert [row["label"] for row in labels["labels"]] == ["blue", "red"]
+
+
+def test_report_errors_are_one_line(tmp_path: Path, env) -> None:
+    result = run(env, "report", str(tmp_path / "nope.mp4"), "--label", "red")
+    assert result.exit_code == 1 and result.output.count("\n") == 1 and "nope.mp4" in result.output
+    assert run(env, "index", "--every", "0", str(tmp_path)).exit_code == 2
+
+
+def _count_videos(data_dir: Path) -> int:
+    import sqlite3
+
+    if not (data_dir / "catalog.sqlite3").exists():
+        return 0
+    with sqlite3.connect(f"file:{data_dir / 'catalog.sqlite3'}?mode=ro", uri=True) as db:
+        try:
+            return db.execute("SELECT count(*) FROM videos").fetchone()[0]
+        except sqlite3.OperationalError:  # schema not created yet
+            return 0
+
+
+def _wait_for_videos(data_dir: Path, count: int, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while _count_videos(data_dir) < count:
+        assert proc.poll() is None and time.monotonic() < deadline, "indexer ended before the kill"
+        time.sleep(0.01)
+
+
+CRASH_SCRIPT = """
+import sys
+from indexer.cli import cli
+sys.exit(cli(["index", *sys.argv[1:], "--encoder", "indexer.fake_encoder:ColourEncoder"]))
+"""
+
+
+@pytest.mark.slow
+def test_kill_9_during_indexing_leaves_a_consistent_store_and_resumes(tmp_path: Path, env) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    colours = ["red", "blue", "green", "yellow"]
+    for i in range(14):
+        make_video(folder / f"v{i:02d}.mp4", [Scene(colours[i % 4], 150), Scene(colours[(i + 1) % 4], 150)],
+                   size=(320, 240))
+    script = tmp_path / "crash.py"
+    script.write_text(CRASH_SCRIPT)
+    data_dir = Path(env["REELSEARCH_DATA_DIR"])
+    for stored_before_kill in (2, 6, 10):
+        proc = subprocess.Popen([sys.executable, str(script), str(folder)], env={**os.environ, **env},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_for_videos(data_dir, stored_before_kill, proc)
+        time.sleep(0.03 * (stored_before_kill % 4))  # land at different points of the next file
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        with Store.open(data_dir) as store:  # opening reconciles FAISS with the catalog
+            videos = store.list_videos()
+            assert stored_before_kill <= len(videos) < 14  # killed mid-batch
+            frame_ids = set()
+            for video in videos:
+                ids, times, vectors = store.frames(video.id)
+                assert len(ids) == len(vectors) > 0
+                frame_ids.update(ids.tolist())
+            assert set(store.vector_ids().tolist()) == frame_ids
+    result = run(env, "index", str(folder), *FAKE)
+    assert result.exit_code == 0, result.output
+    with Store.open(data_dir) as store:
+        videos = store.list_videos()
+        assert len(videos) == 14
+        total = sum(len(store.frames(v.id)[0]) for v in videos)
+        assert store.vector_count() == total
+
+
+@pytest.mark.slow
+def test_real_open_clip_code_path_with_a_tiny_random_model(tmp_path: Path, env) -> None:
+    """Index, label and report through open_clip itself (tiny random weights: no download)."""
+    video = make_video(tmp_path / "ad.mp4", [Scene("red", 30), Scene("blue", 30)])
+    tiny = ["--encoder", "indexer.clip_encoder:OpenClipEncoder.tiny"]
+    result = run(env, "index", str(video.path), *tiny)
+    assert result.exit_code == 0, result.output
+    assert "1 indexed" in result.output
+    data = json.loads(run(env, "report", str(video.path), "--label", "a red scene", "--json").output)
+    assert data["kind"] == "prompt" and 0.0 <= data["share"] <= 1.0
+    with Store.open(Path(env["REELSEARCH_DATA_DIR"]), readonly=True) as store:
+        assert store.encoder_spec()["model"] == "reelsearch-tiny"  # recorded as open_clip, reloadable
+        (only,) = store.list_videos()
+        ids, times, vectors = store.frames(only.id)
+        assert vectors.shape[1] == 32 and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
+        assert store.cuts(only.id) == pytest.approx([video.cut_times[0]], abs=1e-3)
+        assert store.vector_count() == len(ids)

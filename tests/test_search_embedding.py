@@ -1,0 +1,56 @@
+"""Query embedding helpers (search.embedding): the text LRU and image files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from indexer.errors import QueryError
+from search.embedding import TextCache, encode_image, load_image
+
+
+class Counting:
+    name, dim, image_size = "counting", 4, 8
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def encode_texts(self, texts):
+        self.calls.append(list(texts))
+        return np.array([[len(t), 1.0, 0.0, 0.0] for t in texts], dtype=np.float32)
+
+
+def test_text_cache_embeds_only_new_texts_and_evicts_least_recent():
+    encoder = Counting()
+    cache = TextCache(encoder, size=2)
+    first = cache.encode(["a", "bb"])
+    np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, rtol=1e-6)
+    cache.encode(["bb", "a"])
+    assert encoder.calls == [["a", "bb"]]
+    cache.encode(["ccc"])  # evicts "bb" (least recently used)
+    cache.encode(["a"])
+    cache.encode(["bb"])
+    assert encoder.calls == [["a", "bb"], ["ccc"], ["bb"]]
+    assert len(cache) == 2 and cache.hits == 3
+
+
+def test_load_image_resizes_short_side_and_centre_crops(tmp_path):
+    img = np.zeros((40, 100, 3), np.uint8)
+    img[:, 40:60] = (255, 0, 0)  # a red band in the middle survives the centre crop
+    path = tmp_path / "wide.png"
+    Image.fromarray(img).save(path)
+    out = load_image(path, 16)
+    assert out.shape == (16, 16, 3) and out.dtype == np.uint8
+    assert out[8, 8, 0] > 200 and out[8, 0, 0] < 50
+
+
+def test_encode_image_accepts_arrays_and_refuses_other_things(colour_encoder):
+    red = np.full((20, 30, 3), (220, 30, 30), np.uint8)
+    vec = encode_image(colour_encoder, red)
+    assert vec.shape == (colour_encoder.dim,)
+    assert float(vec @ colour_encoder.encode_texts(["red"])[0]) > 0.99
+    with pytest.raises(QueryError):
+        encode_image(colour_encoder, np.zeros((4, 4), np.uint8))
+    with pytest.raises(QueryError):
+        encode_image(colour_encoder, 42)

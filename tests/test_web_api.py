@@ -1,0 +1,129 @@
+"""JSON API reads: search, categories, videos, video detail, report, audit, errors."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+from webfixtures import *  # noqa: F401,F403  (fixtures)
+
+from indexer.fake_encoder import COLOURS
+
+
+def test_search_returns_videos_with_scenes(client, web_data):
+    body = client.get("/api/search?q=green").get_json()
+    assert body["query"] == "green" and body["message"] is None
+    ids = {r["video_id"] for r in body["results"]}
+    assert ids == {web_data.ids["harbour"], web_data.ids["meadow"]}
+    for result in body["results"]:
+        name = result["name"].removesuffix(".mp4")
+        truth = [t for c, s, e in web_data.videos[name].scene_spans if c == "green" for t in (s, e)]
+        scenes = [t for s in result["scenes"] for t in (s["start"], s["end"])]
+        assert scenes == pytest.approx(truth, abs=0.002)
+        assert all("cool/green" in [lab["id"] for lab in s["labels"]] for s in result["scenes"])
+        assert all(s["thumb"].startswith("/media/thumbs/") for s in result["scenes"])
+
+
+def test_search_k_limits_videos(client):
+    assert len(client.get("/api/search?q=green&k=1").get_json()["results"]) == 1
+
+
+@pytest.mark.parametrize("query,needle", [
+    ("", "give q"), ("k=0&q=red", "k must be"), ("k=x&q=red", "whole number"),
+    ("q=" + "a" * 400, "limit"), ('q="open', "quote"), ("like=abc", "VIDEO_ID@SECONDS"),
+])
+def test_search_bad_queries_are_400(client, query, needle):
+    response = client.get("/api/search?" + query)
+    assert response.status_code == 400
+    assert needle in response.get_json()["error"]
+
+
+def test_search_unknown_category_or_video_is_404(client):
+    assert client.get("/api/search?q=red&category=nope").status_code == 404
+    assert client.get("/api/search?like=77@1").status_code == 404
+
+
+def test_search_empty_result_has_message(client):
+    body = client.get("/api/search?q=giraffe").get_json()
+    assert body["results"] == [] and "no scene matches" in body["message"]
+
+
+def test_search_by_image_upload(client, web_data):
+    buf = io.BytesIO()
+    Image.new("RGB", (50, 40), COLOURS["magenta"]).save(buf, "JPEG")
+    response = client.post("/api/search", data={"image": (io.BytesIO(buf.getvalue()), "q.jpg"), "k": "5"},
+                           content_type="multipart/form-data")
+    assert response.status_code == 200
+    assert [r["video_id"] for r in response.get_json()["results"]] == [web_data.ids["market"]]
+
+
+def test_categories_tree_and_listing(client, web_data):
+    body = client.get("/api/categories").get_json()
+    rows = {r["id"]: r for r in body["categories"]}
+    assert rows["warm"]["videos"] == 2 and rows["warm/red"]["videos"] == 2
+    assert rows["alcohol"]["restricted"] is True and rows["warm"]["restricted"] is False
+    red_time = sum(e - s for v in web_data.videos.values() for c, s, e in v.scene_spans if c == "red")
+    assert rows["warm/red"]["screen_time"] == pytest.approx(red_time, abs=0.1)
+    assert body["videos"] == 3 and body["restricted"]["videos"] == 1
+    listing = client.get("/api/categories/cool/videos").get_json()
+    assert listing["kind"] == "category"
+    cool = {name: sum(e - s for c, s, e in v.scene_spans if c in ("blue", "green"))
+            for name, v in web_data.videos.items()}
+    expected = sorted((n for n in cool if cool[n]), key=lambda n: -cool[n])
+    assert [v["name"] for v in listing["videos"]] == [f"{n}.mp4" for n in expected]  # longest first
+    assert [v["screen_time"] for v in listing["videos"]] == pytest.approx([cool[n] for n in expected], abs=0.1)
+    assert client.get("/api/categories/nothing/videos").status_code == 404
+
+
+def test_videos_and_video_detail(client, web_data):
+    videos = client.get("/api/videos").get_json()["videos"]
+    assert {v["name"] for v in videos} == {"harbour.mp4", "market.mp4", "meadow.mp4"}
+    vid = web_data.ids["harbour"]
+    detail = client.get(f"/api/videos/{vid}").get_json()
+    assert detail["video"]["fps"] == "30000/1001"
+    assert detail["video"]["duration"] == pytest.approx(web_data.videos["harbour"].duration, abs=0.04)
+    assert detail["cuts"] == pytest.approx(list(web_data.videos["harbour"].cut_times), abs=0.001)
+    assert {s["label"] for s in detail["segments"]} >= {"cool/blue", "warm/red", "cool/green"}
+    assert detail["media"] == f"/media/videos/{vid}"
+    assert client.get("/api/videos/12345").status_code == 404
+    assert client.get("/api/videos/12345").get_json()["error"]
+
+
+def test_report_category_and_free_text(client, web_data):
+    vid = web_data.ids["market"]
+    magenta = next(s for s in web_data.videos["market"].scene_spans if s[0] == "magenta")
+    report = client.get(f"/api/videos/{vid}/report?label=alcohol").get_json()
+    assert report["kind"] == "category" and report["contains"] is True
+    assert report["first_appearance"] == pytest.approx(magenta[1], abs=0.001)
+    assert report["total_duration"] == pytest.approx(magenta[2] - magenta[1], abs=0.07)
+    prompt = client.get(f"/api/videos/{vid}/report", query_string={"label": "something magenta"}).get_json()
+    assert prompt["kind"] == "prompt" and prompt["contains"] is True
+    assert prompt["first_appearance"] == pytest.approx(magenta[1], abs=0.001)
+    absent = client.get(f"/api/videos/{vid}/report?label=Blue").get_json()
+    assert absent["contains"] is False and absent["first_appearance"] is None
+
+
+def test_report_errors(client, web_data):
+    vid = web_data.ids["market"]
+    assert client.get(f"/api/videos/{vid}/report").status_code == 400
+    assert client.get(f"/api/videos/{vid}/report?label=%20").status_code == 400
+    assert client.get("/api/videos/999/report?label=red").status_code == 404
+
+
+def test_audit_of_untouched_video_is_empty(client, web_data):
+    assert client.get(f"/api/videos/{web_data.ids['meadow']}/audit").get_json() == {"audit": []}
+    assert client.get("/api/videos/999/audit").status_code == 404
+
+
+def test_openapi_document_lists_the_routes(client, app):
+    yaml = pytest.importorskip("yaml")
+    response = client.get("/api/openapi.yaml")
+    assert response.status_code == 200
+    spec = yaml.safe_load(response.get_data(as_text=True))
+    documented = set(spec["paths"])
+    for rule in app.url_map.iter_rules():
+        path = rule.rule.replace("<int:", "{").replace("<path:", "{").replace("<", "{").replace(">", "}")
+        if path.startswith("/api/") and "_rest" not in path and "action" not in path:
+            assert path in documented, path
+    assert "/api/segments/{segment_id}/accept" in documented

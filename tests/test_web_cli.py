@@ -1,0 +1,89 @@
+"""``reelsearch serve`` and ``reelsearch user add``, and the ``main`` entry point."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import pytest
+from click.testing import CliRunner
+from webfixtures import *  # noqa: F401,F403  (fixtures)
+
+from web.cli import register
+
+
+@pytest.fixture()
+def group() -> click.Group:
+    """A fresh group with the web commands (independent of the global ``cli``)."""
+    return register(click.Group("reelsearch"))
+
+
+def _check(data_dir, name, password) -> bool:
+    from indexer import curation
+    from indexer.store import Store
+
+    with Store.open(data_dir, readonly=True) as store:
+        return curation.check_password(store, name, password)
+
+
+def test_user_add_with_password_on_stdin(group, writable_data):
+    runner = CliRunner()
+    result = runner.invoke(group, ["user", "add", "bob", "--password-stdin", "--data-dir",
+                                   str(writable_data.data_dir)], input="s3cret-words\n")
+    assert result.exit_code == 0, result.output
+    assert "bob can now sign in" in result.output
+    assert _check(writable_data.data_dir, "bob", "s3cret-words")
+    assert not _check(writable_data.data_dir, "bob", "other")
+
+
+def test_user_add_prompts_twice(group, writable_data):
+    runner = CliRunner()
+    args = ["user", "add", "carol", "--data-dir", str(writable_data.data_dir)]
+    mismatch = runner.invoke(group, args, input="first-password\nsecond-password\nfirst-password\nfirst-password\n")
+    assert mismatch.exit_code == 0, mismatch.output
+    assert "do not match" in mismatch.output.lower()
+    assert _check(writable_data.data_dir, "carol", "first-password")
+
+
+def test_user_add_refuses_short_password_and_bad_name(group, writable_data):
+    runner = CliRunner()
+    short = runner.invoke(group, ["user", "add", "dave", "--password-stdin", "--data-dir",
+                                  str(writable_data.data_dir)], input="short\n")
+    assert short.exit_code == 1 and "at least 8 characters" in short.output
+    bad = runner.invoke(group, ["user", "add", "no spaces!", "--password-stdin", "--data-dir",
+                                str(writable_data.data_dir)], input="long enough pw\n")
+    assert bad.exit_code == 1 and "user name" in bad.output
+
+
+def test_serve_runs_waitress_and_prints_the_url(group, web_data, monkeypatch):
+    import waitress
+
+    calls = {}
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: calls.update(app=app, **kw))
+    result = CliRunner().invoke(group, ["serve", "--port", "8123", "--threads", "2", "--data-dir",
+                                        str(web_data.data_dir)])
+    assert result.exit_code == 0, result.output
+    assert "http://127.0.0.1:8123/" in result.output
+    assert calls["host"] == "127.0.0.1" and calls["port"] == 8123 and calls["threads"] == 2
+    assert calls["app"].config["DATA_DIR"] == web_data.data_dir
+    calls["app"].extensions["reelsearch"].close()
+
+
+def test_serve_on_all_interfaces_prints_a_usable_url(group, tmp_path, monkeypatch):
+    import waitress
+
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: None)
+    result = CliRunner().invoke(group, ["serve", "--host", "0.0.0.0", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0 and "http://127.0.0.1:8000/" in result.output
+
+
+def test_main_has_every_command(monkeypatch, capsys):
+    from web.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["reelsearch", "--help"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("index", "report", "labels", "search", "serve", "user"):
+        assert command in out
