@@ -55,6 +55,9 @@ def _every(every: float | None, rate: float | None) -> float:
 @click.option("--batch-size", type=int, default=32, show_default=True, help="Images per encoder batch.")
 @click.option("--shot-aware/--no-shot-aware", default=True, show_default=True,
               help="Also sample the first frame of every shot.")
+@click.option("--reencode-window", type=click.FloatRange(min=0), default=2.0, show_default=True,
+              help="Within a shot, encode again on a content change or after this many seconds; "
+                   "0 encodes every sampled frame.")
 @click.option("--prune", is_flag=True, help="Forget indexed videos whose files are gone.")
 @click.option("--optimize", is_flag=True,
               help="Build/rebuild the approximate (IVF-SQ8) vector index now; it is built automatically past 200k frames.")
@@ -62,7 +65,7 @@ def _every(every: float | None, rate: float | None) -> float:
 @data_dir_option
 @encoder_options
 def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batch_size: int,
-          shot_aware: bool, prune: bool, optimize: bool, taxonomy: Path | None, data_dir: Path,
+          shot_aware: bool, reencode_window: float, prune: bool, optimize: bool, taxonomy: Path | None, data_dir: Path,
           **encoder_kw) -> None:
     """Index video files and folders (recursively) into the store."""
     from .classify import LabelModel
@@ -71,7 +74,8 @@ def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batc
 
     if not paths and not (prune or optimize):
         raise click.UsageError("give at least one file or folder to index (or --prune / --optimize)")
-    options = IndexOptions(every=_every(every, rate), batch_size=batch_size, shot_aware=shot_aware)
+    options = IndexOptions(every=_every(every, rate), batch_size=batch_size, shot_aware=shot_aware,
+                           reencode_window=reencode_window)
     failed = 0
     with open_store(data_dir) as store:
         try:

@@ -1,7 +1,8 @@
 """The indexing pipeline: discover -> decode & sample -> embed in batches -> label -> store.
 
 Decoding runs in a producer thread that feeds a bounded queue while the main thread embeds
-full batches, so the decoder and the encoder overlap (both release the GIL). One bad file
+full batches, so the decoder and the encoder overlap (both release the GIL). A change gate
+(indexer.change_gate) spends encodes where content changes: every shot, then on change. One bad file
 never stops a batch: it becomes a ``FileResult`` with status ``failed`` and a reason.
 """
 
@@ -10,8 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import queue
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,14 +18,16 @@ from typing import Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 
+from .change_gate import ChangeGate
 from .classify import LabelModel
 from .discover import discover
 from .encoder import Encoder
 from .errors import MediaError
 from .frames import FrameScanner
+from .prefetch import prefetch
 from .segments import label_segments, summarize_labels
 from .store import NewVideo, Store
-from .types import SampledFrame, ShotCut
+from .types import ShotCut
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +41,14 @@ class IndexOptions:
     every: float = 0.5
     batch_size: int = 32
     shot_aware: bool = True
-    reuse_threshold: float = 1.5  # see _Dedupe; 0 encodes every sampled frame
-    reuse_max_seconds: float = 2.0
+    change_threshold: float = 0.15  # see indexer.change_gate
+    reencode_window: float = 2.0  # seconds; 0 encodes every sampled frame
 
     def __post_init__(self) -> None:
         if not self.every > 0:
             raise ValueError(f"sampling interval must be > 0 seconds, got {self.every!r}")
-        if self.reuse_threshold < 0 or self.reuse_max_seconds < 0:
-            raise ValueError("reuse threshold and reuse window must be >= 0")
+        if not 0 <= self.change_threshold <= 1 or self.reencode_window < 0:
+            raise ValueError("change threshold must be in [0, 1] and re-encode window >= 0 s")
         if self.batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {self.batch_size!r}")
 
@@ -176,34 +177,27 @@ class Indexer:
         return FileResult(path, status, note, video_id, duration, int(times.size), partial=bool(note), labels=top)
 
     def _embed(self, scanner: FrameScanner) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[ShotCut]]:
-        """Run the scanner in a producer thread; embed its frames in full batches here.
+        """Run the scanner in a producer thread; embed the frames the change gate admits.
 
-        A sampled frame that looks the same as the last embedded frame of its shot (see
-        ``_Dedupe``) reuses that frame's vector instead of spending an encode on it.
+        Returns (times, pts, vectors) of the embedded frames and the detected cuts.
         """
         times: list[float] = []
         pts: list[int] = []
-        owner: list[int] = []  # per sampled frame: index of the encoded vector it uses
         chunks: list[np.ndarray] = []
         cuts: list[ShotCut] = []
         batch: list[np.ndarray] = []
-        dedupe = _Dedupe(self.options.reuse_threshold, self.options.reuse_max_seconds)
-        encoded, last_time = 0, 0.0
-        for item in _threaded(iter(scanner), maxsize=2 * self.options.batch_size):
+        gate = ChangeGate(self.options.change_threshold, self.options.reencode_window)
+        sampled, last_time = 0, 0.0
+        for item in prefetch(iter(scanner), maxsize=2 * self.options.batch_size):
             if isinstance(item, ShotCut):
                 cuts.append(item)
-                dedupe.reset()
+                gate.new_shot()
                 continue
-            times.append(item.time)
-            pts.append(item.pts)
-            reuse = dedupe.match(item)
-            if reuse is None:
+            sampled += 1
+            if gate.admit(item):
+                times.append(item.time)
+                pts.append(item.pts)
                 batch.append(item.image)
-                dedupe.remember(item, encoded)
-                owner.append(encoded)
-                encoded += 1
-            else:
-                owner.append(reuse)
             if len(batch) >= self.options.batch_size:
                 chunks.append(self._encode_batch(batch))
                 batch = []
@@ -212,54 +206,15 @@ class Indexer:
         if batch:
             chunks.append(self._encode_batch(batch))
         self.progress.advance(max(0.0, scanner.report.duration - last_time))
-        unique = np.concatenate(chunks) if chunks else np.zeros((0, self.encoder.dim), np.float32)
-        log.debug("%s: %d sampled frames, %d encoded", scanner.info.path, len(times), encoded)
-        return (np.array(times, dtype=np.float64), np.array(pts, dtype=np.int64),
-                unique[np.array(owner, dtype=np.int64)], cuts)
+        log.debug("%s: %d frames sampled, %d encoded", scanner.info.path, sampled, len(times))
+        vectors = np.concatenate(chunks) if chunks else np.zeros((0, self.encoder.dim), np.float32)
+        return np.array(times, dtype=np.float64), np.array(pts, dtype=np.int64), vectors, cuts
 
     def _encode_batch(self, images: list[np.ndarray]) -> np.ndarray:
         vectors = np.asarray(self.encoder.encode_images(np.stack(images)), dtype=np.float32)
         if vectors.shape != (len(images), self.encoder.dim):
             raise ValueError(f"encoder returned shape {vectors.shape}, expected ({len(images)}, {self.encoder.dim})")
         return vectors
-
-
-class _Dedupe:
-    """Decides when a sampled frame may reuse the vector of the last encoded frame of its shot.
-
-    Compares 16x16 colour thumbnails (mean absolute difference in 0..255 units); reuse only
-    inside one shot, only below ``threshold`` and only up to ``max_seconds`` after the
-    encoded frame, so slow drift is still re-encoded now and then. ``threshold`` 0 disables it.
-    """
-
-    def __init__(self, threshold: float, max_seconds: float) -> None:
-        self.threshold = threshold
-        self.max_seconds = max_seconds
-        self.reset()
-
-    def reset(self) -> None:
-        self._sig: np.ndarray | None = None
-        self._time = 0.0
-        self._index = -1
-
-    @staticmethod
-    def _signature(image: np.ndarray) -> np.ndarray:
-        side = image.shape[0] - image.shape[0] % 16
-        cells = image[:side, :side].reshape(16, side // 16, 16, side // 16, 3)
-        return cells.mean(axis=(1, 3), dtype=np.float32)
-
-    def match(self, frame: SampledFrame) -> int | None:
-        if self.threshold <= 0 or self._sig is None or frame.shot_start:
-            return None
-        if frame.time - self._time > self.max_seconds:
-            return None
-        diff = float(np.abs(self._signature(frame.image) - self._sig).mean())
-        return self._index if diff < self.threshold else None
-
-    def remember(self, frame: SampledFrame, index: int) -> None:
-        if self.threshold > 0:
-            self._sig = self._signature(frame.image)
-            self._time, self._index = frame.time, index
 
 
 def prune_missing(store: Store, keep: Callable[[Path], bool] = lambda p: p.exists()) -> list[Path]:
@@ -270,38 +225,3 @@ def prune_missing(store: Store, keep: Callable[[Path], bool] = lambda p: p.exist
             store.delete_video(video.id)
             removed.append(video.path)
     return removed
-
-
-_DONE = object()
-
-
-def _threaded(items: Iterator, maxsize: int) -> Iterator:
-    """Iterate ``items`` in a daemon thread through a bounded queue; re-raise its errors here."""
-    buffer: queue.Queue = queue.Queue(maxsize=maxsize)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        buffer.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            buffer.put(_DONE)
-        except BaseException as exc:  # handed to the consumer, which raises it
-            buffer.put(exc)
-
-    thread = threading.Thread(target=produce, name="reelsearch-decode", daemon=True)
-    thread.start()
-    try:
-        while (item := buffer.get()) is not _DONE:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=5)

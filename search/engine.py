@@ -44,15 +44,15 @@ from .scenes import attach_labels, group_scenes, video_score
 
 log = logging.getLogger(__name__)
 
-OVERFETCH = 50
+OVERFETCH = 50  # frames fetched per video asked for
 MIN_FETCH = 256
 MAX_FETCH = 4096
-MAX_RESCORED_FACTOR = 2
+MAX_RESCORED_FACTOR = 2  # re-score at most max(MIN_RESCORED, MAX_RESCORED_FACTOR * k) videos
 MIN_RESCORED = 32
 MAX_K = 1000
-GAP_SAMPLES = 2.0
-POSTFILTER_SHARE = 0.5
-APPROX_MARGIN = 0.02  # how far an approximate (IVF-SQ8) score may lie below the exact cosine  # filters passing more of the videos than this filter after retrieval  # a scene bridges misses of up to this many sampling intervals
+GAP_SAMPLES = 2.0  # a scene bridges misses of up to this many sampling intervals
+POSTFILTER_SHARE = 0.5  # filters passing more of the videos than this filter after retrieval
+APPROX_MARGIN = 0.02  # how far an approximate (IVF-SQ8) score may lie below the exact cosine
 
 
 class SearchEngine:

@@ -156,7 +156,7 @@ def test_prune_forgets_deleted_files_only_when_asked(tmp_path, store, colour_enc
     assert [v.path for v in store.list_videos()] == [b.path.absolute()]
 
 
-def test_static_frames_reuse_vectors_but_cuts_always_encode(tmp_path, store, taxonomy) -> None:
+def test_change_gate_encodes_each_shot_and_then_only_on_change(tmp_path, store, taxonomy) -> None:
     from indexer.fake_encoder import ColourEncoder
 
     class Counting(ColourEncoder):
@@ -166,9 +166,16 @@ def test_static_frames_reuse_vectors_but_cuts_always_encode(tmp_path, store, tax
             Counting.calls += len(images)
             return super().encode_images(images)
 
-    enc = Counting()
+    # two static-looking 3 s shots: sampled every 0.5 s, encoded at each shot start and every 2 s
     video = make_video(tmp_path / "s.mp4", [Scene("red", 90), Scene("blue", 90)], size=(320, 240))
-    result = _indexer(store, enc, taxonomy, reuse_threshold=40.0, reuse_max_seconds=10.0).index_file(video.path)
-    assert Counting.calls == 2  # one encode per shot; the other samples reuse it
-    assert result.frames > 6
+    result = _indexer(store, Counting(), taxonomy).index_file(video.path)
+    ids, times, _ = store.frames(result.video_id)
+    assert Counting.calls == result.frames == len(ids) == 4
+    assert times.tolist() == pytest.approx([0.0, 2.002, video.cut_times[0], video.cut_times[0] + 2.002], abs=1e-3)
     assert _segments(store, result.video_id, "blue")[0].start == pytest.approx(video.cut_times[0], abs=1e-3)
+    Counting.calls = 0
+    every = _indexer(store, Counting(), taxonomy, reencode_window=0).index_file(video.path)
+    assert every.status == "skipped"  # unchanged file
+    store.delete_video(result.video_id)
+    every = _indexer(store, Counting(), taxonomy, reencode_window=0).index_file(video.path)
+    assert Counting.calls == every.frames == 12  # every sampled frame (6 s / 0.5 s)

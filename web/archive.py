@@ -16,6 +16,7 @@ import contextlib
 import importlib
 import logging
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,6 +27,7 @@ from indexer.errors import StoreError
 log = logging.getLogger(__name__)
 
 EXTENSION = "reelsearch"
+CACHE_ENTRIES = 64
 _WATCHED = ("catalog.sqlite3", "catalog.sqlite3-wal", "vectors.faiss")
 
 
@@ -55,7 +57,7 @@ class Archive:
         self._taxonomy: Any = None
         self._encoder: Any = None
         self._engine: Any = None
-        self._cache: dict[str, tuple[tuple, Any]] = {}
+        self._cache: OrderedDict[str, tuple[tuple, Any]] = OrderedDict()
 
     # -- store -------------------------------------------------------------------------
     def reader(self) -> Any:
@@ -80,13 +82,20 @@ class Archive:
             return self._store
 
     def cached(self, key: str, compute: Any) -> Any:
-        """A value derived from the store, recomputed only when the store's files change."""
+        """A value derived from the store, recomputed only when the store's files change
+        (least recently used values beyond :data:`CACHE_ENTRIES` are dropped)."""
         token = _change_token(self.data_dir)
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] == token:
-            return hit[1]
+        with self.lock:
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] == token:
+                self._cache.move_to_end(key)
+                return hit[1]
         value = compute()
-        self._cache[key] = (token, value)
+        with self.lock:
+            self._cache[key] = (token, value)
+            self._cache.move_to_end(key)
+            while len(self._cache) > CACHE_ENTRIES:
+                self._cache.popitem(last=False)
         return value
 
     def close(self) -> None:

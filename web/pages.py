@@ -36,8 +36,11 @@ def category_options() -> list[dict[str, Any]]:
 
 def overall_stats() -> dict[str, Any]:
     """Number of indexed videos and their total duration."""
-    snap = snapshot()
-    return {"videos": len(snap.videos), "duration": snap.total_duration}
+    def compute() -> dict[str, Any]:
+        videos = store().list_videos()
+        return {"videos": len(videos), "duration": sum(v.duration for v in videos)}
+
+    return archive().cached("stats", compute)
 
 
 def _search_request() -> SearchRequest | None:
@@ -58,7 +61,10 @@ def _like_info(req: SearchRequest | None) -> dict[str, Any] | None:
     if req is None or req.like is None:
         return None
     video_id, seconds = req.like
-    name = snapshot().videos[video_id].path.name if video_id in snapshot().videos else f"video {video_id}"
+    try:
+        name = store().get_video(video_id).path.name
+    except NotFoundError:
+        name = f"video {video_id}"
     return {"video_id": video_id, "time": seconds, "name": name}
 
 

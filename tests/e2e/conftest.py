@@ -22,9 +22,15 @@ VIEWPORT = {"width": 1280, "height": 800}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Skip the browser tests, with the reason, when chromium is not installed."""
+    """Skip the browser tests, with the reason, when chromium is not installed.
+
+    CI sets REELSEARCH_REQUIRE_BROWSER=1: there a missing browser is a failure, not a skip.
+    """
     if CHROMIUM.exists():
         return
+    if os.environ.get("REELSEARCH_REQUIRE_BROWSER") == "1":
+        raise pytest.UsageError(f"{CHROMIUM} is missing but REELSEARCH_REQUIRE_BROWSER=1 (CI): "
+                                "apt-get install -y chromium")
     skip = pytest.mark.skip(reason=f"{CHROMIUM} is missing: apt-get install -y chromium "
                                    "(see .ci/run) to run the browser tests")
     for item in items:
