@@ -28,7 +28,9 @@ queries for absent concepts return 3.9 junk videos with Z=3, 0.3 with Z=4, 0 wit
 all on-topic videos are found at each), and :data:`IMAGE_Z` (4) for image queries
 (``--image``/``--like``, method ``distribution``), where it is the whole test: image-to-image
 cosines have no text background to compare with (CLIP: unrelated frames ~0.5 +/- 0.07, the same
-kind of scene ~0.75 or more). ``MIN_SPREAD`` makes a query whose scores are
+kind of scene ~0.75 or more). For a text query with negatives the floor is taken on its positive
+terms: the negatives push what they describe far down, which would widen the distribution and
+lift the floor. ``MIN_SPREAD`` makes a query whose scores are
 flat over the whole index (no signal at all) match nothing. The floor assumes a query matches
 well under a third of the index; for a small or uniform archive use ``--min-score``.
 
@@ -44,6 +46,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from indexer.classify import LOGIT_SCALE
+
+from .query import QueryVectors
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +71,14 @@ class Cutoff:
     """How one query's hits were told from non-hits.
 
     ``threshold`` is a probability for ``background`` and a cosine for the other methods;
-    ``floor`` is the least cosine any hit has (``-1`` when none applies).
+    ``floor`` is the least cosine a hit has (``-1`` when none applies) to the query, or to its
+    positive terms when ``floor_on_query`` is False (a text query with negatives).
     """
 
     method: str
     threshold: float
     floor: float = -1.0
+    floor_on_query: bool = True
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -82,14 +88,17 @@ class Cutoff:
 
     @property
     def least_score(self) -> float:
-        """No frame scoring below this cosine can be a hit."""
-        return self.threshold if self.method == "min_score" else max(self.floor, self.threshold
-                                                                     if self.method == "distribution" else -1.0)
+        """No frame whose cosine to the query is below this can be a hit."""
+        if self.method == "min_score":
+            return self.threshold
+        floor = self.floor if self.floor_on_query else -1.0
+        return max(floor, self.threshold) if self.method == "distribution" else floor
 
     def describe(self) -> str:
         """What a hit needs, as a phrase for people."""
         if self.method == "background":
-            return (f"p >= {self.threshold:.2f} against the background prompts and cosine >= "
+            terms = "" if self.floor_on_query else " of the positive terms"
+            return (f"p >= {self.threshold:.2f} against the background prompts and cosine{terms} >= "
                     f"{self.floor:.3f} (far above the query's typical score in the index)")
         if self.method == "distribution":
             return f"cosine >= {self.threshold:.3f} (far above the query's typical score in the index)"
@@ -108,9 +117,12 @@ class FrameJudge:
     query: np.ndarray  # (d,) unit query vector
     background: np.ndarray  # (B, d) background prompt vectors (background method only)
     negatives: np.ndarray  # (m, d) negative term vectors
+    positive: np.ndarray | None = None  # (d,) what the floor applies to when not the query
 
     def __post_init__(self) -> None:
         d = self.query.shape[0]
+        if (self.positive is None) != self.cutoff.floor_on_query:
+            raise ValueError("give a positive vector exactly when the floor is not on the query")
         if self.query.ndim != 1 or self.background.ndim != 2 or self.negatives.ndim != 2:
             raise ValueError("query must be (d,), background and negatives (n, d)")
         if self.background.shape[1] != d or self.negatives.shape[1] != d:
@@ -122,7 +134,7 @@ class FrameJudge:
         """(N, d) frame embeddings -> (scores (N,) cosines to the query, hits (N,) bool)."""
         v = np.asarray(vectors, dtype=np.float32).reshape(-1, self.query.shape[0])
         scores = (v @ self.query).astype(np.float64)
-        hits = scores >= self.cutoff.floor
+        hits = (scores if self.positive is None else v @ self.positive) >= self.cutoff.floor
         if self.cutoff.method == "background":
             rivals = (v @ np.concatenate([self.background, self.negatives]).T).astype(np.float64)
             hits &= (scores > rivals.max(axis=1)) & (_first_softmax(scores, rivals) >= self.cutoff.threshold)
@@ -149,17 +161,22 @@ def distribution_floor(query: np.ndarray, sample: np.ndarray, z: float) -> float
     return float(np.clip(median + z * max(median - p16, MIN_SPREAD), -1.0, 1.0))
 
 
-def text_judge(query: np.ndarray, negatives: np.ndarray, background: np.ndarray, sample: np.ndarray,
+def text_judge(query: QueryVectors, background: np.ndarray, sample: np.ndarray,
                threshold: float = DEFAULT_THRESHOLD, z: float = TEXT_Z) -> FrameJudge:
     """Judge for a text query: background prompts and negatives compete with it, above its floor.
+
+    The floor is taken on the positive terms: negatives push the frames they describe far down,
+    which would widen the query's own distribution and lift its floor.
 
     Raises:
         ValueError: no background prompt, or a threshold outside (0, 1).
     """
     if not 0 < threshold < 1:
         raise ValueError(f"threshold must be a probability in (0, 1), got {threshold!r}")
-    floor = distribution_floor(query, sample, z)
-    return FrameJudge(Cutoff("background", threshold, floor), query, background, negatives)
+    plain = len(query.negatives) == 0
+    floor = distribution_floor(query.query if plain else query.positive, sample, z)
+    cutoff = Cutoff("background", threshold, floor, floor_on_query=plain)
+    return FrameJudge(cutoff, query.query, background, query.negatives, None if plain else query.positive)
 
 
 def image_judge(query: np.ndarray, sample: np.ndarray, z: float = IMAGE_Z) -> FrameJudge:

@@ -8,7 +8,8 @@ One search:
 2. Filters are resolved through the catalog into candidate video ids (:mod:`search.filters`).
 3. ``store.search_vectors`` returns the nearest frames, over-fetched (:data:`OVERFETCH` x ``k``,
    within [:data:`MIN_FETCH`, :data:`MAX_FETCH`]); they only *select* candidate videos, ranked by
-   their best frame.
+   their best frame. When they come from fewer than ``k`` videos and the last one still clears
+   the cutoff (long videos crowding the list), up to :data:`MAX_FETCH` frames are fetched.
 4. Candidate videos are re-scored exactly, best first: every sampled frame of the video is judged
    from its stored embedding, so scenes are complete even where the top-N frames were not, and
    the hits are grouped into scenes (:mod:`search.scenes`) labelled with the overlapping active
@@ -34,7 +35,7 @@ from indexer.encoder import Encoder
 from indexer.errors import EncoderMismatchError, QueryError
 from indexer.taxonomy import Taxonomy
 
-from .cutoff import DEFAULT_BACKGROUND, FrameJudge, absolute_judge, image_judge, text_judge
+from .cutoff import DEFAULT_BACKGROUND, DEFAULT_THRESHOLD, FrameJudge, absolute_judge, image_judge, text_judge
 from .embedding import TextCache, encode_image
 from .filters import Filters, VideoDurations, VideoSet, candidate_videos
 from .query import ParsedQuery, QueryVectors, embed_query, parse_query, with_negatives
@@ -100,7 +101,7 @@ class SearchEngine:
         parsed = query if isinstance(query, ParsedQuery) else parse_query(query)
         parsed = with_negatives(parsed, negatives) if negatives else parsed
         vectors = self.embed(parsed)
-        judge = self._judge(vectors.query, vectors.negatives, min_score, text=True)
+        judge = self._judge(vectors, min_score)
         chosen = _filters(filters, category=category, restricted=restricted, min_duration=min_duration,
                           max_duration=max_duration, video_id=video_id)
         label = query if isinstance(query, str) else str(parsed)
@@ -117,7 +118,7 @@ class SearchEngine:
             NotFoundError: unknown category or video id.
         """
         query = encode_image(self._encoder(), image)
-        judge = self._judge(query, None, min_score, text=False)
+        judge = self._judge(query, min_score)
         label = f"image {Path(image).name}" if isinstance(image, (str, Path)) else "the image"
         return self._run(query, judge, _filters(filters, **fields), k, label)
 
@@ -138,7 +139,7 @@ class SearchEngine:
             raise QueryError(f"video {video.id} has no indexed frames")
         nearest = int(np.argmin(np.abs(times - time)))
         query = np.asarray(vectors[nearest], dtype=np.float32)
-        judge = self._judge(query, None, min_score, text=False)
+        judge = self._judge(query, min_score)
         label = f"like {video.path.name}@{times[nearest]:.3f}"
         return self._run(query, judge, _filters(filters, **fields), k, label)
 
@@ -163,18 +164,20 @@ class SearchEngine:
             self._background = self.texts.encode(prompts)
         return self._background
 
-    def _judge(self, query: np.ndarray, negatives: np.ndarray | None, min_score: float | None,
-               *, text: bool) -> FrameJudge:
-        negatives = negatives if negatives is not None else np.zeros((0, len(query)), np.float32)
+    def _judge(self, query: QueryVectors | np.ndarray, min_score: float | None) -> FrameJudge:
+        """The cutoff for a text query (QueryVectors) or an image query (a vector)."""
+        text = isinstance(query, QueryVectors)
+        vector = query.query if text else query
         if min_score is not None:
             if not -1.0 <= min_score <= 1.0:
                 raise QueryError(f"--min-score is a cosine similarity in [-1, 1], got {min_score:g}")
-            return absolute_judge(query, negatives, float(min_score))
+            negatives = query.negatives if text else np.zeros((0, len(vector)), np.float32)
+            return absolute_judge(vector, negatives, float(min_score))
         sample = self.sample.vectors()
         if not text:
-            return image_judge(query, sample)
-        threshold = self.taxonomy.threshold if self.taxonomy else 0.5
-        return text_judge(query, negatives, self._background_vectors(), sample, threshold)
+            return image_judge(vector, sample)
+        threshold = self.taxonomy.threshold if self.taxonomy else DEFAULT_THRESHOLD
+        return text_judge(query, self._background_vectors(), sample, threshold)
 
     def _run(self, query: np.ndarray, judge: FrameJudge, filters: Filters, k: int,
              label: str) -> SearchResponse:
@@ -194,8 +197,15 @@ class SearchEngine:
         else:  # most videos pass: search everything, drop the others (cheaper than an id selector)
             restrict = None
             fetch = fetch if videos.everything else min(2 * fetch, MAX_FETCH)
-        scores, ids = self.store.search_vectors(query[None, :], fetch, video_ids=restrict)
-        ranked = self._rank_videos(scores[0], ids[0], None if videos.everything else videos)
+        allowed = None if videos.everything else videos
+        while True:
+            scores, ids = self.store.search_vectors(query[None, :], fetch, video_ids=restrict)
+            ranked = self._rank_videos(scores[0], ids[0], allowed)
+            # long videos can fill the fetched frames: fetch more while matches may be cut off
+            if len(ranked) >= k or fetch >= MAX_FETCH or ids[0, -1] < 0 or \
+                    scores[0, -1] < judge.cutoff.least_score - APPROX_MARGIN:
+                break
+            fetch = min(4 * fetch, MAX_FETCH)
         results, best = self._rescore(ranked, judge, k)
         if not results:
             return SearchResponse((), judge.cutoff, _no_match_message(label, best, judge), label)
@@ -248,7 +258,7 @@ class SearchEngine:
             return None, float(scores.max())
         video = self.store.get_video(video_id)
         scenes = group_scenes(times, scores, hits, self.store.cuts(video_id), video.duration,
-                              max_gap=GAP_SAMPLES * video.sample_every)
+                              every=video.sample_every, max_gap=GAP_SAMPLES * video.sample_every)
         segments = [(s.label, s.start, s.end) for s in self.store.segments(video_id)]
         scenes = [attach_labels(s, segments) for s in scenes]
         return VideoResult(video, video_score(scenes), tuple(scenes)), float(scores.max())

@@ -1,18 +1,23 @@
 """Group the frames of one video that match a query into scenes.
 
-Input: every sampled frame of the video (times, query scores, and a hit mask from
-:mod:`search.cutoff`), the stored shot cuts and the video duration.
+Input: the video's stored frames (times, query scores, and a hit mask from :mod:`search.cutoff`),
+its shot cuts, its duration and its sampling interval ``every``. The indexer samples a frame
+every ``every`` seconds but stores only those whose content changed (plus the first of each
+shot and one every few seconds, see indexer/change_gate.py), so a stored frame stands for the
+sampled frames after it that looked the same.
 
-1. Hit frames are taken in time order. Two consecutive hits join the same scene when they are at
-   most ``max_gap`` seconds apart (the engine uses twice the sampling interval) and no *non-hit
-   shot* lies between them: a shot that has sampled frames, none of which is a hit. Hits in
-   neighbouring shots merge (a scene is the union of the shots that match); a shot that does not
-   match splits them.
-2. Each boundary lies between the last sampled frame outside the scene and the first one inside
-   it. When a shot cut lies in that interval the boundary is the cut (exact: a scene starting at
-   a cut starts on the cut frame); otherwise it is the midpoint (uncertain by +/- half the
-   sampling interval). A scene that reaches the first or last sampled frame extends to the start
-   or end of the video.
+1. Hit frames are taken in time order. Consecutive hits always join one scene. Hits separated
+   by non-hit frames join when the stretch the non-hits cover (from the first non-hit to the
+   next hit) is at most ``max_gap`` seconds (the engine uses two sampling intervals) and no
+   *non-hit shot* lies between them: a shot with stored frames, none of which is a hit. So a
+   scene is the union of the matching shots around it; a shot that does not match splits it.
+2. A boundary lies between the last stored frame ``P`` on one side and the first one ``N`` on
+   the other. When a shot cut lies in ``(P, N]`` the boundary is that cut: exact, a scene that
+   starts at a cut starts on the cut frame. Otherwise the frames sampled between ``P`` and ``N``
+   looked like ``P`` (or were all stored), so the change happened within the last sampling
+   interval before ``N``: the boundary is ``max(midpoint(P, N), N - every / 2)``, uncertain by
+   about half a sampling interval. A scene that reaches the first or last stored frame extends
+   to the start or end of the video.
 3. A scene's score is its best hit's score and ``best_time`` that frame's time; a video scores
    as its best scene.
 """
@@ -64,42 +69,37 @@ def _runs(times: np.ndarray, hits: np.ndarray, shot: np.ndarray, max_gap: float)
     first = prev = int(hit_idx[0])
     for idx in hit_idx[1:]:
         idx = int(idx)
-        between = shot[prev + 1:idx]
-        if times[idx] - times[prev] > max_gap or not shot_hit[between].all():
-            runs.append((first, prev))
-            first = idx
+        if idx > prev + 1:  # non-hit frames between: bridge a short stretch within matching shots
+            missed = times[idx] - times[prev + 1]
+            if missed > max_gap or not shot_hit[shot[prev + 1:idx]].all():
+                runs.append((first, prev))
+                first = idx
         prev = idx
     runs.append((first, prev))
     return runs
 
 
-def _start(times: np.ndarray, cuts: np.ndarray, first: int) -> float:
-    if first == 0:
-        return 0.0
-    before, inside = float(times[first - 1]), float(times[first])
-    lo, hi = np.searchsorted(cuts, before, side="right"), np.searchsorted(cuts, inside, side="right")
-    return float(cuts[hi - 1]) if hi > lo else (before + inside) / 2
-
-
-def _end(times: np.ndarray, cuts: np.ndarray, last: int, duration: float) -> float:
-    if last == len(times) - 1:
-        return max(duration, float(times[last]))
-    inside, after = float(times[last]), float(times[last + 1])
-    lo, hi = np.searchsorted(cuts, inside, side="right"), np.searchsorted(cuts, after, side="right")
-    return float(cuts[lo]) if hi > lo else (inside + after) / 2
+def _boundary(times: np.ndarray, cuts: np.ndarray, before: int, every: float) -> float:
+    """Where the content changes between stored frames ``before`` and ``before + 1``."""
+    p, n = float(times[before]), float(times[before + 1])
+    lo, hi = np.searchsorted(cuts, p, side="right"), np.searchsorted(cuts, n, side="right")
+    if hi > lo:  # cuts in (p, n]: the change is at one of them
+        return float(cuts[lo])
+    return max((p + n) / 2, n - every / 2)
 
 
 def group_scenes(times: np.ndarray, scores: np.ndarray, hits: np.ndarray, cuts: Sequence[float],
-                 duration: float, *, max_gap: float) -> list[Scene]:
-    """Scenes of one video from all its sampled frames (rules in the module docstring).
+                 duration: float, *, every: float, max_gap: float) -> list[Scene]:
+    """Scenes of one video from all its stored frames (rules in the module docstring).
 
     Args:
-        times: (N,) sampled frame times in seconds (any order; sorted here).
+        times: (N,) stored frame times in seconds (any order; sorted here).
         scores: (N,) similarity of each frame to the query.
         hits: (N,) bool, which frames match (see search.cutoff).
         cuts: shot cut times (the first frame of each new shot).
         duration: the video's duration in seconds.
-        max_gap: longest time between two hits of one scene.
+        every: the sampling interval the video was indexed with (seconds).
+        max_gap: longest stretch of non-matching frames a scene bridges (seconds).
 
     Returns:
         Scenes in time order (empty when nothing hits).
@@ -111,8 +111,8 @@ def group_scenes(times: np.ndarray, scores: np.ndarray, hits: np.ndarray, cuts: 
     hits = np.asarray(hits, dtype=bool)
     if not times.shape == scores.shape == hits.shape or times.ndim != 1:
         raise ValueError("times, scores and hits must be 1-d arrays of the same length")
-    if max_gap < 0:
-        raise ValueError(f"max_gap must be >= 0, got {max_gap}")
+    if max_gap < 0 or not every > 0:
+        raise ValueError(f"need max_gap >= 0 and every > 0, got {max_gap} and {every}")
     if not hits.any():
         return []
     order = np.argsort(times, kind="stable")
@@ -123,7 +123,9 @@ def group_scenes(times: np.ndarray, scores: np.ndarray, hits: np.ndarray, cuts: 
     for first, last in _runs(times, hits, shot, max_gap):
         span = np.arange(first, last + 1)[hits[first:last + 1]]
         best = int(span[np.argmax(scores[span])])
-        start, end = _start(times, cut_arr, first), _end(times, cut_arr, last, duration)
+        start = 0.0 if first == 0 else _boundary(times, cut_arr, first - 1, every)
+        end = max(duration, float(times[last])) if last == len(times) - 1 else \
+            _boundary(times, cut_arr, last, every)
         scenes.append(Scene(start=start, end=end, best_time=float(times[best]),
                             score=float(scores[best]), hits=len(span)))
     return scenes

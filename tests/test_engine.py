@@ -111,6 +111,9 @@ def test_negatives_remove_what_they_describe(engine):
         for scene in result.scenes:
             assert scene.end - scene.start < 3.1  # only the red shot is left of the red+blue span
     assert _spans(without)["a"] == [(0.0, pytest.approx(3.003, abs=FRAME))]
+    # a negative that describes a large share of the archive does not hide the positive matches
+    blue = _spans(engine.search("blue -red"))
+    assert set(blue) == {"a", "b"} and blue == _spans(engine.search("blue"))
 
 
 def test_weights_change_the_ranking(engine):

@@ -19,7 +19,7 @@ def _group(times, hit_spans, cuts, duration, max_gap=1.0, scores=None):
     for lo, hi in hit_spans:
         hits |= (times >= lo) & (times < hi)
     scores = np.where(hits, 0.9, 0.1) if scores is None else scores
-    return group_scenes(times, scores, hits, cuts, duration, max_gap=max_gap)
+    return group_scenes(times, scores, hits, cuts, duration, every=0.5, max_gap=max_gap)
 
 
 def test_scene_snaps_to_the_cuts_around_a_matching_shot():
@@ -63,10 +63,25 @@ def test_scene_reaching_the_ends_covers_the_video_edges():
     assert [(s.start, s.end) for s in scenes] == [(0.0, 5.2)]
 
 
+def test_change_gated_frames_stand_for_the_samples_after_them():
+    # Stored frames only where content changed (every=0.5 s sampling): 0, 2 (window), 2.5, 6 and
+    # 8.5. The hit at 2.0 stands for samples 2.0..2.0, the frame at 2.5 changed, so the scene ends
+    # in (2.0, 2.5]; consecutive hits 0 and 2 merge although 2 s apart.
+    times = np.array([0.0, 2.0, 2.5, 6.0, 8.5])
+    hits = np.array([True, True, False, True, True])
+    scenes = group_scenes(times, hits * 0.9, hits, (), 10.0, every=0.5, max_gap=1.0)
+    assert [(s.start, s.end) for s in scenes] == [(0.0, 2.25), (5.75, 10.0)]
+    # the non-hit frame at 2.5 stands for 2.5..6.0 (3.5 s > max_gap): no bridging
+    # a short non-hit stretch is bridged
+    short = np.array([0.0, 0.5, 1.0, 1.5])
+    hit2 = np.array([True, False, True, True])
+    assert len(group_scenes(short, hit2 * 1.0, hit2, (), 2.0, every=0.5, max_gap=1.0)) == 1
+
+
 def test_best_frame_and_score():
     times = _frames(6.0)
     scores = np.array([0.1, 0.1, 0.5, 0.8, 0.6, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1])
-    scenes = group_scenes(times, scores, scores > 0.3, (), 6.0, max_gap=1.0)
+    scenes = group_scenes(times, scores, scores > 0.3, (), 6.0, every=0.5, max_gap=1.0)
     assert len(scenes) == 1
     assert scenes[0].best_time == 1.5 and scenes[0].score == pytest.approx(0.8)
     assert video_score(scenes) == pytest.approx(0.8)
@@ -76,14 +91,17 @@ def test_unsorted_input_and_no_hits():
     times = _frames(4.0)
     perm = np.random.default_rng(0).permutation(len(times))
     hits = (times >= 1.0) & (times < 2.0)
-    scenes = group_scenes(times[perm], hits[perm] * 1.0, hits[perm], (), 4.0, max_gap=1.0)
+    scenes = group_scenes(times[perm], hits[perm] * 1.0, hits[perm], (), 4.0, every=0.5, max_gap=1.0)
     assert [(s.start, s.end) for s in scenes] == [(0.75, 1.75)]
-    assert group_scenes(times, np.zeros(len(times)), np.zeros(len(times), bool), (), 4.0, max_gap=1) == []
+    none = np.zeros(len(times), bool)
+    assert group_scenes(times, np.zeros(len(times)), none, (), 4.0, every=0.5, max_gap=1) == []
 
 
 def test_bad_arguments():
     with pytest.raises(ValueError):
-        group_scenes(np.zeros(3), np.zeros(2), np.zeros(3, bool), (), 1.0, max_gap=1.0)
+        group_scenes(np.zeros(3), np.zeros(2), np.zeros(3, bool), (), 1.0, every=0.5, max_gap=1.0)
+    with pytest.raises(ValueError):
+        group_scenes(np.zeros(3), np.zeros(3), np.zeros(3, bool), (), 1.0, every=0.0, max_gap=1.0)
     with pytest.raises(ValueError):
         Scene(start=2.0, end=1.0, best_time=1.5, score=0.3)
     with pytest.raises(ValueError):

@@ -21,8 +21,7 @@ def frames(colour_encoder):
 
 def _hits(colour_encoder, frames, text, **kw):
     vectors = embed_query(parse_query(text, kw.pop("negatives", ())), colour_encoder.encode_texts)
-    judge = text_judge(vectors.query, vectors.negatives, colour_encoder.encode_texts(BACKGROUND),
-                       np.repeat(frames, 3, axis=0), **kw)
+    judge = text_judge(vectors, colour_encoder.encode_texts(BACKGROUND), np.repeat(frames, 3, axis=0), **kw)
     _, hits = judge.judge(frames)
     return {name for name, hit in zip(COLOURS, hits) if hit}, judge
 

@@ -1,7 +1,7 @@
 """Media routes: indexed video files (HTTP Range for seeking) and frame thumbnails.
 
 Files are found only by video id in the index: no route takes a path, so nothing outside the
-index can be served. Thumbnails are snapped to the nearest sampled frame (a bounded cache),
+index can be served. Thumbnails are snapped to a 0.25 s grid within their shot (a bounded cache),
 made with PyAV on first request and cached under ``<data_dir>/thumbs``.
 """
 
@@ -42,29 +42,28 @@ def video_file(video_id: int):
     return response
 
 
-def _snap(times: list[float], seconds: float) -> float:
-    """The sampled frame time nearest to ``seconds`` (``seconds`` itself if none)."""
-    if not times:
-        return seconds
-    i = bisect.bisect_left(times, seconds)
-    candidates = times[max(0, i - 1):i + 1]
-    return min(candidates, key=lambda t: abs(t - seconds))
+THUMB_GRID = 0.25  # seconds: thumbnails are cut on this grid so the cache stays bounded
 
 
-def _frame_times(video_id: int) -> list[float]:
-    """Sorted sampled frame times of a video (cached until the store changes)."""
-    def compute() -> list[float]:
-        _ids, times, _vectors = store().frames(video_id)
-        return sorted(float(t) for t in times)
+def _snap(cuts: list[float], seconds: float) -> float:
+    """``seconds`` rounded down to the thumbnail grid, never back across a shot cut."""
+    snapped = int(seconds / THUMB_GRID) * THUMB_GRID
+    i = bisect.bisect_right(cuts, seconds)
+    if i and cuts[i - 1] > snapped:  # the grid point lies in the previous shot
+        return cuts[i - 1]
+    return snapped
 
-    return archive().cached(f"frame-times:{video_id}", compute)
+
+def _cut_times(video_id: int) -> list[float]:
+    """Sorted shot cut times of a video (cached until the store changes)."""
+    return archive().cached(f"cut-times:{video_id}", lambda: sorted(store().cuts(video_id)))
 
 
 @bp.get("/media/thumbs/<int:video_id>/<int:ms>.jpg")
 def thumbnail(video_id: int, ms: int):
-    """A ~320 px JPEG of the sampled frame nearest to ``ms`` milliseconds into the video."""
+    """A ~320 px JPEG of the frame at ``ms`` milliseconds (snapped to a 0.25 s grid, within its shot)."""
     record = store().get_video(video_id)
-    seconds = _snap(_frame_times(video_id), min(ms / 1000, record.duration))
+    seconds = _snap(_cut_times(video_id), min(ms / 1000, record.duration))
     width = int(current_app.config["THUMB_WIDTH"])
     try:
         path = cached_thumbnail(archive().data_dir / "thumbs", record.path, video_id=record.id,
