@@ -32,7 +32,9 @@ kind of scene ~0.75 or more). For a text query with negatives the floor is taken
 terms: the negatives push what they describe far down, which would widen the distribution and
 lift the floor. ``MIN_SPREAD`` makes a query whose scores are
 flat over the whole index (no signal at all) match nothing. The floor assumes a query matches
-well under a third of the index; for a small or uniform archive use ``--min-score``.
+well under a third of the index, so for text it applies only once the index holds
+:data:`MIN_FLOOR_FRAMES` frames; below that (a small archive, where one query may rightly match
+most frames) the background test alone decides. For a big but uniform archive use ``--min-score``.
 
 **min_score** (``--min-score X``) replaces all of the above by an absolute cosine ``s_q >= X``;
 negatives still exclude frames that look more like them than like the query.
@@ -62,6 +64,10 @@ TEXT_Z = 4.0
 IMAGE_Z = 4.0
 #: Least spread (cosine) assumed for a query's score distribution.
 MIN_SPREAD = 0.01
+#: A text query's floor applies only when the index sample has at least this many frames: the
+#: far tail it guards against needs a big index, and in a small archive a query may rightly
+#: match most frames (then the background test alone decides).
+MIN_FLOOR_FRAMES = 1000
 
 METHODS = ("background", "distribution", "min_score")
 
@@ -96,6 +102,8 @@ class Cutoff:
 
     def describe(self) -> str:
         """What a hit needs, as a phrase for people."""
+        if self.method == "background" and self.floor <= -1.0:
+            return f"p >= {self.threshold:.2f} against the background prompts"
         if self.method == "background":
             terms = "" if self.floor_on_query else " of the positive terms"
             return (f"p >= {self.threshold:.2f} against the background prompts and cosine{terms} >= "
@@ -174,7 +182,9 @@ def text_judge(query: QueryVectors, background: np.ndarray, sample: np.ndarray,
     if not 0 < threshold < 1:
         raise ValueError(f"threshold must be a probability in (0, 1), got {threshold!r}")
     plain = len(query.negatives) == 0
-    floor = distribution_floor(query.query if plain else query.positive, sample, z)
+    floor = -1.0
+    if len(sample) >= MIN_FLOOR_FRAMES:
+        floor = distribution_floor(query.query if plain else query.positive, sample, z)
     cutoff = Cutoff("background", threshold, floor, floor_on_query=plain)
     return FrameJudge(cutoff, query.query, background, query.negatives, None if plain else query.positive)
 

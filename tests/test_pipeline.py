@@ -179,3 +179,27 @@ def test_change_gate_encodes_each_shot_and_then_only_on_change(tmp_path, store, 
     store.delete_video(result.video_id)
     every = _indexer(store, Counting(), taxonomy, reencode_window=0).index_file(video.path)
     assert Counting.calls == every.frames == 12  # every sampled frame (6 s / 0.5 s)
+
+
+def test_curator_edits_survive_reindexing_a_changed_file(tmp_path, store, colour_encoder, taxonomy) -> None:
+    from indexer import curation
+
+    curation.add_user(store, "alice", "correct horse battery")
+    indexer = _indexer(store, colour_encoder, taxonomy)
+    path = make_video(tmp_path / "ad.mp4", [Scene("red", 45), Scene("blue", 45)]).path
+    vid = indexer.index_file(path).video_id
+    (red,) = [s for s in store.segments(vid) if s.label == "red"]
+    (blue,) = [s for s in store.segments(vid) if s.label == "blue"]
+    curation.reject(store, red.id, "alice")
+    curation.accept(store, blue.id, "alice")
+    tag = curation.add(store, vid, "alice", "logo on screen", 0.5, 1.0)
+    # the file changes (re-encoded, same scenes): the auto rows are rebuilt, curator rows stay
+    make_video(path, [Scene("red", 45), Scene("blue", 45)], size=(200, 150))
+    os.utime(path, (5, 5))
+    assert indexer.index_file(path).status == "reindexed"
+    active = {(s.label, s.source) for s in store.segments(vid)}
+    assert ("red", "auto") not in active  # the rejected segment is not resurrected
+    assert ("blue", "curator") in active and ("blue", "auto") not in active
+    assert any(s.id == tag.id and s.label == "logo on screen" for s in store.segments(vid))
+    rejected = [s for s in store.segments(vid, include_rejected=True) if s.status == "rejected"]
+    assert [(s.label, s.source) for s in rejected] == [("red", "curator")]

@@ -79,3 +79,21 @@ def test_cutoff_validates_and_describes():
     text = Cutoff("background", 0.5, 0.1).describe()
     assert "background" in text and "0.50" in text
     assert Cutoff("min_score", 0.25).to_dict()["threshold"] == 0.25
+
+
+def test_text_floor_applies_only_to_a_big_enough_index(colour_encoder, frames):
+    from search.cutoff import MIN_FLOOR_FRAMES
+
+    vectors = embed_query(parse_query("red"), colour_encoder.encode_texts)
+    background = colour_encoder.encode_texts(BACKGROUND)
+    # a small archive that is mostly red: the query rightly matches most of it
+    small = np.repeat(frames[:1], 50, axis=0)
+    judge = text_judge(vectors, background, small)
+    assert judge.cutoff.floor == -1.0 and judge.judge(frames[:1])[1].all()
+    assert "cosine" not in judge.cutoff.describe()
+    # a big archive where red is rare: the floor sits above the typical score
+    rng = np.random.default_rng(0)
+    big = frames[rng.integers(1, len(frames), MIN_FLOOR_FRAMES)]
+    floored = text_judge(vectors, background, big)
+    assert floored.cutoff.floor > float(np.median(big @ vectors.query))
+    assert floored.judge(frames[:1])[1].all()
