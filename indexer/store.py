@@ -41,6 +41,7 @@ from indexer.errors import EncoderMismatchError, StoreError
 from indexer.store_reads import CatalogReads
 from indexer.store_sync import CatalogFrames, VectorFile
 from indexer.types import Segment, ShotCut
+from indexer.frame_ids import VideoFrameIds
 from indexer.vectors import IVF_THRESHOLD, VectorIndex
 from indexer.vectors_ivf import build_ivf, exact_topk, ivf_nlist
 
@@ -76,6 +77,7 @@ class Store(CatalogReads):
         self._lock = catalog.lock
         self._vectors = VectorFile(data_dir / self.VECTORS, data_dir / self.LOCK, catalog)
         self._flush_every = (flush_every_videos, flush_every_seconds)
+        self._frame_ids = VideoFrameIds()  # for searches restricted to some videos
         self._closed = False
 
     @classmethod
@@ -292,7 +294,7 @@ class Store(CatalogReads):
             if video_ids is None:
                 return index.search(queries, k)
             with self.catalog.read() as conn:
-                subset = q.video_frame_ids(conn, list(video_ids))
+                subset = self._frame_ids.subset(conn, video_ids)
                 if len(subset) > EXACT_SUBSET_LIMIT or index.kind == "flat":
                     return index.search(queries, k, subset=subset)
                 batches = list(q.frame_vectors(conn, subset, index.dim))

@@ -120,7 +120,7 @@ def test_unchanged_files_are_skipped_changed_reindexed_renamed_followed(tmp_path
 def test_bad_files_fail_one_line_and_batch_goes_on(tmp_path, store, colour_encoder, taxonomy) -> None:
     folder = tmp_path / "batch"
     folder.mkdir()
-    good = make_video(folder / "good.mp4", [Scene("red", 30)])
+    make_video(folder / "good.mp4", [Scene("red", 30)])
     (folder / "empty.mp4").write_bytes(b"")
     (folder / "notes.mp4").write_text("this is not a video\n")
     (folder / "noise.mkv").write_bytes(np.random.default_rng(0).integers(0, 256, 5000, np.uint8).tobytes())

@@ -213,6 +213,11 @@ def test_search_restricted_to_videos(store: Store) -> None:
     assert store.search_vectors(va[:1], 3, video_ids=[])[1].tolist() == [[-1, -1, -1]]
     with pytest.raises(ValueError):
         store.search_vectors(np.ones((1, DIM + 1), np.float32), 3)
+    # the cached video -> frame ids table follows later writes and deletes
+    c, vc = write(store, "/c.mp4", 10, seed=3)
+    assert set(store.search_vectors(vc[:1], 20, video_ids=[c])[1][0].tolist()) - {-1} == set(store.frames(c)[0].tolist())
+    store.delete_video(b)
+    assert (store.search_vectors(va[:1], 5, video_ids=[b])[1] == -1).all()
 
 
 def test_optimize_builds_ivf_with_frame_ids(store: Store) -> None:

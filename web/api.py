@@ -20,7 +20,7 @@ from .archive import archive, store
 from .curating import apply_change, audit_entries
 from .pages import snapshot
 from .reports import video_report
-from .searching import SearchRequest, parse_k, parse_like, read_image, response_view, run_search
+from .searching import SearchRequest, parse_k, request_query, response_view, run_search
 from .security import csrf_exempt, curator_required, current_user
 from .timeline import category_colours
 from .video_page import audit_dict, segment_dict, video_dict
@@ -33,17 +33,10 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 def _search_request() -> SearchRequest:
     """The query of a GET or multipart POST. Raises QueryError."""
     k = parse_k(request.values.get("k"), int(current_app.config["SEARCH_LIMIT"]))
-    category = (request.values.get("category") or "").strip() or None
-    upload = request.files.get("image")
-    if upload is not None and upload.filename:
-        return SearchRequest(image=read_image(upload.read()), category=category, k=k)
-    like = (request.values.get("like") or "").strip()
-    if like:
-        return SearchRequest(like=parse_like(like), category=category, k=k)
-    text = (request.values.get("q") or "").strip()
-    if not text:
+    req = request_query(request.values, request.files, k)
+    if req is None:
         raise QueryError("give q (text), like (VIDEO_ID@SECONDS) or an image file")
-    return SearchRequest(text=text, category=category, k=k)
+    return req
 
 
 @bp.route("/search", methods=["GET", "POST"])

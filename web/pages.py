@@ -13,7 +13,7 @@ from indexer.errors import NotFoundError, QueryError
 from . import browsing
 from .archive import archive, store
 from .reports import video_report
-from .searching import SearchRequest, parse_like, read_image, response_view, run_search
+from .searching import SearchRequest, request_query, response_view, run_search
 from .security import csrf_exempt, current_user
 from .timeline import category_colours, label_colour
 from .video_page import audit_dict, segment_dict, timeline, video_dict
@@ -45,16 +45,7 @@ def overall_stats() -> dict[str, Any]:
 
 def _search_request() -> SearchRequest | None:
     """The request's query, or None for the bare search page. Raises QueryError."""
-    limit = int(current_app.config["SEARCH_LIMIT"])
-    category = (request.values.get("category") or "").strip() or None
-    upload = request.files.get("image")
-    if upload is not None and upload.filename:
-        return SearchRequest(image=read_image(upload.read()), category=category, k=limit)
-    like = (request.args.get("like") or "").strip()
-    if like:
-        return SearchRequest(like=parse_like(like), category=category, k=limit)
-    text = (request.values.get("q") or "").strip()
-    return SearchRequest(text=text, category=category, k=limit) if text else None
+    return request_query(request.values, request.files, int(current_app.config["SEARCH_LIMIT"]))
 
 
 def _like_info(req: SearchRequest | None) -> dict[str, Any] | None:

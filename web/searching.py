@@ -93,6 +93,20 @@ def parse_k(value: str | None, default: int) -> int:
     return k
 
 
+def request_query(values: Any, files: Any, k: int) -> SearchRequest | None:
+    """The search a request asks for: an uploaded ``image``, ``like=ID@SECONDS`` or ``q`` text,
+    with an optional ``category``; None when it asks for none. Raises QueryError."""
+    category = (values.get("category") or "").strip() or None
+    upload = files.get("image")
+    if upload is not None and upload.filename:
+        return SearchRequest(image=read_image(upload.read()), category=category, k=k)
+    like = (values.get("like") or "").strip()
+    if like:
+        return SearchRequest(like=parse_like(like), category=category, k=k)
+    text = (values.get("q") or "").strip()
+    return SearchRequest(text=text, category=category, k=k) if text else None
+
+
 def run_search(engine: Any, req: SearchRequest) -> Any:
     """Call the engine; returns its SearchResponse. Raises QueryError / NotFoundError."""
     filters = {"category": req.category} if req.category else {}
