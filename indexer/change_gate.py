@@ -2,16 +2,19 @@
 
 The encoder is the main cost of indexing on a CPU. Frames are sampled every ``every`` seconds,
 but a sampled frame whose colour distribution is still that of the last *encoded* frame of the
-same shot adds nothing the encoder has not already seen. The gate lets a frame through when:
+same shot adds little the encoder has not already seen. The gate lets a frame through when:
 
 - it is the first sampled frame of a shot (so every shot gets at least one encode), or
-- its colour histogram (4 levels per channel, 64 bins) moved by more than ``threshold`` in total
-  variation distance (0..1) from the last encoded frame, or
+- its Y/U/V histograms moved by more than ``threshold`` (total variation distance, 0..1,
+  averaged over the three planes) from the last encoded frame -- histograms ignore camera
+  pans but see new colours and objects of some size, or
 - ``window`` seconds have passed since the last encode (slow drift is still seen).
 
-Only frames that pass are embedded and stored, so the uncertainty of a label boundary that is
-not at a cut is honestly half the gap between the encoded frames around it.
-``window`` 0 lets every sampled frame through.
+The gate works on the cut detector's per-frame signature (Y/U/V cell means, already computed
+for every decoded frame), so a frame it turns away is never even resized. Only frames that pass
+are embedded and stored, so the uncertainty of a label boundary that is not at a cut is
+honestly half the gap between the encoded frames around it. ``window`` 0 admits every
+sampled frame.
 """
 
 from __future__ import annotations
@@ -20,23 +23,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .types import SampledFrame
+BINS = 16  # histogram bins per plane over 0..255
 
 
-def colour_histogram(image: np.ndarray) -> np.ndarray:
-    """64-bin RGB histogram (4 levels per channel) of a uint8 image, summing to 1."""
-    q = (image >> 6).astype(np.uint8)
-    idx = (q[..., 0] << 4) | (q[..., 1] << 2) | q[..., 2]
-    hist = np.bincount(idx.ravel(), minlength=64).astype(np.float32)
-    return hist / max(1.0, float(hist.sum()))
+def plane_histograms(signature: np.ndarray) -> np.ndarray:
+    """(planes, BINS) histograms, each summing to 1, of a (planes, rows, cols) 0..255 signature."""
+    planes = signature.reshape(signature.shape[0], -1)
+    idx = np.clip(planes * (BINS / 256.0), 0, BINS - 1).astype(np.int64)
+    hist = np.stack([np.bincount(row, minlength=BINS) for row in idx]).astype(np.float32)
+    return hist / np.maximum(hist.sum(axis=1, keepdims=True), 1.0)
 
 
 @dataclass
 class ChangeGate:
-    """Stateful per video: call ``new_shot()`` at each cut and ``admit(frame)`` per sample."""
+    """Stateful per video: ``new_shot()`` at each cut, ``admit(...)`` per sampled frame."""
 
-    threshold: float = 0.15
-    window: float = 2.0
+    threshold: float = 0.2
+    window: float = 4.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.threshold <= 1 or self.window < 0:
@@ -47,14 +50,13 @@ class ChangeGate:
         self._hist: np.ndarray | None = None
         self._time = 0.0
 
-    def admit(self, frame: SampledFrame) -> bool:
-        """True if ``frame`` should be encoded (and then becomes the reference)."""
-        if self.window > 0 and self._hist is not None and not frame.shot_start \
-                and frame.time - self._time < self.window:
-            hist = colour_histogram(frame.image)
-            if 0.5 * float(np.abs(hist - self._hist).sum()) <= self.threshold:
-                return False
-            self._hist, self._time = hist, frame.time
+    def admit(self, time: float, signature: np.ndarray | None, shot_start: bool = False) -> bool:
+        """True if the frame at ``time`` should be encoded (it then becomes the reference)."""
+        if self.window <= 0 or signature is None:
             return True
-        self._hist, self._time = colour_histogram(frame.image), frame.time
+        hist = plane_histograms(signature)
+        if self._hist is not None and not shot_start and time - self._time < self.window:
+            if 0.5 * float(np.abs(hist - self._hist).sum(axis=1).mean()) <= self.threshold:
+                return False
+        self._hist, self._time = hist, time
         return True

@@ -55,7 +55,7 @@ def _every(every: float | None, rate: float | None) -> float:
 @click.option("--batch-size", type=int, default=32, show_default=True, help="Images per encoder batch.")
 @click.option("--shot-aware/--no-shot-aware", default=True, show_default=True,
               help="Also sample the first frame of every shot.")
-@click.option("--reencode-window", type=click.FloatRange(min=0), default=2.0, show_default=True,
+@click.option("--reencode-window", type=click.FloatRange(min=0), default=4.0, show_default=True,
               help="Within a shot, encode again on a content change or after this many seconds; "
                    "0 encodes every sampled frame.")
 @click.option("--prune", is_flag=True, help="Forget indexed videos whose files are gone.")

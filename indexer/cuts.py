@@ -96,6 +96,11 @@ class CutDetector:
             return self.threshold
         return max(self.threshold, self.ratio * float(np.median(self._recent)))
 
+    @property
+    def last_signature(self) -> np.ndarray | None:
+        """The signature of the frame fed last (None before the first)."""
+        return self._previous
+
     def signature(self, frame: av.VideoFrame) -> np.ndarray:
         """Return the (3, rows, cols) float32 Y/U/V cell means of ``frame`` (0..255)."""
         match = _PLANAR_YUV.match(frame.format.name)

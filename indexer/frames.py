@@ -26,6 +26,7 @@ from typing import Iterator
 import av
 import numpy as np
 
+from .change_gate import ChangeGate
 from .cuts import CutDetector
 from .errors import MediaError
 from .probe import Container, VideoStream, frame_rate, open_container, pixel_aspect, probe, video_stream
@@ -165,7 +166,7 @@ class FrameScanner:
 
     def __init__(
         self, path: Path, *, every: float = 0.5, image_size: int = 224, shot_aware: bool = True,
-        detector: CutDetector | None = None, threads: int = 0,
+        detector: CutDetector | None = None, threads: int = 0, gate: ChangeGate | None = None,
     ) -> None:
         if not (isinstance(every, (int, float)) and math.isfinite(every) and every > 0):
             raise ValueError(f"every must be a positive number of seconds, got {every!r}")
@@ -177,6 +178,8 @@ class FrameScanner:
         self.shot_aware = shot_aware
         self.threads = threads  # decoder threads; 0 lets FFmpeg choose
         self.detector = detector if detector is not None else CutDetector()
+        self.gate = gate  # decides which sampled frames are worth an encode (None: all)
+        self.sampled = 0  # frames due by the sampling grid or a cut, before the gate
         self.info = probe(self.path)
         self.report: ScanReport | None = None
         self._sar = Fraction(1)
@@ -185,6 +188,7 @@ class FrameScanner:
 
     def __iter__(self) -> Iterator[_Item]:
         self.report = None
+        self.sampled = 0
         self.detector.reset()
         damage = _Damage(self.path)
         with open_container(self.path) as container:
@@ -219,17 +223,21 @@ class FrameScanner:
                         f"says {format_timestamp(declared)} (truncated file?)")
 
     def _sample(self, timed: Iterator[tuple[av.VideoFrame, float, int]]) -> Iterator[_Item]:
-        """Pick one frame per ``every`` seconds (PTS grid) plus each shot's first frame."""
+        """Pick one frame per ``every`` seconds (PTS grid) plus each shot's first frame; the
+        gate, if any, keeps only those worth an encode (before they are resized)."""
         next_index = 0
         for frame, time, pts in timed:
             cut = self.detector.feed(frame, time, pts)
             due = time >= next_index * self.every - _EPS
             if cut is not None:
                 yield cut
+                if self.gate is not None:
+                    self.gate.new_shot()
             starts_shot = cut is not None and self.shot_aware
             if due or starts_shot:
-                image = self.image(frame)
-                yield SampledFrame(time=time, pts=pts, image=image, shot_start=starts_shot)
+                self.sampled += 1
+                if self.gate is None or self.gate.admit(time, self.detector.last_signature, starts_shot):
+                    yield SampledFrame(time=time, pts=pts, image=self.image(frame), shot_start=starts_shot)
             if due:
                 next_index = math.floor(time / self.every + _EPS) + 1
 

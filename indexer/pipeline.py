@@ -41,8 +41,8 @@ class IndexOptions:
     every: float = 0.5
     batch_size: int = 32
     shot_aware: bool = True
-    change_threshold: float = 0.15  # see indexer.change_gate
-    reencode_window: float = 2.0  # seconds; 0 encodes every sampled frame
+    change_threshold: float = 0.2  # see indexer.change_gate
+    reencode_window: float = 4.0  # seconds; 0 encodes every sampled frame
 
     def __post_init__(self) -> None:
         if not self.every > 0:
@@ -155,8 +155,9 @@ class Indexer:
         return self._encode_file(path, st, digest, "reindexed" if existing else "indexed")
 
     def _encode_file(self, path: Path, st, digest: str, status: str) -> FileResult:
+        gate = ChangeGate(self.options.change_threshold, self.options.reencode_window)
         scanner = FrameScanner(path, every=self.options.every, image_size=self.encoder.image_size,
-                               shot_aware=self.options.shot_aware)
+                               shot_aware=self.options.shot_aware, gate=gate)
         self.progress.start_file(path, scanner.info.duration)
         times, pts, vectors, cuts = self._embed(scanner)
         report = scanner.report
@@ -177,27 +178,21 @@ class Indexer:
         return FileResult(path, status, note, video_id, duration, int(times.size), partial=bool(note), labels=top)
 
     def _embed(self, scanner: FrameScanner) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[ShotCut]]:
-        """Run the scanner in a producer thread; embed the frames the change gate admits.
-
-        Returns (times, pts, vectors) of the embedded frames and the detected cuts.
-        """
+        """Run the scanner in a producer thread; embed its frames (those its change gate
+        admits) in full batches here. Returns (times, pts, vectors) and the detected cuts."""
         times: list[float] = []
         pts: list[int] = []
         chunks: list[np.ndarray] = []
         cuts: list[ShotCut] = []
         batch: list[np.ndarray] = []
-        gate = ChangeGate(self.options.change_threshold, self.options.reencode_window)
-        sampled, last_time = 0, 0.0
+        last_time = 0.0
         for item in prefetch(iter(scanner), maxsize=2 * self.options.batch_size):
             if isinstance(item, ShotCut):
                 cuts.append(item)
-                gate.new_shot()
                 continue
-            sampled += 1
-            if gate.admit(item):
-                times.append(item.time)
-                pts.append(item.pts)
-                batch.append(item.image)
+            times.append(item.time)
+            pts.append(item.pts)
+            batch.append(item.image)
             if len(batch) >= self.options.batch_size:
                 chunks.append(self._encode_batch(batch))
                 batch = []
@@ -206,7 +201,7 @@ class Indexer:
         if batch:
             chunks.append(self._encode_batch(batch))
         self.progress.advance(max(0.0, scanner.report.duration - last_time))
-        log.debug("%s: %d frames sampled, %d encoded", scanner.info.path, sampled, len(times))
+        log.debug("%s: %d frames sampled, %d encoded", scanner.info.path, scanner.sampled, len(times))
         vectors = np.concatenate(chunks) if chunks else np.zeros((0, self.encoder.dim), np.float32)
         return np.array(times, dtype=np.float64), np.array(pts, dtype=np.int64), vectors, cuts
 

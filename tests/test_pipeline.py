@@ -166,19 +166,19 @@ def test_change_gate_encodes_each_shot_and_then_only_on_change(tmp_path, store, 
             Counting.calls += len(images)
             return super().encode_images(images)
 
-    # two static-looking 3 s shots: sampled every 0.5 s, encoded at each shot start and every 2 s
-    video = make_video(tmp_path / "s.mp4", [Scene("red", 90), Scene("blue", 90)], size=(320, 240))
+    # two static-looking 5 s shots: sampled every 0.5 s, encoded at each shot start and every 4 s
+    video = make_video(tmp_path / "s.mp4", [Scene("red", 150), Scene("blue", 150)], size=(320, 240))
     result = _indexer(store, Counting(), taxonomy).index_file(video.path)
     ids, times, _ = store.frames(result.video_id)
     assert Counting.calls == result.frames == len(ids) == 4
-    assert times.tolist() == pytest.approx([0.0, 2.002, video.cut_times[0], video.cut_times[0] + 2.002], abs=1e-3)
+    assert times.tolist() == pytest.approx([0.0, 4.004, video.cut_times[0], video.cut_times[0] + 4.004], abs=1e-3)
     assert _segments(store, result.video_id, "blue")[0].start == pytest.approx(video.cut_times[0], abs=1e-3)
     Counting.calls = 0
     every = _indexer(store, Counting(), taxonomy, reencode_window=0).index_file(video.path)
     assert every.status == "skipped"  # unchanged file
     store.delete_video(result.video_id)
     every = _indexer(store, Counting(), taxonomy, reencode_window=0).index_file(video.path)
-    assert Counting.calls == every.frames == 12  # every sampled frame (6 s / 0.5 s)
+    assert Counting.calls == every.frames == 20  # every sampled frame (10 s / 0.5 s)
 
 
 def test_curator_edits_survive_reindexing_a_changed_file(tmp_path, store, colour_encoder, taxonomy) -> None:
