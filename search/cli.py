@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -147,7 +148,10 @@ def search(query: str | None, image: Path | None, like: str | None, negatives: t
     if response.results:
         click.echo(render_json_lines(response) if as_json else render_table(response, links=links))
     if response.message:
-        click.echo(response.message, err=True)
+        hint = ""
+        if response.best_score is not None:
+            hint = f", or --min-score {max(-1.0, math.floor(response.best_score * 100) / 100):.2f} to list the closest frames anyway"
+        click.echo(response.message + hint, err=True)
 
 
 def _run(store: Any, query: str | None, image: Path | None, like: str | None, negatives: tuple[str, ...],

@@ -208,7 +208,8 @@ class SearchEngine:
             fetch = min(4 * fetch, MAX_FETCH)
         results, best = self._rescore(ranked, judge, k)
         if not results:
-            return SearchResponse((), judge.cutoff, _no_match_message(label, best, judge), label)
+            return SearchResponse((), judge.cutoff, _no_match_message(label, best, judge), label,
+                                  best if math.isfinite(best) else None)
         return SearchResponse(tuple(results), judge.cutoff, None, label)
 
     def _rank_videos(self, scores: np.ndarray, ids: np.ndarray,
@@ -277,10 +278,8 @@ def _filters(base: Filters | None, **fields: Any) -> Filters:
 
 
 def _no_match_message(label: str, best: float, judge: FrameJudge) -> str:
-    """Why nothing came back, and how to see the closest frames anyway."""
+    """Why nothing came back and what to try (front ends add how to lower the cutoff)."""
     if not math.isfinite(best):
         return f"no scene matches {label!r}: no frame was close enough to look at"
-    hint = max(-1.0, math.floor(best * 100) / 100)
     return (f"no scene matches {label!r} well (best frame cosine {best:.3f}; a match needs "
-            f"{judge.cutoff.describe()}); try more concrete words, fewer filters or negatives, "
-            f"or --min-score {hint:.2f} to see the closest frames anyway")
+            f"{judge.cutoff.describe()}); try more concrete words, fewer filters or negatives")

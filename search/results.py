@@ -64,6 +64,7 @@ class SearchResponse:
     cutoff: Cutoff | None
     message: str | None = None
     query: str = ""
+    best_score: float | None = None  # best frame cosine seen when nothing matched (None if none)
 
     def __post_init__(self) -> None:
         if not self.results and not self.message:
@@ -74,4 +75,5 @@ class SearchResponse:
 
     def to_dict(self) -> dict:
         return {"query": self.query, "results": [r.to_dict() for r in self.results],
-                "cutoff": self.cutoff.to_dict() if self.cutoff else None, "message": self.message}
+                "cutoff": self.cutoff.to_dict() if self.cutoff else None, "message": self.message,
+                "best_score": self.best_score}

@@ -96,7 +96,7 @@ def test_text_query_finds_the_right_scenes_with_the_right_times(indexed, engine)
 def test_query_that_matches_nothing_returns_nothing_and_says_so(engine):
     response = engine.search("giraffe")
     assert response.results == ()
-    assert "giraffe" in response.message and "--min-score" in response.message
+    assert "giraffe" in response.message and response.best_score is not None
     # min_score overrides the relative cutoff with an absolute cosine
     assert len(engine.search("giraffe", min_score=-1.0).results) == 3
 

@@ -65,6 +65,7 @@ def test_no_match_says_so_and_exits_zero(data_dir):
     result = _run(data_dir, "giraffe")
     assert result.exit_code == 0
     assert result.stdout == "" and "no scene matches 'giraffe'" in result.stderr
+    assert "--min-score 0.00 to list the closest frames anyway" in result.stderr
 
 
 def test_like_image_negatives_and_filters(data_dir, tmp_path):
