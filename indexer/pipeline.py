@@ -117,13 +117,14 @@ class Indexer:
         """Index every video under ``paths``; yield one FileResult per file or bad path."""
         for item in discover(paths):
             if isinstance(item, MediaError):
-                yield FileResult(item.path, "failed", item.reason)
+                yield FileResult(item.path.absolute(), "failed", item.reason)
                 continue
             yield self.index_file(item)
 
     def index_file(self, path: Path) -> FileResult:
         """Index one file (skip if unchanged, follow a rename); never raises for bad media."""
         started = time.perf_counter()
+        path = path.absolute()
         try:
             result = self._index_file(path)
         except MediaError as exc:
@@ -135,7 +136,6 @@ class Indexer:
         return FileResult(**{**result.__dict__, "wall_seconds": time.perf_counter() - started})
 
     def _index_file(self, path: Path) -> FileResult:
-        path = path.absolute()
         try:
             st = path.stat()
         except OSError as exc:
