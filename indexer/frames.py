@@ -167,6 +167,7 @@ class FrameScanner:
     def __init__(
         self, path: Path, *, every: float = 0.5, image_size: int = 224, shot_aware: bool = True,
         detector: CutDetector | None = None, threads: int = 0, gate: ChangeGate | None = None,
+        thumb_width: int = 0,
     ) -> None:
         if not (isinstance(every, (int, float)) and math.isfinite(every) and every > 0):
             raise ValueError(f"every must be a positive number of seconds, got {every!r}")
@@ -179,6 +180,7 @@ class FrameScanner:
         self.threads = threads  # decoder threads; 0 lets FFmpeg choose
         self.detector = detector if detector is not None else CutDetector()
         self.gate = gate  # decides which sampled frames are worth an encode (None: all)
+        self.thumb_width = thumb_width  # > 0: each sampled frame also carries a thumbnail
         self.sampled = 0  # frames due by the sampling grid or a cut, before the gate
         self.info = probe(self.path)
         self.report: ScanReport | None = None
@@ -237,7 +239,9 @@ class FrameScanner:
             if due or starts_shot:
                 self.sampled += 1
                 if self.gate is None or self.gate.admit(time, self.detector.last_signature, starts_shot):
-                    yield SampledFrame(time=time, pts=pts, image=self.image(frame), shot_start=starts_shot)
+                    thumb = self.thumbnail(frame) if self.thumb_width > 0 else None
+                    yield SampledFrame(time=time, pts=pts, image=self.image(frame),
+                                       shot_start=starts_shot, thumbnail=thumb)
             if due:
                 next_index = math.floor(time / self.every + _EPS) + 1
 
@@ -312,7 +316,22 @@ class FrameScanner:
         top, left = (height - size) // 2, (width - size) // 2
         image = rgb[top : top + size, left : left + size]
         turns = (-self.info.rotation // 90) % 4  # np.rot90 turns counter-clockwise
-        return np.ascontiguousarray(np.rot90(image, turns) if turns else image)
+        # always a copy: to_ndarray() may view a buffer that PyAV's reformatter reuses
+        return np.array(np.rot90(image, turns) if turns else image, order="C", copy=True)
+
+    def thumbnail(self, frame: av.VideoFrame) -> np.ndarray:
+        """The whole frame, ``thumb_width`` wide (display aspect and rotation applied), RGB uint8."""
+        rotated = self.info.rotation in (90, 270)
+        shown_w, shown_h = frame.width * self._sar, Fraction(frame.height)
+        if rotated:  # the displayed width is the coded height
+            shown_w, shown_h = shown_h, shown_w
+        out_w = self.thumb_width
+        out_h = max(2, round(out_w * shown_h / shown_w))
+        coded = (out_h, out_w) if rotated else (out_w, out_h)
+        rgb = frame.reformat(width=coded[0], height=coded[1], format="rgb24",
+                             interpolation="BILINEAR").to_ndarray()
+        turns = (-self.info.rotation // 90) % 4
+        return np.array(np.rot90(rgb, turns) if turns else rgb, order="C", copy=True)
 
     def _scaled_size(self, width: int, height: int) -> tuple[int, int]:
         """Coded size scaled (pixel aspect corrected) so the short side is image_size."""

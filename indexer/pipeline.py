@@ -27,6 +27,7 @@ from .frames import FrameScanner
 from .prefetch import prefetch
 from .segments import label_segments, summarize_labels
 from .store import NewVideo, Store
+from .thumbs import THUMB_WIDTH, jpeg_bytes, save_thumbnails
 from .types import ShotCut
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class IndexOptions:
     shot_aware: bool = True
     change_threshold: float = 0.2  # see indexer.change_gate
     reencode_window: float = 4.0  # seconds; 0 encodes every sampled frame
+    thumb_width: int = THUMB_WIDTH  # JPEG thumbnail of every stored frame; 0: none
 
     def __post_init__(self) -> None:
         if not self.every > 0:
@@ -157,9 +159,10 @@ class Indexer:
     def _encode_file(self, path: Path, st, digest: str, status: str) -> FileResult:
         gate = ChangeGate(self.options.change_threshold, self.options.reencode_window)
         scanner = FrameScanner(path, every=self.options.every, image_size=self.encoder.image_size,
-                               shot_aware=self.options.shot_aware, gate=gate)
+                               shot_aware=self.options.shot_aware, gate=gate,
+                               thumb_width=self.options.thumb_width)
         self.progress.start_file(path, scanner.info.duration)
-        times, pts, vectors, cuts = self._embed(scanner)
+        times, pts, vectors, cuts, jpegs = self._embed(scanner)
         report = scanner.report
         if not times.size:
             raise MediaError(path, "no frame could be decoded")
@@ -174,17 +177,22 @@ class Indexer:
                           info=dataclasses.replace(scanner.info, duration=duration),
                           sample_every=self.options.every, status="partial" if note else "ok", note=note)
         video_id = self.store.write_video(record, times, pts, vectors, cuts, segments)
+        if jpegs:
+            save_thumbnails(self.store.thumbs_dir, video_id, digest, times.tolist(), jpegs,
+                            self.options.thumb_width)
         top = tuple((r.label, r.total_duration) for r in summarize_labels(segments, duration)[:5])
         return FileResult(path, status, note, video_id, duration, int(times.size), partial=bool(note), labels=top)
 
-    def _embed(self, scanner: FrameScanner) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[ShotCut]]:
+    def _embed(self, scanner: FrameScanner) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[ShotCut], list[bytes]]:
         """Run the scanner in a producer thread; embed its frames (those its change gate
-        admits) in full batches here. Returns (times, pts, vectors) and the detected cuts."""
+        admits) in full batches here. Returns (times, pts, vectors), the cuts and the
+        frames' JPEG thumbnails (empty when thumbnails are off)."""
         times: list[float] = []
         pts: list[int] = []
         chunks: list[np.ndarray] = []
         cuts: list[ShotCut] = []
         batch: list[np.ndarray] = []
+        jpegs: list[bytes] = []
         last_time = 0.0
         for item in prefetch(iter(scanner), maxsize=2 * self.options.batch_size):
             if isinstance(item, ShotCut):
@@ -193,6 +201,8 @@ class Indexer:
             times.append(item.time)
             pts.append(item.pts)
             batch.append(item.image)
+            if item.thumbnail is not None:
+                jpegs.append(jpeg_bytes(item.thumbnail))
             if len(batch) >= self.options.batch_size:
                 chunks.append(self._encode_batch(batch))
                 batch = []
@@ -203,7 +213,7 @@ class Indexer:
         self.progress.advance(max(0.0, scanner.report.duration - last_time))
         log.debug("%s: %d frames sampled, %d encoded", scanner.info.path, scanner.sampled, len(times))
         vectors = np.concatenate(chunks) if chunks else np.zeros((0, self.encoder.dim), np.float32)
-        return np.array(times, dtype=np.float64), np.array(pts, dtype=np.int64), vectors, cuts
+        return np.array(times, dtype=np.float64), np.array(pts, dtype=np.int64), vectors, cuts, jpegs
 
     def _encode_batch(self, images: list[np.ndarray]) -> np.ndarray:
         vectors = np.asarray(self.encoder.encode_images(np.stack(images)), dtype=np.float32)

@@ -65,6 +65,7 @@ class SampledFrame:
     pts: int
     image: np.ndarray = field(repr=False, compare=False)
     shot_start: bool = False  # True for the first sampled frame after a detected cut
+    thumbnail: np.ndarray | None = field(default=None, repr=False, compare=False)  # small RGB, full frame
 
     def __post_init__(self) -> None:
         _check_time("time", self.time)

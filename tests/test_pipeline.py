@@ -203,3 +203,22 @@ def test_curator_edits_survive_reindexing_a_changed_file(tmp_path, store, colour
     assert any(s.id == tag.id and s.label == "logo on screen" for s in store.segments(vid))
     rejected = [s for s in store.segments(vid, include_rejected=True) if s.status == "rejected"]
     assert [(s.label, s.source) for s in rejected] == [("red", "curator")]
+
+
+def test_a_thumbnail_is_stored_for_every_frame(tmp_path, store, colour_encoder, taxonomy) -> None:
+    from PIL import Image
+
+    from indexer.fake_encoder import COLOURS
+    from indexer.thumbs import thumb_path
+
+    video = make_video(tmp_path / "t.mp4", [Scene("red", 45), Scene("blue", 45)], size=(320, 180))
+    result = _indexer(store, colour_encoder, taxonomy).index_file(video.path)
+    record = store.get_video(result.video_id)
+    _ids, times, _vectors = store.frames(result.video_id)
+    for t in times:
+        path = thumb_path(store.thumbs_dir, record.id, record.content_hash, int(round(t * 1000)), 320)
+        with Image.open(path) as image:
+            assert image.size == (320, 180)  # whole frame, display aspect
+            typical = np.median(np.asarray(image.convert("RGB")).reshape(-1, 3), axis=0)
+        expected = "red" if t < video.cut_times[0] else "blue"
+        assert np.abs(typical - COLOURS[expected]).max() < 40, (t, typical)

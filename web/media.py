@@ -1,8 +1,9 @@
 """Media routes: indexed video files (HTTP Range for seeking) and frame thumbnails.
 
 Files are found only by video id in the index: no route takes a path, so nothing outside the
-index can be served. Thumbnails are snapped to a 0.25 s grid within their shot (a bounded cache),
-made with PyAV on first request and cached under ``<data_dir>/thumbs``.
+index can be served. A thumbnail is the nearest stored frame of the same shot (made while
+indexing), else a frame on a 0.25 s grid (a bounded cache) made with PyAV on first request and
+cached under ``<data_dir>/thumbs``.
 """
 
 from __future__ import annotations
@@ -42,28 +43,36 @@ def video_file(video_id: int):
     return response
 
 
-THUMB_GRID = 0.25  # seconds: thumbnails are cut on this grid so the cache stays bounded
+THUMB_GRID = 0.25  # seconds: other times are cut on this grid so the cache stays bounded
 
 
-def _snap(cuts: list[float], seconds: float) -> float:
-    """``seconds`` rounded down to the thumbnail grid, never back across a shot cut."""
-    snapped = int(seconds / THUMB_GRID) * THUMB_GRID
+def _snap(frame_times: list[float], cuts: list[float], seconds: float) -> float:
+    """The stored frame nearest ``seconds`` within its shot (its thumbnail was made while
+    indexing); else ``seconds`` rounded down to the grid, never back across a cut."""
     i = bisect.bisect_right(cuts, seconds)
-    if i and cuts[i - 1] > snapped:  # the grid point lies in the previous shot
-        return cuts[i - 1]
-    return snapped
+    shot_start = cuts[i - 1] if i else 0.0
+    shot_end = cuts[i] if i < len(cuts) else float("inf")
+    j = bisect.bisect_left(frame_times, seconds)
+    near = [t for t in frame_times[max(0, j - 1):j + 1] if shot_start <= t < shot_end]
+    if near:
+        return min(near, key=lambda t: abs(t - seconds))
+    return max(shot_start, int(seconds / THUMB_GRID) * THUMB_GRID)
 
 
-def _cut_times(video_id: int) -> list[float]:
-    """Sorted shot cut times of a video (cached until the store changes)."""
-    return archive().cached(f"cut-times:{video_id}", lambda: sorted(store().cuts(video_id)))
+def _timing(video_id: int) -> tuple[list[float], list[float]]:
+    """Sorted stored frame times and cut times of a video (cached until the store changes)."""
+    def compute() -> tuple[list[float], list[float]]:
+        _ids, times, _vectors = store().frames(video_id)
+        return sorted(float(t) for t in times), sorted(store().cuts(video_id))
+
+    return archive().cached(f"timing:{video_id}", compute)
 
 
 @bp.get("/media/thumbs/<int:video_id>/<int:ms>.jpg")
 def thumbnail(video_id: int, ms: int):
-    """A ~320 px JPEG of the frame at ``ms`` milliseconds (snapped to a 0.25 s grid, within its shot)."""
+    """A ~320 px JPEG of the stored frame nearest ``ms`` milliseconds within its shot."""
     record = store().get_video(video_id)
-    seconds = _snap(_cut_times(video_id), min(ms / 1000, record.duration))
+    seconds = _snap(*_timing(video_id), min(ms / 1000, record.duration))
     width = int(current_app.config["THUMB_WIDTH"])
     try:
         path = cached_thumbnail(archive().data_dir / "thumbs", record.path, video_id=record.id,

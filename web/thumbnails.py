@@ -1,30 +1,23 @@
-"""Small JPEG thumbnails of video frames, made on demand with PyAV and cached on disk.
+"""Small JPEG thumbnails of video frames: the indexer's, else made on demand with PyAV.
 
-A thumbnail is keyed by (video id, content hash, time in ms, width), so re-indexing a changed
-file never serves a stale picture. Files are written atomically (temp file + ``os.replace``),
-so concurrent requests for the same frame are harmless.
+The indexer stores a thumbnail of every stored frame (indexer.thumbs); any other frame is
+decoded on first request and cached under the same scheme, keyed by (video id, content hash,
+time in ms, width), so re-indexing a changed file never serves a stale picture. Files are
+written atomically, so concurrent requests for the same frame are harmless.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 from pathlib import Path
 
 import av
 from PIL import Image
 
 from indexer.errors import MediaError
+from indexer.thumbs import jpeg_bytes, thumb_path, write_atomically
 
 log = logging.getLogger(__name__)
-
-JPEG_QUALITY = 80
-
-
-def thumb_path(thumbs_dir: Path, video_id: int, content_hash: str, ms: int, width: int) -> Path:
-    """Where the cached thumbnail lives (one folder per video version)."""
-    return thumbs_dir / f"{video_id}-{content_hash[:12]}" / f"{ms:09d}-{width}.jpg"
 
 
 def grab_frame(path: Path, seconds: float, start_time: float = 0.0) -> Image.Image:
@@ -70,12 +63,6 @@ def cached_thumbnail(thumbs_dir: Path, video_path: Path, *, video_id: int, conte
     if path.is_file():
         return path
     image = make_thumbnail(grab_frame(video_path, ms / 1000, start_time), width, rotation)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        image.save(tmp, "JPEG", quality=JPEG_QUALITY, optimize=True)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomically(path, jpeg_bytes(image))
     log.debug("thumbnail %s", path)
     return path
