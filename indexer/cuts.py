@@ -59,6 +59,7 @@ class CutDetector:
         self.cells = cells
         self._recent: deque[float] = deque(maxlen=window)
         self._grids: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._pool: tuple[np.ndarray, np.ndarray] | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -121,15 +122,35 @@ class CutDetector:
         return signature
 
     def _plane_cells(self, plane: av.video.plane.VideoPlane, dtype: np.dtype) -> np.ndarray:
-        """Average a fixed grid of sample points of one plane into (rows, cols) cells."""
+        """Average a regular grid of sample points of one plane into (rows, cols) cells.
+
+        The grid is a strided view (every ``step``-th pixel), so only the samples are copied.
+        """
         itemsize = np.dtype(dtype).itemsize
         stride = plane.line_size // itemsize
         pixels = np.frombuffer(plane, dtype=dtype, count=stride * plane.height)
         pixels = pixels.reshape(plane.height, stride)
-        ys, xs = self._grid(plane.height, plane.width)
         rows, cols = self.cells
-        samples = pixels[ys, xs].astype(np.float32)
-        return samples.reshape(rows, _SAMPLES_PER_CELL, cols, _SAMPLES_PER_CELL).mean(axis=(1, 3))
+        ny, nx = rows * _SAMPLES_PER_CELL, cols * _SAMPLES_PER_CELL
+        if plane.height < ny or plane.width < nx:  # tiny frames: fall back to index arrays
+            ys, xs = self._grid(plane.height, plane.width)
+            samples = pixels[ys, xs]
+        else:
+            sy, sx = plane.height // ny, plane.width // nx
+            y0, x0 = sy // 2, sx // 2
+            samples = pixels[y0:y0 + ny * sy:sy, x0:x0 + nx * sx:sx]
+        left, right = self._pooling()
+        return left @ samples.astype(np.float32) @ right  # cell means, as two small matmuls
+
+    def _pooling(self) -> tuple[np.ndarray, np.ndarray]:
+        """Averaging matrices (rows, ny) and (nx, cols): ``L @ samples @ R`` = per-cell means."""
+        if self._pool is None:
+            rows, cols = self.cells
+            w = np.float32(1.0 / _SAMPLES_PER_CELL)
+            left = np.kron(np.eye(rows, dtype=np.float32), np.full((1, _SAMPLES_PER_CELL), w, np.float32))
+            right = np.kron(np.eye(cols, dtype=np.float32), np.full((_SAMPLES_PER_CELL, 1), w, np.float32))
+            self._pool = (left, right)
+        return self._pool
 
     def _grid(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
         """Row/column index arrays (broadcastable) of the sample points of a plane."""
