@@ -308,3 +308,44 @@ def test_scanner_rejects_bad_settings(tmp_path: Path) -> None:
         FrameScanner(path, every=0)
     with pytest.raises(ValueError):
         FrameScanner(path, image_size=0)
+
+
+def _write_with_codec(path: Path, codec: str, pix_fmt: str, options: dict | None = None) -> None:
+    """Three 30-frame solid scenes at 25 fps with encoders that need time_base = 1/fps."""
+    from indexer.fake_encoder import COLOURS
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=25, options=options or {})
+        stream.width, stream.height, stream.pix_fmt = 176, 144, pix_fmt
+        i = 0
+        for colour in ("red", "blue", "green"):
+            for _ in range(30):
+                image = np.empty((144, 176, 3), np.uint8)
+                image[:] = COLOURS[colour]
+                frame = av.VideoFrame.from_ndarray(image, "rgb24")
+                frame.pts = i
+                i += 1
+                out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+
+
+@pytest.mark.parametrize("name,codec,pix_fmt,options", [
+    ("broadcast.mpg", "mpeg2video", "yuv420p", None),
+    ("interlaced.ts", "mpeg2video", "yuv420p", {"flags": "+ildct+ilme"}),
+    ("old.avi", "mpeg4", "yuv420p", None),
+    ("camera.avi", "mjpeg", "yuvj420p", None),
+    ("tenbit.mkv", "libx264", "yuv420p10le", None),
+    ("master.mov", "prores_ks", "yuv422p10le", None),
+    ("web.webm", "libvpx-vp9", "yuv420p", None),
+    ("hevc.mkv", "libx265", "yuv420p", {"x265-params": "log-level=error"}),
+])
+def test_cuts_are_exact_across_archive_codecs(tmp_path: Path, name: str, codec: str, pix_fmt: str,
+                                              options: dict | None) -> None:
+    path = tmp_path / name
+    _write_with_codec(path, codec, pix_fmt, options)
+    scanner = FrameScanner(path)
+    items = list(scanner)
+    cuts = [item.time for item in items if isinstance(item, ShotCut)]
+    assert cuts == pytest.approx([1.2, 2.4], abs=1e-6)
+    assert scanner.report.frames_decoded == 90 and not scanner.report.errors
+    assert all(item.image.shape == (224, 224, 3) for item in items if not isinstance(item, ShotCut))
