@@ -1,8 +1,9 @@
 """End-to-end in headless Chromium against a real waitress server.
 
 search "red" -> click a scene -> the player is at the scene start; a curator signs in,
-rejects a segment and adds one, and the browse page reflects both. Each page is saved as a
-1280x800 screenshot under artifacts/screenshots/.
+rejects a segment and adds one, and the browse page reflects both; a curator drags a segment
+edge on the timeline to retime it. Each page is saved as a 1280x800 screenshot under
+artifacts/screenshots/.
 """
 
 from __future__ import annotations
@@ -115,3 +116,33 @@ def test_login_page_screenshot(page, live_server):
     page.goto(f"{live_server}/videos")
     page.wait_for_load_state("networkidle")
     screenshot(page, "videos")
+
+
+def test_curator_drags_a_segment_edge_to_retime_it(page, live_server, live_data):
+    vid = live_data.ids["meadow"]
+    page.goto(f"{live_server}/login?next=/videos/{vid}")
+    page.fill("input[name=name]", CURATOR)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url(re.compile(rf"/videos/{vid}$"))
+    seg = page.locator(".lane:not(.shots-lane) .seg[data-segment]").last
+    seg_id = seg.get_attribute("data-segment")
+    end_input = page.locator(f"input[name=end][form=edit-{seg_id}]")
+    end_before = float(end_input.input_value())
+    seg.scroll_into_view_if_needed()
+    box = seg.bounding_box()
+    track = page.locator(".lane-track").first.bounding_box()
+    duration = float(page.locator("#timeline").get_attribute("data-duration"))
+    target_x = box["x"] + box["width"] * 0.5  # drag the end edge to the segment's middle
+    page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(target_x, box["y"] + box["height"] / 2, steps=8)
+    page.mouse.up()
+    dragged = float(end_input.input_value())
+    expected = (target_x - track["x"]) / track["width"] * duration
+    assert dragged < end_before and abs(dragged - expected) < 0.1
+    page.locator(f"#segment-{seg_id} button:has-text('Save')").click()
+    page.wait_for_url(re.compile(rf"/videos/{vid}#segment-\d+"))
+    assert "segment" in page.locator(".flash").inner_text().lower()
+    saved = page.locator(f"tr.seg-row:has(input[name=end][value='{dragged:.3f}'])")
+    assert saved.count() == 1 and "curator" in saved.inner_text()
