@@ -10,7 +10,7 @@ import re
 
 import pytest
 from webfixtures import *  # noqa: F401,F403  (fixtures)
-from webfixtures import CURATOR, PASSWORD, csrf_of, sign_in
+from webfixtures import CURATOR, PASSWORD, csrf_of, make_app, sign_in
 
 
 def _form_token(html: str) -> str:
@@ -43,6 +43,38 @@ def test_login_rejects_wrong_password(rw_client):
     assert response.status_code == 401
     assert "Wrong name or password" in response.get_data(as_text=True)
     assert rw_client.get("/api/session").get_json()["user"] is None
+
+
+def test_repeated_failed_sign_ins_lock_the_address_out(writable_data, monkeypatch):
+    import web.auth
+
+    monkeypatch.setattr(web.auth, "FAILED_LOGIN_DELAY", 0.0)
+    app = make_app(writable_data, LOGIN_FAILURES=3, LOGIN_WINDOW=600)
+    try:
+        client = app.test_client()
+        token = csrf_of(client)
+        attempt = {"name": CURATOR, "password": "guess"}
+        statuses = [client.post("/api/login", json=attempt, headers={"X-CSRF-Token": token}).status_code
+                    for _ in range(4)]
+        assert statuses == [401, 401, 401, 429]
+        locked = client.post("/api/login", json={"name": CURATOR, "password": PASSWORD},
+                             headers={"X-CSRF-Token": token})
+        assert locked.status_code == 429 and "too many failed sign-ins" in locked.get_json()["error"]
+    finally:
+        app.extensions["reelsearch"].close()
+
+
+def test_throttle_window_and_success_reset() -> None:
+    from web.throttle import FailureThrottle
+
+    throttle = FailureThrottle(limit=2, window=10)
+    throttle.failed("a", now=0.0)
+    throttle.failed("a", now=1.0)
+    assert throttle.wait_seconds("a", now=2.0) == pytest.approx(8.0)
+    assert throttle.wait_seconds("b", now=2.0) == 0.0  # per address
+    assert throttle.wait_seconds("a", now=10.5) == 0.0  # the first failure left the window
+    throttle.succeeded("a")
+    assert throttle.wait_seconds("a", now=2.0) == 0.0
 
 
 def test_login_without_csrf_token_is_403(rw_client):

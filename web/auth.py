@@ -2,7 +2,9 @@
 
 Accounts are made on the server with ``reelsearch user add NAME``; passwords are checked by
 :mod:`indexer.curation` (a standard KDF, constant-time comparison). A failed sign-in says only
-that the name or password is wrong and waits a moment, to slow down guessing.
+that the name or password is wrong and waits a moment, to slow down guessing; after
+``LOGIN_FAILURES`` failures from one address within ``LOGIN_WINDOW`` seconds that address gets
+429 until the window has passed.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import logging
 import time
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, abort, flash, jsonify, redirect, render_template, request,
-                   url_for)
+from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template,
+                   request, url_for)
 
 from .curating import verify_curator
 from .security import csrf_token, current_user, sign_in, sign_out
+from .throttle import FailureThrottle
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +38,26 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def _throttle() -> FailureThrottle:
+    ext = current_app.extensions
+    if "reelsearch.login_throttle" not in ext:
+        ext["reelsearch.login_throttle"] = FailureThrottle(int(current_app.config["LOGIN_FAILURES"]),
+                                                           float(current_app.config["LOGIN_WINDOW"]))
+    return ext["reelsearch.login_throttle"]
+
+
 def _check(name: str, password: str) -> bool:
+    """True for a right name and password. Aborts 429 while this address is locked out."""
+    address = request.remote_addr or "?"
+    wait = _throttle().wait_seconds(address)
+    if wait > 0:
+        abort(429, f"too many failed sign-ins from this address; try again in {int(wait // 60) + 1} min")
     ok = bool(name) and bool(password) and verify_curator(name, password)
-    if not ok:
-        log.info("failed sign-in for %r from %s", name, request.remote_addr)
+    if ok:
+        _throttle().succeeded(address)
+    else:
+        _throttle().failed(address)
+        log.info("failed sign-in for %r from %s", name, address)
         time.sleep(FAILED_LOGIN_DELAY)
     return ok
 

@@ -21,7 +21,8 @@ from .security import wants_json
 log = logging.getLogger(__name__)
 
 _TITLES = {400: "Bad request", 401: "Sign in needed", 403: "Forbidden", 404: "Not found",
-           405: "Method not allowed", 413: "Upload too large", 500: "Server error",
+           405: "Method not allowed", 413: "Upload too large", 429: "Too many attempts",
+           500: "Server error",
            503: "Index unavailable"}
 
 
