@@ -36,6 +36,7 @@ import numpy as np
 
 from indexer.catalog_queries import FrameStats
 from indexer.errors import StoreError
+from indexer.faiss_ids import faiss_module, id_array, id_selector, index_ids, member, merge_sorted
 
 log = logging.getLogger(__name__)
 
@@ -65,77 +66,17 @@ class ReconcileReport:
     seconds: float
 
 
-def _faiss() -> Any:
-    import faiss
-
-    return faiss
-
-
-def _id_array(ids: Any) -> np.ndarray:
-    return np.ascontiguousarray(np.asarray(ids, dtype=np.int64).reshape(-1))
-
-
-def _member(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Boolean mask: which of ``ids`` are in ``sorted_ids`` (O(len(ids) log n))."""
-    if not len(sorted_ids):
-        return np.zeros(len(ids), dtype=bool)
-    pos = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
-    return sorted_ids[pos] == ids
-
-
-def _merge(sorted_ids: np.ndarray, new_ids: np.ndarray) -> np.ndarray:
-    """Sorted union of ``sorted_ids`` and disjoint ``new_ids`` (fast path: appended ids)."""
-    new_ids = np.sort(new_ids)
-    if not len(sorted_ids) or (len(new_ids) and new_ids[0] > sorted_ids[-1]):
-        return np.concatenate([sorted_ids, new_ids])
-    return np.union1d(sorted_ids, new_ids)
-
-
-def _index_ids(index: Any) -> np.ndarray:
-    """Sorted ids stored in a flat IDMap2 or an IVF index (walks the inverted lists)."""
-    faiss = _faiss()
-    if isinstance(index, faiss.IndexIDMap2):
-        return np.sort(faiss.vector_to_array(index.id_map).astype(np.int64))
-    invlists = index.invlists
-    parts = []
-    for list_no in range(index.nlist):
-        size = invlists.list_size(list_no)
-        if size:
-            ptr = invlists.get_ids(list_no)
-            parts.append(faiss.rev_swig_ptr(ptr, size).copy())
-            invlists.release_ids(list_no, ptr)
-    return np.sort(np.concatenate(parts)) if parts else np.empty(0, np.int64)
-
-
-def _selector(include: np.ndarray | None, exclude: np.ndarray | None) -> tuple[Any, list]:
-    """An IDSelector for ``id in include and id not in exclude`` (None = no condition), plus
-    the objects that must stay alive while it is used."""
-    faiss = _faiss()
-    keep: list = []
-    sel = None
-    if include is not None:
-        sel = faiss.IDSelectorBatch(include)
-        keep.append(sel)
-    if exclude is not None and len(exclude):
-        batch = faiss.IDSelectorBatch(exclude)
-        not_sel = faiss.IDSelectorNot(batch)
-        keep += [batch, not_sel]
-        sel = not_sel if sel is None else faiss.IDSelectorAnd(sel, not_sel)
-        keep.append(sel)
-    return sel, keep
-
-
 class VectorIndex:
     """Frame vectors searchable by inner product, keyed by frame row id."""
 
     def __init__(self, dim: int, base: Any = None, *, mutable: bool = True) -> None:
-        faiss = _faiss()
+        faiss = faiss_module()
         self.dim = int(dim)
         self._base = base if base is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
         if self._base.d != self.dim:
             raise StoreError(f"the vector index has dimension {self._base.d}, expected {self.dim}")
         self.mutable = mutable
-        self._base_ids = _index_ids(self._base)
+        self._base_ids = index_ids(self._base)
         self._hidden = np.empty(0, np.int64)
         self._delta = None if mutable else faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
         self._ids = self._base_ids
@@ -151,7 +92,7 @@ class VectorIndex:
             StoreError: the file is unreadable, not a FAISS index of a known kind, or of
                 another dimension.
         """
-        faiss = _faiss()
+        faiss = faiss_module()
         try:
             with open(path, "rb") as fh:
                 fourcc = fh.read(4)
@@ -175,7 +116,7 @@ class VectorIndex:
             raise StoreError("a memory-mapped vector index cannot be saved")
         tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
         try:
-            _faiss().write_index(self._base, str(tmp))
+            faiss_module().write_index(self._base, str(tmp))
             fd = os.open(tmp, os.O_RDONLY)
             try:
                 os.fsync(fd)
@@ -196,7 +137,7 @@ class VectorIndex:
     @property
     def kind(self) -> str:
         """"flat" or "ivf"."""
-        return "ivf" if isinstance(self._base, _faiss().IndexIVF) else "flat"
+        return "ivf" if isinstance(self._base, faiss_module().IndexIVF) else "flat"
 
     @property
     def nprobe(self) -> int | None:
@@ -221,7 +162,7 @@ class VectorIndex:
         if vectors.ndim != 2 or vectors.shape != (len(ids), self.dim):
             raise ValueError(f"expected vectors of shape ({len(ids)}, {self.dim}), "
                              f"got {vectors.shape}")
-        if _member(self._ids, ids).any() or len(np.unique(ids)) != len(ids):
+        if member(self._ids, ids).any() or len(np.unique(ids)) != len(ids):
             raise ValueError("frame ids are already in the vector index")
         return vectors
 
@@ -231,9 +172,9 @@ class VectorIndex:
         Raises:
             ValueError: shapes disagree or an id is already present.
         """
-        ids = _id_array(ids)
+        ids = id_array(ids)
         if self._hidden.size:  # re-shown frames of a read-only base: their vectors are there
-            back = _member(self._hidden, ids)
+            back = member(self._hidden, ids)
             self._hidden = np.setdiff1d(self._hidden, ids[back], assume_unique=True)
             self._ids = np.union1d(self._ids, ids[back])
             ids, vectors = ids[~back], np.asarray(vectors)[~back]
@@ -243,25 +184,25 @@ class VectorIndex:
         target = self._base if self.mutable else self._delta
         target.add_with_ids(vectors, ids)
         if self.mutable:
-            self._base_ids = _merge(self._base_ids, ids)
-        self._ids = _merge(self._ids, ids)
+            self._base_ids = merge_sorted(self._base_ids, ids)
+        self._ids = merge_sorted(self._ids, ids)
 
     def remove(self, ids: Any) -> int:
         """Remove the given frame ids (absent ones are ignored); return how many were removed."""
-        ids = np.unique(_id_array(ids))
-        ids = ids[_member(self._ids, ids)]
+        ids = np.unique(id_array(ids))
+        ids = ids[member(self._ids, ids)]
         if not len(ids):
             return 0
-        faiss = _faiss()
+        faiss = faiss_module()
         if self.mutable:
             self._base.remove_ids(faiss.IDSelectorBatch(ids))
-            self._base_ids = self._base_ids[~_member(ids, self._base_ids)]
+            self._base_ids = self._base_ids[~member(ids, self._base_ids)]
         else:
-            in_base = _member(self._base_ids, ids)
+            in_base = member(self._base_ids, ids)
             self._hidden = np.union1d(self._hidden, ids[in_base])
             if (~in_base).any():
                 self._delta.remove_ids(faiss.IDSelectorBatch(ids[~in_base]))
-        self._ids = self._ids[~_member(ids, self._ids)]
+        self._ids = self._ids[~member(ids, self._ids)]
         return len(ids)
 
     def reconcile(self, source: FrameSource, *, full: bool = False) -> ReconcileReport:
@@ -308,8 +249,8 @@ class VectorIndex:
             return np.full((q, k), -np.inf, np.float32), np.full((q, k), -1, np.int64)
         scores, ids = self._search_base(queries, k, subset)
         if self._delta is not None and self._delta.ntotal:
-            sel, _keep = _selector(subset, None)
-            params = _faiss().SearchParameters(sel=sel) if sel is not None else None
+            sel, _keep = id_selector(subset, None)
+            params = faiss_module().SearchParameters(sel=sel) if sel is not None else None
             d2, i2 = self._delta.search(queries, k, params=params)
             scores, ids = np.hstack([scores, d2]), np.hstack([ids, i2])
             order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
@@ -319,8 +260,8 @@ class VectorIndex:
 
     def _search_base(self, queries: np.ndarray, k: int,
                      subset: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        faiss = _faiss()
-        sel, _keep = _selector(subset, self._hidden)
+        faiss = faiss_module()
+        sel, _keep = id_selector(subset, self._hidden)
         if self.kind == "ivf":
             nprobe = self._base.nprobe * (SUBSET_OVERPROBE if subset is not None else 1)
             params = faiss.SearchParametersIVF(nprobe=min(nprobe, self._base.nlist))

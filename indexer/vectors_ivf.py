@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from indexer.vectors import FrameSource, _faiss
+from indexer.faiss_ids import faiss_module
+from indexer.vectors import FrameSource
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ def build_ivf(source: FrameSource, dim: int, *, seed: int = 0) -> tuple[Any, Ivf
 
     Returns (the index, its report). Raises ValueError if ``source`` holds no frames.
     """
-    faiss = _faiss()
+    faiss = faiss_module()
     began = time.perf_counter()
     rng = np.random.default_rng(seed)
     all_ids = source.all_ids()
