@@ -13,7 +13,6 @@ vectors); SQLite's WAL lets them run beside the reader and an indexer.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import threading
 from collections import OrderedDict
@@ -123,8 +122,9 @@ class Archive:
         if self._encoder is None:
             choice = self._encoder_choice
             if isinstance(choice, str):
-                module, _, attr = choice.partition(":")
-                choice = getattr(importlib.import_module(module), attr)()
+                from indexer.encoder import load_plugin
+
+                choice = load_plugin(choice)
             if choice is None:
                 from indexer.encoder import load_from_spec
 
