@@ -27,7 +27,7 @@ from .frames import FrameScanner
 from .prefetch import prefetch
 from .segments import label_segments, summarize_labels
 from .store import NewVideo, Store
-from .thumbs import THUMB_WIDTH, jpeg_bytes, save_thumbnails
+from .thumbs import THUMB_WIDTH, jpeg_bytes, remove_thumbnails, save_thumbnails
 from .types import ShotCut
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,10 @@ class Indexer:
             if moved is not None:
                 self.store.rename_video(moved.id, path, st.st_mtime)
                 return FileResult(path, "renamed", f"was {moved.path}", moved.id, moved.duration)
-        return self._encode_file(path, st, digest, "reindexed" if existing else "indexed")
+        result = self._encode_file(path, st, digest, "reindexed" if existing else "indexed")
+        if existing is not None:  # the old version's pictures
+            remove_thumbnails(self.store.thumbs_dir, existing.id, existing.content_hash)
+        return result
 
     def _encode_file(self, path: Path, st, digest: str, status: str) -> FileResult:
         gate = ChangeGate(self.options.change_threshold, self.options.reencode_window)
@@ -228,5 +231,6 @@ def prune_missing(store: Store, keep: Callable[[Path], bool] = lambda p: p.exist
     for video in store.list_videos():
         if not keep(video.path):
             store.delete_video(video.id)
+            remove_thumbnails(store.thumbs_dir, video.id, video.content_hash)
             removed.append(video.path)
     return removed

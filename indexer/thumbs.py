@@ -12,6 +12,7 @@ import io
 import logging
 import os
 import secrets
+import shutil
 from pathlib import Path
 from typing import Sequence
 
@@ -24,9 +25,19 @@ THUMB_WIDTH = 320  # pixels
 JPEG_QUALITY = 82
 
 
+def thumbs_folder(thumbs_dir: Path, video_id: int, content_hash: str) -> Path:
+    """The folder of one video version's thumbnails."""
+    return thumbs_dir / f"{video_id}-{content_hash[:12]}"
+
+
+def remove_thumbnails(thumbs_dir: Path, video_id: int, content_hash: str) -> None:
+    """Delete one video version's thumbnails (a re-indexed or forgotten file); never raises."""
+    shutil.rmtree(thumbs_folder(thumbs_dir, video_id, content_hash), ignore_errors=True)
+
+
 def thumb_path(thumbs_dir: Path, video_id: int, content_hash: str, ms: int, width: int) -> Path:
     """Where the thumbnail of the frame at ``ms`` milliseconds lives (one folder per video version)."""
-    return thumbs_dir / f"{video_id}-{content_hash[:12]}" / f"{ms:09d}-{width}.jpg"
+    return thumbs_folder(thumbs_dir, video_id, content_hash) / f"{ms:09d}-{width}.jpg"
 
 
 def jpeg_bytes(image: np.ndarray | Image.Image) -> bytes:

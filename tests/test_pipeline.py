@@ -113,6 +113,7 @@ def test_unchanged_files_are_skipped_changed_reindexed_renamed_followed(tmp_path
     os.utime(moved, (1, 1))
     again = indexer.index_file(moved)
     assert (again.status, again.video_id) == ("reindexed", first.video_id)
+    assert len(list(store.thumbs_dir.glob(f"{first.video_id}-*"))) == 1  # only the new version's
     assert _segments(store, first.video_id, "green") and not _segments(store, first.video_id, "red")
     assert store.vector_count() == again.frames
 
@@ -152,8 +153,11 @@ def test_prune_forgets_deleted_files_only_when_asked(tmp_path, store, colour_enc
     a.path.unlink()
     list(indexer.index_paths([tmp_path]))
     assert len(store.list_videos()) == 2
+    gone = next(v for v in store.list_videos() if v.path == a.path.absolute())
+    assert any((store.thumbs_dir).glob(f"{gone.id}-*/*.jpg"))
     assert prune_missing(store) == [a.path.absolute()]
     assert [v.path for v in store.list_videos()] == [b.path.absolute()]
+    assert not any((store.thumbs_dir).glob(f"{gone.id}-*/*.jpg"))  # its thumbnails went too
 
 
 def test_change_gate_encodes_each_shot_and_then_only_on_change(tmp_path, store, taxonomy) -> None:
