@@ -14,6 +14,7 @@ so int8 keeps the fp32 name: its vectors may share a store with fp32 ones.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -289,10 +290,24 @@ def _square_size(size: int | Sequence[int]) -> int:
     raise EncoderError(f"only square image models are supported, this one takes {tuple(size)}")
 
 
+class _QuietRandomInit(logging.Filter):
+    """Drops open_clip's "No pretrained weights loaded" warning where random init is asked for."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("No pretrained weights loaded")
+
+    def __enter__(self) -> None:
+        logging.getLogger().addFilter(self)
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger().removeFilter(self)
+
+
 def _create_model(model_name: str, ckpt: Checkpoint, seed: int) -> torch.nn.Module:
     """Build the open_clip model with the checkpoint's weights (random init from ``seed`` if none)."""
+    quiet = _QuietRandomInit() if ckpt.path is None else contextlib.nullcontext()
     try:
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), quiet:
             torch.manual_seed(seed)
             model = open_clip.create_model(
                 model_name,

@@ -13,15 +13,18 @@ from .types import format_timestamp
 
 
 class IndexProgress:
-    """A tqdm bar whose unit is seconds of video; its total grows as files start."""
+    """A tqdm bar whose unit is seconds of video; its total grows as files start.
+
+    Counts whole milliseconds internally, so float sums never push the bar past its total.
+    """
 
     def __init__(self) -> None:
-        self.bar = tqdm(total=0, unit="s", unit_scale=False, desc="indexing", dynamic_ncols=True,
+        self.bar = tqdm(total=0, unit="s", unit_scale=0.001, desc="indexing", dynamic_ncols=True,
                         bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} video-s "
                                    "[{elapsed}<{remaining}, {rate_fmt}]",
                         file=sys.stderr, disable=None)
-        self._file_total = 0.0
-        self._file_done = 0.0
+        self._file_total = 0  # ms
+        self._file_done = 0  # ms
 
     def __enter__(self) -> "IndexProgress":
         return self
@@ -30,19 +33,20 @@ class IndexProgress:
         self.bar.close()
 
     def start_file(self, path: Path, duration: float) -> None:
-        self.bar.total = (self.bar.total or 0) + duration
+        self._file_total, self._file_done = max(0, round(duration * 1000)), 0
+        self.bar.total = (self.bar.total or 0) + self._file_total
         self.bar.set_postfix_str(path.name[-40:], refresh=False)
-        self._file_total, self._file_done = duration, 0.0
         self.bar.refresh()
 
     def advance(self, seconds: float) -> None:
-        seconds = min(seconds, max(0.0, self._file_total - self._file_done))
-        self._file_done += seconds
-        self.bar.update(seconds)
+        step = min(round(seconds * 1000), self._file_total - self._file_done)
+        if step > 0:
+            self._file_done += step
+            self.bar.update(step)
 
     def file_done(self, result: FileResult) -> None:
         """Top the bar up to the file's end and print one line about it."""
-        self.advance(self._file_total)
+        self.advance(self._file_total / 1000)
         self.bar.write(file_line(result))
 
 
