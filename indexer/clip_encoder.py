@@ -14,7 +14,6 @@ so int8 keeps the fp32 name: its vectors may share a store with fp32 ones.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
@@ -31,7 +30,8 @@ from open_clip.transformer import QuickGELU
 
 # CausalTextTower and resolve_checkpoint are also imported from here by callers and tests.
 from .clip_text import CausalTextTower
-from .clip_weights import TINY_MODEL, Checkpoint, register_tiny_model, resolve_checkpoint, weights_fingerprint
+from .clip_weights import (TINY_MODEL, create_model, register_tiny_model, resolve_checkpoint,
+                           weights_fingerprint)
 from .encoder import l2_normalize
 from .errors import EncoderError
 
@@ -116,7 +116,7 @@ class OpenClipEncoder:
         if model_name == TINY_MODEL:
             register_tiny_model()
         ckpt = resolve_checkpoint(model_name, pretrained, Path(weights) if weights else None)
-        self._model = _create_model(model_name, ckpt, seed)
+        self._model = create_model(model_name, ckpt, seed)
         self.model_name, self.pretrained, self.int8, self.seed = model_name, pretrained, int8, seed
         self.weights = ckpt.path if weights else None
         self.batch_size, self.channels_last = batch_size, channels_last
@@ -288,38 +288,3 @@ def _square_size(size: int | Sequence[int]) -> int:
     if len(size) == 2 and size[0] == size[1]:
         return int(size[0])
     raise EncoderError(f"only square image models are supported, this one takes {tuple(size)}")
-
-
-class _QuietRandomInit(logging.Filter):
-    """Drops open_clip's "No pretrained weights loaded" warning where random init is asked for."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("No pretrained weights loaded")
-
-    def __enter__(self) -> None:
-        logging.getLogger().addFilter(self)
-
-    def __exit__(self, *exc: object) -> None:
-        logging.getLogger().removeFilter(self)
-
-
-def _create_model(model_name: str, ckpt: Checkpoint, seed: int) -> torch.nn.Module:
-    """Build the open_clip model with the checkpoint's weights (random init from ``seed`` if none)."""
-    quiet = _QuietRandomInit() if ckpt.path is None else contextlib.nullcontext()
-    try:
-        with torch.random.fork_rng(devices=[]), quiet:
-            torch.manual_seed(seed)
-            model = open_clip.create_model(
-                model_name,
-                pretrained=str(ckpt.path) if ckpt.path else None,
-                force_quick_gelu=ckpt.quick_gelu,
-                force_preprocess_cfg=ckpt.preprocess or None,
-            )
-    except Exception as exc:  # open_clip raises RuntimeError, pickle/safetensors errors, KeyError...
-        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        what = f"weights {ckpt.path}" if ckpt.path else "random weights"
-        raise EncoderError(
-            f"cannot load {what} into open_clip model {model_name} ({reason}); "
-            "pass a checkpoint made for that model (--model/--weights) or re-download it"
-        ) from exc
-    return model.eval()

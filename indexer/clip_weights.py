@@ -4,11 +4,13 @@ Weights come from the Hugging Face cache, a download (with progress bar) after a
 reachability check, or a local file; offline without them, one ``EncoderError`` line says what
 to download and how to pass it. ``weights_fingerprint`` hashes the loaded weights, so the same
 weights give the same encoder name whether downloaded or passed as ``--weights FILE``.
-``TINY_MODEL`` is a tiny random-init architecture for tests.
+``create_model`` builds the model with those weights (random init from a seed when there are
+none); ``TINY_MODEL`` is a tiny random-init architecture for tests.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -165,3 +167,38 @@ def weights_fingerprint(model: torch.nn.Module) -> str:
         if tensor.is_floating_point() and tensor.numel() <= 65536:
             digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
     return digest.hexdigest()[:12]
+
+
+class _QuietRandomInit(logging.Filter):
+    """Drops open_clip's "No pretrained weights loaded" warning where random init is asked for."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("No pretrained weights loaded")
+
+    def __enter__(self) -> None:
+        logging.getLogger().addFilter(self)
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger().removeFilter(self)
+
+
+def create_model(model_name: str, ckpt: Checkpoint, seed: int) -> torch.nn.Module:
+    """Build the open_clip model with the checkpoint's weights (random init from ``seed`` if none)."""
+    quiet = _QuietRandomInit() if ckpt.path is None else contextlib.nullcontext()
+    try:
+        with torch.random.fork_rng(devices=[]), quiet:
+            torch.manual_seed(seed)
+            model = open_clip.create_model(
+                model_name,
+                pretrained=str(ckpt.path) if ckpt.path else None,
+                force_quick_gelu=ckpt.quick_gelu,
+                force_preprocess_cfg=ckpt.preprocess or None,
+            )
+    except Exception as exc:  # open_clip raises RuntimeError, pickle/safetensors errors, KeyError...
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        what = f"weights {ckpt.path}" if ckpt.path else "random weights"
+        raise EncoderError(
+            f"cannot load {what} into open_clip model {model_name} ({reason}); "
+            "pass a checkpoint made for that model (--model/--weights) or re-download it"
+        ) from exc
+    return model.eval()

@@ -140,24 +140,6 @@ class Store(CatalogReads):
                 q.set_meta(conn, "encoder_dim", str(int(dim)))
                 q.set_meta(conn, "encoder_spec", json.dumps(spec, sort_keys=True))
 
-    def encoder_spec(self) -> dict | None:
-        """The spec recorded by :meth:`bind_encoder` (to load the same encoder), or None."""
-        with self.catalog.read() as conn:
-            spec = q.get_meta(conn, "encoder_spec")
-        return None if spec is None else json.loads(spec)
-
-    def encoder_name(self) -> str | None:
-        """The name recorded by :meth:`bind_encoder`, or None."""
-        with self.catalog.read() as conn:
-            return q.get_meta(conn, "encoder_name")
-
-    @property
-    def dim(self) -> int | None:
-        """Embedding dimension of the bound encoder (None before the first bind)."""
-        with self.catalog.read() as conn:
-            dim = q.get_meta(conn, "encoder_dim")
-        return None if dim is None else int(dim)
-
     # --- writes ---------------------------------------------------------------------------
 
     def write_video(self, info: NewVideo, times: np.ndarray, pts: np.ndarray, vectors: np.ndarray,

@@ -1,10 +1,11 @@
-"""The read side of :class:`indexer.store.Store` that needs only the catalog: videos, frames,
-cuts, segments, label statistics. Every method is one snapshot of the catalog and holds the
+"""The read side of :class:`indexer.store.Store` that needs only the catalog: the recorded
+encoder, videos, frames, cuts, segments, label statistics. Every method is one snapshot of the catalog and holds the
 store's lock, so it is safe from several threads.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -20,6 +21,24 @@ class CatalogReads:
     """Catalog queries of a store (base class of :class:`~indexer.store.Store`)."""
 
     catalog: Catalog
+
+    def encoder_spec(self) -> dict | None:
+        """The spec recorded by :meth:`bind_encoder` (to load the same encoder), or None."""
+        with self.catalog.read() as conn:
+            spec = q.get_meta(conn, "encoder_spec")
+        return None if spec is None else json.loads(spec)
+
+    def encoder_name(self) -> str | None:
+        """The name recorded by :meth:`bind_encoder`, or None."""
+        with self.catalog.read() as conn:
+            return q.get_meta(conn, "encoder_name")
+
+    @property
+    def dim(self) -> int | None:
+        """Embedding dimension of the bound encoder (None before the first bind)."""
+        with self.catalog.read() as conn:
+            dim = q.get_meta(conn, "encoder_dim")
+        return None if dim is None else int(dim)
 
     def video_by_path(self, path: Path) -> VideoRecord | None:
         """The video stored under exactly this path, or None."""
