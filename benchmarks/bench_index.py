@@ -115,6 +115,8 @@ def bench_video(path: Path, fp32, int8, recipe_parts) -> None:
     b = seconds / encode_only(fp32, counting.images)
     c = seconds / c_wall
     c8 = seconds / pipeline(path, int8, options)[0]
+    images = np.concatenate(counting.images)
+    agree8 = (fp32.encode_images(images) * int8.encode_images(images)).sum(axis=1)
     full_wall, full_times, full_vectors, full_count = pipeline(path, fp32, replace(options, reencode_window=0))
     d = seconds / recipe(path, *recipe_parts)
     limit = 1 / (1 / a + 1 / b)
@@ -124,6 +126,7 @@ def bench_video(path: Path, fp32, int8, recipe_parts) -> None:
     print(f"sampled frames {len(full_times)} (every {options.every} s + first frame of each shot), "
           f"encoded {counting.encoded} ({counting.encoded / seconds:.2f}/video-s); each sampled frame vs "
           f"the encoded frame standing for it: cosine mean {agree.mean():.4f}, min {agree.min():.4f}")
+    print(f"int8 vs fp32 image vectors on these frames: cosine mean {agree8.mean():.5f}, min {agree8.min():.5f}")
     rows = [("a  decode only (PyAV, frame threads)", a), ("b  encode only (fp32, batch 32)", b),
             ("L  best possible 1/(1/a+1/b)", limit), ("c  full pipeline fp32", c),
             ("c8 full pipeline int8 image tower", c8),

@@ -80,7 +80,8 @@ class CutDetector:
             self._shot_start = time if self._shot_start is None else self._shot_start
             return None
         score = float(np.abs(signature - previous).mean())
-        limit = self.limit()
+        # below the absolute floor no median is needed (most frames): skip computing it
+        limit = self.limit() if score >= self.threshold else self.threshold
         self._recent.append(score)
         if score < limit:
             return None
