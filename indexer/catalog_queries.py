@@ -199,6 +199,12 @@ def frames(conn: sqlite3.Connection, video_id: int) -> tuple[np.ndarray, np.ndar
     return ids, times, decode_vectors([r[2] for r in rows])
 
 
+def frame_times(conn: sqlite3.Connection, video_id: int) -> list[float]:
+    """Times of a video's stored frames, in order (no embeddings read)."""
+    rows = conn.execute("SELECT time FROM frames WHERE video_id = ? ORDER BY time", (int(video_id),))
+    return [r[0] for r in rows]
+
+
 def cuts(conn: sqlite3.Connection, video_id: int) -> list[float]:
     rows = conn.execute("SELECT time FROM cuts WHERE video_id = ? ORDER BY time", (int(video_id),))
     return [r[0] for r in rows]

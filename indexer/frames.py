@@ -198,9 +198,7 @@ class FrameScanner:
         rgb = small.to_ndarray()
         top, left = (height - size) // 2, (width - size) // 2
         image = rgb[top : top + size, left : left + size]
-        turns = (-self.info.rotation // 90) % 4  # np.rot90 turns counter-clockwise
-        # always a copy: to_ndarray() may view a buffer that PyAV's reformatter reuses
-        return np.array(np.rot90(image, turns) if turns else image, order="C", copy=True)
+        return self._upright(image)
 
     def thumbnail(self, frame: av.VideoFrame) -> np.ndarray:
         """The whole frame, ``thumb_width`` wide (display aspect and rotation applied), RGB uint8."""
@@ -213,8 +211,12 @@ class FrameScanner:
         coded = (out_h, out_w) if rotated else (out_w, out_h)
         rgb = frame.reformat(width=coded[0], height=coded[1], format="rgb24",
                              interpolation="BILINEAR").to_ndarray()
-        turns = (-self.info.rotation // 90) % 4
-        return np.array(np.rot90(rgb, turns) if turns else rgb, order="C", copy=True)
+        return self._upright(rgb)
+
+    def _upright(self, rgb: np.ndarray) -> np.ndarray:
+        """``rgb`` turned by the display rotation, as a C-contiguous array."""
+        turns = (-self.info.rotation // 90) % 4  # np.rot90 turns counter-clockwise
+        return np.ascontiguousarray(np.rot90(rgb, turns) if turns else rgb)
 
     def _scaled_size(self, width: int, height: int) -> tuple[int, int]:
         """Coded size scaled (pixel aspect corrected) so the short side is image_size."""

@@ -75,6 +75,11 @@ class CatalogReads:
         with self.catalog.read() as conn:
             return q.frames(conn, video_id)
 
+    def frame_times(self, video_id: int) -> list[float]:
+        """Times of the video's stored frames in order, without reading their embeddings."""
+        with self.catalog.read() as conn:
+            return q.frame_times(conn, video_id)
+
     def cuts(self, video_id: int) -> list[float]:
         """Times (seconds) of the video's detected shot cuts, ascending ([] if unknown id)."""
         with self.catalog.read() as conn:

@@ -204,6 +204,12 @@ def test_open_reconciles_a_damaged_vector_file(tmp_path: Path, damage: str) -> N
     assert VectorIndex.load(path, DIM).ids().tolist() == list(range(1, 61))  # repaired file saved
 
 
+def test_frame_times_match_the_frames(store: Store) -> None:
+    vid, _ = write(store, "/t.mp4", 12, seed=5)
+    _ids, times, _vectors = store.frames(vid)
+    assert store.frame_times(vid) == times.tolist() and len(times) == 12
+
+
 def test_search_restricted_to_videos(store: Store) -> None:
     _, va = write(store, "/a.mp4", 10, seed=1)
     b, _ = write(store, "/b.mp4", 10, seed=2)

@@ -62,8 +62,7 @@ def _snap(frame_times: list[float], cuts: list[float], seconds: float) -> float:
 def _timing(video_id: int) -> tuple[list[float], list[float]]:
     """Sorted stored frame times and cut times of a video (cached until the store changes)."""
     def compute() -> tuple[list[float], list[float]]:
-        _ids, times, _vectors = store().frames(video_id)
-        return sorted(float(t) for t in times), sorted(store().cuts(video_id))
+        return store().frame_times(video_id), store().cuts(video_id)  # both sorted by time
 
     return archive().cached(f"timing:{video_id}", compute)
 
