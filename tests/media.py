@@ -17,6 +17,26 @@ import numpy as np
 from indexer.fake_encoder import COLOURS
 
 
+#: A taxonomy whose categories are colour words, for the fake colour encoder.
+COLOUR_TAXONOMY = """
+version = 1
+threshold = 0.5
+background = ["a photo", "a video frame", "text on a screen"]
+
+[[category]]
+id = "red"
+prompts = ["red", "a red scene"]
+
+[[category]]
+id = "blue"
+prompts = ["blue", "a blue scene"]
+
+[[category]]
+id = "green"
+prompts = ["green"]
+"""
+
+
 @dataclass(frozen=True)
 class Scene:
     colour: str  # a key of indexer.fake_encoder.COLOURS

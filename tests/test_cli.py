@@ -19,26 +19,13 @@ from PIL import Image
 
 from indexer.cli import cli
 from indexer.store import Store
-from media import Scene, make_video
+from media import COLOUR_TAXONOMY, Scene, make_video
 
 FAKE = ["--encoder", "indexer.fake_encoder:ColourEncoder"]
-TAXONOMY = """
-background = ["a photo", "a video frame"]
-
-[[category]]
-id = "red"
-prompts = ["red", "a red scene"]
-
-[[category]]
-id = "blue"
-prompts = ["blue"]
-"""
-
-
 @pytest.fixture()
 def env(tmp_path: Path) -> dict[str, str]:
     tax = tmp_path / "colours.toml"
-    tax.write_text(TAXONOMY)
+    tax.write_text(COLOUR_TAXONOMY)
     return {"REELSEARCH_DATA_DIR": str(tmp_path / "index"), "REELSEARCH_TAXONOMY": str(tax)}
 
 

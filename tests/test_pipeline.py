@@ -19,26 +19,7 @@ from indexer.pipeline import IndexOptions, Indexer, prune_missing
 from indexer.segments import make_report
 from indexer.store import Store
 from indexer.taxonomy import parse_taxonomy
-from media import Scene, make_video
-
-COLOUR_TAXONOMY = """
-version = 1
-threshold = 0.5
-background = ["a photo", "a video frame", "text on a screen"]
-
-[[category]]
-id = "red"
-prompts = ["red", "a red scene"]
-
-[[category]]
-id = "blue"
-prompts = ["blue", "a blue scene"]
-
-[[category]]
-id = "green"
-prompts = ["green"]
-"""
-
+from media import COLOUR_TAXONOMY, Scene, make_video
 
 @pytest.fixture()
 def taxonomy(tmp_path: Path):
