@@ -2,8 +2,8 @@
 
 Text: milliseconds to embed one new short query with the full 77-token text tower versus the
 tower truncated at the end-of-text token, and a repeated (cached) query. Images: images/s of the
-ViT-B-32 image tower at batch 32 in fp32 (contiguous and channels_last) and dynamic int8, with
-int8's cosine agreement against fp32. Random weights run exactly as fast as trained ones and need
+ViT-B-32 image tower at batch 32 in fp32 (contiguous and channels_last), bf16 and dynamic int8,
+with the cosine agreement of bf16 and int8 against fp32. Random weights run exactly as fast as trained ones and need
 no download; agreement on random weights is indicative only.
 
     .venv/bin/python benchmarks/bench_text_encoder.py [--model ViT-B-32] [--rounds 5] [--threads N]
@@ -22,7 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from indexer.clip_encoder import OpenClipEncoder
+from indexer.clip_encoder import OpenClipEncoder  # noqa: E402
+from indexer.clip_precision import resolve_precision  # noqa: E402
 
 QUERIES = [
     "a man fishing from a boat at sunrise",
@@ -106,19 +107,23 @@ def batch_rates(encoders: dict[str, OpenClipEncoder], images: np.ndarray, rounds
 
 
 def bench_images(model: str, rounds: int, threads: int | None) -> None:
-    """Print images/s at batch 32 for fp32 (contiguous, channels_last) and int8, and int8 agreement."""
-    fp32 = OpenClipEncoder(model, pretrained=None, threads=threads)
+    """Print images/s at batch 32 for fp32 (contiguous, channels_last), bf16 and int8, and their agreement."""
+    fp32 = OpenClipEncoder(model, pretrained=None, precision="fp32", threads=threads)
     images = synthetic_images(32, fp32.image_size)
     encoders = {
-        "fp32 contiguous   ": OpenClipEncoder(model, pretrained=None, channels_last=False, threads=threads),
+        "fp32 contiguous   ": OpenClipEncoder(model, pretrained=None, precision="fp32", channels_last=False,
+                                              threads=threads),
         "fp32 channels_last": fp32,
-        "int8 channels_last": OpenClipEncoder(model, pretrained=None, int8=True, threads=threads),
+        "bf16 channels_last": OpenClipEncoder(model, pretrained=None, precision="bf16", threads=threads),
+        "int8 channels_last": OpenClipEncoder(model, pretrained=None, precision="int8", threads=threads),
     }
-    print(f"image tower {model}, batch 32, {rounds} rounds (round-robin):")
+    print(f"image tower {model}, batch 32, {rounds} rounds (round-robin); "
+          f"--precision auto picks {resolve_precision('auto')} on this CPU:")
     for label, rates in batch_rates(encoders, images, rounds).items():
         print(f"  {label}: median {statistics.median(rates):6.2f} images/s, best {max(rates):6.2f}")
-    mean, low = fp32.int8_agreement(images)
-    print(f"  int8 vs fp32 cosine agreement (random weights): mean {mean:.4f}, min {low:.4f}")
+    for precision in ("bf16", "int8"):
+        mean, low = fp32.agreement(images, precision)
+        print(f"  {precision} vs fp32 cosine agreement (random weights): mean {mean:.5f}, min {low:.5f}")
 
 
 def main() -> None:

@@ -37,11 +37,14 @@ def make_ad_clip(path: Path, *, seconds: float = 30.0, size: tuple[int, int] = (
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         while frame_no < total:
             shot_len = min(total - frame_no, int(rng.uniform(1.5, 4.0) * fps))
-            tex = _texture(rng, height + 64, width + 256)
-            dx, dy = rng.integers(-4, 5), rng.integers(-1, 2)
+            dx, dy = int(rng.integers(-4, 5)), int(rng.integers(-1, 2))
+            # a continuous pan: the texture is large enough for the whole shot, so the only
+            # discontinuities in the clip are the cuts it returns
+            span_x, span_y = abs(dx) * shot_len, abs(dy) * shot_len
+            tex = _texture(rng, height + span_y + 8, width + span_x + 8)
+            x0, y0 = (span_x if dx < 0 else 0), (span_y if dy < 0 else 0)
             for i in range(shot_len):
-                x = int(128 + dx * i) % 256
-                y = int(32 + dy * i) % 64
+                x, y = x0 + dx * i, y0 + dy * i
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(tex[y:y + height, x:x + width]), "rgb24")
                 frame.pts = frame_no
                 container.mux(stream.encode(frame))

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import click
 
-from .encoder import Encoder, encoder_spec, load_encoder, load_from_spec
+from .encoder import PRECISIONS, Encoder, encoder_spec, load_encoder, load_from_spec
 from .errors import ReelsearchError
 from .store import Store
 
@@ -32,7 +32,7 @@ def data_dir_option(func: Callable) -> Callable:
 
 
 def encoder_options(func: Callable) -> Callable:
-    """``--model/--pretrained/--weights/--encoder/--int8``: which embedding model to use."""
+    """``--model/--pretrained/--weights/--encoder/--precision``: which embedding model to use."""
     options = [
         click.option("--model", default=None, help="open_clip model name [default: ViT-B-32]."),
         click.option("--pretrained", default=None,
@@ -42,15 +42,16 @@ def encoder_options(func: Callable) -> Callable:
                      help="Local open_clip checkpoint file (for machines without internet)."),
         click.option("--encoder", "plugin", default=None, metavar="MODULE:ATTR",
                      help="Any object implementing the Encoder protocol (see README)."),
-        click.option("--int8", is_flag=True, default=False,
-                     help="Dynamic int8 quantisation of the image tower (faster on CPU)."),
+        click.option("--precision", type=click.Choice(PRECISIONS), default=None,
+                     help="Image tower arithmetic: auto (bf16 where the CPU has it natively, else fp32), "
+                          "fp32, bf16 or dynamic int8 [default: auto]."),
     ]
     return functools.reduce(lambda f, opt: opt(f), reversed(options), func)
 
 
 def encoder_choice(params: dict[str, Any]) -> dict[str, Any]:
     """Pop the encoder options out of a command's keyword arguments."""
-    return {key: params.pop(key) for key in ("model", "pretrained", "weights", "plugin", "int8")}
+    return {key: params.pop(key) for key in ("model", "pretrained", "weights", "plugin", "precision")}
 
 
 def resolve_encoder(store: Store, choice: dict[str, Any]) -> Encoder:

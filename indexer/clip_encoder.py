@@ -5,11 +5,12 @@ Images arrive already resized and cropped by the sampler, so preprocessing is a 
 Texts take the causal fast path of ``clip_text``; repeated texts come from a bounded LRU cache.
 Weights are found by ``clip_weights`` (cache, download or file; one ``EncoderError`` line when
 offline) and the ``name`` is content-addressed (``open_clip:<model>:<fingerprint of the weights>``),
-so the same weights give the same name however they arrived. ``int8=True`` quantises
-the image tower's linear layers (the text tower stays fp32, so queries are unchanged). Its image
-vectors approximate the fp32 ones (cosine 0.9999 on a randomly initialised ViT-B-32; check real
-weights on real frames with ``int8_agreement``) far more closely than neighbouring frames differ,
-so int8 keeps the fp32 name: its vectors may share a store with fp32 ones.
+so the same weights give the same name however they arrived. ``precision`` sets the image
+tower's arithmetic (``clip_precision``: ``auto`` is bf16 on CPUs with native bfloat16, else
+fp32; ``int8`` is optional). The text tower stays fp32, so queries are unchanged. bf16 and int8
+image vectors approximate the fp32 ones (cosine 0.9999 on a randomly initialised ViT-B-32; check
+real weights on real frames with ``agreement``) far more closely than neighbouring frames
+differ, so every precision keeps the fp32 name: their vectors may share a store.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +29,7 @@ import torch
 from open_clip.transformer import QuickGELU
 
 # CausalTextTower and resolve_checkpoint are also imported from here by callers and tests.
+from .clip_precision import input_dtype, resolve_precision, with_precision
 from .clip_text import CausalTextTower
 from .clip_weights import (TINY_MODEL, create_model, register_tiny_model, resolve_checkpoint,
                            weights_fingerprint)
@@ -63,23 +64,6 @@ def configure_threads(threads: int | None = None) -> int:
     return threads
 
 
-def quantize_int8(module: torch.nn.Module) -> torch.nn.Module:
-    """Return a copy of ``module`` with dynamic int8 ``nn.Linear`` layers (weights int8, activations fp32).
-
-    Raises:
-        EncoderError: this torch build has no quantized CPU engine.
-    """
-    from torch.ao.quantization import quantize_dynamic
-
-    try:
-        with warnings.catch_warnings():  # torch.ao.quantization is deprecated in favour of torchao
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.simplefilter("ignore", UserWarning)
-            return quantize_dynamic(module, {torch.nn.Linear}, dtype=torch.qint8, inplace=False)
-    except (RuntimeError, NotImplementedError) as exc:
-        raise EncoderError(f"int8 is not available with this torch build ({exc}); run without --int8") from exc
-
-
 class OpenClipEncoder:
     """An open_clip CLIP model behind the ``Encoder`` protocol.
 
@@ -96,7 +80,7 @@ class OpenClipEncoder:
         *,
         pretrained: str | None,
         weights: Path | str | None = None,
-        int8: bool = False,
+        precision: str = "auto",
         batch_size: int = 32,
         channels_last: bool = True,
         threads: int | None = None,
@@ -108,16 +92,18 @@ class OpenClipEncoder:
 
         Raises:
             EncoderError: unknown model or tag, weights unavailable (one line saying how to get them),
-                a weights file that does not fit the model, or int8 unsupported.
+                a weights file that does not fit the model, an unknown precision, or int8 unsupported.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        image_precision = resolve_precision(precision)
         configure_threads(threads)
         if model_name == TINY_MODEL:
             register_tiny_model()
         ckpt = resolve_checkpoint(model_name, pretrained, Path(weights) if weights else None)
         self._model = create_model(model_name, ckpt, seed)
-        self.model_name, self.pretrained, self.int8, self.seed = model_name, pretrained, int8, seed
+        self.model_name, self.pretrained, self.seed = model_name, pretrained, seed
+        self.precision, self.image_precision = precision, image_precision  # as asked, as resolved
         self.weights = ckpt.path if weights else None
         self.batch_size, self.channels_last = batch_size, channels_last
         self.dim = int(open_clip.get_model_config(model_name)["embed_dim"])
@@ -127,8 +113,8 @@ class OpenClipEncoder:
         std = torch.tensor(cfg["std"], dtype=torch.float32).view(1, 3, 1, 1)
         self._scale = 1.0 / (255.0 * std)
         self._shift = torch.tensor(cfg["mean"], dtype=torch.float32).view(1, 3, 1, 1) / std
-        if int8:  # the fp32 image tower is dropped: it is not needed any more
-            self._model.visual = quantize_int8(self._model.visual)
+        if image_precision != "fp32":  # the fp32 image tower is dropped: it is not needed any more
+            self._model.visual = with_precision(self._model.visual, image_precision)
         if channels_last:
             self._model.visual = self._model.visual.to(memory_format=torch.channels_last)
         self._tokenizer = open_clip.get_tokenizer(model_name)
@@ -136,13 +122,17 @@ class OpenClipEncoder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = text_cache_size
         self._lock = threading.Lock()
-        self.description = f"open_clip {model_name} {ckpt.source}" + (" int8" if int8 else "")
+        self.description = f"open_clip {model_name} {ckpt.source}, image tower {image_precision}"
         log.info("loaded %s as %s", self.description, self.name)
 
     @classmethod
     def tiny(cls, **kwargs: Any) -> OpenClipEncoder:
-        """A tiny randomly initialised open_clip model (64 px, dim 32) for tests: never downloads."""
+        """A tiny randomly initialised open_clip model (64 px, dim 32) for tests: never downloads.
+
+        fp32 unless ``precision`` is given, so its vectors do not depend on the CPU.
+        """
         kwargs.setdefault("threads", 1)
+        kwargs.setdefault("precision", "fp32")
         return cls(TINY_MODEL, pretrained=None, **kwargs)
 
     @classmethod
@@ -161,7 +151,8 @@ class OpenClipEncoder:
                 "pass a copy with --weights FILE or REELSEARCH_WEIGHTS=FILE"
             )
         return cls(
-            spec["model"], pretrained=spec.get("pretrained"), weights=weights, int8=bool(spec.get("int8")),
+            spec["model"], pretrained=spec.get("pretrained"), weights=weights,
+            precision=str(spec.get("precision") or ("int8" if spec.get("int8") else "auto")),
             batch_size=int(spec.get("batch_size", 32)), seed=int(spec.get("seed", 0)),
         )
 
@@ -170,7 +161,7 @@ class OpenClipEncoder:
         spec: dict[str, Any] = {
             "kind": "open_clip", "name": self.name, "dim": self.dim, "model": self.model_name,
             "pretrained": self.pretrained, "weights": str(self.weights) if self.weights else None,
-            "int8": self.int8, "batch_size": self.batch_size,
+            "precision": self.precision, "batch_size": self.batch_size,
         }
         if not self.pretrained and not self.weights:
             spec["seed"] = self.seed
@@ -195,9 +186,10 @@ class OpenClipEncoder:
         if arr.ndim != 4 or arr.shape[1:] != (size, size, 3) or arr.dtype != np.uint8:
             raise ValueError(f"images must be uint8 (N, {size}, {size}, 3), got {arr.dtype} {arr.shape}")
         out = np.empty((arr.shape[0], self.dim), dtype=np.float32)
+        dtype = input_dtype(visual)
         with torch.inference_mode():
             for start in range(0, arr.shape[0], self.batch_size):
-                batch = self._preprocess(arr[start : start + self.batch_size])
+                batch = self._preprocess(arr[start : start + self.batch_size]).to(dtype)
                 out[start : start + len(batch)] = visual(batch).float().numpy()
         return l2_normalize(out)
 
@@ -210,17 +202,18 @@ class OpenClipEncoder:
         x = x.mul_(self._scale).sub_(self._shift)
         return x if self.channels_last else x.contiguous()
 
-    def int8_agreement(self, images: np.ndarray) -> tuple[float, float]:
-        """Mean and minimum cosine between this fp32 encoder's vectors and an int8 copy's on ``images``.
+    def agreement(self, images: np.ndarray, precision: str) -> tuple[float, float]:
+        """Mean and minimum cosine between this fp32 encoder's vectors and a ``precision`` copy's on ``images``.
 
         Raises:
-            ValueError: this encoder is already int8 (it has no fp32 reference), or bad images.
+            ValueError: this encoder's image tower is not fp32 (no reference), or bad images.
+            EncoderError: unknown or unsupported precision.
         """
-        if self.int8:
-            raise ValueError("int8_agreement needs the fp32 encoder as reference")
+        if self.image_precision != "fp32":
+            raise ValueError("agreement needs an fp32 encoder as reference (precision='fp32')")
         reference = self.encode_images(images)
-        quantized = self._encode_with(quantize_int8(self._model.visual), images)
-        cosines = (reference * quantized).sum(axis=1)
+        other = with_precision(self._model.visual, resolve_precision(precision), copy_module=True)
+        cosines = (reference * self._encode_with(other, images)).sum(axis=1)
         return float(cosines.mean()), float(cosines.min())
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:

@@ -67,6 +67,7 @@ DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
 WEIGHTS_ENV = "REELSEARCH_WEIGHTS"
 
 log = logging.getLogger(__name__)
+PRECISIONS = ("auto", "fp32", "bf16", "int8")  # of an open_clip image tower (see clip_precision)
 _REQUIRED_ATTRIBUTES = ("name", "dim", "image_size")
 _REQUIRED_METHODS = ("encode_images", "encode_texts")
 _plugin_names: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
@@ -78,21 +79,22 @@ def load_encoder(
     pretrained: str | None = None,
     weights: Path | None = None,
     plugin: str | None = None,
-    int8: bool = False,
+    precision: str | None = None,
     batch_size: int = 32,
 ) -> Encoder:
     """Load the encoder the user asked for: a ``module:attr`` plugin, or an open_clip model.
 
     open_clip defaults to ``ViT-B-32`` with ``laion2b_s34b_b79k`` weights (downloaded once into the
     Hugging Face cache). ``weights`` (else env ``REELSEARCH_WEIGHTS``) is a local checkpoint file.
+    ``precision`` is the image tower's (``auto`` when None: bf16 where the CPU has it, else fp32).
 
     Raises:
         EncoderError: one line: unknown model/tag, weights not obtainable offline (saying what to
             download and how to pass it), bad weights file, bad plugin, or conflicting options.
     """
     if plugin:
-        if model or pretrained or weights or int8:
-            raise EncoderError("--encoder cannot be combined with --model/--pretrained/--weights/--int8")
+        if model or pretrained or weights or precision:
+            raise EncoderError("--encoder cannot be combined with --model/--pretrained/--weights/--precision")
         return load_plugin(plugin)
     if weights is None and os.environ.get(WEIGHTS_ENV, "").strip():
         weights = Path(os.environ[WEIGHTS_ENV].strip())
@@ -102,7 +104,8 @@ def load_encoder(
             raise EncoderError(f"say which weights to use for {model}: --pretrained TAG or --weights FILE")
         pretrained = DEFAULT_PRETRAINED
     open_clip_encoder = _open_clip_encoder_class()
-    return open_clip_encoder(model, pretrained=pretrained, weights=weights, int8=int8, batch_size=batch_size)
+    return open_clip_encoder(model, pretrained=pretrained, weights=weights,
+                             precision=precision or "auto", batch_size=batch_size)
 
 
 def _open_clip_encoder_class() -> Any:
@@ -166,7 +169,7 @@ def _missing_members(obj: Any) -> list[str]:
 def encoder_spec(encoder: Encoder) -> dict[str, Any]:
     """JSON-able description of how to load ``encoder`` again (``load_from_spec`` reads it).
 
-    open_clip encoders record model, tag, weights path and int8; plugins record ``module:attr``
+    open_clip encoders record model, tag, weights path and precision; plugins record ``module:attr``
     (as loaded, or else the encoder's importable class). ``name`` and ``dim`` are always included.
 
     Raises:

@@ -27,6 +27,7 @@ import numpy as np
 from .change_gate import ChangeGate
 from .cuts import CutDetector
 from .errors import MediaError
+from .prefetch import prefetch
 from .probe import Container, VideoStream, open_container, pixel_aspect, probe, video_stream
 from .scan_state import REORDER_DEPTH, Clock, Damage, ScanReport
 from .types import SampledFrame, ShotCut, format_timestamp
@@ -34,6 +35,7 @@ from .types import SampledFrame, ShotCut, format_timestamp
 log = logging.getLogger(__name__)
 
 _EPS = 1e-9
+_DECODE_AHEAD = 8  # decoded frames queued between the decode thread and the scorer
 _Item = SampledFrame | ShotCut
 
 
@@ -82,11 +84,14 @@ class FrameScanner:
             stream.codec_context.thread_count = self.threads
             self._sar = pixel_aspect(stream)
             clock = Clock(stream)
+            # Decoding runs in its own thread, so the frame-threaded decoder keeps working
+            # while this thread scores and samples frames (decode alone keeps ~1.4 of 2 cores busy).
+            frames = prefetch(self._decode(container, stream, clock, damage), maxsize=_DECODE_AHEAD)
             try:
-                frames = self._decode(container, stream, clock, damage)
                 yield from self._sample(self._timed(frames, clock, damage))
                 self._check_end(damage)
             finally:
+                frames.close()  # the decode thread stops before the container closes
                 self.report = damage.report(self._last_end)
         if damage.frames == 0:
             raise MediaError(self.path, "no frame could be decoded (truncated or corrupt file)")

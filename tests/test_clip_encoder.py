@@ -175,18 +175,46 @@ def test_text_cache_is_bounded_lru(monkeypatch: pytest.MonkeyPatch) -> None:
     np.testing.assert_array_equal(encoder.encode_texts(["a", "a"])[1], first[0])
 
 
-def test_int8_agrees_with_fp32(tiny: OpenClipEncoder, images: np.ndarray) -> None:
-    mean, low = tiny.int8_agreement(images)
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_lower_precision_agrees_with_fp32(tiny: OpenClipEncoder, images: np.ndarray, precision: str) -> None:
+    mean, low = tiny.agreement(images, precision)
     assert mean > 0.98 and low > 0.95
-    int8 = OpenClipEncoder.tiny(int8=True)
-    assert int8.name == tiny.name  # interchangeable vectors: same space, same name
-    vectors = int8.encode_images(images)
+    lower = OpenClipEncoder.tiny(precision=precision)
+    assert lower.name == tiny.name  # interchangeable vectors: same space, same name
+    assert lower.image_precision == precision and precision in lower.description
+    vectors = lower.encode_images(images)
     assert vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert (vectors * tiny.encode_images(images)).sum(axis=1).min() > 0.95
-    assert int8.spec()["int8"] is True
+    assert not np.array_equal(vectors, tiny.encode_images(images))  # really computed otherwise
+    assert lower.spec()["precision"] == precision
+    assert OpenClipEncoder.from_spec(lower.spec()).image_precision == precision
+    np.testing.assert_allclose(tiny.encode_texts(["a red car"]), lower.encode_texts(["a red car"]), atol=1e-5)
     with pytest.raises(ValueError, match="fp32"):
-        int8.int8_agreement(images)
+        lower.agreement(images, "fp32")
+
+
+@pytest.mark.parametrize("native, expected", [(True, "bf16"), (False, "fp32")])
+def test_auto_precision_is_bf16_only_where_the_cpu_has_it(
+    monkeypatch: pytest.MonkeyPatch, native: bool, expected: str
+) -> None:
+    from indexer import clip_precision
+
+    monkeypatch.setattr(clip_precision, "native_bf16", lambda: native)
+    encoder = OpenClipEncoder.tiny(precision="auto")
+    assert encoder.image_precision == expected
+    assert encoder.spec()["precision"] == "auto"  # another machine decides for itself
+    assert clip_precision.input_dtype(encoder._model.visual) == (torch.bfloat16 if native else torch.float32)
+
+
+def test_unknown_precision_is_one_line_error() -> None:
+    with pytest.raises(EncoderError, match="unknown precision 'fp8'; choose one of auto, fp32, bf16, int8"):
+        OpenClipEncoder.tiny(precision="fp8")
+
+
+def test_old_int8_spec_still_loads(tiny: OpenClipEncoder) -> None:
+    spec = {key: value for key, value in tiny.spec().items() if key != "precision"}
+    assert OpenClipEncoder.from_spec({**spec, "int8": True}).image_precision == "int8"
 
 
 def test_local_checkpoint_name_is_content_addressed(tiny: OpenClipEncoder, checkpoint: Path, tmp_path: Path) -> None:
