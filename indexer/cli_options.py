@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import click
 
-from .encoder import PRECISIONS, Encoder, encoder_spec, load_encoder, load_from_spec
+from .encoder import PRECISIONS, Encoder, choose_encoder, encoder_spec
 from .errors import ReelsearchError
 from .store import Store
 
@@ -59,12 +59,7 @@ def resolve_encoder(store: Store, choice: dict[str, Any]) -> Encoder:
 
     Binds it to the store (raises EncoderMismatchError if the store holds another encoder).
     """
-    asked = any(v for v in choice.values())
-    spec = store.encoder_spec()
-    if not asked and spec:
-        encoder = load_from_spec(spec)
-    else:
-        encoder = load_encoder(**choice)
+    encoder = choose_encoder(store.encoder_spec(), choice)
     store.bind_encoder(encoder.name, encoder.dim, encoder_spec(encoder))
     return encoder
 

@@ -215,3 +215,22 @@ def load_from_spec(spec: dict[str, Any], *, weights: Path | None = None) -> Enco
             f"(dim {encoder.dim}) was loaded; pass the same weights (--weights FILE or {WEIGHTS_ENV}) or re-index"
         )
     return encoder
+
+
+def choose_encoder(spec: dict[str, Any] | None, choice: dict[str, Any]) -> Encoder:
+    """The encoder the options in ``choice`` (``load_encoder`` keywords) ask for, else the one ``spec`` records.
+
+    ``precision`` alone does not change the model: it applies to the recorded open_clip encoder.
+    Without a spec (nothing indexed yet) the options, or the defaults, decide.
+
+    Raises:
+        EncoderError: as ``load_encoder`` / ``load_from_spec``, or ``precision`` asked of a plugin.
+    """
+    asked = {key: value for key, value in choice.items() if value}
+    if not spec or set(asked) - {"precision"}:
+        return load_encoder(**choice)
+    if "precision" in asked:
+        if spec.get("kind") != "open_clip":
+            raise EncoderError(f"--precision applies to open_clip encoders; this index uses {spec.get('name')}")
+        spec = {**spec, "precision": asked["precision"]}
+    return load_from_spec(spec)

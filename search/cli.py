@@ -56,19 +56,16 @@ def load_search_encoder(store: Any, choice: dict[str, Any]) -> Any:
         EncoderMismatchError: the options name another encoder than the store's.
         StoreError / EncoderError: nothing indexed yet, or the encoder cannot be loaded.
     """
-    from indexer.encoder import load_encoder, load_from_spec  # noqa: PLC0415 (torch is slow)
+    from indexer.encoder import choose_encoder  # noqa: PLC0415 (torch is slow)
 
-    if any(v for v in choice.values()):
-        encoder = load_encoder(**choice)
-        recorded = store.encoder_name()
-        if recorded is not None and recorded != encoder.name:
-            raise EncoderMismatchError(f"this index was built with encoder {recorded}, not {encoder.name}; "
-                                       "drop the encoder options to use the index's own")
-        return encoder
     spec = store.encoder_spec()
     if spec is None:
         raise QueryError("nothing is indexed yet; run `reelsearch index PATH` first")
-    return load_from_spec(spec, weights=choice.get("weights"))
+    encoder = choose_encoder(spec, choice)
+    if encoder.name != spec.get("name"):
+        raise EncoderMismatchError(f"this index was built with encoder {spec.get('name')}, not {encoder.name}; "
+                                   "drop the encoder options to use the index's own")
+    return encoder
 
 
 def _short(path: str, width: int = PATH_WIDTH) -> str:

@@ -22,7 +22,7 @@ import torch
 
 from indexer import clip_weights
 from indexer.clip_encoder import CausalTextTower, OpenClipEncoder, resolve_checkpoint
-from indexer.encoder import encoder_spec, load_encoder, load_from_spec
+from indexer.encoder import choose_encoder, encoder_spec, load_encoder, load_from_spec
 from indexer.errors import EncoderError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -210,6 +210,12 @@ def test_auto_precision_is_bf16_only_where_the_cpu_has_it(
 def test_unknown_precision_is_one_line_error() -> None:
     with pytest.raises(EncoderError, match="unknown precision 'fp8'; choose one of auto, fp32, bf16, int8"):
         OpenClipEncoder.tiny(precision="fp8")
+
+
+def test_precision_alone_keeps_the_recorded_model(tiny: OpenClipEncoder) -> None:
+    choice = {"model": None, "pretrained": None, "weights": None, "plugin": None, "precision": "int8"}
+    encoder = choose_encoder(tiny.spec(), choice)  # not the default ViT-B-32 download
+    assert encoder.name == tiny.name and encoder.image_precision == "int8"
 
 
 def test_old_int8_spec_still_loads(tiny: OpenClipEncoder) -> None:

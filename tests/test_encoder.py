@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.encoder import Encoder, encoder_spec, load_encoder, load_from_spec, load_plugin
+from indexer.encoder import Encoder, choose_encoder, encoder_spec, load_encoder, load_from_spec, load_plugin
 from indexer.errors import EncoderError
 from indexer.fake_encoder import ColourEncoder
 
@@ -123,6 +123,17 @@ def test_plugin_spec_round_trip_is_json() -> None:
     again = load_from_spec(spec)
     assert again.name == encoder.name and again.dim == 24
     np.testing.assert_array_equal(again.encode_texts(["blue"]), encoder.encode_texts(["blue"]))
+
+
+def test_choose_encoder_follows_the_recorded_spec_unless_told_otherwise() -> None:
+    recorded = encoder_spec(load_encoder(plugin="test_encoder:make_colour_encoder"))
+    choice = {"model": None, "pretrained": None, "weights": None, "plugin": None, "precision": None}
+    assert choose_encoder(recorded, choice).dim == 24  # the store's own encoder
+    other = choose_encoder(recorded, {**choice, "plugin": "indexer.fake_encoder:ColourEncoder"})
+    assert isinstance(other, ColourEncoder) and other.dim != 24  # named options win
+    assert isinstance(choose_encoder(None, {**choice, "plugin": "indexer.fake_encoder:ColourEncoder"}), ColourEncoder)
+    with pytest.raises(EncoderError, match="--precision applies to open_clip encoders; this index uses"):
+        choose_encoder(recorded, {**choice, "precision": "int8"})
 
 
 def test_spec_of_directly_built_encoder_uses_its_class() -> None:
