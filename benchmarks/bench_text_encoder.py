@@ -3,8 +3,8 @@
 Text: milliseconds to embed one new short query with the full 77-token text tower versus the
 tower truncated at the end-of-text token, and a repeated (cached) query. Images: images/s of the
 ViT-B-32 image tower at batch 32 in fp32 (contiguous and channels_last), bf16 and dynamic int8,
-with the cosine agreement of bf16 and int8 against fp32. Random weights run exactly as fast as trained ones and need
-no download; agreement on random weights is indicative only.
+with the cosine agreement of bf16 and int8 against fp32. Random weights run exactly as fast as
+trained ones and need no download; agreement on random weights is indicative only.
 
     .venv/bin/python benchmarks/bench_text_encoder.py [--model ViT-B-32] [--rounds 5] [--threads N]
 """
