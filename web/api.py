@@ -44,7 +44,7 @@ def _search_request() -> SearchRequest:
 def search():
     """Search by text (q), by image (multipart 'image') or like a frame (like=ID@SECONDS)."""
     req = _search_request()
-    response = run_search(archive().engine(), req)
+    response = run_search(req)
     return jsonify(response_view(response, req, archive().taxonomy))
 
 

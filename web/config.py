@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,  # upload limit (query images), bytes
     "TAXONOMY": None,  # path of a taxonomy TOML; None: the default taxonomy
     "ENCODER": None,  # an Encoder object or "module:attr"; None: the encoder the store records
+    "IMAGE_SEARCHES": 2,  # uploaded images decoded at once; more are answered 503 + Retry-After
     "THUMB_WIDTH": 320,  # pixels
     "SEARCH_LIMIT": 20,  # videos per search
     "LOGIN_FAILURES": 10,  # failed sign-ins from one address ...

@@ -2,8 +2,8 @@
 
 API requests (``/api/...``) get ``{"error": "..."}`` with the status code; pages get the
 error template. Library errors map to statuses: QueryError 400, NotFoundError 404,
-StoreError 503 (no index yet / unreadable). Unexpected errors are logged and answered 500
-without details.
+StoreError 503 (no index yet / unreadable); busy upload decoders are 503 with Retry-After.
+Unexpected errors are logged and answered 500 without details.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from indexer.errors import (EncoderError, NotFoundError, QueryError, ReelsearchE
                             StoreError, TaxonomyError)
 
 from .security import wants_json
+from .uploads import DecoderBusy
 
 log = logging.getLogger(__name__)
 
 _TITLES = {400: "Bad request", 401: "Sign in needed", 403: "Forbidden", 404: "Not found",
            405: "Method not allowed", 413: "Upload too large", 429: "Too many attempts",
-           500: "Server error",
-           503: "Index unavailable"}
+           500: "Server error", 503: "Unavailable"}
 
 
 def error_response(status: int, message: str) -> Response:
@@ -67,6 +67,12 @@ def _handle_library(exc: ReelsearchError) -> Response:
     return error_response(status, str(exc))
 
 
+def _handle_busy(exc: DecoderBusy) -> Response:
+    response = error_response(503, str(exc))
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def _handle_unexpected(exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         return _handle_http(exc)
@@ -78,4 +84,5 @@ def init_errors(app: Flask) -> None:
     """Register the handlers on ``app``."""
     app.register_error_handler(HTTPException, _handle_http)
     app.register_error_handler(ReelsearchError, _handle_library)
+    app.register_error_handler(DecoderBusy, _handle_busy)
     app.register_error_handler(Exception, _handle_unexpected)

@@ -71,7 +71,7 @@ def search():
     try:
         req = _search_request()
         if req is not None:
-            response = response_view(run_search(archive().engine(), req), req, archive().taxonomy)
+            response = response_view(run_search(req), req, archive().taxonomy)
     except (QueryError, NotFoundError) as exc:
         status, error = (404 if isinstance(exc, NotFoundError) else 400), str(exc)
     category = request.values.get("category") or ""
