@@ -41,7 +41,7 @@ from benchmarks.synthetic_video import make_ad_clip  # noqa: E402
 
 UPLOADERS = 8
 SIZE = (8000, 5000)
-COLOUR_ENCODER = "indexer.fake_encoder:ColourEncoder"
+COLOUR_ENCODER = "indexer.models.colour:ColourEncoder"
 
 
 def reelsearch_command() -> list[str]:

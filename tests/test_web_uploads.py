@@ -14,7 +14,7 @@ from webfixtures import *  # noqa: F401,F403  (fixtures)
 from webfixtures import make_app
 
 from indexer.errors import QueryError
-from indexer.fake_encoder import COLOURS
+from indexer.models.colour import COLOURS
 from web import uploads
 from web.uploads import DecoderBusy, UploadDecoder, decode_image
 
