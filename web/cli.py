@@ -1,13 +1,15 @@
 """``reelsearch`` entry point: the indexer's and search's commands plus ``serve`` and ``user``.
 
 ``serve`` runs the web app under waitress (a production WSGI server, not Flask's debug
-server); ``user add NAME`` creates a curator account (password hashed by indexer.store.curation).
+server); ``user add NAME`` creates a curator account (password hashed by indexer.store.curation),
+``user passwd NAME`` changes its password and ends all its sessions.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -18,12 +20,49 @@ from indexer.errors import ReelsearchError
 log = logging.getLogger(__name__)
 
 
+QUEUE_WARNING_INTERVAL = 60.0  # seconds between two "Task queue depth" lines of waitress
+
+
+class QueueDepthWarnings(logging.Filter):
+    """Let through one of waitress's "Task queue depth" warnings per ``interval`` seconds (they
+    come at every queued request under load), saying how many were held back."""
+
+    def __init__(self, interval: float = QUEUE_WARNING_INTERVAL) -> None:
+        super().__init__()
+        self.interval, self._last, self._held = interval, float("-inf"), 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Task queue depth"):
+            return True
+        now = time.monotonic()
+        if now - self._last < self.interval:
+            self._held += 1
+            return False
+        if self._held:
+            record.msg = f"{record.msg} ({self._held} more such warnings in the last {self.interval:g} s)"
+        record.msg = f"{record.msg}; all --threads are busy, requests wait"
+        self._last, self._held = now, 0
+        return True
+
+
+def _migrate(data_dir: Path) -> None:
+    """Bring an existing index to this version's schema (the server itself only reads it)."""
+    from indexer.store import Store
+
+    if (data_dir / Store.CATALOG).exists():
+        try:
+            Store.open(data_dir).close()
+        except ReelsearchError as exc:
+            raise click.ClickException(f"cannot open the index: {exc}") from None
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to listen on (0.0.0.0 for all; put HTTPS in front if you do).")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64),
-              help="Worker threads serving requests.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="TCP port to listen on.")
+@click.option("--threads", default=16, show_default=True, type=click.IntRange(1, 64),
+              help="Worker threads serving requests (image searches are limited separately: IMAGE_SEARCHES).")
 @data_dir_option
 def serve(host: str, port: int, threads: int, data_dir: Path) -> None:
     """Serve the web UI (search, browse, video pages, curator tools, JSON API)."""
@@ -31,6 +70,7 @@ def serve(host: str, port: int, threads: int, data_dir: Path) -> None:
 
     from . import create_app
 
+    _migrate(data_dir)
     try:
         app = create_app({"DATA_DIR": data_dir})
     except (OSError, ValueError) as exc:
@@ -38,8 +78,11 @@ def serve(host: str, port: int, threads: int, data_dir: Path) -> None:
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     shown = f"[{shown}]" if ":" in shown else shown
     click.echo(f"reelsearch: serving {data_dir} on http://{shown}:{port}/  (Ctrl+C to stop)")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="reelsearch",
-                   clear_untrusted_proxy_headers=True)
+    queue_log = logging.getLogger("waitress.queue")
+    if not any(isinstance(f, QueueDepthWarnings) for f in queue_log.filters):
+        queue_log.addFilter(QueueDepthWarnings())
+    waitress.serve(app, host=host, port=port, threads=threads, connection_limit=threads * 16,
+                   ident="reelsearch", clear_untrusted_proxy_headers=True)
 
 
 @click.group()
@@ -73,6 +116,23 @@ def user_add(name: str, password_stdin: bool, data_dir: Path) -> None:
     except (ReelsearchError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"curator {name} can now sign in")
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from the first line of stdin.")
+@data_dir_option
+def user_passwd(name: str, password_stdin: bool, data_dir: Path) -> None:
+    """Set a new password for the curator NAME and end all of NAME's sessions."""
+    from indexer.store import Store, curation
+
+    password = _read_password(password_stdin)
+    try:
+        with Store.open(data_dir) as store:
+            curation.set_password(store, name, password)
+    except (ReelsearchError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"new password for curator {name}; all of {name}'s sessions have ended")
 
 
 def register(group: click.Group) -> click.Group:

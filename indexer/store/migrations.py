@@ -100,7 +100,24 @@ def m001_initial(conn: sqlite3.Connection) -> None:
     _run_statements(conn, M001_INITIAL)
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial,)
+M002_SIGN_IN = """
+        ALTER TABLE users ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE sign_in_failures (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            key TEXT NOT NULL,
+            at REAL NOT NULL
+        );
+        CREATE INDEX sign_in_failures_key ON sign_in_failures (key, at);
+        CREATE INDEX sign_in_failures_at ON sign_in_failures (at)
+"""
+
+
+def m002_sign_in(conn: sqlite3.Connection) -> None:
+    """Revocable sessions (a generation per curator) and the failed sign-in ledger."""
+    _run_statements(conn, M002_SIGN_IN)
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_sign_in)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
