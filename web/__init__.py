@@ -15,6 +15,7 @@ import logging
 from typing import Any, Mapping
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from indexer.types import format_timestamp
 
@@ -38,6 +39,13 @@ def _timestamp(seconds: float | None) -> str:
     return "–" if seconds is None else format_timestamp(max(0.0, float(seconds)))
 
 
+class RowIdConverter(IntegerConverter):
+    """``<id:name>``: a row id, 1 .. 2**63-1 (what SQLite can hold); anything else is 404."""
+
+    def __init__(self, url_map: Any) -> None:
+        super().__init__(url_map, min=1, max=2 ** 63 - 1)
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. ``config`` (tests) overrides everything else.
 
@@ -51,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .security import init_security
 
     app = Flask(__name__)
+    app.url_map.converters["id"] = RowIdConverter
     load_config(app, config)
     init_security(app)
     init_errors(app)

@@ -13,7 +13,7 @@ from indexer.errors import QueryError
 from .curating import apply_change
 from .security import curator_required, current_user
 
-bp = Blueprint("curate", __name__, url_prefix="/videos/<int:video_id>/segments")
+bp = Blueprint("curate", __name__, url_prefix="/videos/<id:video_id>/segments")
 
 _DONE = {"accept": "Accepted", "reject": "Rejected", "edit": "Saved", "add": "Added",
          "delete": "Deleted"}
@@ -41,28 +41,28 @@ def add(video_id: int):
     return _run("add", video_id)
 
 
-@bp.post("/<int:segment_id>/accept")
+@bp.post("/<id:segment_id>/accept")
 @curator_required
 def accept(video_id: int, segment_id: int):
     """Confirm a segment."""
     return _run("accept", video_id, segment_id)
 
 
-@bp.post("/<int:segment_id>/reject")
+@bp.post("/<id:segment_id>/reject")
 @curator_required
 def reject(video_id: int, segment_id: int):
     """Reject a segment (kept as rejected, so re-indexing does not bring it back)."""
     return _run("reject", video_id, segment_id)
 
 
-@bp.post("/<int:segment_id>/edit")
+@bp.post("/<id:segment_id>/edit")
 @curator_required
 def edit(video_id: int, segment_id: int):
     """Change start, end and/or label."""
     return _run("edit", video_id, segment_id)
 
 
-@bp.post("/<int:segment_id>/delete")
+@bp.post("/<id:segment_id>/delete")
 @curator_required
 def delete(video_id: int, segment_id: int):
     """Delete a curator segment."""

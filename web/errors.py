@@ -3,15 +3,20 @@
 API requests (``/api/...``) get ``{"error": "..."}`` with the status code; pages get the
 error template. Library errors map to statuses: QueryError 400, NotFoundError 404,
 StoreError 503 (no index yet / unreadable); busy upload decoders are 503 with Retry-After.
-Unexpected errors are logged and answered 500 without details.
+Unexpected errors are logged and answered 500 without details. An unknown ``/api/`` path is a
+JSON 404 pointing at the OpenAPI file; a known one with the wrong method is 405 with ``Allow``.
+Request bodies too deeply nested to parse are malformed JSON (400), not a crash.
 """
 
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, current_app, jsonify, make_response, render_template
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from typing import Any
+
+from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 
 from indexer.errors import (EncoderError, NotFoundError, QueryError, ReelsearchError,
                             StoreError, TaxonomyError)
@@ -48,12 +53,30 @@ def _status_of(exc: ReelsearchError) -> int:
     return 500
 
 
+class RequestJSON(DefaultJSONProvider):
+    """Flask's JSON, except that a document nested too deeply to parse is a ValueError (so
+    ``request.get_json(silent=True)`` gives None and the view answers 400) instead of the
+    RecursionError that would be a 500."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
+def _message(exc: HTTPException, status: int) -> str:
+    if isinstance(exc, NotFound) and wants_json() and request.url_rule is None:
+        return f"no API endpoint {request.path}; see /api/openapi.yaml"
+    return exc.description or _TITLES.get(status, "error")
+
+
 def _handle_http(exc: HTTPException) -> Response:
     if isinstance(exc, RequestEntityTooLarge):
         limit = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) / (1024 * 1024)
         return error_response(413, f"upload too large: the limit is {limit:g} MB")
     status = exc.code or 500
-    response = error_response(status, exc.description or _TITLES.get(status, "error"))
+    response = error_response(status, _message(exc, status))
     for name, value in exc.get_headers():
         if name.lower() in ("allow", "www-authenticate", "retry-after"):
             response.headers[name] = value
@@ -81,7 +104,8 @@ def _handle_unexpected(exc: Exception) -> Response:
 
 
 def init_errors(app: Flask) -> None:
-    """Register the handlers on ``app``."""
+    """Register the handlers (and the request JSON parser) on ``app``."""
+    app.json = RequestJSON(app)
     app.register_error_handler(HTTPException, _handle_http)
     app.register_error_handler(ReelsearchError, _handle_library)
     app.register_error_handler(DecoderBusy, _handle_busy)

@@ -295,7 +295,7 @@ def delete(store: Store, segment_id: int, user: str) -> SegmentRecord:
 def audit(store: Store, video_id: int, *, limit: int | None = None) -> list[AuditEntry]:
     """The video's audit log, newest first (kept after the video is deleted)."""
     sql = "SELECT * FROM audit_log WHERE video_id = ? ORDER BY at DESC, id DESC"
-    args: tuple = (int(video_id),)
+    args: tuple = (q.sql_id(video_id),)
     if limit is not None:
         sql, args = sql + " LIMIT ?", (*args, int(limit))
     with store.catalog.read() as conn:
