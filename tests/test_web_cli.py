@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import click
@@ -87,3 +88,34 @@ def test_main_has_every_command(monkeypatch, capsys):
     out = capsys.readouterr().out
     for command in ("index", "report", "labels", "search", "serve", "user"):
         assert command in out
+
+
+def _first_thumbnail(page: bytes) -> str:
+    match = re.search(rb'src="(/media/thumbs/\d+/\d+\.jpg)"', page)
+    assert match, page[:2000]
+    return match.group(1).decode()
+
+
+def test_serve_with_the_default_relative_data_dir_serves_thumbnails(group, web_data, tmp_path, monkeypatch):
+    """The default data dir is relative (data/index): thumbnails must come from the current folder."""
+    import waitress
+
+    web_data.copy_to(tmp_path / "data" / "index")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REELSEARCH_DATA_DIR", raising=False)
+    monkeypatch.delenv("REELSEARCH_WEB_CONFIG", raising=False)
+    calls = {}
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: calls.update(app=app))
+    result = CliRunner().invoke(group, ["serve"])
+    assert result.exit_code == 0, result.output
+    app = calls["app"]
+    try:
+        client = app.test_client()
+        page = client.get("/videos")
+        assert page.status_code == 200
+        with client.get(_first_thumbnail(page.data)) as thumb:
+            assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
+            assert thumb.data[:2] == b"\xff\xd8"
+        assert app.config["DATA_DIR"] == tmp_path / "data" / "index"
+    finally:
+        app.extensions["reelsearch"].close()
