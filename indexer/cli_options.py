@@ -74,10 +74,13 @@ def resolve_encoder(store: Store, choice: dict[str, Any]) -> Encoder:
     return encoder
 
 
-def open_store(data_dir: Path, *, readonly: bool = False) -> Store:
-    """Open the store, turning library errors into one-line CLI errors."""
+def open_store(data_dir: Path, *, readonly: bool = False, create: bool = True) -> Store:
+    """Open the store, turning library errors into one-line CLI errors.
+
+    ``create=False`` (read commands): a missing store is an error naming ``data_dir``.
+    """
     try:
-        return Store.open(data_dir, readonly=readonly)
+        return Store.open(data_dir, readonly=readonly, create=create)
     except ReelsearchError as exc:
         raise click.ClickException(str(exc)) from None
 

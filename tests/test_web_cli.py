@@ -70,12 +70,23 @@ def test_serve_runs_waitress_and_prints_the_url(group, web_data, monkeypatch):
     calls["app"].extensions["reelsearch"].close()
 
 
-def test_serve_on_all_interfaces_prints_a_usable_url(group, tmp_path, monkeypatch):
+def test_serve_on_all_interfaces_prints_a_usable_url(group, web_data, monkeypatch):
     import waitress
 
-    monkeypatch.setattr(waitress, "serve", lambda app, **kw: None)
-    result = CliRunner().invoke(group, ["serve", "--host", "0.0.0.0", "--data-dir", str(tmp_path)])
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: app.extensions["reelsearch"].close())
+    result = CliRunner().invoke(group, ["serve", "--host", "0.0.0.0", "--data-dir", str(web_data.data_dir)])
     assert result.exit_code == 0 and "http://127.0.0.1:8000/" in result.output
+
+
+def test_serve_without_an_index_creates_nothing_and_names_the_data_dir(group, tmp_path, monkeypatch):
+    import waitress
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REELSEARCH_DATA_DIR", raising=False)
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: pytest.fail("served without an index"))
+    result = CliRunner().invoke(group, ["serve"])
+    assert result.exit_code == 1 and f"no index in {tmp_path / 'data' / 'index'}" in result.output
+    assert not (tmp_path / "data").exists()
 
 
 def test_main_has_every_command(monkeypatch, capsys):
