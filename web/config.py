@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from indexer.cli_options import DEFAULT_DATA_DIR, absolute_data_dir
+from indexer.cli.options import DEFAULT_DATA_DIR, absolute_data_dir
 
 log = logging.getLogger(__name__)
 
