@@ -35,7 +35,7 @@ from .report import ReportView, label_report, labels_json, video_labels
 def report(video: str, label: str, against: tuple[str, ...], as_json: bool, taxonomy: Path | None,
            data_dir: Path, **encoder_kw: Any) -> None:
     """Does VIDEO contain LABEL, when does it first appear, how long is it on screen?"""
-    with open_store(data_dir) as store:
+    with _store_for(video, data_dir) as store:
         try:
             tax = load_taxonomy(taxonomy)
             choice = encoder_choice(encoder_kw)
@@ -54,7 +54,7 @@ def report(video: str, label: str, against: tuple[str, ...], as_json: bool, taxo
 @encoder_options
 def labels(video: str, as_json: bool, taxonomy: Path | None, data_dir: Path, **encoder_kw: Any) -> None:
     """Which categories best describe VIDEO: every label present, longest first."""
-    with open_store(data_dir) as store:
+    with _store_for(video, data_dir) as store:
         try:
             tax = load_taxonomy(taxonomy)
             record = resolve_video(store, video, tax, encoder_choice(encoder_kw))
@@ -67,15 +67,33 @@ def labels(video: str, as_json: bool, taxonomy: Path | None, data_dir: Path, **e
         click.echo(render_labels(record, rows, tax))
 
 
+def _store_for(video: str, data_dir: Path) -> Store:
+    """The store for ``report``/``labels`` VIDEO: created only when VIDEO is a file to index first."""
+    if indexes_first(video):
+        return open_store(data_dir)
+    try:
+        return Store.open(data_dir, create=False)
+    except ReelsearchError as exc:
+        prefix = "" if video.isdigit() else f"{video}: no such file, and "
+        raise click.ClickException(prefix + str(exc)) from None
+
+
+def indexes_first(arg: str) -> bool:
+    """Whether ``report``/``labels`` VIDEO names a file (which may need indexing first),
+    rather than an id: only then may the command create a store."""
+    return Path(arg).expanduser().exists()
+
+
 def resolve_video(store: Store, arg: str, taxonomy: Taxonomy, choice: dict[str, Any]) -> VideoRecord:
     """An indexed video by path or id; a file not yet indexed (or changed) is indexed first.
 
     Raises:
-        NotFoundError: neither a readable file nor the id of an indexed video.
+        NotFoundError: neither a readable file nor the id of an indexed video (the message
+            names the store's data dir).
         MediaError: the file cannot be indexed.
     """
     path = Path(arg).expanduser()
-    if path.exists():
+    if indexes_first(arg):
         path = path.absolute()
         record = store.video_by_path(path)
         st = path.stat()
@@ -83,8 +101,11 @@ def resolve_video(store: Store, arg: str, taxonomy: Taxonomy, choice: dict[str, 
             return record
         return _index_now(store, path, taxonomy, choice)
     if arg.isdigit():
-        return store.get_video(int(arg))
-    raise NotFoundError(f"{arg}: no such file, and no indexed video has that id")
+        try:
+            return store.get_video(int(arg))
+        except NotFoundError:
+            raise NotFoundError(f"no video with id {arg} in the index in {store.data_dir}") from None
+    raise NotFoundError(f"{arg}: no such file, and no video in the index in {store.data_dir} has that id")
 
 
 def _index_now(store: Store, path: Path, taxonomy: Taxonomy, choice: dict[str, Any]) -> VideoRecord:
