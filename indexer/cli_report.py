@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .coverage import coverage, label_tree, video_coverage
 from .errors import NotFoundError
-from .segments import LabelReport, label_segments, make_report, summarize_labels
+from .segments import LabelReport, label_segments, make_report, report_of
 from .store import Store, VideoRecord
 from .taxonomy import Taxonomy
 from .types import Segment, format_timestamp
@@ -84,9 +85,7 @@ def label_report(store: Store, video: VideoRecord, label: str, against: tuple[st
     """Report on a category (stored segments) or a free-text prompt (stored vectors)."""
     category = taxonomy.find(label)
     if category is not None and not against:
-        wanted = set(taxonomy.descendants(category.id))
-        segments = [s.to_segment() for s in store.segments(video.id) if s.label in wanted]
-        return ReportView(video, category.id, "category", make_report(category.id, segments, video.duration))
+        return stored_report(store, video, category.id, "category", taxonomy)
     from .classify import prompt_model
     from .cli_options import resolve_encoder
 
@@ -97,9 +96,21 @@ def label_report(store: Store, video: VideoRecord, label: str, against: tuple[st
     return ReportView(video, label, "prompt", make_report(label, segments, video.duration))
 
 
+def stored_report(store: Store, video: VideoRecord, label: str, kind: str,
+                  taxonomy: Taxonomy) -> ReportView:
+    """Report on a category (children included) or a tag from the stored segments as curators
+    left them (:func:`indexer.coverage.coverage`)."""
+    pieces = coverage(store.segments(video.id, include_rejected=True), label, label_tree(taxonomy.ids))
+    return ReportView(video, label, kind,
+                      report_of(label, [p.to_segment() for p in pieces], video.duration))
+
+
 def video_labels(store: Store, video: VideoRecord, taxonomy: Taxonomy) -> list[LabelReport]:
-    """Every label present in the video (active segments), longest total duration first."""
-    return summarize_labels([s.to_segment() for s in store.segments(video.id)], video.duration)
+    """Every label present in the video (:mod:`indexer.coverage`), longest total duration first."""
+    present = video_coverage(store.segments(video.id, include_rejected=True), label_tree(taxonomy.ids))
+    reports = [report_of(label, [p.to_segment() for p in pieces], video.duration)
+               for label, pieces in present.items()]
+    return sorted(reports, key=lambda r: (-r.total_duration, r.label))
 
 
 def labels_json(video: VideoRecord, reports: list[LabelReport], taxonomy: Taxonomy) -> dict[str, Any]:
