@@ -2,9 +2,9 @@
 
 Filters apply to whole videos:
 
-* ``category``: the category is present in the video (:mod:`indexer.coverage`: its own
+* ``category``: the category is present in the video (:mod:`indexer.labels.coverage`: its own
   segments or any descendant's, as curators left them; ``sports`` includes ``sports/football``).
-  Accepts an id, a name or a last id component (see :meth:`indexer.taxonomy.Taxonomy.find`).
+  Accepts an id, a name or a last id component (see :meth:`indexer.labels.taxonomy.Taxonomy.find`).
 * ``restricted``: True keeps only videos where a restricted category (alcohol, tobacco,
   weapons, gambling ...) is present; False drops them; None ignores the flag.
 * ``min_duration`` / ``max_duration``: the video's duration in seconds (inclusive).
@@ -19,9 +19,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from indexer.coverage import coverage, label_tree
+from indexer.labels.coverage import coverage, label_tree
 from indexer.errors import NotFoundError, QueryError
-from indexer.taxonomy import Taxonomy
+from indexer.labels.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class VideoDurations:
 
 
 def videos_showing(store: Any, taxonomy: Taxonomy, categories: tuple[str, ...]) -> set[int]:
-    """Ids of the videos where any of ``categories`` is present (:func:`indexer.coverage.coverage`)."""
+    """Ids of the videos where any of ``categories`` is present (:func:`indexer.labels.coverage.coverage`)."""
     if not categories:
         return set()
     tree = label_tree(taxonomy.ids)

@@ -1,4 +1,4 @@
-"""Tests for indexer.classify: prompt ensembles, multi-label scoring against background/negatives."""
+"""Tests for indexer.labels.classify: prompt ensembles, multi-label scoring against background/negatives."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.classify import LOGIT_SCALE, LabelModel, prompt_model
-from indexer.encoder import l2_normalize
-from indexer.fake_encoder import COLOURS
-from indexer.taxonomy import Taxonomy, load_taxonomy, parse_taxonomy
+from indexer.labels.classify import LOGIT_SCALE, LabelModel, prompt_model
+from indexer.models.encoder import l2_normalize
+from indexer.models.colour import COLOURS
+from indexer.labels.taxonomy import Taxonomy, load_taxonomy, parse_taxonomy
 
 COLOUR_TAXONOMY = """\
 threshold = 0.5
@@ -111,7 +111,7 @@ def test_a_parent_is_decided_on_its_own_prompts(colour_encoder) -> None:
     scores = model.scores(frames(colour_encoder, "red", "blue", "green"))
     present = model.present(scores)
     assert present[:, 1:].tolist() == [[True, False], [False, True], [False, False]]
-    # no hierarchy here: a present child does not make its parent present (indexer.coverage
+    # no hierarchy here: a present child does not make its parent present (indexer.labels.coverage
     # derives that at read time, so a curator's rejection of the child can take it back)
     assert not present[:, 0].any() and scores[:, 0].max() < 0.5
     assert model.present(np.array([[0.3, 0.7, 0.1]], dtype=np.float32)).tolist() == [[False, True, False]]

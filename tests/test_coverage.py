@@ -1,4 +1,4 @@
-"""Tests of indexer.coverage: a parent follows its children and its own evidence as curators
+"""Tests of indexer.labels.coverage: a parent follows its children and its own evidence as curators
 left them, in both directions, and a child never exceeds its parent."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from indexer.catalog import SegmentRecord
-from indexer.coverage import LabelTree, coverage, covered_seconds, video_coverage
-from indexer.taxonomy import parse_taxonomy
+from indexer.store.catalog import SegmentRecord
+from indexer.labels.coverage import LabelTree, coverage, covered_seconds, video_coverage
+from indexer.labels.taxonomy import parse_taxonomy
 
 TREE = LabelTree(["alcohol", "alcohol/wine", "alcohol/beer", "places", "places/nature"])
 
@@ -129,11 +129,11 @@ prompts = ["green"]
 @pytest.fixture()
 def ads(tmp_path: Path):
     """A store with one indexed ad: wine 2 s, a grey street 1.5 s, a meadow 3 s."""
-    from indexer import curation
-    from indexer.classify import LabelModel
-    from indexer.encoder import encoder_spec
-    from indexer.fake_encoder import ColourEncoder
-    from indexer.pipeline import Indexer, IndexOptions
+    from indexer.store import curation
+    from indexer.labels.classify import LabelModel
+    from indexer.models.encoder import encoder_spec
+    from indexer.models.colour import ColourEncoder
+    from indexer.pipeline.orchestrate import Indexer, IndexOptions
     from indexer.store import Store
     from media import Scene, make_video
 
@@ -149,7 +149,7 @@ def ads(tmp_path: Path):
 
 
 def durations(store, video, taxonomy) -> dict[str, float]:
-    from indexer.cli_report import video_labels
+    from indexer.cli.report import video_labels
 
     return {r.label: round(r.total_duration, 3) for r in video_labels(store, video, taxonomy)}
 
@@ -166,8 +166,8 @@ def test_indexing_stores_own_evidence_and_reads_parents_from_children(ads) -> No
 
 
 def test_rejecting_the_wine_takes_alcohol_and_restricted_away_everywhere(ads) -> None:
-    from indexer import curation
-    from indexer.cli_report import label_report
+    from indexer.store import curation
+    from indexer.cli.report import label_report
     from search.filters import Filters, candidate_videos
 
     store, taxonomy, video = ads
@@ -186,8 +186,8 @@ def test_rejecting_a_parent_takes_its_automatic_children_with_it(tmp_path: Path)
 
     import numpy as np
 
-    from indexer import curation
-    from indexer.cli_report import label_report
+    from indexer.store import curation
+    from indexer.cli.report import label_report
     from indexer.store import NewVideo, Store
     from indexer.types import Segment, VideoInfo
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from indexer.cli_report import ReportView, stored_report
+from indexer.cli.report import ReportView, stored_report
 from indexer.errors import QueryError
 
 log = logging.getLogger(__name__)
@@ -34,8 +34,8 @@ def prompt_report(store: Any, video: Any, text: str, encoder: Any, taxonomy: Any
 
     Raises QueryError when the text cannot be turned into a model (e.g. empty prompt).
     """
-    from indexer.classify import prompt_model
-    from indexer.segments import label_segments, make_report
+    from indexer.labels.classify import prompt_model
+    from indexer.labels.segments import label_segments, make_report
 
     try:
         model = prompt_model(encoder, text, None, taxonomy)

@@ -9,7 +9,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from indexer.coverage import label_tree, video_coverage
+from indexer.labels.coverage import label_tree, video_coverage
 from indexer.types import format_timestamp
 
 from .timeline import category_colours, label_colour, segment_lanes, shot_lane, tick_marks
@@ -79,7 +79,7 @@ def audit_dict(entry: Any) -> dict[str, Any]:
 
 def timeline(video: Any, segments: list[Any], cuts: list[float], taxonomy: Any,
              *, show_rejected: bool) -> dict[str, Any]:
-    """Lanes (labels present, :mod:`indexer.coverage`, in taxonomy order, then tags; rejected
+    """Lanes (labels present, :mod:`indexer.labels.coverage`, in taxonomy order, then tags; rejected
     segments too if ``show_rejected``), the shots lane and the ruler. ``segments``: all the
     video's segments, rejected ones included (they decide the coverage)."""
     names = {c.id: c.name for c in taxonomy.categories}

@@ -1,0 +1,207 @@
+"""Numbered schema migrations for the SQLite catalog.
+
+Each migration is a function ``mNNN_name(conn)`` that moves the schema from version
+NNN-1 to NNN. The version lives in ``PRAGMA user_version``. :func:`migrate` applies the
+missing migrations in one transaction when a store is opened for writing; a store written
+by a newer reelsearch (``user_version`` above :data:`SCHEMA_VERSION`) is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+
+from indexer.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+
+M001_INITIAL = """
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE videos (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            path TEXT NOT NULL UNIQUE,
+            content_hash TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime REAL NOT NULL,
+            duration REAL NOT NULL,
+            fps_num INTEGER,
+            fps_den INTEGER,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            rotation INTEGER NOT NULL DEFAULT 0,
+            start_time REAL NOT NULL DEFAULT 0,
+            codec TEXT NOT NULL,
+            sample_every REAL NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('ok', 'partial')),
+            note TEXT NOT NULL DEFAULT '',
+            indexed_at REAL NOT NULL
+        );
+        CREATE INDEX videos_content_hash ON videos (content_hash);
+        CREATE TABLE frames (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            video_id INTEGER NOT NULL REFERENCES videos (id) ON DELETE CASCADE,
+            time REAL NOT NULL,
+            pts INTEGER NOT NULL,
+            embedding BLOB NOT NULL
+        );
+        CREATE INDEX frames_video_time ON frames (video_id, time);
+        CREATE TABLE cuts (
+            id INTEGER PRIMARY KEY,
+            video_id INTEGER NOT NULL REFERENCES videos (id) ON DELETE CASCADE,
+            time REAL NOT NULL,
+            pts INTEGER NOT NULL,
+            score REAL NOT NULL
+        );
+        CREATE INDEX cuts_video ON cuts (video_id);
+        CREATE TABLE segments (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            video_id INTEGER NOT NULL REFERENCES videos (id) ON DELETE CASCADE,
+            label TEXT NOT NULL,
+            start REAL NOT NULL,
+            "end" REAL NOT NULL,
+            score REAL NOT NULL,
+            start_uncertainty REAL NOT NULL DEFAULT 0,
+            end_uncertainty REAL NOT NULL DEFAULT 0,
+            source TEXT NOT NULL CHECK (source IN ('auto', 'curator')),
+            status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'rejected')),
+            created_by TEXT,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX segments_video ON segments (video_id);
+        CREATE INDEX segments_label ON segments (label);
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at REAL NOT NULL,
+            user TEXT NOT NULL,
+            action TEXT NOT NULL,
+            video_id INTEGER,
+            segment_id INTEGER,
+            before TEXT,
+            after TEXT
+        );
+        CREATE INDEX audit_log_video ON audit_log (video_id);
+        INSERT INTO meta (key, value) VALUES ('generation', '0')
+"""
+
+
+def m001_initial(conn: sqlite3.Connection) -> None:
+    """Create every table of the first schema and its indexes."""
+    _run_statements(conn, M001_INITIAL)
+
+
+def m002_own_parent_segments(conn: sqlite3.Connection) -> None:
+    """Automatic parent segments become evidence of the parent itself: earlier versions also
+    stored a parent wherever a sub-category was detected. Each automatic parent segment keeps
+    only the time no automatic segment of a sub-category covers (category ids nest by '/');
+    the parent's presence there is derived at read time (:mod:`indexer.labels.coverage`)."""
+    rows = conn.execute("SELECT id, video_id, label, start, \"end\" FROM segments "
+                        "WHERE source = 'auto' ORDER BY video_id, start").fetchall()
+    by_video: dict[int, list[tuple]] = {}
+    for row in rows:
+        by_video.setdefault(row[1], []).append(tuple(row))
+    for video_rows in by_video.values():
+        for seg_id, _video, label, start, end in video_rows:
+            children = sorted((s, e) for _i, _v, lab, s, e in video_rows
+                              if lab.startswith(label + "/") and s < end and e > start)
+            if children:
+                _keep_uncovered(conn, seg_id, start, end, children)
+
+
+def _keep_uncovered(conn: sqlite3.Connection, seg_id: int, start: float, end: float,
+                    children: list[tuple[float, float]]) -> None:
+    """Shrink segment ``seg_id`` to the parts of start-end outside ``children`` (sorted)."""
+    parts, cursor = [], start
+    for c_start, c_end in children:
+        if c_start > cursor:
+            parts.append((cursor, min(c_start, end)))
+        cursor = max(cursor, c_end)
+    if cursor < end:
+        parts.append((cursor, end))
+    parts = [(a, b) for a, b in parts if b - a > 1e-6]
+    if not parts:
+        conn.execute("DELETE FROM segments WHERE id = ?", (seg_id,))
+        return
+    first, *rest = parts
+    conn.execute("UPDATE segments SET start = ?, \"end\" = ? WHERE id = ?", (*first, seg_id))
+    for a, b in rest:
+        conn.execute("INSERT INTO segments (video_id, label, start, \"end\", score, start_uncertainty, "
+                     "end_uncertainty, source, status, created_by, updated_at) "
+                     "SELECT video_id, label, ?, ?, score, start_uncertainty, end_uncertainty, source, "
+                     "status, created_by, updated_at FROM segments WHERE id = ?", (a, b, seg_id))
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_own_parent_segments)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _run_statements(conn: sqlite3.Connection, script: str) -> None:
+    """Run ``;``-separated statements one by one (``executescript`` would commit)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """Return the schema version recorded in the database (0 for a new file)."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def check_version(conn: sqlite3.Connection, *, writable: bool) -> int:
+    """Return the stored schema version after checking this code can use it.
+
+    Raises:
+        StoreError: the store was written by a newer reelsearch, or (read-only) it needs
+            migrations that only a writer may apply.
+    """
+    version = schema_version(conn)
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the index uses schema version {version} but this reelsearch knows only up to "
+            f"{SCHEMA_VERSION}; upgrade reelsearch"
+        )
+    if not writable and version < SCHEMA_VERSION:
+        raise StoreError(
+            f"the index uses an older schema (version {version}); run `reelsearch index` once "
+            "to upgrade it"
+        )
+    return version
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply every missing migration in one transaction; return the new schema version.
+
+    The connection must be in autocommit mode (``isolation_level=None``).
+
+    Raises:
+        StoreError: the store is newer than this code, or a migration failed (nothing changed).
+    """
+    if check_version(conn, writable=True) == SCHEMA_VERSION:
+        return SCHEMA_VERSION
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = check_version(conn, writable=True)
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            step = MIGRATIONS[number - 1]
+            log.info("applying schema migration %s", step.__name__)
+            step(conn)
+        if version < SCHEMA_VERSION:
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        conn.execute("ROLLBACK")
+        raise StoreError(f"cannot migrate the index schema: {exc}") from exc
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return SCHEMA_VERSION
