@@ -46,15 +46,22 @@ def _segment_json(s: Segment) -> dict[str, Any]:
             "source": s.source}
 
 
+def indexes_first(arg: str) -> bool:
+    """Whether ``report``/``labels`` VIDEO names a file (which may need indexing first),
+    rather than an id: only then may the command create a store."""
+    return Path(arg).expanduser().exists()
+
+
 def resolve_video(store: Store, arg: str, taxonomy: Taxonomy, choice: dict[str, Any]) -> VideoRecord:
     """An indexed video by path or id; a file not yet indexed (or changed) is indexed first.
 
     Raises:
-        NotFoundError: neither a readable file nor the id of an indexed video.
+        NotFoundError: neither a readable file nor the id of an indexed video (the message
+            names the store's data dir).
         MediaError: the file cannot be indexed.
     """
     path = Path(arg).expanduser()
-    if path.exists():
+    if indexes_first(arg):
         path = path.absolute()
         record = store.video_by_path(path)
         st = path.stat()
@@ -62,8 +69,11 @@ def resolve_video(store: Store, arg: str, taxonomy: Taxonomy, choice: dict[str, 
             return record
         return _index_now(store, path, taxonomy, choice)
     if arg.isdigit():
-        return store.get_video(int(arg))
-    raise NotFoundError(f"{arg}: no such file, and no indexed video has that id")
+        try:
+            return store.get_video(int(arg))
+        except NotFoundError:
+            raise NotFoundError(f"no video with id {arg} in the index in {store.data_dir}") from None
+    raise NotFoundError(f"{arg}: no such file, and no video in the index in {store.data_dir} has that id")
 
 
 def _index_now(store: Store, path: Path, taxonomy: Taxonomy, choice: dict[str, Any]) -> VideoRecord:
