@@ -15,7 +15,8 @@ from typing import Any
 
 from indexer.errors import QueryError
 from indexer.labels.classify import prompt_model
-from indexer.labels.segments import LabelReport, label_segments, make_report, summarize_labels
+from indexer.labels.coverage import coverage, label_tree, video_coverage
+from indexer.labels.segments import LabelReport, label_segments, make_report, report_of
 from indexer.labels.taxonomy import Taxonomy
 from indexer.models.encoder import Encoder
 from indexer.store import Store, VideoRecord
@@ -68,9 +69,9 @@ def label_report(store: Store, video: VideoRecord, label: str, taxonomy: Taxonom
     if not against:
         category = taxonomy.find(text)
         if category is not None:
-            return _stored(store, video, category.id, set(taxonomy.descendants(category.id)), "category")
+            return _stored(store, video, category.id, "category", taxonomy)
         if any(s.label == text for s in store.segments(video.id, include_rejected=True)):
-            return _stored(store, video, text, {text}, "tag")
+            return _stored(store, video, text, "tag", taxonomy)
     try:
         model = prompt_model(encoder(), text, list(against) or None, taxonomy)
     except ValueError as exc:
@@ -80,14 +81,19 @@ def label_report(store: Store, video: VideoRecord, label: str, taxonomy: Taxonom
     return ReportView(video, text, "prompt", make_report(text, segments, video.duration))
 
 
-def _stored(store: Store, video: VideoRecord, label: str, wanted: set[str], kind: str) -> ReportView:
-    segments = [s.to_segment() for s in store.segments(video.id) if s.label in wanted]
-    return ReportView(video, label, kind, make_report(label, segments, video.duration))
+def _stored(store: Store, video: VideoRecord, label: str, kind: str, taxonomy: Taxonomy) -> ReportView:
+    """Report on a category (children included) or a tag from the stored segments as curators
+    left them (:func:`indexer.labels.coverage.coverage`)."""
+    pieces = coverage(store.segments(video.id, include_rejected=True), label, label_tree(taxonomy.ids))
+    return ReportView(video, label, kind, report_of(label, [p.to_segment() for p in pieces], video.duration))
 
 
-def video_labels(store: Store, video: VideoRecord) -> list[LabelReport]:
-    """Every label present in the video (active segments), longest total duration first."""
-    return summarize_labels([s.to_segment() for s in store.segments(video.id)], video.duration)
+def video_labels(store: Store, video: VideoRecord, taxonomy: Taxonomy) -> list[LabelReport]:
+    """Every label present in the video (:mod:`indexer.labels.coverage`), longest total duration first."""
+    present = video_coverage(store.segments(video.id, include_rejected=True), label_tree(taxonomy.ids))
+    reports = [report_of(label, [p.to_segment() for p in pieces], video.duration)
+               for label, pieces in present.items()]
+    return sorted(reports, key=lambda r: (-r.total_duration, r.label))
 
 
 def labels_json(video: VideoRecord, reports: list[LabelReport], taxonomy: Taxonomy) -> dict[str, Any]:

@@ -58,7 +58,7 @@ def labels(video: str, as_json: bool, taxonomy: Path | None, data_dir: Path, **e
         try:
             tax = load_taxonomy(taxonomy)
             record = resolve_video(store, video, tax, encoder_choice(encoder_kw))
-            rows = video_labels(store, record)
+            rows = video_labels(store, record, tax)
         except ReelsearchError as exc:
             raise click.ClickException(str(exc)) from None
     if as_json:
