@@ -1,6 +1,6 @@
 """``reelsearch search``: find scenes by text, by an image file, or like a stored frame.
 
-Registered on the ``reelsearch`` group of :mod:`indexer.cli.main` at import. Library errors become
+Listed in the ``reelsearch`` group's command table (:mod:`indexer.cli.main`). Library errors become
 one-line ``click.ClickException`` messages here. Output: a table (one row per scene, the video
 named on its first scene), or ``--json``: one JSON object per video (JSON lines). A search
 without results prints why on stderr and exits 0.
@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from indexer.cli.main import cli, data_dir_option, encoder_options
+from indexer.cli.options import data_dir_option, encoder_options, taxonomy_option
 from indexer.errors import EncoderMismatchError, NotFoundError, QueryError, ReelsearchError
 from indexer.types import format_timestamp
 
@@ -38,15 +38,18 @@ def parse_like(value: str) -> tuple[str, float]:
 
 
 def resolve_video_id(store: Any, video: str) -> int:
-    """An indexed video's id from its id or its path; raises NotFoundError."""
+    """An indexed video's id from its id or its path; raises NotFoundError naming the data dir."""
     path = Path(video).expanduser()
     for candidate in (path.absolute(), path):
         record = store.video_by_path(candidate)
         if record is not None:
             return record.id
     if video.isdigit():
-        return store.get_video(int(video)).id
-    raise NotFoundError(f"{video}: no indexed video has that path or id")
+        try:
+            return store.get_video(int(video)).id
+        except NotFoundError:
+            pass
+    raise NotFoundError(f"{video}: no video in the index in {store.data_dir} has that path or id")
 
 
 def load_search_encoder(store: Any, choice: dict[str, Any]) -> Any:
@@ -60,7 +63,7 @@ def load_search_encoder(store: Any, choice: dict[str, Any]) -> Any:
 
     spec = store.encoder_spec()
     if spec is None:
-        raise QueryError("nothing is indexed yet; run `reelsearch index PATH` first")
+        raise QueryError(f"nothing is indexed in {store.data_dir} yet; run `reelsearch index PATH` first")
     encoder = choose_encoder(spec, choice)
     if encoder.name != spec.get("name"):
         raise EncoderMismatchError(f"this index was built with encoder {spec.get('name')}, not {encoder.name}; "
@@ -111,8 +114,7 @@ def render_json_lines(response: SearchResponse) -> str:
               help="Absolute cosine a frame needs (replaces the relative cutoff).")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines: one object per video.")
 @click.option("--open", "links", is_flag=True, help="Print a deep link path#t=start,end per scene.")
-@click.option("--taxonomy", type=click.Path(dir_okay=False, path_type=Path), envvar="REELSEARCH_TAXONOMY",
-              help="Category taxonomy TOML [default: the bundled one].")
+@taxonomy_option
 @data_dir_option
 @encoder_options
 def search(query: str | None, image: Path | None, like: str | None, negatives: tuple[str, ...],
@@ -170,5 +172,3 @@ def _run(store: Any, query: str | None, image: Path | None, like: str | None, ne
         return engine.search_image(image, **common)
     return engine.search(query, negatives=negatives, **common)
 
-
-cli.add_command(search)

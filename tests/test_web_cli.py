@@ -1,7 +1,8 @@
-"""``reelsearch serve`` and ``reelsearch user add``, and the ``main`` entry point."""
+"""``reelsearch serve`` and ``reelsearch user add``, and the ``reelsearch`` entry point listing every command."""
 
 from __future__ import annotations
 
+import re
 import sys
 
 import click
@@ -9,13 +10,13 @@ import pytest
 from click.testing import CliRunner
 from webfixtures import *  # noqa: F401,F403  (fixtures)
 
-from web.cli import register
+from web.cli import serve, user
 
 
 @pytest.fixture()
 def group() -> click.Group:
     """A fresh group with the web commands (independent of the global ``cli``)."""
-    return register(click.Group("reelsearch"))
+    return click.Group("reelsearch", commands=[serve, user])
 
 
 def _check(data_dir, name, password) -> bool:
@@ -69,16 +70,27 @@ def test_serve_runs_waitress_and_prints_the_url(group, web_data, monkeypatch):
     calls["app"].extensions["reelsearch"].close()
 
 
-def test_serve_on_all_interfaces_prints_a_usable_url(group, tmp_path, monkeypatch):
+def test_serve_on_all_interfaces_prints_a_usable_url(group, web_data, monkeypatch):
     import waitress
 
-    monkeypatch.setattr(waitress, "serve", lambda app, **kw: None)
-    result = CliRunner().invoke(group, ["serve", "--host", "0.0.0.0", "--data-dir", str(tmp_path)])
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: app.extensions["reelsearch"].close())
+    result = CliRunner().invoke(group, ["serve", "--host", "0.0.0.0", "--data-dir", str(web_data.data_dir)])
     assert result.exit_code == 0 and "http://127.0.0.1:8000/" in result.output
 
 
+def test_serve_without_an_index_creates_nothing_and_names_the_data_dir(group, tmp_path, monkeypatch):
+    import waitress
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REELSEARCH_DATA_DIR", raising=False)
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: pytest.fail("served without an index"))
+    result = CliRunner().invoke(group, ["serve"])
+    assert result.exit_code == 1 and f"no index in {tmp_path / 'data' / 'index'}" in result.output
+    assert not (tmp_path / "data").exists()
+
+
 def test_main_has_every_command(monkeypatch, capsys):
-    from web.cli import main
+    from indexer.cli.main import main
 
     monkeypatch.setattr(sys, "argv", ["reelsearch", "--help"])
     with pytest.raises(SystemExit) as exit_info:
@@ -166,3 +178,34 @@ def test_serve_migrates_an_old_index(group, writable_data, monkeypatch):
     conn = sqlite3.connect(catalog)
     assert migrations.schema_version(conn) == migrations.SCHEMA_VERSION
     conn.close()
+
+
+def _first_thumbnail(page: bytes) -> str:
+    match = re.search(rb'src="(/media/thumbs/\d+/\d+\.jpg)"', page)
+    assert match, page[:2000]
+    return match.group(1).decode()
+
+
+def test_serve_with_the_default_relative_data_dir_serves_thumbnails(group, web_data, tmp_path, monkeypatch):
+    """The default data dir is relative (data/index): thumbnails must come from the current folder."""
+    import waitress
+
+    web_data.copy_to(tmp_path / "data" / "index")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REELSEARCH_DATA_DIR", raising=False)
+    monkeypatch.delenv("REELSEARCH_WEB_CONFIG", raising=False)
+    calls = {}
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: calls.update(app=app))
+    result = CliRunner().invoke(group, ["serve"])
+    assert result.exit_code == 0, result.output
+    app = calls["app"]
+    try:
+        client = app.test_client()
+        page = client.get("/videos")
+        assert page.status_code == 200
+        with client.get(_first_thumbnail(page.data)) as thumb:
+            assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
+            assert thumb.data[:2] == b"\xff\xd8"
+        assert app.config["DATA_DIR"] == tmp_path / "data" / "index"
+    finally:
+        app.extensions["reelsearch"].close()

@@ -1,4 +1,4 @@
-"""``reelsearch`` entry point: the indexer's and search's commands plus ``serve`` and ``user``.
+"""The web layer's commands: ``reelsearch serve`` and ``reelsearch user add`` / ``passwd``.
 
 ``serve`` runs the web app under waitress (a production WSGI server, not Flask's debug
 server); ``user add NAME`` creates a curator account (password hashed by indexer.store.curation),
@@ -46,14 +46,13 @@ class QueueDepthWarnings(logging.Filter):
 
 
 def _migrate(data_dir: Path) -> None:
-    """Bring an existing index to this version's schema (the server itself only reads it)."""
+    """Bring the index to this version's schema (the server itself only reads it)."""
     from indexer.store import Store
 
-    if (data_dir / Store.CATALOG).exists():
-        try:
-            Store.open(data_dir).close()
-        except ReelsearchError as exc:
-            raise click.ClickException(f"cannot open the index: {exc}") from None
+    try:
+        Store.open(data_dir).close()
+    except ReelsearchError as exc:
+        raise click.ClickException(f"cannot open the index: {exc}") from None
 
 
 @click.command()
@@ -68,8 +67,14 @@ def serve(host: str, port: int, threads: int, data_dir: Path) -> None:
     """Serve the web UI (search, browse, video pages, curator tools, JSON API)."""
     import waitress
 
+    from indexer.store import Store
+
     from . import create_app
 
+    try:
+        Store.require(data_dir)  # serving from the wrong folder must not create a store there
+    except ReelsearchError as exc:
+        raise click.ClickException(str(exc)) from None
     _migrate(data_dir)
     try:
         app = create_app({"DATA_DIR": data_dir})
@@ -134,18 +139,3 @@ def user_passwd(name: str, password_stdin: bool, data_dir: Path) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(f"new password for curator {name}; all of {name}'s sessions have ended")
 
-
-def register(group: click.Group) -> click.Group:
-    """Add ``serve`` and ``user`` to ``group``."""
-    group.add_command(serve)
-    group.add_command(user)
-    return group
-
-
-def main() -> None:
-    """Console entry point of ``reelsearch``."""
-    from indexer.cli.main import cli
-    import search.cli  # noqa: F401  (registers the ``search`` command on ``cli``)
-
-    register(cli)
-    cli()
