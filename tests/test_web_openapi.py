@@ -91,7 +91,7 @@ def _page_requests(app, valid_video: int) -> list[tuple[str, str, dict]]:
             url = re.sub(r"<[^>]+>", value, rule.rule)
             probes += [(method, url, {}) for method in ("GET", "POST")]
         url = re.sub(r"<[^>]+>", str(valid_video), rule.rule)
-        for name, value in itertools.product(["q", "t", "like", "k", "category", "label", "next"], BAD_VALUES[:12]):
+        for name, value in itertools.product(["q", "t", "like", "k", "category", "label", "next"], BAD_VALUES[:6]):
             probes.append(("GET", url, {"query_string": {name: value}}))
     return probes
 
@@ -125,7 +125,7 @@ def test_no_route_answers_5xx_to_bad_input(rw_app, writable_data, quick_failures
     segment = client.get(f"/api/videos/{video}").get_json()["segments"][0]["id"]
     probes = _requests(video, segment)
     pages = _page_requests(rw_app, video)
-    assert 600 < len(probes) + len(pages) < 3000  # bounded, and not trivially small
+    assert 600 < len(probes) + len(pages) < 2500  # bounded, and not trivially small
     failures = _run(client, probes + pages, None)
     curator = rw_app.test_client()  # stays signed in: no sign-in or sign-out probes
     failures += _run(curator, [p for p in probes if not p[1].startswith(("/api/login", "/api/logout"))],
