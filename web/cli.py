@@ -105,21 +105,29 @@ def _read_password(password_stdin: bool) -> str:
     return password
 
 
+def _set_password(name: str, password_stdin: bool, data_dir: Path, *, create: bool) -> None:
+    """Read a password and create the account (``create``) or give the existing one a new
+    password (which ends its sessions). Library errors become one-line click errors."""
+    from indexer.store import Store, curation
+
+    password = _read_password(password_stdin)
+    try:
+        with Store.open(data_dir) as store:
+            if create:
+                curation.add_user(store, name, password)
+            else:
+                curation.set_password(store, name, password)
+    except (ReelsearchError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @user.command("add")
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
 @data_dir_option
 def user_add(name: str, password_stdin: bool, data_dir: Path) -> None:
     """Create the curator account NAME (or set a new password for it)."""
-    from indexer.store import curation
-    from indexer.store import Store
-
-    password = _read_password(password_stdin)
-    try:
-        with Store.open(data_dir) as store:
-            curation.add_user(store, name, password)
-    except (ReelsearchError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+    _set_password(name, password_stdin, data_dir, create=True)
     click.echo(f"curator {name} can now sign in")
 
 
@@ -129,13 +137,5 @@ def user_add(name: str, password_stdin: bool, data_dir: Path) -> None:
 @data_dir_option
 def user_passwd(name: str, password_stdin: bool, data_dir: Path) -> None:
     """Set a new password for the curator NAME and end all of NAME's sessions."""
-    from indexer.store import Store, curation
-
-    password = _read_password(password_stdin)
-    try:
-        with Store.open(data_dir) as store:
-            curation.set_password(store, name, password)
-    except (ReelsearchError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+    _set_password(name, password_stdin, data_dir, create=False)
     click.echo(f"new password for curator {name}; all of {name}'s sessions have ended")
-
