@@ -94,7 +94,7 @@ def report(video_id: int):
     """contains / first appearance / total duration / segments for ?label=."""
     st = store()
     record = st.get_video(video_id)
-    view = video_report(st, record, request.args.get("label", ""), archive().taxonomy, archive().encoder)
+    view = video_report(st, record, request.args.get("label", ""), archive().taxonomy, archive().text_encoder)
     return jsonify(view.to_json())
 
 

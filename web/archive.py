@@ -135,6 +135,10 @@ class Archive:
             self._encoder = choice
         return self._encoder
 
+    def text_encoder(self) -> Any:
+        """The encoder behind the store's text vector cache: known texts are not embedded again."""
+        return self.reader().cached_texts(self.encoder())
+
     def engine(self) -> Any:
         """The search engine over the shared reader (built once per opened store)."""
         store = self.reader()
@@ -142,7 +146,7 @@ class Archive:
             if self._engine is None:
                 from search.engine import SearchEngine
 
-                self._engine = SearchEngine(store, self.encoder(), self.taxonomy)
+                self._engine = SearchEngine(store, store.cached_texts(self.encoder()), self.taxonomy)
             return self._engine
 
 

@@ -157,7 +157,7 @@ def video(video_id: int):
     status, report, report_error, label = 200, None, None, (request.args.get("label") or "").strip()
     if label:
         try:
-            report = video_report(st, record, label, taxonomy, archive().encoder).to_json()
+            report = video_report(st, record, label, taxonomy, archive().text_encoder).to_json()
         except QueryError as exc:
             status, report_error = 400, str(exc)
     view = timeline(record, segments, st.cuts(video_id), taxonomy, show_rejected=curator)

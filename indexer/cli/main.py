@@ -16,6 +16,7 @@ from indexer.cli.options import (data_dir_option, encoder_choice, encoder_option
                           resolve_encoder, setup_logging)
 from indexer.cli.report import label_report, labels_json, render_labels, render_report, resolve_video, video_labels
 from indexer.errors import ReelsearchError
+from indexer.models.encoder import encoder_spec
 from indexer.cli.progress import IndexProgress, summary_line
 
 __all__ = ["cli", "data_dir_option", "encoder_options"]
@@ -81,8 +82,10 @@ def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batc
         try:
             if paths:
                 encoder = resolve_encoder(store, encoder_choice(encoder_kw))
-                labels = LabelModel.build(load_taxonomy(taxonomy), encoder)
+                labels = LabelModel.build(load_taxonomy(taxonomy), store.cached_texts(encoder, "prompt"))
                 failed = _run_index(store, encoder, labels, options, paths)
+                # a model loaded now records what a store of an older version lacks (its text tower)
+                store.bind_encoder(encoder.name, encoder.dim, encoder_spec(encoder))
             if prune:
                 removed = prune_missing(store)
                 click.echo(f"pruned {len(removed)} video(s) whose files are gone")

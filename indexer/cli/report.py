@@ -72,7 +72,7 @@ def _index_now(store: Store, path: Path, taxonomy: Taxonomy, choice: dict[str, A
     from indexer.pipeline.orchestrate import Indexer
 
     encoder = resolve_encoder(store, choice)
-    result = Indexer(store, encoder, LabelModel.build(taxonomy, encoder)).index_file(path)
+    result = Indexer(store, encoder, LabelModel.build(taxonomy, store.cached_texts(encoder, "prompt"))).index_file(path)
     store.flush()
     if result.failed or result.video_id is None:
         raise MediaError(path, result.reason or "could not be indexed")
@@ -91,7 +91,7 @@ def label_report(store: Store, video: VideoRecord, label: str, against: tuple[st
     from indexer.cli.options import resolve_encoder
 
     encoder = resolve_encoder(store, choice)
-    model = prompt_model(encoder, label, list(against) or None, taxonomy)
+    model = prompt_model(store.cached_texts(encoder), label, list(against) or None, taxonomy)
     _ids, times, vectors = store.frames(video.id)
     segments = label_segments(model, times, vectors, store.cuts(video.id), video.duration, video.sample_every)
     return ReportView(video, label, "prompt", make_report(label, segments, video.duration))

@@ -100,7 +100,25 @@ def m001_initial(conn: sqlite3.Connection) -> None:
     _run_statements(conn, M001_INITIAL)
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial,)
+M002_TEXT_VECTORS = """
+        CREATE TABLE text_vectors (
+            encoder TEXT NOT NULL,
+            text TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('prompt', 'query')),
+            vector BLOB NOT NULL,
+            used_at REAL NOT NULL,
+            PRIMARY KEY (encoder, text)
+        ) WITHOUT ROWID;
+        CREATE INDEX text_vectors_lru ON text_vectors (encoder, kind, used_at)
+"""
+
+
+def m002_text_vectors(conn: sqlite3.Connection) -> None:
+    """Cache of text embeddings per encoder: taxonomy prompts (kept) and queries (bounded LRU)."""
+    _run_statements(conn, M002_TEXT_VECTORS)
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_text_vectors)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
