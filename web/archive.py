@@ -135,10 +135,6 @@ class Archive:
             self._encoder = choice
         return self._encoder
 
-    def text_encoder(self) -> Any:
-        """The encoder behind the store's text vector cache: known texts are not embedded again."""
-        return self.reader().cached_texts(self.encoder())
-
     def engine(self) -> Any:
         """The search engine over the shared reader (built once per opened store)."""
         store = self.reader()
