@@ -218,7 +218,7 @@ def _cold(env: dict[str, str], *args: str) -> tuple[str, list[str]]:
     """Run ``reelsearch ARGS`` in a fresh process; its output and which heavy modules it imported."""
     script = (
         "import sys\n"
-        "from web.cli import main\n"
+        "from indexer.cli.main import main\n"
         f"sys.argv = ['reelsearch', *{list(args)!r}]\n"
         "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
         "print('MODULES', *sorted(m for m in ('torch', 'open_clip', 'torchvision') if m in sys.modules))\n"
