@@ -85,7 +85,8 @@ def restricted_summary(taxonomy: Any, snapshot: Snapshot) -> dict[str, Any] | No
 
 
 def label_listing(snapshot: Snapshot, labels: Iterable[str]) -> list[dict[str, Any]]:
-    """Per video showing one of ``labels``: how long, what share, and where (segments)."""
+    """Per video showing one of ``labels``: how long, what share, where (segments), and the
+    middle of its longest segment (``thumb_time``, for a thumbnail)."""
     wanted = set(labels)
     rows = []
     for vid, segs in snapshot.segments.items():
@@ -94,7 +95,8 @@ def label_listing(snapshot: Snapshot, labels: Iterable[str]) -> list[dict[str, A
             continue
         video = snapshot.videos[vid]
         seconds = covered_seconds([(s.start, s.end) for s in mine])
-        rows.append({"video_id": vid, "name": video.path.name, "path": str(video.path),
+        longest = max(mine, key=lambda s: (s.end - s.start, -s.start))
+        rows.append({"thumb_time": round((longest.start + longest.end) / 2, 6),"video_id": vid, "name": video.path.name, "path": str(video.path),
                      "duration": video.duration, "screen_time": round(seconds, 6),
                      "share": seconds / video.duration if video.duration else 0.0,
                      "spans": merged_spans(mine, video.duration),
@@ -130,6 +132,8 @@ def top_labels(taxonomy: Any, segments: Sequence[Any], limit: int = 4) -> list[d
     for s in segments:
         by_label.setdefault(s.label, []).append((s.start, s.end))
     ranked = sorted(by_label, key=lambda lab: -covered_seconds(by_label[lab]))[:limit]
-    names = {c.id: c.name for c in taxonomy.categories}
-    return [{"id": lab, "name": names.get(lab, lab), "colour": label_colour(lab, category_colours(taxonomy.ids))}
+    cats = {c.id: c for c in taxonomy.categories}
+    return [{"id": lab, "name": cats[lab].name if lab in cats else lab, "is_category": lab in cats,
+             "restricted": lab in cats and cats[lab].restricted,
+             "colour": label_colour(lab, category_colours(taxonomy.ids))}
             for lab in ranked]
