@@ -57,12 +57,12 @@ def _get(app, url: str) -> tuple[int, str, bytes]:
 
 def test_poster_route_skips_a_black_opening(tmp_path, web_data):
     """A video that opens on 2 s of black: the poster comes from the picture after it."""
-    from indexer.pipeline import Indexer, IndexOptions
-    from indexer.classify import LabelModel
-    from indexer.encoder import encoder_spec
-    from indexer.fake_encoder import ColourEncoder
+    from indexer.labels.classify import LabelModel
+    from indexer.labels.taxonomy import load_taxonomy
+    from indexer.models.colour import ColourEncoder
+    from indexer.models.encoder import encoder_spec
+    from indexer.pipeline.orchestrate import Indexer, IndexOptions
     from indexer.store import Store
-    from indexer.taxonomy import load_taxonomy
 
     media = tmp_path / "media"
     media.mkdir()

@@ -16,7 +16,7 @@ from flask import Blueprint, abort, current_app, send_file
 from PIL import Image
 
 from indexer.errors import MediaError
-from indexer.thumbs import thumbs_folder, write_atomically
+from indexer.media.thumbnails import thumbs_folder, write_atomically
 
 from .archive import archive, store
 from .posters import Look, choose_poster, look_of
