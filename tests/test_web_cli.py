@@ -181,7 +181,7 @@ def test_serve_migrates_an_old_index(group, writable_data, monkeypatch):
 
 
 def _first_thumbnail(page: bytes) -> str:
-    match = re.search(rb'src="(/media/thumbs/\d+/\d+\.jpg)"', page)
+    match = re.search(rb'src="(/media/(?:thumbs/\d+/\d+|posters/\d+)\.jpg)"', page)
     assert match, page[:2000]
     return match.group(1).decode()
 

@@ -141,7 +141,25 @@ def _keep_uncovered(conn: sqlite3.Connection, seg_id: int, start: float, end: fl
                      "status, created_by, updated_at FROM segments WHERE id = ?", (a, b, seg_id))
 
 
-M003_SIGN_IN = """
+M003_TEXT_VECTORS = """
+        CREATE TABLE text_vectors (
+            encoder TEXT NOT NULL,
+            text TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('prompt', 'query')),
+            vector BLOB NOT NULL,
+            used_at REAL NOT NULL,
+            PRIMARY KEY (encoder, text)
+        ) WITHOUT ROWID;
+        CREATE INDEX text_vectors_lru ON text_vectors (encoder, kind, used_at)
+"""
+
+
+def m003_text_vectors(conn: sqlite3.Connection) -> None:
+    """Cache of text embeddings per encoder: taxonomy prompts (kept) and queries (bounded LRU)."""
+    _run_statements(conn, M003_TEXT_VECTORS)
+
+
+M004_SIGN_IN = """
         ALTER TABLE users ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0;
         CREATE TABLE sign_in_failures (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -153,13 +171,13 @@ M003_SIGN_IN = """
 """
 
 
-def m003_sign_in(conn: sqlite3.Connection) -> None:
+def m004_sign_in(conn: sqlite3.Connection) -> None:
     """Revocable sessions (a generation per curator) and the failed sign-in ledger."""
-    _run_statements(conn, M003_SIGN_IN)
+    _run_statements(conn, M004_SIGN_IN)
 
 
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_own_parent_segments,
-                                                              m003_sign_in)
+                                                              m003_text_vectors, m004_sign_in)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
