@@ -131,7 +131,7 @@ def search(query: str | None, image: Path | None, like: str | None, negatives: t
     Only scenes that match better than generic captions are listed;
     --min-score X lists every frame with cosine >= X instead.
     """
-    from indexer.cli.options import encoder_choice, open_store  # noqa: PLC0415
+    from indexer.cli.options import encoder_choice, open_store, warn_if_random_weights  # noqa: PLC0415
 
     choice = encoder_choice(options)
     given = [name for name, value in (("QUERY", query), ("--image", image), ("--like", like))
@@ -141,6 +141,7 @@ def search(query: str | None, image: Path | None, like: str | None, negatives: t
     if negatives and query is None:
         raise click.UsageError("--not applies to a text QUERY")
     with open_store(data_dir, readonly=True) as store:
+        warn_if_random_weights(store)
         try:
             response = _run(store, query, image, like, negatives, taxonomy, choice, options)
         except ReelsearchError as exc:

@@ -130,3 +130,18 @@ def test_serve_with_the_default_relative_data_dir_serves_thumbnails(group, web_d
         assert app.config["DATA_DIR"] == tmp_path / "data" / "index"
     finally:
         app.extensions["reelsearch"].close()
+
+
+def test_serve_warns_once_about_an_index_with_random_weights(group, tmp_path, monkeypatch):
+    import waitress
+
+    from indexer.store import Store
+
+    spec = {"kind": "open_clip", "name": "open_clip:ViT-B-32:0123", "dim": 512, "model": "ViT-B-32",
+            "pretrained": "", "weights": None, "precision": "auto", "batch_size": 32, "seed": 0}
+    with Store.open(tmp_path) as store:
+        store.bind_encoder(spec["name"], spec["dim"], spec)
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: app.extensions["reelsearch"].close())
+    result = CliRunner().invoke(group, ["serve", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("open_clip ViT-B-32 with random weights") == 1

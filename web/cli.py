@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from indexer.cli.options import data_dir_option
+from indexer.cli.options import data_dir_option, warn_if_random_weights
 from indexer.errors import ReelsearchError
 
 log = logging.getLogger(__name__)
@@ -33,8 +33,9 @@ def serve(host: str, port: int, threads: int, data_dir: Path) -> None:
 
     from . import create_app
 
-    try:
-        Store.require(data_dir)  # serving from the wrong folder must not create a store there
+    try:  # serving from the wrong folder must not create a store there
+        with Store.open(data_dir, readonly=True) as store:
+            warn_if_random_weights(store)
     except ReelsearchError as exc:
         raise click.ClickException(str(exc)) from None
     try:

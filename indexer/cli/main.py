@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from indexer.cli.options import (data_dir_option, encoder_choice, encoder_options, open_store,
-                          resolve_encoder, setup_logging)
+                                 resolve_encoder, setup_logging, warn_if_random_weights)
 from indexer.cli.report import (indexes_first, label_report, labels_json, render_labels, render_report,
                                 resolve_video, video_labels)
 from indexer.errors import ReelsearchError
@@ -83,6 +83,7 @@ def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batc
         try:
             if paths:
                 encoder = resolve_encoder(store, encoder_choice(encoder_kw))
+                warn_if_random_weights(store)
                 labels = LabelModel.build(load_taxonomy(taxonomy), encoder)
                 failed = _run_index(store, encoder, labels, options, paths)
             if prune:
@@ -155,6 +156,7 @@ def report(video: str, label: str, against: tuple[str, ...], as_json: bool, taxo
             result = label_report(store, record, label, tuple(against), tax, choice)
         except ReelsearchError as exc:
             raise click.ClickException(str(exc)) from None
+        warn_if_random_weights(store)
     click.echo(json.dumps(result.to_json(), indent=2) if as_json else render_report(result))
 
 
@@ -175,6 +177,7 @@ def labels(video: str, as_json: bool, taxonomy: Path | None, data_dir: Path, **e
             rows = video_labels(store, record, tax)
         except ReelsearchError as exc:
             raise click.ClickException(str(exc)) from None
+        warn_if_random_weights(store)
     if as_json:
         click.echo(json.dumps(labels_json(record, rows, tax), indent=2))
     else:
