@@ -17,9 +17,9 @@ from typing import Any
 
 import click
 
-from indexer.cli.main import cli, data_dir_option, encoder_options
+from indexer.cli.main import cli, data_dir_option, encoder_options, taxonomy_option
 from indexer.errors import EncoderMismatchError, NotFoundError, QueryError, ReelsearchError
-from indexer.types import format_timestamp
+from indexer.types import format_timestamp, round_for_json
 
 from .results import SearchResponse, deep_link
 
@@ -93,7 +93,7 @@ def render_table(response: SearchResponse, *, links: bool = False) -> str:
 
 def render_json_lines(response: SearchResponse) -> str:
     """One JSON object per video, best first."""
-    return "\n".join(json.dumps({"rank": rank, **r.to_dict()})
+    return "\n".join(json.dumps(round_for_json({"rank": rank, **r.to_dict()}))
                      for rank, r in enumerate(response.results, 1))
 
 
@@ -114,8 +114,7 @@ def render_json_lines(response: SearchResponse) -> str:
               help="Absolute cosine a frame needs (replaces the relative cutoff).")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines: one object per video.")
 @click.option("--open", "links", is_flag=True, help="Print a deep link path#t=start,end per scene.")
-@click.option("--taxonomy", type=click.Path(dir_okay=False, path_type=Path), envvar="REELSEARCH_TAXONOMY",
-              help="Category taxonomy TOML [default: the bundled one].")
+@taxonomy_option
 @data_dir_option
 @encoder_options
 def search(query: str | None, image: Path | None, like: str | None, negatives: tuple[str, ...],

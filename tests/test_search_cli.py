@@ -122,3 +122,7 @@ def test_search_in_another_folder_creates_no_store(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["search", "red"], env={"REELSEARCH_DATA_DIR": None})
     assert result.exit_code == 1 and f"no index in {tmp_path / 'data' / 'index'}" in result.output
     assert not (tmp_path / "data").exists()
+
+
+def test_help_names_the_taxonomy_environment_variable():
+    assert "REELSEARCH_TAXONOMY" in CliRunner().invoke(cli, ["search", "--help"]).output

@@ -145,3 +145,12 @@ def test_serve_warns_once_about_an_index_with_random_weights(group, tmp_path, mo
     result = CliRunner().invoke(group, ["serve", "--data-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert result.stderr.count("open_clip ViT-B-32 with random weights") == 1
+
+
+def test_every_serve_and_user_option_has_help(group):
+    from web.cli import serve, user_add
+
+    for command in (serve, user_add):
+        for param in command.params:
+            assert not isinstance(param, click.Option) or param.help, (command.name, param.name)
+    assert "TCP port to listen on" in CliRunner().invoke(group, ["serve", "--help"]).output

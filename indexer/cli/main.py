@@ -13,14 +13,16 @@ from pathlib import Path
 import click
 
 from indexer.cli.options import (data_dir_option, encoder_choice, encoder_options, open_store,
-                                 resolve_encoder, setup_logging, warn_if_random_weights)
+                                 resolve_encoder, setup_logging, taxonomy_option,
+                                 warn_if_random_weights)
 from indexer.cli.report import (indexes_first, label_report, labels_json, render_labels, render_report,
                                 resolve_video, video_labels)
 from indexer.errors import ReelsearchError
-from indexer.cli.progress import IndexProgress, summary_line
+from indexer.types import round_for_json
+from indexer.cli.progress import IndexProgress, count, summary_line
 from indexer.store.facade import Store
 
-__all__ = ["cli", "data_dir_option", "encoder_options"]
+__all__ = ["cli", "data_dir_option", "encoder_options", "taxonomy_option"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,12 +31,6 @@ __all__ = ["cli", "data_dir_option", "encoder_options"]
 def cli(verbose: int) -> None:
     """reelsearch: find scenes in a video archive by what they show."""
     setup_logging(verbose)
-
-
-def _taxonomy_option(func):
-    return click.option("--taxonomy", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                        envvar="REELSEARCH_TAXONOMY",
-                        help="Category taxonomy TOML [default: the bundled ad-archive taxonomy].")(func)
 
 
 def _every(every: float | None, rate: float | None) -> float:
@@ -63,7 +59,7 @@ def _every(every: float | None, rate: float | None) -> float:
 @click.option("--prune", is_flag=True, help="Forget indexed videos whose files are gone.")
 @click.option("--optimize", is_flag=True,
               help="Build/rebuild the approximate (IVF-SQ8) vector index now; it is built automatically past 200k frames.")
-@_taxonomy_option
+@taxonomy_option
 @data_dir_option
 @encoder_options
 def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batch_size: int,
@@ -100,9 +96,9 @@ def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batc
 
 def _index_line(info) -> str:
     if info.kind == "flat":
-        return f"vector index: exact (flat), {info.vectors} vectors"
+        return f"vector index: exact (flat), {count(info.vectors, 'vector')}"
     recall = f", recall@10 {info.recall_at_10:.3f} vs exact" if info.recall_at_10 is not None else ""
-    return (f"vector index: approximate IVF-SQ8, {info.vectors} vectors, nlist {info.nlist}, "
+    return (f"vector index: approximate IVF-SQ8, {count(info.vectors, 'vector')}, nlist {info.nlist}, "
             f"nprobe {info.nprobe}{recall}")
 
 
@@ -140,7 +136,7 @@ def _store_for(video: str, data_dir: Path):
 @click.option("--against", multiple=True,
               help="Competing prompt(s) for a free-text label [default: the taxonomy background].")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-@_taxonomy_option
+@taxonomy_option
 @data_dir_option
 @encoder_options
 def report(video: str, label: str, against: tuple[str, ...], as_json: bool, taxonomy: Path | None,
@@ -157,13 +153,13 @@ def report(video: str, label: str, against: tuple[str, ...], as_json: bool, taxo
         except ReelsearchError as exc:
             raise click.ClickException(str(exc)) from None
         warn_if_random_weights(store)
-    click.echo(json.dumps(result.to_json(), indent=2) if as_json else render_report(result))
+    click.echo(json.dumps(round_for_json(result.to_json()), indent=2) if as_json else render_report(result))
 
 
 @cli.command()
 @click.argument("video")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-@_taxonomy_option
+@taxonomy_option
 @data_dir_option
 @encoder_options
 def labels(video: str, as_json: bool, taxonomy: Path | None, data_dir: Path, **encoder_kw) -> None:
@@ -179,6 +175,6 @@ def labels(video: str, as_json: bool, taxonomy: Path | None, data_dir: Path, **e
             raise click.ClickException(str(exc)) from None
         warn_if_random_weights(store)
     if as_json:
-        click.echo(json.dumps(labels_json(record, rows, tax), indent=2))
+        click.echo(json.dumps(round_for_json(labels_json(record, rows, tax)), indent=2))
     else:
         click.echo(render_labels(record, rows, tax))
