@@ -63,12 +63,12 @@ def category_videos(label: str):
     """Videos showing a category (children included) or a curator tag: how long and where."""
     snap, taxonomy = snapshot(), archive().taxonomy
     if label in taxonomy.ids:
-        labels, kind = set(taxonomy.descendants(label)), "category"
+        kind = "category"
     elif label in snap.labels():
-        labels, kind = {label}, "tag"
+        kind = "tag"
     else:
         raise NotFoundError(f"no category or tag {label!r}")
-    return jsonify(label=label, kind=kind, videos=browsing.label_listing(snap, labels))
+    return jsonify(label=label, kind=kind, videos=browsing.label_listing(snap, label))
 
 
 @bp.get("/videos")

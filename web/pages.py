@@ -24,8 +24,8 @@ bp = Blueprint("pages", __name__)
 
 
 def snapshot() -> browsing.Snapshot:
-    """All videos and active segments (cached until the store changes)."""
-    return archive().cached("snapshot", lambda: browsing.take_snapshot(store()))
+    """All videos and where each label is present (cached until the store changes)."""
+    return archive().cached("snapshot", lambda: browsing.take_snapshot(store(), archive().taxonomy))
 
 
 def category_options() -> list[dict[str, Any]]:
@@ -97,7 +97,7 @@ def browse_category(category_id: str):
     """Videos showing a category (children included): how long and where."""
     taxonomy = archive().taxonomy
     cat = taxonomy.get(category_id)  # NotFoundError -> 404
-    listing = browsing.label_listing(snapshot(), taxonomy.descendants(cat.id))
+    listing = browsing.label_listing(snapshot(), cat.id)
     crumbs, parent = [], cat.parent
     while parent:
         crumbs.insert(0, taxonomy.get(parent))
@@ -114,7 +114,7 @@ def browse_tag(tag: str):
     snap = snapshot()
     if tag not in snap.labels():
         abort(404, f"no video has the tag {tag!r}")
-    listing = browsing.label_listing(snap, {tag})
+    listing = browsing.label_listing(snap, tag)
     return render_template("category.html", active="browse", heading=tag, colour=label_colour(tag),
                            restricted=False, description="Free-text tag added by curators.", crumbs=[],
                            children=[], listing=listing, total=sum(r["screen_time"] for r in listing))
@@ -127,7 +127,7 @@ def videos():
     rows = []
     for video in sorted(snap.videos.values(), key=lambda v: v.path.name.lower()):
         rows.append({**video_dict(video), "poster_ms": int(min(1.0, video.duration / 2) * 1000),
-                     "labels": browsing.top_labels(taxonomy, snap.segments.get(video.id, []))})
+                     "labels": browsing.top_labels(taxonomy, snap.coverage.get(video.id, {}))})
     return render_template("videos.html", active="videos", rows=rows, total=snap.total_duration)
 
 
@@ -153,7 +153,7 @@ def video(video_id: int):
     record = st.get_video(video_id)  # NotFoundError -> 404
     t = parse_time(request.args.get("t"), record.duration)  # QueryError -> 400
     curator = current_user() is not None
-    segments = st.segments(video_id, include_rejected=curator)
+    segments = st.segments(video_id, include_rejected=True)  # rejections decide coverage
     status, report, report_error, label = 200, None, None, (request.args.get("label") or "").strip()
     if label:
         try:
@@ -161,6 +161,7 @@ def video(video_id: int):
         except QueryError as exc:
             status, report_error = 400, str(exc)
     view = timeline(record, segments, st.cuts(video_id), taxonomy, show_rejected=curator)
+    segments = [s for s in segments if curator or s.status != "rejected"]
     tags = sorted({s.label for s in segments} - set(taxonomy.ids))
     return render_template(
         "video.html", active="videos", video=video_dict(record), t=t, **view,
