@@ -16,9 +16,10 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.routing import IntegerConverter
 
-from indexer.types import format_timestamp
+from indexer.types import format_timestamp, round_for_json
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,22 @@ class RowIdConverter(IntegerConverter):
         super().__init__(url_map, min=1, max=2 ** 63 - 1)
 
 
+class AppJSON(DefaultJSONProvider):
+    """Flask's JSON with every float rounded to the microsecond on the way out, as the CLI's
+    ``--json`` is; on the way in, a document nested too deeply to parse is a ValueError (so
+    ``request.get_json(silent=True)`` gives None and the view answers 400), not a RecursionError
+    that would be a 500."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return super().dumps(round_for_json(obj), **kwargs)
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. ``config`` (tests) overrides everything else.
 
@@ -68,6 +85,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app = Flask(__name__)
     app.url_map.converters["id"] = RowIdConverter
+    app.json = AppJSON(app)
     load_config(app, config)
     init_security(app)
     init_errors(app)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from indexer.cli.options import data_dir_option
+from indexer.cli.options import data_dir_option, warn_if_random_weights
 from indexer.errors import ReelsearchError
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,11 @@ def serve(host: str, port: int, threads: int, data_dir: Path) -> None:
     except ReelsearchError as exc:
         raise click.ClickException(str(exc)) from None
     _migrate(data_dir)
+    try:
+        with Store.open(data_dir, readonly=True) as store:
+            warn_if_random_weights(store)
+    except ReelsearchError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         app = create_app({"DATA_DIR": data_dir})
     except (OSError, ValueError) as exc:

@@ -5,17 +5,13 @@ error template. Library errors map to statuses: QueryError 400, NotFoundError 40
 StoreError 503 (no index yet / unreadable); busy upload decoders are 503 with Retry-After.
 Unexpected errors are logged and answered 500 without details. An unknown ``/api/`` path is a
 JSON 404 pointing at the OpenAPI file; a known one with the wrong method is 405 with ``Allow``.
-Request bodies too deeply nested to parse are malformed JSON (400), not a crash.
 """
 
 from __future__ import annotations
 
 import logging
 
-from typing import Any
-
 from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
-from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 
 from indexer.errors import (EncoderError, NotFoundError, QueryError, ReelsearchError,
@@ -51,18 +47,6 @@ def _status_of(exc: ReelsearchError) -> int:
     if isinstance(exc, (StoreError, TaxonomyError, EncoderError)):
         return 503
     return 500
-
-
-class RequestJSON(DefaultJSONProvider):
-    """Flask's JSON, except that a document nested too deeply to parse is a ValueError (so
-    ``request.get_json(silent=True)`` gives None and the view answers 400) instead of the
-    RecursionError that would be a 500."""
-
-    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        try:
-            return super().loads(s, **kwargs)
-        except RecursionError:
-            raise ValueError("JSON nested too deeply") from None
 
 
 def _message(exc: HTTPException, status: int) -> str:
@@ -104,8 +88,7 @@ def _handle_unexpected(exc: Exception) -> Response:
 
 
 def init_errors(app: Flask) -> None:
-    """Register the handlers (and the request JSON parser) on ``app``."""
-    app.json = RequestJSON(app)
+    """Register the handlers on ``app``."""
     app.register_error_handler(HTTPException, _handle_http)
     app.register_error_handler(ReelsearchError, _handle_library)
     app.register_error_handler(DecoderBusy, _handle_busy)
