@@ -13,20 +13,17 @@ from typing import Any
 
 from indexer.cli.report import ReportView, stored_report
 from indexer.errors import QueryError
+from indexer.labels.names import clean_label, match_key, visible_text
 
 log = logging.getLogger(__name__)
 
-MAX_LABEL_CHARS = 200
-
 
 def check_label(label: str | None) -> str:
-    """The stripped label; raises QueryError when empty or too long."""
-    text = (label or "").strip()
-    if not text:
+    """The label as it looks (:func:`indexer.labels.names.clean_label`); raises QueryError
+    when nothing visible is left or it is too long."""
+    if not visible_text(label or ""):
         raise QueryError("give a category or a description to report on")
-    if len(text) > MAX_LABEL_CHARS:
-        raise QueryError(f"the label is too long ({len(text)} characters; at most {MAX_LABEL_CHARS})")
-    return text
+    return clean_label(label)
 
 
 def prompt_report(store: Any, video: Any, text: str, encoder: Any, taxonomy: Any) -> ReportView:
@@ -57,6 +54,9 @@ def video_report(store: Any, video: Any, label: str, taxonomy: Any, encoder_fact
     category = taxonomy.find(text)
     if category is not None:
         return stored_report(store, video, category.id, "category", taxonomy)
-    if any(s.label == text for s in store.segments(video.id, include_rejected=True)):
-        return stored_report(store, video, text, "tag", taxonomy)
+    key = match_key(text)
+    tag = next((s.label for s in store.segments(video.id, include_rejected=True)
+                if match_key(s.label) == key), None)
+    if tag is not None:
+        return stored_report(store, video, tag, "tag", taxonomy)
     return prompt_report(store, video, text, encoder_factory(), taxonomy)

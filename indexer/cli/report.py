@@ -12,6 +12,7 @@ from typing import Any
 
 from indexer.errors import NotFoundError
 from indexer.labels.coverage import coverage, label_tree, video_coverage
+from indexer.labels.names import clean_label
 from indexer.labels.segments import LabelReport, label_segments, make_report, report_of
 from indexer.store.facade import Store, VideoRecord
 from indexer.labels.taxonomy import Taxonomy
@@ -92,7 +93,11 @@ def _index_now(store: Store, path: Path, taxonomy: Taxonomy, choice: dict[str, A
 
 def label_report(store: Store, video: VideoRecord, label: str, against: tuple[str, ...],
                  taxonomy: Taxonomy, choice: dict[str, Any]) -> ReportView:
-    """Report on a category (stored segments) or a free-text prompt (stored vectors)."""
+    """Report on a category (stored segments) or a free-text prompt (stored vectors).
+
+    Raises QueryError for a label with nothing visible in it.
+    """
+    label = clean_label(label)
     category = taxonomy.find(label)
     if category is not None and not against:
         return stored_report(store, video, category.id, "category", taxonomy)
