@@ -9,10 +9,10 @@ from typing import Any
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from indexer.errors import NotFoundError, QueryError
+from search.report import label_report
 
 from . import browsing
 from .archive import archive, store
-from .reports import video_report
 from .searching import SearchRequest, request_query, response_view, run_search
 from .security import csrf_exempt, current_user
 from .timeline import category_colours, label_colour
@@ -157,7 +157,7 @@ def video(video_id: int):
     status, report, report_error, label = 200, None, None, (request.args.get("label") or "").strip()
     if label:
         try:
-            report = video_report(st, record, label, taxonomy, archive().encoder).to_json()
+            report = label_report(st, record, label, taxonomy, archive().encoder).to_json()
         except QueryError as exc:
             status, report_error = 400, str(exc)
     view = timeline(record, segments, st.cuts(video_id), taxonomy, show_rejected=curator)

@@ -25,11 +25,11 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from indexer.errors import CloseLabelError, QueryError
+from indexer.types import MAX_LABEL_CHARS
 
 if TYPE_CHECKING:
     from indexer.labels.taxonomy import Taxonomy
 
-MAX_LABEL = 200  # characters
 CLOSE_RATIO = 0.75  # difflib similarity from which a new tag counts as close
 _DROP = {"Cc", "Cf", "Co", "Cs", "Cn"}
 _JOINERS = {"\u200c", "\u200d"}  # zero-width non-joiner, joiner
@@ -62,8 +62,8 @@ def clean_label(text: object) -> str:
     label = visible_text(text)
     if not any(_shows(ch) for ch in label):
         raise QueryError("the label is empty (it has no visible character)")
-    if len(label) > MAX_LABEL:
-        raise QueryError(f"the label is too long ({len(label)} characters; at most {MAX_LABEL})")
+    if len(label) > MAX_LABEL_CHARS:
+        raise QueryError(f"the label is too long ({len(label)} characters; at most {MAX_LABEL_CHARS})")
     return label
 
 
