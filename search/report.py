@@ -76,7 +76,7 @@ def label_report(store: Store, video: VideoRecord, label: str, taxonomy: Taxonom
         if tag is not None:  # a label the video has, in any case and spacing
             return _stored(store, video, tag, "tag", taxonomy)
     try:
-        model = prompt_model(encoder(), text, list(against) or None, taxonomy)
+        model = prompt_model(store.cached_texts(encoder()), text, list(against) or None, taxonomy)
     except ValueError as exc:
         raise QueryError(str(exc)) from None
     _ids, times, vectors = store.frames(video.id)
