@@ -15,9 +15,9 @@ import mimetypes
 from flask import Blueprint, abort, current_app, send_file
 
 from indexer.errors import MediaError
+from indexer.media.thumbnails import frame_thumbnail
 
 from .archive import archive, store
-from .thumbnails import cached_thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +74,7 @@ def thumbnail(video_id: int, ms: int):
     seconds = _snap(*_timing(video_id), min(ms / 1000, record.duration))
     width = int(current_app.config["THUMB_WIDTH"])
     try:
-        path = cached_thumbnail(archive().data_dir / "thumbs", record.path, video_id=record.id,
-                                content_hash=record.content_hash, seconds=seconds, width=width,
-                                start_time=record.start_time, rotation=record.rotation)
+        path = store().thumbnail(record, seconds, width, lambda: frame_thumbnail(record.path, seconds, width))
     except MediaError as exc:
         log.info("no thumbnail: %s", exc)
         abort(404, f"no thumbnail for video {video_id} at {seconds:.3f} s: {exc.reason}")

@@ -14,7 +14,9 @@ from typing import Any, Callable
 
 import click
 
-from indexer.models.encoder import PRECISIONS, Encoder, choose_encoder, encoder_spec
+from indexer.models.encoder import PRECISIONS, Encoder
+
+from indexer.models.loading import choose_encoder, encoder_spec
 from indexer.errors import ReelsearchError
 from indexer.store.facade import Store
 
