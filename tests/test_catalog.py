@@ -75,6 +75,8 @@ def test_failed_migration_changes_nothing(tmp_path: Path, monkeypatch: pytest.Mo
         conn.execute("THIS IS NOT SQL")
 
     path = tmp_path / "c.sqlite3"
+    monkeypatch.setattr(migrations, "MIGRATIONS", (migrations.m001_initial,))
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", 1)
     Catalog.open(path).close()
     version = migrations.SCHEMA_VERSION
     monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS, m999_broken))

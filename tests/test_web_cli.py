@@ -102,7 +102,7 @@ def test_main_has_every_command(monkeypatch, capsys):
 
 
 def _first_thumbnail(page: bytes) -> str:
-    match = re.search(rb'src="(/media/thumbs/\d+/\d+\.jpg)"', page)
+    match = re.search(rb'src="(/media/(?:thumbs/\d+/\d+|posters/\d+)\.jpg)"', page)
     assert match, page[:2000]
     return match.group(1).decode()
 

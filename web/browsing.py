@@ -89,7 +89,8 @@ def restricted_summary(taxonomy: Any, snapshot: Snapshot) -> dict[str, Any] | No
 
 def label_listing(snapshot: Snapshot, label: str) -> list[dict[str, Any]]:
     """Per video showing ``label`` (a category with its children, or a tag): how long, what
-    share, and where (coverage pieces)."""
+    share, where (coverage pieces), and the middle of its longest piece (``thumb_time``, for a
+    thumbnail)."""
     rows = []
     for vid, present in snapshot.coverage.items():
         mine = present.get(label, ())
@@ -97,7 +98,9 @@ def label_listing(snapshot: Snapshot, label: str) -> list[dict[str, Any]]:
             continue
         video = snapshot.videos[vid]
         seconds = covered_seconds(mine)
+        longest = max(mine, key=lambda s: (s.end - s.start, -s.start))
         rows.append({"video_id": vid, "name": video.path.name, "path": str(video.path),
+                     "thumb_time": round((longest.start + longest.end) / 2, 6),
                      "duration": video.duration, "screen_time": round(seconds, 6),
                      "share": seconds / video.duration if video.duration else 0.0,
                      "spans": merged_spans(mine, video.duration),
@@ -130,6 +133,8 @@ def _segment_row(seg: Any, duration: float) -> dict[str, Any]:
 def top_labels(taxonomy: Any, present: dict[str, Sequence[Any]], limit: int = 4) -> list[dict[str, Any]]:
     """The labels of one video (label -> coverage pieces) with the most screen time."""
     ranked = sorted(present, key=lambda lab: (-covered_seconds(present[lab]), lab))[:limit]
-    names = {c.id: c.name for c in taxonomy.categories}
-    return [{"id": lab, "name": names.get(lab, lab), "colour": label_colour(lab, category_colours(taxonomy.ids))}
+    cats = {c.id: c for c in taxonomy.categories}
+    return [{"id": lab, "name": cats[lab].name if lab in cats else lab, "is_category": lab in cats,
+             "restricted": lab in cats and cats[lab].restricted,
+             "colour": label_colour(lab, category_colours(taxonomy.ids))}
             for lab in ranked]

@@ -16,6 +16,7 @@ from .archive import archive, store
 from .searching import SearchRequest, request_query, response_view, run_search
 from .security import csrf_exempt, current_user
 from .timeline import category_colours, label_colour
+from .video_list import VideoQuery, file_size, list_videos
 from .video_page import audit_dict, segment_dict, timeline, video_dict
 
 log = logging.getLogger(__name__)
@@ -122,13 +123,15 @@ def browse_tag(tag: str):
 
 @bp.get("/videos")
 def videos():
-    """Every indexed video with its top labels."""
+    """Indexed videos with their top labels: a name filter, a sort order, pages."""
     snap, taxonomy = snapshot(), archive().taxonomy
-    rows = []
-    for video in sorted(snap.videos.values(), key=lambda v: v.path.name.lower()):
-        rows.append({**video_dict(video), "poster_ms": int(min(1.0, video.duration / 2) * 1000),
-                     "labels": browsing.top_labels(taxonomy, snap.coverage.get(video.id, {}))})
-    return render_template("videos.html", active="videos", rows=rows, total=snap.total_duration)
+    query = VideoQuery.from_args(request.args, int(current_app.config["VIDEOS_PER_PAGE"]))  # QueryError -> 400
+    listing = list_videos(list(snap.videos.values()), query)
+    rows = [{**video_dict(video), "file_size": file_size(video.size),
+             "labels": browsing.top_labels(taxonomy, snap.coverage.get(video.id, {}))}
+            for video in listing.videos]
+    return render_template("videos.html", active="videos", rows=rows, listing=listing, query=query,
+                           indexed=len(snap.videos), total=snap.total_duration)
 
 
 def parse_time(value: str | None, duration: float) -> float | None:
@@ -160,7 +163,7 @@ def video(video_id: int):
             report = label_report(st, record, label, taxonomy, archive().encoder).to_json()
         except QueryError as exc:
             status, report_error = 400, str(exc)
-    view = timeline(record, segments, st.cuts(video_id), taxonomy, show_rejected=curator)
+    view = timeline(record, segments, st.cuts(video_id), taxonomy, show_rejected=curator, report=report)
     segments = [s for s in segments if curator or s.status != "rejected"]
     tags = sorted({s.label for s in segments} - set(taxonomy.ids))
     return render_template(

@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Self
+from typing import Any, Callable, Self
 
 import numpy as np
 
@@ -40,7 +40,8 @@ from indexer.store.segment_queries import LabelStat
 from indexer.errors import EncoderMismatchError, StoreError
 from indexer.store.reads import CatalogReads
 from indexer.store.sync import CatalogFrames, VectorFile
-from indexer.store.thumbnails import cached_thumbnail, remove_thumbnails, save_thumbnails
+from indexer.store.text_vectors import CachedTextEncoder, TextVectors
+from indexer.store.thumbnails import cached_poster_time, cached_thumbnail, remove_thumbnails, save_thumbnails
 from indexer.types import Segment, ShotCut
 from indexer.store.frame_ids import VideoFrameIds
 from indexer.store.vectors import IVF_THRESHOLD, VectorIndex
@@ -79,6 +80,7 @@ class Store(CatalogReads):
         self._vectors = VectorFile(data_dir / self.VECTORS, data_dir / self.LOCK, catalog)
         self._flush_every = (flush_every_videos, flush_every_seconds)
         self._frame_ids = VideoFrameIds()  # for searches restricted to some videos
+        self.text_vectors = TextVectors(catalog)  # cached prompt and query embeddings
         self._closed = False
 
     @classmethod
@@ -134,8 +136,15 @@ class Store(CatalogReads):
 
     # --- encoder --------------------------------------------------------------------------
 
+    def cached_texts(self, encoder: Any, kind: str = "query") -> CachedTextEncoder:
+        """``encoder`` behind this store's text vector cache (``kind``: prompt or query)."""
+        return CachedTextEncoder(self.text_vectors, encoder, kind)
+
     def bind_encoder(self, name: str, dim: int, spec: dict) -> None:
         """Record the encoder of this store, or check it is the one recorded.
+
+        A record of the same encoder gains keys it lacks (a newer reelsearch records more, e.g.
+        the text tower), keeping its own values.
 
         Raises:
             EncoderMismatchError: the store holds vectors of another encoder or dimension.
@@ -149,6 +158,7 @@ class Store(CatalogReads):
                     raise EncoderMismatchError(
                         f"this index was built with encoder {stored[0]} (dim {stored[1]}); run "
                         "with --encoder/--model matching it or use another --data-dir")
+                self._complete_spec(spec)
                 return
             if self.readonly:
                 raise StoreError(f"nothing is indexed in {self.data_dir} yet; "
@@ -157,6 +167,13 @@ class Store(CatalogReads):
                 q.set_meta(conn, "encoder_name", name)
                 q.set_meta(conn, "encoder_dim", str(int(dim)))
                 q.set_meta(conn, "encoder_spec", json.dumps(spec, sort_keys=True))
+
+    def _complete_spec(self, spec: dict) -> None:
+        recorded = self.encoder_spec() or {}
+        if self.readonly or not set(spec) - set(recorded):
+            return
+        with self.catalog.write() as conn:
+            q.set_meta(conn, "encoder_spec", json.dumps({**spec, **recorded}, sort_keys=True))
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -234,6 +251,10 @@ class Store(CatalogReads):
         """
         return cached_thumbnail(self.thumbs_dir, video.id, video.content_hash, int(round(seconds * 1000)),
                                 width, make)
+
+    def poster_time(self, video: VideoRecord, choose: Callable[[], float]) -> float:
+        """``video``'s poster frame time, chosen once by ``choose()`` and kept with its thumbnails."""
+        return cached_poster_time(self.thumbs_dir, video.id, video.content_hash, choose)
 
     def rename_video(self, video_id: int, new_path: Path, mtime: float) -> None:
         """Point a stored video at its new path (a rename is not a re-encode).

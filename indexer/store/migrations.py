@@ -141,7 +141,27 @@ def _keep_uncovered(conn: sqlite3.Connection, seg_id: int, start: float, end: fl
                      "status, created_by, updated_at FROM segments WHERE id = ?", (a, b, seg_id))
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_own_parent_segments)
+
+M003_TEXT_VECTORS = """
+        CREATE TABLE text_vectors (
+            encoder TEXT NOT NULL,
+            text TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('prompt', 'query')),
+            vector BLOB NOT NULL,
+            used_at REAL NOT NULL,
+            PRIMARY KEY (encoder, text)
+        ) WITHOUT ROWID;
+        CREATE INDEX text_vectors_lru ON text_vectors (encoder, kind, used_at)
+"""
+
+
+def m003_text_vectors(conn: sqlite3.Connection) -> None:
+    """Cache of text embeddings per encoder: taxonomy prompts (kept) and queries (bounded LRU)."""
+    _run_statements(conn, M003_TEXT_VECTORS)
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_own_parent_segments,
+                                                              m003_text_vectors)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -74,3 +74,16 @@ def cached_thumbnail(thumbs_dir: Path, video_id: int, content_hash: str, ms: int
         write_atomically(path, make())
         log.debug("thumbnail %s", path)
     return path
+
+
+def cached_poster_time(thumbs_dir: Path, video_id: int, content_hash: str, choose: Callable[[], float]) -> float:
+    """The poster frame time of a video version, chosen once by ``choose()`` and kept beside its
+    thumbnails (``poster.txt``, milliseconds), so it goes with them. Raises whatever ``choose`` raises."""
+    saved = thumbs_folder(thumbs_dir, video_id, content_hash) / "poster.txt"
+    try:
+        return int(saved.read_text(encoding="ascii")) / 1000
+    except (OSError, ValueError):
+        pass
+    seconds = choose()
+    write_atomically(saved, str(round(seconds * 1000)).encode("ascii"))
+    return seconds
