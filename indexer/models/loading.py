@@ -16,6 +16,7 @@ from typing import Any
 
 from indexer.errors import EncoderError
 from indexer.models.encoder import Encoder
+from indexer.models.lazy import LazyClipEncoder, open_clip_class
 
 #: Default open_clip architecture and weights tag.
 DEFAULT_MODEL = "ViT-B-32"
@@ -63,18 +64,9 @@ def load_encoder(
         if model != DEFAULT_MODEL:
             raise EncoderError(f"say which weights to use for {model}: --pretrained TAG or --weights FILE")
         pretrained = DEFAULT_PRETRAINED
-    open_clip_encoder = _open_clip_encoder_class()
+    open_clip_encoder = open_clip_class()
     return open_clip_encoder(model, pretrained=pretrained, weights=weights,
                              precision=precision or "auto", batch_size=batch_size)
-
-
-def _open_clip_encoder_class() -> Any:
-    """``OpenClipEncoder``, imported on demand (torch and open_clip take seconds to import)."""
-    try:
-        from indexer.models.clip_encoder import OpenClipEncoder
-    except ImportError as exc:
-        raise EncoderError(f"open_clip cannot be imported ({exc}); reinstall reelsearch's dependencies") from exc
-    return OpenClipEncoder
 
 
 def load_plugin(spec: str) -> Encoder:
@@ -136,9 +128,8 @@ def encoder_spec(encoder: Encoder) -> dict[str, Any]:
         EncoderError: a plugin that was not loaded by ``load_plugin`` and whose class is not importable.
     """
     clip_module = sys.modules.get("indexer.models.clip_encoder")
-    lazy_module = sys.modules.get("indexer.models.lazy")
-    if (clip_module is not None and isinstance(encoder, clip_module.OpenClipEncoder)) or (
-            lazy_module is not None and isinstance(encoder, lazy_module.LazyClipEncoder)):
+    if isinstance(encoder, LazyClipEncoder) or (
+            clip_module is not None and isinstance(encoder, clip_module.OpenClipEncoder)):
         return encoder.spec()
     try:
         plugin = _plugin_names.get(encoder)
@@ -168,8 +159,6 @@ def load_from_spec(spec: dict[str, Any], *, weights: Path | None = None) -> Enco
     if kind == "plugin" and isinstance(spec.get("plugin"), str):
         encoder = load_plugin(spec["plugin"])
     elif kind == "open_clip" and isinstance(spec.get("model"), str):
-        from indexer.models.lazy import LazyClipEncoder  # noqa: PLC0415
-
         if weights is None and os.environ.get(WEIGHTS_ENV, "").strip():
             weights = Path(os.environ[WEIGHTS_ENV].strip())
         return LazyClipEncoder(spec, weights=weights)
