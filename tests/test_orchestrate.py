@@ -176,7 +176,8 @@ def test_curator_edits_survive_reindexing_a_changed_file(tmp_path, store, colour
     (blue,) = [s for s in store.segments(vid) if s.label == "blue"]
     curation.reject(store, red.id, "alice")
     curation.accept(store, blue.id, "alice")
-    tag = curation.add(store, vid, "alice", "logo on screen", 0.5, 1.0)
+    tag = curation.add(store, vid, "alice", "logo on screen", 0.5, 1.0,
+                         taxonomy=parse_taxonomy(COLOUR_TAXONOMY, Path("colours.toml")))
     # the file changes (re-encoded, same scenes): the auto rows are rebuilt, curator rows stay
     make_video(path, [Scene("red", 45), Scene("blue", 45)], size=(200, 150))
     os.utime(path, (5, 5))

@@ -7,7 +7,10 @@ Semantics (re-indexing relies on them, see ``catalog_segments.insert_auto_segmen
   rejected) of the same label, so a rejected segment stays rejected;
 - relabelling an automatic row also leaves a rejected curator row for the old label and
   span, so re-indexing does not bring the old label back;
-- add creates a curator row; delete removes curator rows only (reject automatic ones).
+- add creates a curator row; delete removes curator rows only (reject automatic ones);
+- a label that add or edit is given is resolved by :func:`indexer.labels.names.resolve_label`
+  against the taxonomy and the tags in use ("Wine" -> ``alcohol/wine``); a new tag close to
+  an existing label needs ``new_tag=True``.
 
 Every operation is one transaction that also writes one ``audit_log`` row per changed segment
 (who, when, action, before and after as JSON). Each takes the curator's user name, which must
@@ -34,11 +37,12 @@ from indexer.store import queries as q
 from indexer.store import segment_queries as qs
 from indexer.store.catalog import SegmentRecord
 from indexer.errors import QueryError
+from indexer.labels.names import resolve_label
+from indexer.labels.taxonomy import Taxonomy
 from indexer.store import Store
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 14, 8, 1
 MIN_PASSWORD = 8
-MAX_LABEL = 200
 USER_NAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 
 
@@ -130,11 +134,9 @@ def _check_user(conn: sqlite3.Connection, user: str) -> None:
         raise QueryError(f"unknown curator {user!r}; create the account with `reelsearch user add`")
 
 
-def _check_label(label: str) -> str:
-    label = (label or "").strip()
-    if not label or len(label) > MAX_LABEL or any(ord(c) < 32 for c in label):
-        raise QueryError(f"a label is 1 to {MAX_LABEL} printable characters")
-    return label
+def _resolve_label(conn: sqlite3.Connection, label: str, taxonomy: Taxonomy, new_tag: bool) -> str:
+    tags = [row[0] for row in conn.execute("SELECT DISTINCT label FROM segments")]
+    return resolve_label(label, taxonomy, tags, new_tag=new_tag)
 
 
 def _check_span(conn: sqlite3.Connection, video_id: int, start: float, end: float) -> None:
@@ -203,14 +205,17 @@ def reject(store: Store, segment_id: int, user: str) -> SegmentRecord:
     return _set_status(store, segment_id, user, "rejected", "reject")
 
 
-def edit(store: Store, segment_id: int, user: str, *, start: float | None = None,
-         end: float | None = None, label: str | None = None) -> SegmentRecord:
+def edit(store: Store, segment_id: int, user: str, *, taxonomy: Taxonomy,
+         start: float | None = None, end: float | None = None, label: str | None = None,
+         new_tag: bool = False) -> SegmentRecord:
     """Change a segment's start, end and/or label; it becomes a curator segment (a boundary
     set by hand has no uncertainty). Relabelling an automatic segment also stores a rejected
-    curator segment for the old label.
+    curator segment for the old label. ``label`` is resolved against ``taxonomy`` (see the
+    module docstring); ``new_tag`` confirms a new tag close to an existing label.
 
     Raises: NotFoundError (no such segment), QueryError (unknown user, nothing to change,
-    end <= start, outside the video, bad label), StoreError (read-only).
+    end <= start, outside the video, bad label), CloseLabelError (a new tag close to an
+    existing label, not confirmed), StoreError (read-only).
     """
     if start is None and end is None and label is None:
         raise QueryError("nothing to change: give a new start, end or label")
@@ -223,7 +228,7 @@ def edit(store: Store, segment_id: int, user: str, *, start: float | None = None
         if end is not None:
             values.update(end=end, end_uncertainty=0.0)
         if label is not None:
-            values["label"] = _check_label(label)
+            values["label"] = _resolve_label(conn, label, taxonomy, new_tag)
         _check_span(conn, before.video_id, values.get("start", before.start),
                     values.get("end", before.end))
         after = _update(conn, segment_id, user, **values)
@@ -235,16 +240,18 @@ def edit(store: Store, segment_id: int, user: str, *, start: float | None = None
     return after
 
 
-def add(store: Store, video_id: int, user: str, label: str, start: float,
-        end: float) -> SegmentRecord:
-    """Add a curator segment (any taxonomy category or free-text tag).
+def add(store: Store, video_id: int, user: str, label: str, start: float, end: float, *,
+        taxonomy: Taxonomy, new_tag: bool = False) -> SegmentRecord:
+    """Add a curator segment: a taxonomy category (by id, name or last id component, any
+    case) or a free-text tag; ``new_tag`` confirms a new tag close to an existing label.
 
     Raises: NotFoundError (no such video), QueryError (unknown user, end <= start, outside
-    the video, bad label), StoreError (read-only).
+    the video, bad label), CloseLabelError (a new tag close to an existing label, not
+    confirmed), StoreError (read-only).
     """
     with store.catalog.write() as conn:
         _check_user(conn, user)
-        label = _check_label(label)
+        label = _resolve_label(conn, label, taxonomy, new_tag)
         _check_span(conn, video_id, start, end)
         after = _insert(conn, user, video_id, label, start, end)
         _log(conn, user, "add", video_id, after.id, None, after)
