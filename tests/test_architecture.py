@@ -1,7 +1,8 @@
 """The import graph of reelsearch, read with ``ast``: layers, owners of resources, no cycles.
 
 Layers: ``web`` -> ``search`` -> ``indexer``; inside the indexer ``cli`` -> ``pipeline`` ->
-``store`` / ``labels`` / ``models`` / ``media`` (``labels`` may use ``models``), all over the shared
+``store`` / ``labels`` / ``models`` / ``media`` (``store`` may use ``labels``, ``labels`` may use
+``models``), all over the shared
 ``indexer.errors`` and ``indexer.types``. Only ``indexer.media`` reads video (PyAV); only
 ``indexer.store`` touches SQLite and FAISS.
 """
@@ -20,7 +21,7 @@ PACKAGES = ("indexer", "search", "web")
 INDEXER_LAYERS = {
     "media": set(),
     "models": set(),
-    "store": set(),
+    "store": {"labels"},  # curation resolves a label's name against the taxonomy
     "labels": {"models"},
     "pipeline": {"media", "models", "labels", "store"},
     "cli": {"media", "models", "labels", "store", "pipeline"},
@@ -44,10 +45,23 @@ def _modules() -> dict[str, Path]:
 MODULES = _modules()
 
 
+def _type_only(tree: ast.Module) -> set[int]:
+    """ids of the import nodes under ``if TYPE_CHECKING:`` (annotations only, never run)."""
+    skipped = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped |= {id(inner) for stmt in node.body for inner in ast.walk(stmt)}
+    return skipped
+
+
 def _imports(name: str, path: Path) -> Iterator[tuple[str, int]]:
-    """Every module ``name`` imports (top level or inside functions), with its line."""
+    """Every module ``name`` imports when it runs (top level or inside functions), with its line."""
     is_package = path.name == "__init__.py"
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    tree = ast.parse(path.read_text(), str(path))
+    type_only = _type_only(tree)
+    for node in ast.walk(tree):
+        if id(node) in type_only:
+            continue
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield alias.name, node.lineno
@@ -136,3 +150,4 @@ def test_the_graph_reader_sees_imports() -> None:
     assert "indexer.store.queries" in graph["indexer.store.curation"]  # `from indexer.store import queries`
     assert "indexer.pipeline.orchestrate" in graph["indexer.cli.index"]  # imported inside a function
     assert any(dep == "av" for dep, _ in _imports("indexer.media.probe", MODULES["indexer.media.probe"]))
+    assert "indexer.labels.taxonomy" not in graph["indexer.labels.names"]  # under TYPE_CHECKING only
