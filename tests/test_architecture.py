@@ -1,8 +1,7 @@
 """The import graph of reelsearch, read with ``ast``: layers, owners of resources, no cycles.
 
 Layers: ``web`` -> ``search`` -> ``indexer``; inside the indexer ``cli`` -> ``pipeline`` ->
-``store`` / ``labels`` / ``models`` / ``media`` (``store`` may use ``labels``, ``labels`` may use
-``models``), all over the shared
+``store`` / ``labels`` / ``models`` / ``media`` (``labels`` may use ``models``), all over the shared
 ``indexer.errors`` and ``indexer.types``. Only ``indexer.media`` reads video (PyAV); only
 ``indexer.store`` touches SQLite and FAISS.
 """
@@ -21,7 +20,7 @@ PACKAGES = ("indexer", "search", "web")
 INDEXER_LAYERS = {
     "media": set(),
     "models": set(),
-    "store": {"labels"},  # curation resolves a label's name against the taxonomy
+    "store": set(),
     "labels": {"models"},
     "pipeline": {"media", "models", "labels", "store"},
     "cli": {"media", "models", "labels", "store", "pipeline"},

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from indexer.store import curation
 from indexer.errors import NotFoundError, QueryError
+from indexer.labels.names import label_resolver
 
 from .archive import archive, store, writable_store
 
@@ -66,6 +67,11 @@ def _flag(value: Any) -> bool:
     return value is True
 
 
+def _resolver(fields: Mapping[str, Any]) -> Any:
+    """How typed labels become stored ones: the app's taxonomy; ``new_tag`` confirms a new tag."""
+    return label_resolver(archive().taxonomy, new_tag=_flag(fields.get("new_tag")))
+
+
 def segment_of(video_id: int | None, segment_id: int) -> Any:
     """The segment, checked to belong to ``video_id`` when given. Raises NotFoundError."""
     segment = store().get_segment(segment_id)
@@ -89,7 +95,7 @@ def apply_change(action: str, user: str, *, video_id: int | None = None,
         end = parse_seconds(fields.get("end"), "end", required=True)
         with writable_store() as writer:
             result = curation.add(writer, int(video_id), user, label, start, end,
-                                  taxonomy=archive().taxonomy, new_tag=_flag(fields.get("new_tag")))
+                                  resolve=_resolver(fields))
     else:
         segment_of(video_id, int(segment_id))
         with writable_store() as writer:
@@ -107,9 +113,8 @@ def _segment_action(writer: Any, action: str, segment_id: int, user: str,
     if action == "delete":
         return curation.delete(writer, segment_id, user)
     if action == "edit":
-        return curation.edit(writer, segment_id, user, taxonomy=archive().taxonomy,
+        return curation.edit(writer, segment_id, user, resolve=_resolver(fields),
                              start=parse_seconds(fields.get("start"), "start", required=False),
                              end=parse_seconds(fields.get("end"), "end", required=False),
-                             label=_label(fields.get("label"), required=False),
-                             new_tag=_flag(fields.get("new_tag")))
+                             label=_label(fields.get("label"), required=False))
     raise QueryError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")

@@ -21,14 +21,23 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 from indexer.errors import CloseLabelError, QueryError
 from indexer.types import MAX_LABEL_CHARS
 
-if TYPE_CHECKING:
-    from indexer.labels.taxonomy import Taxonomy
+
+class Taxonomy(Protocol):
+    """What resolving needs of :class:`indexer.labels.taxonomy.Taxonomy` (which imports this
+    module for :func:`match_key`)."""
+
+    categories: tuple[Any, ...]
+
+    @property
+    def ids(self) -> tuple[str, ...]: ...
+
+    def matches(self, text: str) -> tuple[Any, ...]: ...
 
 CLOSE_RATIO = 0.75  # difflib similarity from which a new tag counts as close
 _DROP = {"Cc", "Cf", "Co", "Cs", "Cn"}
@@ -98,6 +107,12 @@ def resolve_label(text: object, taxonomy: Taxonomy, tags: Iterable[str], *,
         if suggestions:
             raise CloseLabelError(label, suggestions)
     return label
+
+
+def label_resolver(taxonomy: Taxonomy, *, new_tag: bool = False) -> Callable[[str, Iterable[str]], str]:
+    """``resolve(text, labels_in_use)`` for :mod:`indexer.store.curation`: :func:`resolve_label`
+    with this taxonomy (the store reads the labels in use inside its transaction)."""
+    return lambda text, labels: resolve_label(text, taxonomy, labels, new_tag=new_tag)
 
 
 def close_labels(label: str, taxonomy: Taxonomy, tags: Iterable[str], limit: int = 3) -> tuple[str, ...]:

@@ -8,9 +8,10 @@ Semantics (re-indexing relies on them, see ``catalog_segments.insert_auto_segmen
 - relabelling an automatic row also leaves a rejected curator row for the old label and
   span, so re-indexing does not bring the old label back;
 - add creates a curator row; delete removes curator rows only (reject automatic ones);
-- a label that add or edit is given is resolved by :func:`indexer.labels.names.resolve_label`
-  against the taxonomy and the tags in use ("Wine" -> ``alcohol/wine``); a new tag close to
-  an existing label needs ``new_tag=True``.
+- add and edit store the label their ``resolve`` callable returns for what the curator typed,
+  given the labels in use (read in the same transaction):
+  :func:`indexer.labels.names.label_resolver` turns "Wine" into ``alcohol/wine``, refuses
+  invisible labels and raises CloseLabelError for an unconfirmed tag close to a label.
 
 Every operation is one transaction that also writes one ``audit_log`` row per changed segment
 (who, when, action, before and after as JSON). Each takes the curator's user name, which must
@@ -31,14 +32,13 @@ import re
 import secrets
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from indexer.store import queries as q
 from indexer.store import segment_queries as qs
 from indexer.store.catalog import SegmentRecord
 from indexer.errors import QueryError
-from indexer.labels.names import resolve_label
-from indexer.labels.taxonomy import Taxonomy
 from indexer.store import Store
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 14, 8, 1
@@ -134,9 +134,12 @@ def _check_user(conn: sqlite3.Connection, user: str) -> None:
         raise QueryError(f"unknown curator {user!r}; create the account with `reelsearch user add`")
 
 
-def _resolve_label(conn: sqlite3.Connection, label: str, taxonomy: Taxonomy, new_tag: bool) -> str:
-    tags = [row[0] for row in conn.execute("SELECT DISTINCT label FROM segments")]
-    return resolve_label(label, taxonomy, tags, new_tag=new_tag)
+#: Turns what a curator typed into the label to store, given every label in use.
+LabelResolver = Callable[[str, list[str]], str]
+
+
+def _resolve_label(conn: sqlite3.Connection, label: str, resolve: LabelResolver) -> str:
+    return resolve(label, [row[0] for row in conn.execute("SELECT DISTINCT label FROM segments")])
 
 
 def _check_span(conn: sqlite3.Connection, video_id: int, start: float, end: float) -> None:
@@ -205,13 +208,13 @@ def reject(store: Store, segment_id: int, user: str) -> SegmentRecord:
     return _set_status(store, segment_id, user, "rejected", "reject")
 
 
-def edit(store: Store, segment_id: int, user: str, *, taxonomy: Taxonomy,
-         start: float | None = None, end: float | None = None, label: str | None = None,
-         new_tag: bool = False) -> SegmentRecord:
+def edit(store: Store, segment_id: int, user: str, *, resolve: LabelResolver,
+         start: float | None = None, end: float | None = None,
+         label: str | None = None) -> SegmentRecord:
     """Change a segment's start, end and/or label; it becomes a curator segment (a boundary
     set by hand has no uncertainty). Relabelling an automatic segment also stores a rejected
-    curator segment for the old label. ``label`` is resolved against ``taxonomy`` (see the
-    module docstring); ``new_tag`` confirms a new tag close to an existing label.
+    curator segment for the old label. ``label`` goes through ``resolve`` (see the module
+    docstring).
 
     Raises: NotFoundError (no such segment), QueryError (unknown user, nothing to change,
     end <= start, outside the video, bad label), CloseLabelError (a new tag close to an
@@ -228,7 +231,7 @@ def edit(store: Store, segment_id: int, user: str, *, taxonomy: Taxonomy,
         if end is not None:
             values.update(end=end, end_uncertainty=0.0)
         if label is not None:
-            values["label"] = _resolve_label(conn, label, taxonomy, new_tag)
+            values["label"] = _resolve_label(conn, label, resolve)
         _check_span(conn, before.video_id, values.get("start", before.start),
                     values.get("end", before.end))
         after = _update(conn, segment_id, user, **values)
@@ -241,9 +244,9 @@ def edit(store: Store, segment_id: int, user: str, *, taxonomy: Taxonomy,
 
 
 def add(store: Store, video_id: int, user: str, label: str, start: float, end: float, *,
-        taxonomy: Taxonomy, new_tag: bool = False) -> SegmentRecord:
-    """Add a curator segment: a taxonomy category (by id, name or last id component, any
-    case) or a free-text tag; ``new_tag`` confirms a new tag close to an existing label.
+        resolve: LabelResolver) -> SegmentRecord:
+    """Add a curator segment: a taxonomy category or a free-text tag, as ``resolve`` makes of
+    ``label`` (see the module docstring).
 
     Raises: NotFoundError (no such video), QueryError (unknown user, end <= start, outside
     the video, bad label), CloseLabelError (a new tag close to an existing label, not
@@ -251,7 +254,7 @@ def add(store: Store, video_id: int, user: str, label: str, start: float, end: f
     """
     with store.catalog.write() as conn:
         _check_user(conn, user)
-        label = _resolve_label(conn, label, taxonomy, new_tag)
+        label = _resolve_label(conn, label, resolve)
         _check_span(conn, video_id, start, end)
         after = _insert(conn, user, video_id, label, start, end)
         _log(conn, user, "add", video_id, after.id, None, after)
