@@ -18,7 +18,7 @@ from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, rend
                    request, url_for)
 
 from . import throttle
-from .curating import session_generation, verify_curator
+from .segment_edits import verify_curator
 from .security import csrf_token, current_user, sign_in, sign_out
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def _check(name: str, password: str) -> bool:
 
 
 def _start_session(name: str) -> None:
-    sign_in(name, session_generation(name) or 0)
+    sign_in(name)
     log.info("curator %s signed in from %s", name, request.remote_addr)
 
 

@@ -23,7 +23,10 @@ from typing import Any, Callable
 
 from flask import Flask, abort, current_app, redirect, request, session, url_for
 
-from .curating import end_sessions, session_generation
+from indexer.errors import NotFoundError
+from indexer.store import access
+
+from .archive import store, writable_store
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +80,27 @@ def current_user() -> str | None:
     return user if isinstance(user, str) and user else None
 
 
-def sign_in(name: str, generation: int) -> None:
-    """Start a fresh session for ``name`` under its session ``generation`` (clears the old
-    session; new CSRF token)."""
+def session_generation(name: str) -> int | None:
+    """The curator's current session generation in the store (None: no such account)."""
+    return access.session_generation(store(), name)
+
+
+def end_sessions(name: str) -> None:
+    """End every session of the curator ``name`` (bump the generation). Raises StoreError."""
+    try:
+        with writable_store() as writer:
+            access.end_sessions(writer, name)
+    except NotFoundError:
+        log.info("signed out %r, whose account no longer exists", name)
+
+
+def sign_in(name: str) -> None:
+    """Start a fresh session for ``name`` under its current session generation (clears the
+    old session; new CSRF token)."""
     session.clear()
     session.permanent = True
     session["user"] = name
-    session[_GENERATION] = generation
+    session[_GENERATION] = session_generation(name) or 0
     csrf_token()
 
 

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from indexer.errors import NotFoundError, QueryError
 from indexer.labels.names import label_resolver
-from indexer.store import access, curation
+from indexer.store import curation
 
 from .archive import archive, store, writable_store
 
@@ -26,20 +26,6 @@ ACTIONS = ("accept", "reject", "edit", "add", "delete")
 def verify_curator(name: str, password: str) -> bool:
     """Whether ``name``/``password`` is a curator account (constant work for unknown names)."""
     return curation.check_password(store(), name, password)
-
-
-def session_generation(name: str) -> int | None:
-    """The curator's current session generation (None: no such account any more)."""
-    return access.session_generation(store(), name)
-
-
-def end_sessions(name: str) -> None:
-    """End every session of the curator ``name`` (sign-out). Raises StoreError."""
-    try:
-        with writable_store() as writer:
-            access.end_sessions(writer, name)
-    except NotFoundError:
-        log.info("signed out %r, whose account no longer exists", name)
 
 
 def audit_entries(video_id: int, limit: int = 200) -> list[Any]:
