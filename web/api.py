@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from indexer.errors import CloseLabelError, NotFoundError, QueryError
-from search.report import label_report
+from search.report import label_report, labels_json, video_labels
 
 from . import browsing
 from .archive import archive, store
@@ -79,12 +79,14 @@ def videos():
 
 @bp.get("/videos/<int:video_id>")
 def video(video_id: int):
-    """One video with its segments (rejected too with include_rejected=1), cuts and links."""
-    st = store()
+    """One video with the labels present in it (curator decisions applied), its segments
+    (rejected too with include_rejected=1), cuts and links."""
+    st, taxonomy = store(), archive().taxonomy
     record = st.get_video(video_id)
     rejected = request.args.get("include_rejected", "").lower() in ("1", "true", "yes")
-    colours = category_colours(archive().taxonomy.ids)
-    return jsonify(video=video_dict(record), cuts=st.cuts(video_id),
+    colours = category_colours(taxonomy.ids)
+    present = labels_json(record, video_labels(st, record, taxonomy), taxonomy)["labels"]
+    return jsonify(video=video_dict(record), labels=present, cuts=st.cuts(video_id),
                    segments=[segment_dict(s, colours) for s in st.segments(video_id, include_rejected=rejected)],
                    media=f"/media/videos/{video_id}")
 
