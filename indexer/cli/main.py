@@ -22,6 +22,7 @@ COMMANDS = {
     "labels": "search.report_cli:labels",
     "serve": "web.cli:serve",
     "user": "web.cli:user",
+    "encoder": "web.encoder_cli:encoder",
 }
 
 
