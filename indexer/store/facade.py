@@ -40,6 +40,7 @@ from indexer.store.segment_queries import LabelStat
 from indexer.errors import EncoderMismatchError, StoreError
 from indexer.store.reads import CatalogReads
 from indexer.store.sync import CatalogFrames, VectorFile
+from indexer.store.teaching import Teaching
 from indexer.store.text_vectors import CachedTextEncoder, TextVectors
 from indexer.types import Segment, ShotCut
 from indexer.store.frame_ids import VideoFrameIds
@@ -80,6 +81,7 @@ class Store(CatalogReads):
         self._flush_every = (flush_every_videos, flush_every_seconds)
         self._frame_ids = VideoFrameIds()  # for searches restricted to some videos
         self.text_vectors = TextVectors(catalog)  # cached prompt and query embeddings
+        self.teaching = Teaching(catalog)  # reviewed marks, learned models, user categories
         self._closed = False
 
     @classmethod
