@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.synthetic_labels import (HighCosineEncoder, SyntheticEncoder, add_videos,  # noqa: E402
                                          judge_video, taxonomy)
 from indexer.labels.classify import LabelModel  # noqa: E402
-from indexer.models.encoder import encoder_spec  # noqa: E402
+from indexer.models.loading import encoder_spec  # noqa: E402
 from indexer.store import Store, curation  # noqa: E402
 
 CURATOR = "cur"

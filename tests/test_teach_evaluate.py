@@ -14,7 +14,7 @@ from indexer.labels.classify import LabelModel
 from indexer.labels.quality import boundary_errors, expected_calibration_error
 from indexer.labels.segments import label_segments
 from indexer.labels.truth import frame_truth
-from indexer.models.encoder import encoder_spec
+from indexer.models.loading import encoder_spec
 from indexer.store import NewVideo, Store, curation, reviews
 from indexer.types import ShotCut, VideoInfo
 from search.teach.cli import eval_report
