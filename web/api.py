@@ -13,14 +13,14 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from indexer.errors import NotFoundError, QueryError
+from indexer.errors import CloseLabelError, NotFoundError, QueryError
 from search.report import label_report
 
 from . import browsing
 from .archive import archive, store
 from .curating import apply_change, audit_entries
 from .pages import snapshot
-from .searching import SearchRequest, parse_k, request_query
+from .searching import SearchRequest, label_view, parse_k, request_query
 from .security import csrf_exempt, curator_required, current_user
 from .teaching import search_with_feedback
 from .timeline import category_colours
@@ -116,6 +116,17 @@ def _json_body() -> dict[str, Any]:
     if not isinstance(body, dict):
         abort(400, "send a JSON object (Content-Type: application/json)")
     return body
+
+
+@bp.errorhandler(CloseLabelError)
+def close_label(exc: CloseLabelError):
+    """409: a new tag looks like existing labels; send it again with "new_tag": true, or
+    use a suggestion."""
+    taxonomy = archive().taxonomy
+    return jsonify(error=str(exc), label=exc.label,
+                   confirm='send the same request with "new_tag": true to create the tag',
+                   suggestions=[{k: v for k, v in label_view(s, taxonomy).items() if k != "colour"}
+                                for s in exc.suggestions]), 409
 
 
 @bp.post("/videos/<int:video_id>/segments")
