@@ -148,6 +148,11 @@ def add_videos(store: Store, encoder: SyntheticEncoder, labels, count: int, *, s
     return out
 
 
+def _as_typed(label: str, _in_use: Sequence[str]) -> str:
+    """The label resolver of the simulated curator: it types category ids."""
+    return label
+
+
 def judge_video(store: Store, video: SyntheticVideo, label: str, user: str) -> int:
     """Play a curator on one video and category; return the number of judgements made."""
     actions = 0
@@ -162,7 +167,7 @@ def judge_video(store: Store, video: SyntheticVideo, label: str, user: str) -> i
     kept = {(s.start, s.end) for s in store.segments(video.id) if s.label == label}
     for start, end in truth:
         if (start, end) not in kept:
-            curation.add(store, video.id, user, label, start, end)
+            curation.add(store, video.id, user, label, start, end, resolve=_as_typed)
             actions += 1
     reviews.mark_reviewed(store, video.id, label, user)
     return actions + 1

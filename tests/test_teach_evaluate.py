@@ -11,6 +11,7 @@ import pytest
 from teachworld import CURATOR, SyntheticEncoder, taxonomy
 
 from indexer.labels.classify import LabelModel
+from indexer.labels.names import label_resolver
 from indexer.labels.quality import boundary_errors, expected_calibration_error
 from indexer.labels.segments import label_segments
 from indexer.labels.truth import frame_truth
@@ -64,7 +65,7 @@ def _hand_store(tmp_path: Path) -> tuple[Store, SyntheticEncoder]:
 def test_eval_matches_a_hand_computed_example(tmp_path: Path) -> None:
     store, enc = _hand_store(tmp_path)
     with store:
-        curation.add(store, 1, CURATOR, "sea", 0.0, 2.5)  # sea really lasts until 2.5 s
+        curation.add(store, 1, CURATOR, "sea", 0.0, 2.5, resolve=label_resolver(taxonomy()))  # sea really lasts until 2.5 s
         late = next(s for s in store.segments(1) if s.start == 3.0)
         curation.reject(store, late.id, CURATOR)  # and is not there after the cut at 3.0
         report = eval_report(store, taxonomy(), enc, "sea").to_dict()

@@ -19,7 +19,7 @@ from indexer.store import Store
 from indexer.store import queries as q
 from indexer.store import segment_queries as qs
 from indexer.store.catalog import SegmentRecord
-from indexer.store.curation import _check_label, _check_user, _log, _update
+from indexer.store.curation import _check_user, _log, _update
 
 
 def mark_reviewed(store: Store, video_id: int, label: str, user: str) -> list[SegmentRecord]:
@@ -27,7 +27,9 @@ def mark_reviewed(store: Store, video_id: int, label: str, user: str) -> list[Se
 
     Raises: NotFoundError (no such video), QueryError (unknown user, bad label), StoreError.
     """
-    label = _check_label(label)
+    label = (label or "").strip()
+    if not label:
+        raise QueryError("give the category the video was reviewed for")
     with store.catalog.write() as conn:
         _check_user(conn, user)
         q.get_video(conn, video_id)
