@@ -100,3 +100,18 @@ def test_feedback_refines_and_saves_a_category(rw_client, writable_data) -> None
     assert rw_client.get("/browse/category/red-shots").status_code == 200
     bad = rw_client.get("/api/search?q=red&up=nonsense")
     assert bad.status_code == 400 and "VIDEO_ID@START-END" in bad.get_json()["error"]
+
+
+def test_reviewed_marks_on_the_video_page(rw_client, writable_data) -> None:
+    token = sign_in(rw_client)
+    vid = writable_data.ids["harbour"]
+    assert "Mark reviewed" in rw_client.get(f"/videos/{vid}").get_data(as_text=True)
+    r = rw_client.post(f"/videos/{vid}/reviewed", data={"csrf_token": token, "category": "Red", "mark": "1"})
+    assert r.status_code == 303 and r.headers["Location"].endswith(f"/videos/{vid}#curator")
+    page = rw_client.get(f"/videos/{vid}").get_data(as_text=True)
+    assert "Marked reviewed for warm/red; 1 automatic segment(s) accepted." in page and "✓ warm/red" in page
+    assert not _auto(rw_client, vid, "warm/red")
+    rw_client.post(f"/videos/{vid}/reviewed", data={"csrf_token": token, "unmark": "warm/red"})
+    page = rw_client.get(f"/videos/{vid}").get_data(as_text=True)
+    assert "warm/red is no longer marked reviewed." in page and "✓ warm/red" not in page
+    assert rw_client.post(f"/videos/{vid}/reviewed", data={"category": "warm/red"}).status_code == 403

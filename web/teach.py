@@ -58,6 +58,30 @@ def review_page():
                            category=category or "", categories=category_options())
 
 
+@bp.app_context_processor
+def _reviewed_marks() -> dict:
+    """``reviewed_for(video_id)``: the categories a video is marked reviewed for (templates)."""
+    return {"reviewed_for": lambda video_id: sorted(lab for v, lab in store().teaching.reviewed() if v == video_id)}
+
+
+@bp.post("/videos/<int:video_id>/reviewed")
+@curator_required
+def reviewed_form(video_id: int):
+    """Mark the video reviewed for a category (or ``unmark`` one) from the video page."""
+    unmark = request.form.get("unmark")
+    try:
+        category = teaching.category_of(unmark or request.form.get("category"), required=True)
+        result = teaching.set_reviewed(video_id, category, current_user(), not unmark)
+    except QueryError as exc:
+        flash(f"Not changed: {exc}", "error")
+    else:
+        accepted = len(result["accepted"])
+        flash(f"{category} is no longer marked reviewed." if unmark else
+              f"Marked reviewed for {category}" + (f"; {accepted} automatic segment(s) accepted." if accepted else "."),
+              "success")
+    return redirect(url_for("pages.video", video_id=video_id, _anchor="curator"), code=303)
+
+
 @bp.post("/search/category")
 @curator_required
 def save_category():
