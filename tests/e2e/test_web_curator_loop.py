@@ -84,3 +84,15 @@ def test_thumbs_up_refines_and_saves_a_category(page, phone, live_server):
     page.wait_for_url(re.compile(r"/browse/category/red-shots$"))
     assert "Saved category Red shots" in page.locator(".flash-success").inner_text()
     assert page.locator("a[href^='/videos/']").count() >= 1
+
+
+def test_mark_a_video_reviewed_on_its_page(page, live_server, live_data):
+    vid = live_data.ids["meadow"]
+    _sign_in(page, live_server, f"/videos/{vid}")
+    page.select_option("#reviewed-form select[name=category]", "cool/green")
+    page.click("#reviewed-form button[name=mark]")
+    page.wait_for_url(re.compile(rf"/videos/{vid}(#curator)?$"))
+    assert "Marked reviewed for cool/green" in page.locator(".flash-success").inner_text()
+    assert page.locator(".reviewed-mark").inner_text().startswith("✓ cool/green")
+    page.locator("#reviewed-form").scroll_into_view_if_needed()
+    screenshot(page, "video-reviewed")
