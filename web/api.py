@@ -14,13 +14,13 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from indexer.errors import CloseLabelError, NotFoundError, QueryError
-from search.report import label_report
+from search.report import label_report, labels_json, video_labels
 
 from . import browsing
 from .archive import archive, store
-from .curating import apply_change, audit_entries
+from .segment_edits import apply_change, audit_entries
 from .pages import snapshot
-from .searching import SearchRequest, label_view, parse_k, request_query
+from .search_requests import SearchRequest, label_view, parse_k, request_query
 from .security import csrf_exempt, curator_required, current_user
 from .teaching import search_with_feedback
 from .timeline import category_colours
@@ -81,12 +81,14 @@ def videos():
 
 @bp.get("/videos/<int:video_id>")
 def video(video_id: int):
-    """One video with its segments (rejected too with include_rejected=1), cuts and links."""
-    st = store()
+    """One video with the labels present in it (curator decisions applied), its segments
+    (rejected too with include_rejected=1), cuts and links."""
+    st, taxonomy = store(), archive().taxonomy
     record = st.get_video(video_id)
     rejected = request.args.get("include_rejected", "").lower() in ("1", "true", "yes")
-    colours = category_colours(archive().taxonomy.ids)
-    return jsonify(video=video_dict(record), cuts=st.cuts(video_id),
+    colours = category_colours(taxonomy.ids)
+    present = labels_json(record, video_labels(st, record, taxonomy), taxonomy)["labels"]
+    return jsonify(video=video_dict(record), labels=present, cuts=st.cuts(video_id),
                    segments=[segment_dict(s, colours) for s in st.segments(video_id, include_rejected=rejected)],
                    media=f"/media/videos/{video_id}")
 

@@ -14,7 +14,7 @@ from search.teach.review import DEFAULT_LIMIT
 from . import teaching
 from .archive import archive, store
 from .pages import category_options
-from .searching import request_query
+from .search_requests import request_query
 from .security import curator_required, current_user
 from .timeline import category_colours
 from .video_page import segment_dict

@@ -21,7 +21,7 @@ from search.teach.review import review_queue
 from flask import url_for
 
 from .archive import archive, store, writable_store
-from .curating import apply_change
+from .segment_edits import apply_change
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ def search_with_feedback(req: Any, values: Any) -> tuple[dict[str, Any], dict[st
     Returns the response view (each scene with its thumbs links) and the feedback state
     (marks, whether the search was refined). Raises QueryError / NotFoundError.
     """
-    from .searching import response_view, run_search
+    from .search_requests import response_view, run_search
 
     up, down = marks_of(values)
     refined = bool(up or down) and req.image is None
