@@ -153,7 +153,7 @@ class SearchEngine:
         if query.size != self.store.dim or not math.isfinite(norm) or norm == 0:
             raise QueryError(f"a query vector must have {self.store.dim} finite, not all zero, numbers")
         query = query / norm
-        return self._run(query, self._judge(query, min_score), _filters(filters, **fields), k, label, "image")
+        return self._search_vector(query, self._judge(query, min_score), _filters(filters, **fields), k, label, "image")
 
     def embed(self, query: ParsedQuery) -> QueryVectors:
         """The query's vectors (term embeddings come from the LRU cache when seen before).
