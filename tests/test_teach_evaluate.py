@@ -18,7 +18,7 @@ from indexer.labels.truth import frame_truth
 from indexer.models.loading import encoder_spec
 from indexer.store import NewVideo, Store, curation, reviews
 from indexer.types import ShotCut, VideoInfo
-from search.teach.cli import eval_report
+from search.teach.evaluate import eval_report
 
 
 def test_truth_from_curator_actions() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from indexer.errors import QueryError
 from indexer.store import reviews
-from search.teach.cli import eval_report
+from search.teach.evaluate import eval_report
 from search.teach.feedback import Mark, parse_marks, refine, save_category
 from search.teach.learn import learn, models, rollback
 from search.teach.review import review_queue

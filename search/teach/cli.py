@@ -20,8 +20,7 @@ from indexer.pipeline.labelling import with_user_categories
 from indexer.store import Store
 from indexer.types import format_timestamp, round_for_json
 
-from .evaluate import EvalReport, Figures, evaluate
-from .judged import judged_videos
+from .evaluate import EvalReport, Figures, eval_report
 from .learn import TARGET_PRECISION, TARGET_RECALL, learn as learn_models, models, rollback
 from .review import DEFAULT_LIMIT, review_queue
 
@@ -36,13 +35,6 @@ def _category(tax: Taxonomy, category: str | None) -> str | None:
         return None
     found = tax.find(category)
     return found.id if found else tax.get(category).id  # NotFoundError names the taxonomy
-
-
-def eval_report(store: Store, tax: Taxonomy, texts: Any, category: str | None) -> EvalReport:
-    """Eval figures of ``category`` (or every category) -- shared with the web page."""
-    labels = [category] if category else list(tax.ids)
-    zero_shot, current = models(store, tax, texts)
-    return evaluate(store, zero_shot, current, judged_videos(store, labels), labels)
 
 
 @click.command(name="eval")

@@ -20,7 +20,8 @@ from indexer.labels.classify import LabelModel
 from indexer.labels.fit import Counts
 from indexer.labels.quality import boundary_errors, expected_calibration_error, percentile
 
-from .judged import JudgedVideo, judgement_counts, predict
+from .judged import JudgedVideo, judged_videos, judgement_counts, predict
+from .learn import models
 
 
 @dataclass
@@ -96,6 +97,14 @@ class EvalReport:
                             "negative_frames": sum(c.negatives for c in self.categories),
                             "zero_shot": self.overall_zero_shot.to_dict(),
                             "current": self.overall_current.to_dict()}}
+
+
+def eval_report(store: Any, taxonomy: Any, texts: Any, category: str | None = None) -> EvalReport:
+    """Figures of ``category`` (or every category of ``taxonomy``) in ``store``: the zero-shot
+    model and the current learned heads, on every judged video (``texts`` embeds the prompts)."""
+    labels = [category] if category else list(taxonomy.ids)
+    zero_shot, current = models(store, taxonomy, texts)
+    return evaluate(store, zero_shot, current, judged_videos(store, labels), labels)
 
 
 def evaluate(store: Any, zero_shot: LabelModel, current: LabelModel, videos: Sequence[JudgedVideo],
