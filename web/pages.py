@@ -166,7 +166,7 @@ def parse_time(value: str | None, duration: float) -> float | None:
     return min(t, duration)
 
 
-@bp.get("/videos/<int:video_id>")
+@bp.get("/videos/<id:video_id>")
 def video(video_id: int):
     """Player, timeline (lanes per label + shots), report form, curator tools, audit log."""
     from .segment_edits import audit_entries

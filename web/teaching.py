@@ -162,7 +162,7 @@ def search_with_feedback(req: Any, values: Any) -> tuple[dict[str, Any], dict[st
 
     up, down = marks_of(values)
     refined = bool(up or down) and req.image is None
-    response = refined_search(req, up, down) if refined else run_search(archive().engine(), req)
+    response = refined_search(req, up, down) if refined else run_search(req)
     view = response_view(response, req, archive().taxonomy)
     if refined:
         view["query_label"] = response.query
