@@ -17,7 +17,7 @@ from indexer.errors import CloseLabelError, NotFoundError, QueryError
 from search.report import label_report, labels_json, video_labels
 
 from . import browsing
-from .archive import archive, store
+from .archive import archive, shown_path, store
 from .segment_edits import apply_change, audit_entries
 from .pages import snapshot
 from .search_requests import SearchRequest, label_view, parse_k, request_query
@@ -87,7 +87,7 @@ def video(video_id: int):
     record = st.get_video(video_id)
     rejected = request.args.get("include_rejected", "").lower() in ("1", "true", "yes")
     colours = category_colours(taxonomy.ids)
-    present = labels_json(record, video_labels(st, record, taxonomy), taxonomy)["labels"]
+    present = labels_json(record, video_labels(st, record, taxonomy), taxonomy)["labels"]  # no path
     return jsonify(video=video_dict(record), labels=present, cuts=st.cuts(video_id),
                    segments=[segment_dict(s, colours) for s in st.segments(video_id, include_rejected=rejected)],
                    media=f"/media/videos/{video_id}")
@@ -99,7 +99,7 @@ def report(video_id: int):
     st = store()
     record = st.get_video(video_id)
     view = label_report(st, record, request.args.get("label", ""), archive().taxonomy, archive().encoder)
-    return jsonify(view.to_json())
+    return jsonify({**view.to_json(), "video": shown_path(record.path)})
 
 
 @bp.get("/videos/<id:video_id>/audit")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -48,8 +49,9 @@ class Archive:
     """Process-wide access to one data dir: store reader, taxonomy, encoder, search engine."""
 
     def __init__(self, data_dir: Path, *, taxonomy_path: Path | None = None,
-                 encoder: Any = None, image_searches: int = 2) -> None:
+                 encoder: Any = None, image_searches: int = 2, show_full_paths: bool = False) -> None:
         self.data_dir = Path(data_dir)
+        self.show_full_paths = show_full_paths
         self.uploads = UploadDecoder(image_searches)  # decodes query images, a few at a time
         self.taxonomy_path = Path(taxonomy_path) if taxonomy_path else None
         self._encoder_choice = encoder
@@ -99,6 +101,17 @@ class Archive:
             while len(self._cache) > CACHE_ENTRIES:
                 self._cache.popitem(last=False)
         return value
+
+    def shown_path(self, path: Path) -> str:
+        """How a video's path is shown: relative to the folder that holds every indexed video
+        (the absolute path with ``show_full_paths``), so the server's layout stays private."""
+        if self.show_full_paths:
+            return str(path)
+        root = self.cached("video_root", lambda: common_folder(v.path for v in self.reader().list_videos()))
+        try:
+            return Path(path).relative_to(root).as_posix() if root else Path(path).name
+        except ValueError:  # a video indexed since the root was computed
+            return Path(path).name
 
     def close(self) -> None:
         """Close the reader (tests, shutdown)."""
@@ -158,6 +171,17 @@ class Archive:
             return self._engine
 
 
+def common_folder(paths: Iterator[Path] | list[Path]) -> Path | None:
+    """The deepest folder containing all ``paths`` (None for none)."""
+    parents = [str(Path(p).parent) for p in paths]
+    return Path(os.path.commonpath(parents)) if parents else None
+
+
+def shown_path(path: Path) -> str:
+    """:meth:`Archive.shown_path` of the current app."""
+    return archive().shown_path(path)
+
+
 def archive() -> Archive:
     """The current app's Archive."""
     return current_app.extensions[EXTENSION]
@@ -184,4 +208,5 @@ def init_archive(app: Flask) -> None:
     """Attach an Archive for ``app.config['DATA_DIR']`` to ``app``."""
     app.extensions[EXTENSION] = Archive(app.config["DATA_DIR"], taxonomy_path=app.config.get("TAXONOMY"),
                                         encoder=app.config.get("ENCODER"),
-                                        image_searches=int(app.config["IMAGE_SEARCHES"]))
+                                        image_searches=int(app.config["IMAGE_SEARCHES"]),
+                                        show_full_paths=bool(app.config["SHOW_FULL_PATHS"]))

@@ -12,7 +12,7 @@ from indexer.errors import NotFoundError, QueryError
 from search.report import label_report
 
 from . import browsing
-from .archive import archive, store
+from .archive import archive, shown_path, store
 from .search_display import EmptyResult, explain_empty
 from .search_requests import SearchRequest, request_query
 from .security import csrf_exempt, current_user
@@ -179,7 +179,8 @@ def video(video_id: int):
     status, report, report_error, label = 200, None, None, (request.args.get("label") or "").strip()
     if label:
         try:
-            report = label_report(st, record, label, taxonomy, archive().encoder).to_json()
+            report = {**label_report(st, record, label, taxonomy, archive().encoder).to_json(),
+                      "video": shown_path(record.path)}
         except QueryError as exc:
             status, report_error = 400, str(exc)
     view = timeline(record, segments, st.cuts(video_id), taxonomy, show_rejected=curator, report=report)
