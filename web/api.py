@@ -20,8 +20,9 @@ from . import browsing
 from .archive import archive, shown_path, store
 from .segment_edits import apply_change, audit_entries
 from .pages import snapshot
-from .search_requests import SearchRequest, label_view, parse_k, request_query, response_view, run_search
+from .search_requests import SearchRequest, label_view, parse_k, request_query
 from .security import csrf_exempt, curator_required, current_user
+from .teaching import search_with_feedback
 from .timeline import category_colours
 from .video_page import audit_dict, segment_dict, video_dict
 
@@ -42,10 +43,11 @@ def _search_request() -> SearchRequest:
 @bp.route("/search", methods=["GET", "POST"])
 @csrf_exempt  # read-only; POST only carries an uploaded image
 def search():
-    """Search by text (q), by image (multipart 'image') or like a frame (like=ID@SECONDS)."""
+    """Search by text (q), by image (multipart 'image') or like a frame (like=ID@SECONDS);
+    ``up``/``down`` (VIDEO@START-END, repeated) refine it by relevance feedback."""
     req = _search_request()
-    response = run_search(req)
-    return jsonify(response_view(response, req, archive().taxonomy))
+    view, feedback = search_with_feedback(req, request.values)
+    return jsonify({**view, "feedback": {"up": feedback["up"], "down": feedback["down"], "refined": feedback["refined"]}})
 
 
 @bp.get("/categories")

@@ -124,12 +124,19 @@ class Archive:
     # -- taxonomy, encoder, engine --------------------------------------------------------
     @property
     def taxonomy(self) -> Any:
-        """The category taxonomy (loaded once). Raises TaxonomyError if the file is malformed."""
+        """The category taxonomy (the file is read once) with the categories curators created in
+        the store. Raises TaxonomyError if the file is malformed."""
         if self._taxonomy is None:
             from indexer.labels.taxonomy import load_taxonomy
 
             self._taxonomy = load_taxonomy(self.taxonomy_path)
-        return self._taxonomy
+        from indexer.store import Store
+
+        if not (self.data_dir / Store.CATALOG).exists():
+            return self._taxonomy
+        from indexer.pipeline.labelling import with_user_categories
+
+        return self.cached("taxonomy", lambda: with_user_categories(self._taxonomy, self.reader()))
 
     def encoder(self) -> Any:
         """The configured encoder, else the one the store was built with (loaded once).
@@ -156,10 +163,11 @@ class Archive:
         """The search engine over the shared reader (built once per opened store)."""
         store = self.reader()
         with self.lock:
-            if self._engine is None:
+            taxonomy = self.taxonomy
+            if self._engine is None or self._engine.taxonomy is not taxonomy:  # a user category was added
                 from search.engine import SearchEngine
 
-                self._engine = SearchEngine(store, store.cached_texts(self.encoder()), self.taxonomy)
+                self._engine = SearchEngine(store, store.cached_texts(self.encoder()), taxonomy)
             return self._engine
 
 

@@ -55,9 +55,9 @@ def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batc
           shot_aware: bool, reencode_window: float, prune: bool, optimize: bool, ray_address: str | None,
           workers: int | None, taxonomy: Path | None, data_dir: Path, **encoder_kw) -> None:
     """Index video files and folders (recursively) into the store."""
-    from indexer.labels.classify import LabelModel
-    from indexer.pipeline.orchestrate import IndexOptions, prune_missing
     from indexer.labels.taxonomy import load_taxonomy
+    from indexer.pipeline.labelling import current_label_model, with_user_categories
+    from indexer.pipeline.orchestrate import IndexOptions, prune_missing
 
     if ray_address not in (None, "local", "auto") and Path(ray_address).exists():
         paths, ray_address = (Path(ray_address), *paths), "local"  # `--ray PATH`: a path, not an address
@@ -75,7 +75,8 @@ def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batc
             if paths:
                 encoder = resolve_encoder(store, encoder_choice(encoder_kw))
                 warn_if_random_weights(store)
-                labels = LabelModel.build(load_taxonomy(taxonomy), store.cached_texts(encoder, "prompt"))
+                tax = with_user_categories(load_taxonomy(taxonomy), store)
+                labels = current_label_model(store, tax, store.cached_texts(encoder, "prompt"))
                 failed = _index_paths(store, encoder, labels, options, paths, ray_address, workers)
                 # a model loaded now records what a store of an older version lacks (its text tower)
                 store.bind_encoder(encoder.name, encoder.dim, encoder_spec(encoder))
