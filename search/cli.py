@@ -1,6 +1,6 @@
 """``reelsearch search``: find scenes by text, by an image file, or like a stored frame.
 
-Registered on the ``reelsearch`` group of :mod:`indexer.cli` at import. Library errors become
+Registered on the ``reelsearch`` group of :mod:`indexer.cli.main` at import. Library errors become
 one-line ``click.ClickException`` messages here. Output: a table (one row per scene, the video
 named on its first scene), or ``--json``: one JSON object per video (JSON lines). A search
 without results prints why on stderr and exits 0.
@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from indexer.cli import cli, data_dir_option, encoder_options
+from indexer.cli.main import cli, data_dir_option, encoder_options
 from indexer.errors import EncoderMismatchError, NotFoundError, QueryError, ReelsearchError
 from indexer.types import format_timestamp
 
@@ -38,15 +38,18 @@ def parse_like(value: str) -> tuple[str, float]:
 
 
 def resolve_video_id(store: Any, video: str) -> int:
-    """An indexed video's id from its id or its path; raises NotFoundError."""
+    """An indexed video's id from its id or its path; raises NotFoundError naming the data dir."""
     path = Path(video).expanduser()
     for candidate in (path.absolute(), path):
         record = store.video_by_path(candidate)
         if record is not None:
             return record.id
     if video.isdigit():
-        return store.get_video(int(video)).id
-    raise NotFoundError(f"{video}: no indexed video has that path or id")
+        try:
+            return store.get_video(int(video)).id
+        except NotFoundError:
+            pass
+    raise NotFoundError(f"{video}: no video in the index in {store.data_dir} has that path or id")
 
 
 def load_search_encoder(store: Any, choice: dict[str, Any]) -> Any:
@@ -56,11 +59,11 @@ def load_search_encoder(store: Any, choice: dict[str, Any]) -> Any:
         EncoderMismatchError: the options name another encoder than the store's.
         StoreError / EncoderError: nothing indexed yet, or the encoder cannot be loaded.
     """
-    from indexer.encoder import choose_encoder  # noqa: PLC0415 (torch is slow)
+    from indexer.models.encoder import choose_encoder  # noqa: PLC0415 (torch is slow)
 
     spec = store.encoder_spec()
     if spec is None:
-        raise QueryError("nothing is indexed yet; run `reelsearch index PATH` first")
+        raise QueryError(f"nothing is indexed in {store.data_dir} yet; run `reelsearch index PATH` first")
     encoder = choose_encoder(spec, choice)
     if encoder.name != spec.get("name"):
         raise EncoderMismatchError(f"this index was built with encoder {spec.get('name')}, not {encoder.name}; "
@@ -128,7 +131,7 @@ def search(query: str | None, image: Path | None, like: str | None, negatives: t
     Only scenes that match better than generic captions are listed;
     --min-score X lists every frame with cosine >= X instead.
     """
-    from indexer.cli_options import encoder_choice, open_store  # noqa: PLC0415
+    from indexer.cli.options import encoder_choice, open_store  # noqa: PLC0415
 
     choice = encoder_choice(options)
     given = [name for name, value in (("QUERY", query), ("--image", image), ("--like", like))
@@ -153,7 +156,7 @@ def search(query: str | None, image: Path | None, like: str | None, negatives: t
 
 def _run(store: Any, query: str | None, image: Path | None, like: str | None, negatives: tuple[str, ...],
          taxonomy_path: Path | None, choice: dict[str, Any], options: dict[str, Any]) -> SearchResponse:
-    from indexer.taxonomy import load_taxonomy  # noqa: PLC0415
+    from indexer.labels.taxonomy import load_taxonomy  # noqa: PLC0415
 
     from .engine import SearchEngine  # noqa: PLC0415
 

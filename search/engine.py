@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from indexer.encoder import Encoder
+from indexer.models.encoder import Encoder
 from indexer.errors import EncoderMismatchError, QueryError
-from indexer.taxonomy import Taxonomy
+from indexer.labels.taxonomy import Taxonomy
 
 from .cutoff import DEFAULT_BACKGROUND, DEFAULT_THRESHOLD, FrameJudge, absolute_judge, image_judge, text_judge
 from .embedding import TextCache, encode_image
@@ -105,7 +105,7 @@ class SearchEngine:
         chosen = _filters(filters, category=category, restricted=restricted, min_duration=min_duration,
                           max_duration=max_duration, video_id=video_id)
         label = query if isinstance(query, str) else str(parsed)
-        return self._run(vectors.query, judge, chosen, k, label)
+        return self._run(vectors.query, judge, chosen, k, label, "text")
 
     def search_image(self, image: Any, *, k: int = 20, min_score: float | None = None,
                      filters: Filters | None = None, **fields: Any) -> SearchResponse:
@@ -120,7 +120,7 @@ class SearchEngine:
         query = encode_image(self._encoder(), image)
         judge = self._judge(query, min_score)
         label = f"image {Path(image).name}" if isinstance(image, (str, Path)) else "the image"
-        return self._run(query, judge, _filters(filters, **fields), k, label)
+        return self._run(query, judge, _filters(filters, **fields), k, label, "image")
 
     def search_like(self, video_id: int, time: float, *, k: int = 20, min_score: float | None = None,
                     filters: Filters | None = None, **fields: Any) -> SearchResponse:
@@ -140,8 +140,8 @@ class SearchEngine:
         nearest = int(np.argmin(np.abs(times - time)))
         query = np.asarray(vectors[nearest], dtype=np.float32)
         judge = self._judge(query, min_score)
-        label = f"like {video.path.name}@{times[nearest]:.3f}"
-        return self._run(query, judge, _filters(filters, **fields), k, label)
+        label = f"like {video.path.name}@{time:.3f}"  # the time asked for, not the stored frame's
+        return self._run(query, judge, _filters(filters, **fields), k, label, "like")
 
     def embed(self, query: ParsedQuery) -> QueryVectors:
         """The query's vectors (term embeddings come from the LRU cache when seen before).
@@ -180,7 +180,7 @@ class SearchEngine:
         return text_judge(query, self._background_vectors(), sample, threshold)
 
     def _run(self, query: np.ndarray, judge: FrameJudge, filters: Filters, k: int,
-             label: str) -> SearchResponse:
+             label: str, kind: str) -> SearchResponse:
         if not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise QueryError(f"k (the number of videos) must be between 1 and {MAX_K}, got {k!r}")
         videos = candidate_videos(self.store, self.taxonomy, filters, self.durations)
@@ -208,7 +208,8 @@ class SearchEngine:
             fetch = min(4 * fetch, MAX_FETCH)
         results, best = self._rescore(ranked, judge, k)
         if not results:
-            return SearchResponse((), judge.cutoff, _no_match_message(label, best, judge), label,
+            message = _no_match_message(label, best, judge, kind, filters.active)
+            return SearchResponse((), judge.cutoff, message, label,
                                   best if math.isfinite(best) else None)
         return SearchResponse(tuple(results), judge.cutoff, None, label)
 
@@ -277,9 +278,16 @@ def _filters(base: Filters | None, **fields: Any) -> Filters:
     return dataclasses.replace(base or Filters(), **given)
 
 
-def _no_match_message(label: str, best: float, judge: FrameJudge) -> str:
-    """Why nothing came back and what to try (front ends add how to lower the cutoff)."""
+#: What to try when a query of each kind (text, image file, stored frame) finds nothing.
+_RETRY_HINTS = {"text": "try more concrete words", "image": "try a picture closer to what the archive shows",
+                "like": "try a frame of another shot"}
+
+
+def _no_match_message(label: str, best: float, judge: FrameJudge, kind: str, filtered: bool) -> str:
+    """Why nothing came back and what to try for this kind of query (front ends add how to
+    lower the cutoff); fewer filters are suggested only when some are set."""
+    hint = _RETRY_HINTS[kind] + (" or fewer filters" if filtered else "")
     if not math.isfinite(best):
-        return f"no scene matches {label!r}: no frame was close enough to look at"
+        return f"no scene matches {label!r}: no frame was close enough to look at; {hint}"
     return (f"no scene matches {label!r} well (best frame cosine {best:.3f}; a match needs "
-            f"{judge.cutoff.describe()}); try more concrete words, fewer filters or negatives")
+            f"{judge.cutoff.describe()}); {hint}")

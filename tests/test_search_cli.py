@@ -9,14 +9,14 @@ from click.testing import CliRunner
 from media import Scene, make_video
 
 import search.cli  # noqa: F401  (registers the command on the group)
-from indexer.classify import LabelModel
-from indexer.cli import cli
-from indexer.encoder import load_plugin
-from indexer.pipeline import Indexer, IndexOptions
+from indexer.labels.classify import LabelModel
+from indexer.cli.main import cli
+from indexer.models.encoder import load_plugin
+from indexer.pipeline.orchestrate import Indexer, IndexOptions
 from indexer.store import Store
-from indexer.taxonomy import load_taxonomy
+from indexer.labels.taxonomy import load_taxonomy
 
-ENCODER = "indexer.fake_encoder:ColourEncoder"
+ENCODER = "indexer.models.colour:ColourEncoder"
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def data_dir(tmp_path_factory):
     make_video(folder / "b.mp4", [Scene("blue", 60), Scene("red", 45)])
     data = tmp_path_factory.mktemp("index")
     encoder = load_plugin(ENCODER)
-    from indexer.encoder import encoder_spec
+    from indexer.models.encoder import encoder_spec
 
     with Store.open(data) as store:
         store.bind_encoder(encoder.name, encoder.dim, encoder_spec(encoder))
@@ -108,4 +108,17 @@ def test_usage_errors(data_dir, tmp_path):
     assert _run(data_dir, "red", "--like", "1@1").exit_code == 2
     assert _run(data_dir, "--like", "1@1", "--not", "x").exit_code == 2
     missing = CliRunner().invoke(cli, ["search", "--data-dir", str(tmp_path / "none"), "red"])
-    assert missing.exit_code == 1 and "Error:" in missing.output
+    assert missing.exit_code == 1 and f"no index in {tmp_path / 'none'}" in missing.output
+
+
+@pytest.mark.parametrize("args", [["red", "--video", "999"], ["--like", "999@1"], ["--like", "gone.mp4@1"]])
+def test_unknown_videos_name_the_data_dir(data_dir, args):
+    result = _run(data_dir, *args)
+    assert result.exit_code == 1 and f"no video in the index in {data_dir}" in result.output
+
+
+def test_search_in_another_folder_creates_no_store(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["search", "red"], env={"REELSEARCH_DATA_DIR": None})
+    assert result.exit_code == 1 and f"no index in {tmp_path / 'data' / 'index'}" in result.output
+    assert not (tmp_path / "data").exists()

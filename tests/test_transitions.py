@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from benchmarks.synthetic_edits import EditedClip, make_edited_clip
-from indexer.frames import FrameScanner
+from indexer.media.frames import FrameScanner
 from indexer.types import SampledFrame, ShotCut, Transition
 
 #: Every kind of edit: dissolves of 10 and 30 frames, fades out of and into black and white of

@@ -115,11 +115,11 @@ def test_new_videos_appear_without_restart(writable_data, tmp_path):
     """A second process (here: a writable store) indexes a video; the running app sees it."""
     from media import Scene, make_video
 
-    from indexer.classify import LabelModel
-    from indexer.fake_encoder import ColourEncoder
-    from indexer.pipeline import Indexer, IndexOptions
+    from indexer.labels.classify import LabelModel
+    from indexer.models.colour import ColourEncoder
+    from indexer.pipeline.orchestrate import Indexer, IndexOptions
     from indexer.store import Store
-    from indexer.taxonomy import load_taxonomy
+    from indexer.labels.taxonomy import load_taxonomy
 
     app = make_app(writable_data)
     client = app.test_client()
@@ -136,3 +136,21 @@ def test_new_videos_appear_without_restart(writable_data, tmp_path):
     assert [r["video_id"] for r in found] == [result.video_id]
     app.extensions["reelsearch"].close()
     assert os.path.exists(writable_data.data_dir / "catalog.sqlite3")
+
+
+@pytest.mark.parametrize("where", ["mapping", "environment", "config file"])
+def test_relative_data_dir_is_made_absolute_once(tmp_path, monkeypatch, where):
+    """A relative data dir names a folder under the current directory, whatever reads it later."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REELSEARCH_DATA_DIR", raising=False)
+    overrides = {}
+    if where == "mapping":
+        overrides = {"DATA_DIR": "rel/index", "TESTING": True}
+    elif where == "environment":
+        monkeypatch.setenv("REELSEARCH_DATA_DIR", "rel/index")
+    else:
+        (tmp_path / "web.toml").write_text('data_dir = "rel/index"\n')
+        monkeypatch.setenv("REELSEARCH_WEB_CONFIG", str(tmp_path / "web.toml"))
+    app = create_app(overrides)
+    assert app.config["DATA_DIR"] == tmp_path / "rel" / "index"
+    assert app.extensions["reelsearch"].data_dir == tmp_path / "rel" / "index"
