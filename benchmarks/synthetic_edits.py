@@ -45,7 +45,7 @@ class _Shot:
     that many pixels a frame instead); ``frame(j)`` is its j-th frame, with fresh sensor noise."""
 
     def __init__(self, rng: np.random.Generator, height: int, width: int, contrast: float,
-                 base: np.ndarray | None, pan: int = 0) -> None:
+                 base: np.ndarray | None, pan: int = 0, rgb: tuple[int, int, int] | None = None) -> None:
         self.rng, self.height, self.width, self.pan = rng, height, width, pan
         big_h, big_w = height, width + 600 * pan  # room for 600 frames of pan
         small = rng.integers(0, 256, size=(big_h // 24 + 2, big_w // 24 + 2, 3)).astype(np.float32)
@@ -55,6 +55,8 @@ class _Shot:
             tex[y:y + rng.integers(10, height // 2), x:x + rng.integers(10, width // 2)] = rng.integers(0, 256, 3)
         mean = tex.mean(axis=(0, 1)) if base is None else base
         self.texture = np.clip(mean + contrast * (tex - tex.mean(axis=(0, 1))), 0, 255)
+        if rgb is not None:  # a flat colour instead of a texture
+            self.texture[:] = mean = np.asarray(rgb, np.float32)
         self.mean = mean
         self.object = rng.integers(0, 256, 3).astype(np.float32)
         self.speed = (int(rng.integers(1, 4)), int(rng.integers(-2, 3)))
@@ -82,7 +84,8 @@ def _plan_frames(plan: Sequence[tuple], rng: np.random.Generator, height: int, w
         options = step[2] if len(step) > 2 else {}
         if kind == "shot":
             base = shot.mean if (shot is not None and options.get("similar")) else None
-            new = _Shot(rng, height, width, float(options.get("contrast", 1.0)), base, int(options.get("pan", 0)))
+            new = _Shot(rng, height, width, float(options.get("contrast", 1.0)), base,
+                        int(options.get("pan", 0)), options.get("rgb"))
             if pending is not None:  # finish the dissolve from the old shot into this one
                 k = int(pending[1])
                 start = len(frames)
@@ -137,7 +140,8 @@ def make_edited_clip(path: Path, plan: Sequence[tuple], *, fps: Fraction = Fract
 
     Steps: ``("shot", n[, {"contrast": c, "similar": True, "pan": p}])`` a new shot of n frames (a
     hard cut from whatever came before; ``similar`` keeps the previous shot's mean colour,
-    ``contrast`` < 1 flattens it: a low-contrast cut; ``pan`` moves the camera p pixels a frame); ``("more", n)`` n more frames of the current shot;
+    ``contrast`` < 1 flattens it: a low-contrast cut; ``pan`` moves the camera p pixels a frame;
+    ``rgb`` makes it one colour); ``("more", n)`` n more frames of the current shot;
     ``("dissolve", k)`` k blended frames into the *next* shot; ``("fade_out", k, {"colour": c})``
     fades the current shot into a flat colour (black, white, blue), ``("fade_in", k, ...)`` a new
     shot out of one (continue it with "more"); ``("hold", n, {"colour": c})`` n flat frames;

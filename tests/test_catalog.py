@@ -14,7 +14,7 @@ from indexer.store import segment_queries as qs
 from indexer.store import migrations
 from indexer.store.catalog import Catalog, NewVideo, SegmentRecord, VideoRecord
 from indexer.errors import NotFoundError, StoreError
-from indexer.types import Segment, VideoInfo
+from indexer.types import Segment, ShotCut, Transition, VideoInfo
 
 
 def info(path: str = "/v.mp4", duration: float = 30.0, fps: Fraction | None = Fraction(24000, 1001)) -> VideoInfo:
@@ -39,9 +39,9 @@ def add_video(catalog: Catalog, path: str, segments: list[Segment], frames: int 
 
 def test_new_catalog_has_schema_wal_and_foreign_keys(catalog: Catalog) -> None:
     conn = catalog.conn
-    assert migrations.schema_version(conn) == migrations.SCHEMA_VERSION == 1
+    assert migrations.schema_version(conn) == migrations.SCHEMA_VERSION == len(migrations.MIGRATIONS)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"meta", "videos", "frames", "cuts", "segments", "users", "audit_log"} <= tables
+    assert {"meta", "videos", "frames", "cuts", "transitions", "segments", "users", "audit_log"} <= tables
     indexes = {r[0]: r[1] for r in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
     assert "frames (video_id, time)" in indexes["frames_video_time"]
     assert {"segments_video", "segments_label", "cuts_video"} <= set(indexes)
@@ -53,7 +53,6 @@ def test_new_catalog_has_schema_wal_and_foreign_keys(catalog: Catalog) -> None:
 def test_reopen_does_not_migrate_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     Catalog.open(tmp_path / "c.sqlite3").close()
     monkeypatch.setattr(migrations, "MIGRATIONS", ())  # any attempt to re-run would fail loudly
-    monkeypatch.setattr(migrations, "SCHEMA_VERSION", 1)
     Catalog.open(tmp_path / "c.sqlite3").close()
 
 
@@ -75,16 +74,43 @@ def test_failed_migration_changes_nothing(tmp_path: Path, monkeypatch: pytest.Mo
 
     path = tmp_path / "c.sqlite3"
     Catalog.open(path).close()
-    monkeypatch.setattr(migrations, "MIGRATIONS", (migrations.m001_initial, m002_broken))
-    monkeypatch.setattr(migrations, "SCHEMA_VERSION", 2)
+    current = migrations.SCHEMA_VERSION
+    monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS, m002_broken))
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", current + 1)
     with pytest.raises(StoreError, match="cannot migrate"):
         Catalog.open(path)
     with pytest.raises(StoreError, match="older schema"):
         Catalog.open(path, readonly=True)
     conn = sqlite3.connect(path)
-    assert migrations.schema_version(conn) == 1
+    assert migrations.schema_version(conn) == current
     assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'half_done'").fetchone()[0] == 0
     conn.close()
+
+
+def test_version_1_store_gains_transitions_and_cut_margins(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "c.sqlite3"
+    with monkeypatch.context() as patch:  # a store written before transitions existed
+        patch.setattr(migrations, "MIGRATIONS", (migrations.m001_initial,))
+        patch.setattr(migrations, "SCHEMA_VERSION", 1)
+        old = Catalog.open(path)
+        video_id = add_video(old, "/v.mp4", [])
+        with old.write() as conn:
+            conn.execute("INSERT INTO cuts (video_id, time, pts, score) VALUES (?, 1.5, 45, 30.0)", (video_id,))
+        old.close()
+    catalog = Catalog.open(path)
+    with catalog.read() as conn:
+        assert migrations.schema_version(conn) == migrations.SCHEMA_VERSION
+        assert q.shot_cuts(conn, video_id) == [ShotCut(1.5, 45, 30.0, 0.0)]  # margin unknown
+        assert q.transitions(conn, video_id) == []
+    fade = Transition("fade_out", 2.0, 2.5, 60, 75, 40.0, "black")
+    with catalog.write() as conn:
+        q.insert_transitions(conn, video_id, [fade])
+        q.insert_cuts(conn, video_id, [ShotCut(3.0, 90, 20.0, 7.5)])
+    with catalog.read() as conn:
+        assert q.transitions(conn, video_id) == [fade]
+        assert q.shot_cuts(conn, video_id)[-1].margin == 7.5
+    catalog.close()
 
 
 def test_readonly_catalog_cannot_write(tmp_path: Path) -> None:

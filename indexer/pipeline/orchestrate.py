@@ -28,7 +28,7 @@ from indexer.media.prefetch import prefetch
 from indexer.labels.segments import label_segments, summarize_labels
 from indexer.store.facade import NewVideo, Store
 from indexer.media.thumbnails import THUMB_WIDTH, jpeg_bytes, remove_thumbnails, save_thumbnails
-from indexer.types import ShotCut
+from indexer.types import ShotCut, Transition
 
 log = logging.getLogger(__name__)
 
@@ -165,13 +165,15 @@ class Indexer:
                                shot_aware=self.options.shot_aware, gate=gate,
                                thumb_width=self.options.thumb_width)
         self.progress.start_file(path, scanner.info.duration)
-        times, pts, vectors, cuts, jpegs = self._embed(scanner)
+        times, pts, vectors, edits, jpegs = self._embed(scanner)
         report = scanner.report
         if not times.size:
             raise MediaError(path, "no frame could be decoded")
         duration = max(report.duration, float(times[-1]))
-        cut_times = [c.time for c in cuts]
-        segments = label_segments(self.labels, times, vectors, cut_times, duration, self.options.every)
+        cuts = [e for e in edits if isinstance(e, ShotCut)]
+        transitions = [e for e in edits if isinstance(e, Transition)]
+        bounds = sorted([(c.time, c.time) for c in cuts] + [(t.start, t.end) for t in transitions])
+        segments = label_segments(self.labels, times, vectors, bounds, duration, self.options.every)
         note = ""
         if report.errors:
             note = (f"{len(report.errors)} decode error(s), about {report.lost_seconds:.1f} s lost; "
@@ -179,27 +181,28 @@ class Indexer:
         record = NewVideo(path=path, content_hash=digest, size=st.st_size, mtime=st.st_mtime,
                           info=dataclasses.replace(scanner.info, duration=duration),
                           sample_every=self.options.every, status="partial" if note else "ok", note=note)
-        video_id = self.store.write_video(record, times, pts, vectors, cuts, segments)
+        video_id = self.store.write_video(record, times, pts, vectors, cuts, segments, transitions)
         if jpegs:
             save_thumbnails(self.store.thumbs_dir, video_id, digest, times.tolist(), jpegs,
                             self.options.thumb_width)
         top = tuple((r.label, r.total_duration) for r in summarize_labels(segments, duration)[:5])
         return FileResult(path, status, note, video_id, duration, int(times.size), partial=bool(note), labels=top)
 
-    def _embed(self, scanner: FrameScanner) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[ShotCut], list[bytes]]:
+    def _embed(self, scanner: FrameScanner
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[ShotCut | Transition], list[bytes]]:
         """Run the scanner in a producer thread; embed its frames (those its change gate
-        admits) in full batches here. Returns (times, pts, vectors), the cuts and the
-        frames' JPEG thumbnails (empty when thumbnails are off)."""
+        admits) in full batches here. Returns (times, pts, vectors), the cuts and transitions,
+        and the frames' JPEG thumbnails (empty when thumbnails are off)."""
         times: list[float] = []
         pts: list[int] = []
         chunks: list[np.ndarray] = []
-        cuts: list[ShotCut] = []
+        edits: list[ShotCut | Transition] = []
         batch: list[np.ndarray] = []
         jpegs: list[bytes] = []
         last_time = 0.0
         for item in prefetch(iter(scanner), maxsize=2 * self.options.batch_size):
-            if isinstance(item, ShotCut):
-                cuts.append(item)
+            if isinstance(item, (ShotCut, Transition)):
+                edits.append(item)
                 continue
             times.append(item.time)
             pts.append(item.pts)
@@ -216,7 +219,7 @@ class Indexer:
         self.progress.advance(max(0.0, scanner.report.duration - last_time))
         log.debug("%s: %d frames sampled, %d encoded", scanner.info.path, scanner.sampled, len(times))
         vectors = np.concatenate(chunks) if chunks else np.zeros((0, self.encoder.dim), np.float32)
-        return np.array(times, dtype=np.float64), np.array(pts, dtype=np.int64), vectors, cuts, jpegs
+        return np.array(times, dtype=np.float64), np.array(pts, dtype=np.int64), vectors, edits, jpegs
 
     def _encode_batch(self, images: list[np.ndarray]) -> np.ndarray:
         vectors = np.asarray(self.encoder.encode_images(np.stack(images)), dtype=np.float32)

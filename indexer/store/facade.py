@@ -40,7 +40,7 @@ from indexer.store.segment_queries import LabelStat
 from indexer.errors import EncoderMismatchError, StoreError
 from indexer.store.reads import CatalogReads
 from indexer.store.sync import CatalogFrames, VectorFile
-from indexer.types import Segment, ShotCut
+from indexer.types import Segment, ShotCut, Transition
 from indexer.store.frame_ids import VideoFrameIds
 from indexer.store.vectors import IVF_THRESHOLD, VectorIndex
 from indexer.store.ivf import build_ivf, exact_topk, ivf_nlist
@@ -160,8 +160,10 @@ class Store(CatalogReads):
     # --- writes ---------------------------------------------------------------------------
 
     def write_video(self, info: NewVideo, times: np.ndarray, pts: np.ndarray, vectors: np.ndarray,
-                    cuts: Sequence[ShotCut], segments: Sequence[Segment]) -> int:
-        """Store a video, its frames with embeddings, cuts and automatic segments; return its id.
+                    cuts: Sequence[ShotCut], segments: Sequence[Segment],
+                    transitions: Sequence[Transition] = ()) -> int:
+        """Store a video, its frames with embeddings, cuts, transitions and automatic segments;
+        return its id.
 
         One transaction. A video already stored under the same path keeps its id and its
         curator segments; its frames, cuts and automatic segments are replaced. New automatic
@@ -182,6 +184,7 @@ class Store(CatalogReads):
                 video_id, old_ids = q.upsert_video(conn, info, time.time())
                 ids = q.insert_frames(conn, video_id, times, pts, vectors)
                 q.insert_cuts(conn, video_id, cuts)
+                q.insert_transitions(conn, video_id, transitions)
                 kept = qs.insert_auto_segments(conn, video_id, segments, time.time())
                 generation = q.bump_generation(conn)
             self._apply(index, generation, old_ids, ids, vectors)

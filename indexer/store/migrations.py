@@ -100,7 +100,30 @@ def m001_initial(conn: sqlite3.Connection) -> None:
     _run_statements(conn, M001_INITIAL)
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial,)
+M002_TRANSITIONS = """
+        ALTER TABLE cuts ADD COLUMN margin REAL;
+        CREATE TABLE transitions (
+            id INTEGER PRIMARY KEY,
+            video_id INTEGER NOT NULL REFERENCES videos (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('fade_out', 'fade_in', 'dissolve')),
+            colour TEXT NOT NULL DEFAULT '',
+            start REAL NOT NULL,
+            "end" REAL NOT NULL,
+            start_pts INTEGER NOT NULL,
+            end_pts INTEGER NOT NULL,
+            strength REAL NOT NULL
+        );
+        CREATE INDEX transitions_video ON transitions (video_id)
+"""
+
+
+def m002_transitions(conn: sqlite3.Connection) -> None:
+    """Gradual transitions (fades, dissolves) next to the cuts, and each cut's margin over its
+    threshold (NULL for cuts stored before: unknown until the video is indexed again)."""
+    _run_statements(conn, M002_TRANSITIONS)
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_transitions)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
