@@ -82,7 +82,7 @@ class ShotCut:
     time: float  # seconds from stream start (PTS of the first frame after the cut)
     pts: int
     score: float  # detector's difference score (higher = stronger cut)
-    margin: float = 0.0  # score minus the threshold it had to reach (how clearly it is a cut)
+    margin: float | None = None  # score minus the threshold it had to reach (None: not recorded)
 
     def __post_init__(self) -> None:
         _check_time("time", self.time)

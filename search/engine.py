@@ -259,7 +259,7 @@ class SearchEngine:
         if not hits.any():
             return None, float(scores.max())
         video = self.store.get_video(video_id)
-        scenes = group_scenes(times, scores, hits, self.store.cuts(video_id), video.duration,
+        scenes = group_scenes(times, scores, hits, self.store.boundaries(video_id), video.duration,
                               every=video.sample_every, max_gap=GAP_SAMPLES * video.sample_every)
         segments = [(s.label, s.start, s.end) for s in self.store.segments(video_id)]
         scenes = [attach_labels(s, segments) for s in scenes]

@@ -101,7 +101,7 @@ def test_version_1_store_gains_transitions_and_cut_margins(tmp_path: Path,
     catalog = Catalog.open(path)
     with catalog.read() as conn:
         assert migrations.schema_version(conn) == migrations.SCHEMA_VERSION
-        assert q.shot_cuts(conn, video_id) == [ShotCut(1.5, 45, 30.0, 0.0)]  # margin unknown
+        assert q.shot_cuts(conn, video_id) == [ShotCut(1.5, 45, 30.0, None)]  # margin unknown
         assert q.transitions(conn, video_id) == []
     fade = Transition("fade_out", 2.0, 2.5, 60, 75, 40.0, "black")
     with catalog.write() as conn:

@@ -160,7 +160,8 @@ def video(video_id: int):
             report = video_report(st, record, label, taxonomy, archive().encoder).to_json()
         except QueryError as exc:
             status, report_error = 400, str(exc)
-    view = timeline(record, segments, st.cuts(video_id), taxonomy, show_rejected=curator)
+    view = timeline(record, segments, st.cuts(video_id), taxonomy, show_rejected=curator,
+                    transitions=st.transitions(video_id))
     tags = sorted({s.label for s in segments} - set(taxonomy.ids))
     return render_template(
         "video.html", active="videos", video=video_dict(record), t=t, **view,

@@ -50,7 +50,7 @@ def prompt_report(store: Any, video: Any, text: str, encoder: Any, taxonomy: Any
     except ValueError as exc:
         raise QueryError(str(exc)) from None
     _ids, times, vectors = store.frames(video.id)
-    segments = label_segments(model, times, vectors, store.cuts(video.id), video.duration,
+    segments = label_segments(model, times, vectors, store.boundaries(video.id), video.duration,
                               video.sample_every)
     return ReportView(video, text, "prompt", make_report(text, segments, video.duration))
 

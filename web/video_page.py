@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from indexer.types import format_timestamp
 
@@ -77,7 +77,7 @@ def audit_dict(entry: Any) -> dict[str, Any]:
 
 
 def timeline(video: Any, segments: list[Any], cuts: list[float], taxonomy: Any,
-             *, show_rejected: bool) -> dict[str, Any]:
+             *, show_rejected: bool, transitions: Sequence[Any] = ()) -> dict[str, Any]:
     """Lanes (categories present, in taxonomy order, then tags), the shots lane and the ruler."""
     names = {c.id: c.name for c in taxonomy.categories}
     restricted = frozenset(c.id for c in taxonomy.categories if c.restricted)
@@ -85,5 +85,5 @@ def timeline(video: Any, segments: list[Any], cuts: list[float], taxonomy: Any,
     lanes = segment_lanes(shown, video.duration, names, restricted, category_colours(taxonomy.ids))
     order = {cid: i for i, cid in enumerate(taxonomy.ids)}
     lanes.sort(key=lambda lane: (order.get(lane.key, len(order)), lane.key))
-    return {"lanes": lanes, "shots": shot_lane(cuts, video.duration),
+    return {"lanes": lanes, "shots": shot_lane(cuts, video.duration, transitions),
             "ticks": tick_marks(video.duration)}

@@ -103,7 +103,7 @@ def label_report(store: Store, video: VideoRecord, label: str, against: tuple[st
     encoder = resolve_encoder(store, choice)
     model = prompt_model(encoder, label, list(against) or None, taxonomy)
     _ids, times, vectors = store.frames(video.id)
-    segments = label_segments(model, times, vectors, store.cuts(video.id), video.duration, video.sample_every)
+    segments = label_segments(model, times, vectors, store.boundaries(video.id), video.duration, video.sample_every)
     return ReportView(video, label, "prompt", make_report(label, segments, video.duration))
 
 

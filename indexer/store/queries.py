@@ -219,10 +219,10 @@ def cuts(conn: sqlite3.Connection, video_id: int) -> list[float]:
 
 
 def shot_cuts(conn: sqlite3.Connection, video_id: int) -> list[ShotCut]:
-    """The video's cuts with score and margin (0.0 where an older index did not record it)."""
+    """The video's cuts with score and margin (None where an older index did not record it)."""
     rows = conn.execute("SELECT time, pts, score, margin FROM cuts WHERE video_id = ? ORDER BY time",
                         (int(video_id),))
-    return [ShotCut(time=r[0], pts=r[1], score=r[2], margin=r[3] or 0.0) for r in rows]
+    return [ShotCut(time=r[0], pts=r[1], score=r[2], margin=r[3]) for r in rows]
 
 
 def transitions(conn: sqlite3.Connection, video_id: int) -> list[Transition]:
