@@ -41,7 +41,7 @@ _FLASH_FRAMES = 3  # the longest flash: back to the shot by the fourth frame
 _FLASH_RETURN = 0.5  # "back": within this share of the candidate's score of the frame before it
 _CONTINUES = 0.3  # a neighbour step this large (share of the candidate's) ...
 _SAME_WAY = 0.6  # ... and this aligned (cosine) makes the candidate part of a gradual change
-_RING = 192  # frames of signatures kept for the gradual finder (transitions up to ~5 s at 25 fps)
+_RING = 384  # frames of signatures kept for the gradual finder (runs of transitions up to ~12 s at 25 fps)
 _MAD_SIGMA = 1.4826  # median absolute deviation -> standard deviation of normal noise
 
 Event = ShotCut | Transition

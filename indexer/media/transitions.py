@@ -89,6 +89,11 @@ class _Run:
     marks: list[tuple[int, int]]
     reach: int  # last frame any mark's blend test used
 
+    @property
+    def start(self) -> int:
+        """First frame any mark's blend test used."""
+        return min(c - w for c, w in self.marks)
+
 
 class GradualFinder:
     """Find gradual transitions in the frames of a :class:`FrameRing` (see the module doc).
@@ -118,9 +123,10 @@ class GradualFinder:
         centre, scale = self._mark(now)
         run = self._run
         if centre is not None:
-            if run is not None and centre - scale > run.reach + _MARGIN:
-                found += self._close(centre - scale - 1)
-                run = None
+            if run is not None and (centre - scale > run.reach + _MARGIN
+                                    or now - run.start > self.ring.capacity - 3 * _MARGIN):
+                found += self._close(centre - scale - 1)  # a new run (a long one must end: the
+                run = None  # ring forgets its first frames)
             if run is None:
                 self._run = run = _Run([], now)
             run.marks.append((centre, scale))
@@ -164,7 +170,7 @@ class GradualFinder:
         run, self._run = self._run, None
         if run is None:
             return []
-        first = max(self._shot_start, self.ring.oldest, min(c - w for c, w in run.marks) - _MARGIN)
+        first = max(self._shot_start, self.ring.oldest, run.start - _MARGIN)
         last = min(bound, run.reach + _MARGIN)
         found = self._fit_all(first, last, run.marks, depth=3)
         for transition in found:
