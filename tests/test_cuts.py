@@ -129,3 +129,67 @@ def test_reset_forgets_previous_frame() -> None:
 def test_rejects_bad_settings(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         CutDetector(**kwargs)
+
+
+def boxed_frame(y: int, u: int, v: int, box: str, size: tuple[int, int] = (320, 180)) -> av.VideoFrame:
+    """A yuv420p picture of one colour inside black bars: 2.39:1 letterbox or 4:3 pillarbox."""
+    width, height = size
+    yy = np.full((height, width), 16, np.uint8)
+    uu = np.full((height // 2, width // 2), 128, np.uint8)
+    vv = uu.copy()
+    if box == "letterbox":
+        bar = (height - round(width / 2.39)) // 2
+        area = (slice(bar, height - bar), slice(None))
+    else:
+        bar = (width - round(height * 4 / 3)) // 2
+        area = (slice(None), slice(bar, width - bar))
+    yy[area] = y
+    half = tuple(slice(s.start // 2 if s.start else None, s.stop // 2 if s.stop else None) for s in area)
+    uu[half], vv[half] = u, v
+    frame = av.VideoFrame(width, height, "yuv420p")
+    for plane, data in zip(frame.planes, (yy, uu, vv)):
+        rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        rows[:, :data.shape[1]] = data
+    return frame
+
+
+@pytest.mark.parametrize("box", ["letterbox", "pillarbox"])
+def test_black_bars_do_not_dilute_a_cut(box: str) -> None:
+    # inside the picture the cut scores ~9, over the whole frame (bars included) under the floor 8
+    frames = [boxed_frame(110, 120, 135, box)] * 20 + [boxed_frame(120, 128, 145, box)] * 20
+    detector = CutDetector()
+    cuts = feed_all(detector, frames)
+    assert [i for i, _ in cuts] == [20]
+    assert cuts[0][1].score == pytest.approx(9.0, abs=0.5) and cuts[0][1].margin > 0.5
+    top, bottom, left, right = detector.area.bars
+    assert (top > 0 and bottom > 0) if box == "letterbox" else (left > 0 and right > 0)
+    full = float(np.abs(detector.signature(frames[20]) - detector.signature(frames[0])).mean())
+    assert full < 8  # what the score was before the bars were left out
+
+
+def test_margin_is_the_score_over_the_threshold() -> None:
+    frames = [yuv_frame(60, 90, 200)] * 20 + [yuv_frame(160, 100, 120)] * 20
+    [(_, cut)] = feed_all(CutDetector(threshold=10), frames)
+    assert cut.margin == pytest.approx(cut.score - 10)
+
+
+@pytest.mark.parametrize("flash", [1, 2, 3])
+def test_flash_is_no_cut_but_a_real_cut_after_it_is(flash: int) -> None:
+    shot, white, other = yuv_frame(80, 110, 140), yuv_frame(235, 128, 128), yuv_frame(150, 60, 200)
+    frames = [shot] * 20 + [white] * flash + [shot] * 20 + [other] * 20
+    assert [i for i, _ in feed_all(CutDetector(), frames)] == [40 + flash]
+
+
+@pytest.mark.parametrize("size", [(160, 120), (320, 180), (720, 480)])
+def test_signature_sees_the_whole_frame(size: tuple[int, int]) -> None:
+    # sizes that are no multiple of the sample grid: the last rows and columns count too
+    width, height = size
+    image = np.full((height, width, 3), 100, np.uint8)
+    changed = image.copy()
+    changed[-height // 8:, :] = 250  # the bottom eighth
+    changed[:, -width // 8:] = 250  # and the right eighth
+    grid = CutDetector().signature
+    a, b = grid(av.VideoFrame.from_ndarray(image, "rgb24").reformat(format="yuv420p")), \
+        grid(av.VideoFrame.from_ndarray(changed, "rgb24").reformat(format="yuv420p"))
+    assert (np.abs(b[0] - a[0]) > 100).any(axis=1)[-2:].all()  # the bottom cell rows changed
+    assert (np.abs(b[0] - a[0]) > 100).any(axis=0)[-3:].all()  # the right cell columns changed

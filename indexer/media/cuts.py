@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
-from indexer.media.signature import ActiveArea, SignatureGrid
-from indexer.media.transitions import FrameRing, GradualFinder
+from indexer.media.signature import ActiveArea, FrameRing, SignatureGrid
+from indexer.media.transitions import GradualFinder
 from indexer.types import ShotCut, Transition
 
 log = logging.getLogger(__name__)

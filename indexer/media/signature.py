@@ -11,6 +11,9 @@ are first reformatted to a tiny YUV image.
 pillarbox bars (left and right) are cell rows / columns at the frame's edges that have stayed
 black in every frame so far. Differences are then averaged over the active cells only, so black
 bars (a quarter of a 2.39:1 film in a 16:9 frame) do not dilute a cut's score.
+
+:class:`FrameRing` keeps the last few hundred signatures, for decisions that look back
+(flashes, gradual transitions).
 """
 
 from __future__ import annotations
@@ -63,22 +66,16 @@ class SignatureGrid:
     def _plane_cells(self, plane: av.video.plane.VideoPlane, dtype: np.dtype, per_cell: int) -> np.ndarray:
         """Average a regular grid of sample points of one plane into (rows, cols) cells.
 
-        The grid is every ``step``-th pixel; only its rows are copied before the columns are picked.
+        The grid spans the whole plane (point i of n at (i + 0.5) / n of it); only its rows are
+        copied before the columns are picked.
         """
         itemsize = np.dtype(dtype).itemsize
         stride = plane.line_size // itemsize
         pixels = np.frombuffer(plane, dtype=dtype, count=stride * plane.height)
         pixels = pixels.reshape(plane.height, stride)
-        rows, cols = self.cells
-        ny, nx = rows * per_cell, cols * per_cell
-        if plane.height < ny or plane.width < nx:  # tiny frames: fall back to index arrays
-            ys, xs = self._grid(plane.height, plane.width, per_cell)
-            samples = pixels[ys, xs]
-        else:
-            sy, sx = plane.height // ny, plane.width // nx
-            y0, x0 = sy // 2, sx // 2
-            # rows first into a small contiguous block, then columns: ~2.5x faster than one 2-D gather
-            samples = np.ascontiguousarray(pixels[y0:y0 + ny * sy:sy])[:, x0:x0 + nx * sx:sx]
+        ys, xs = self._grid(plane.height, plane.width, per_cell)
+        # rows first into a small contiguous block, then columns: ~2.5x faster than one 2-D gather
+        samples = pixels[ys][:, xs]
         left, right = self._pooling(per_cell)
         return left @ samples.astype(np.float32) @ right  # cell means, as two small matmuls
 
@@ -93,14 +90,14 @@ class SignatureGrid:
         return self._pools[per_cell]
 
     def _grid(self, height: int, width: int, per_cell: int) -> tuple[np.ndarray, np.ndarray]:
-        """Row/column index arrays (broadcastable) of the sample points of a plane."""
+        """Row and column indices of the sample points of a plane."""
         key = (height, width, per_cell)
         if key not in self._grids:
             rows, cols = self.cells
             ny, nx = rows * per_cell, cols * per_cell
             ys = ((np.arange(ny) + 0.5) * height / ny).astype(np.intp)
             xs = ((np.arange(nx) + 0.5) * width / nx).astype(np.intp)
-            self._grids[key] = (ys[:, None], xs[None, :])
+            self._grids[key] = (ys, xs)
         return self._grids[key]
 
 
@@ -157,3 +154,45 @@ def _inside_edges(span: slice, cells: int) -> slice:
     start = span.start + 1 if span.start else 0
     stop = span.stop - 1 if span.stop < cells else cells
     return slice(start, stop) if stop > start else span
+
+
+class FrameRing:
+    """The last ``capacity`` frames' signatures, times and PTS, addressed by frame number."""
+
+    def __init__(self, capacity: int, cells: tuple[int, int]) -> None:
+        self.capacity = capacity
+        self.signatures = np.zeros((capacity, 3, *cells), dtype=np.float32)
+        self.times = np.zeros(capacity, dtype=np.float64)
+        self.pts = np.zeros(capacity, dtype=np.int64)
+        self.count = 0
+
+    def push(self, signature: np.ndarray, time: float, pts: int) -> int:
+        """Store the next frame; return its frame number."""
+        slot = self.count % self.capacity
+        self.signatures[slot] = signature
+        self.times[slot], self.pts[slot] = time, pts
+        self.count += 1
+        return self.count - 1
+
+    @property
+    def oldest(self) -> int:
+        """Number of the oldest frame still held."""
+        return max(0, self.count - self.capacity)
+
+    def __getitem__(self, index: int | np.ndarray) -> np.ndarray:
+        if isinstance(index, int):
+            return self.signatures[index % self.capacity]
+        return self.signatures[np.asarray(index) % self.capacity]
+
+    def flat(self, indices: np.ndarray) -> np.ndarray:
+        """Signatures of the given frames as rows, shape (n, 3 * rows * cols)."""
+        return self.signatures.reshape(self.capacity, -1)[indices % self.capacity]
+
+    def span(self, first: int, last: int) -> np.ndarray:
+        """Signatures of frames first..last (inclusive), shape (n, 3, rows, cols)."""
+        return self[np.arange(first, last + 1)]
+
+    def stamp(self, index: int) -> tuple[float, int]:
+        """(time, pts) of a held frame."""
+        slot = index % self.capacity
+        return float(self.times[slot]), int(self.pts[slot])

@@ -3,17 +3,20 @@
 A dissolve is a run of frames each of which is a blend ``(1 - a) * A + a * B`` of the frame ``A``
 before it and the frame ``B`` after it, with ``a`` rising from 0 to 1; a fade is the same with a
 flat frame (black, white, any colour) on one side. :class:`GradualFinder` works on the per-frame
-signatures the cut detector already computes (no extra decode), kept in a :class:`FrameRing`:
+signatures the cut detector already computes (no extra decode), kept in a
+:class:`~indexer.media.signature.FrameRing`:
 
 1. **Mark** (every frame, a few small array operations): frame ``c`` looks like the middle of a
    blend at scale ``w`` when the frames ``w`` before and after it differ by at least
    :data:`MARK_DISTANCE` and ``c`` lies close to their average (residual <= :data:`MARK_RESIDUAL`
    of their distance). Static shots (no difference), hard cuts (the middle frame equals one side)
    and most motion (the middle frame is no average) are not marked.
-2. **Fit** (once per run of marked frames, when it is over): take stable frames well before and
-   after the run as ``A`` and ``B``, project every frame between on ``B - A`` to get its blend
-   factor ``a``, and place the first and last frame of the transition where ``a`` leaves
-   :data:`EDGE` of 0 and 1 (refined with the new ``A`` and ``B`` until stable).
+2. **Fit** (once per run of marked frames, when it is over): starting from the widest mark, take
+   the frames ``w`` before and after it as ``A`` and ``B``, project every frame on ``B - A`` to get
+   its blend factor ``a``, walk outwards while ``a`` keeps moving, and place the first and last
+   frame of the transition where ``a`` leaves :data:`EDGE` of 0 and 1 (refined with the new ``A``
+   and ``B`` until stable). Then the frames before and after it are fitted the same way (a fade
+   out, a few black frames and a fade in are three shots and two transitions).
 3. **Check**: the shots differ by at least :data:`MIN_STRENGTH`; ``a`` never goes back; every
    frame is close to its blend; and the frames just outside change much more slowly than the
    frames inside (so a steady camera pan, which also moves in a straight line, is not a dissolve).
@@ -29,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from indexer.media.signature import FrameRing
 from indexer.types import Transition
 
 log = logging.getLogger(__name__)
@@ -43,43 +47,8 @@ MAX_RESIDUAL = 0.25  # share of the strength a frame may stray from its blend (+
 MAX_OUTSIDE_RATE = 0.5  # change just outside over as many frames, as a share of the change inside
 CALM_FRAMES = 6  # (at most this many frames)
 FLAT_STD = 4.0  # a frame whose cells vary less than this (each plane) is a flat colour
+_SCALES = np.array(SCALES)
 _MARGIN = 2 * max(SCALES) + 2  # frames of context the fit takes on each side of a marked run
-
-
-class FrameRing:
-    """The last ``capacity`` frames' signatures, times and PTS, addressed by frame number."""
-
-    def __init__(self, capacity: int, cells: tuple[int, int]) -> None:
-        self.capacity = capacity
-        self.signatures = np.zeros((capacity, 3, *cells), dtype=np.float32)
-        self.times = np.zeros(capacity, dtype=np.float64)
-        self.pts = np.zeros(capacity, dtype=np.int64)
-        self.count = 0
-
-    def push(self, signature: np.ndarray, time: float, pts: int) -> int:
-        """Store the next frame; return its frame number."""
-        slot = self.count % self.capacity
-        self.signatures[slot] = signature
-        self.times[slot], self.pts[slot] = time, pts
-        self.count += 1
-        return self.count - 1
-
-    @property
-    def oldest(self) -> int:
-        """Number of the oldest frame still held."""
-        return max(0, self.count - self.capacity)
-
-    def __getitem__(self, index: int | np.ndarray) -> np.ndarray:
-        return self.signatures[np.asarray(index) % self.capacity]
-
-    def span(self, first: int, last: int) -> np.ndarray:
-        """Signatures of frames first..last (inclusive), shape (n, 3, rows, cols)."""
-        return self[np.arange(first, last + 1)]
-
-    def stamp(self, index: int) -> tuple[float, int]:
-        """(time, pts) of a held frame."""
-        slot = index % self.capacity
-        return float(self.times[slot]), int(self.pts[slot])
 
 
 @dataclass
@@ -142,15 +111,15 @@ class GradualFinder:
     def _mark(self, now: int) -> tuple[int | None, int]:
         """(centre, scale) of the widest blend test frame ``now`` completes, else (None, 0)."""
         lowest = max(self._shot_start, self.ring.oldest)
-        scales = np.array([w for w in SCALES if now - 2 * w >= lowest])
+        scales = _SCALES[_SCALES <= (now - lowest) // 2]
         if scales.size == 0:
             return None, 0
         ring = self.ring
-        after = ring[now]
-        before = ring[now - 2 * scales]
-        middle = ring[now - scales]
-        distance = np.abs(after - before).mean(axis=(1, 2, 3))
-        residual = np.abs(middle - (after + before) / 2).mean(axis=(1, 2, 3))
+        k = scales.size
+        rows = ring.flat(np.concatenate(([now], now - 2 * scales, now - scales)))  # one gather
+        after, before, middle = rows[0], rows[1:k + 1], rows[k + 1:]
+        distance = np.abs(before - after).mean(axis=1)
+        residual = np.abs(middle - 0.5 * (after + before)).mean(axis=1)
         ok = (distance >= MARK_DISTANCE) & (residual <= MARK_RESIDUAL * distance)
         if not ok.any():
             return None, 0
@@ -158,7 +127,7 @@ class GradualFinder:
         earlier = np.maximum(lowest, now - 4 * scales)
         calm = now - 2 * scales - earlier >= 2
         if calm.any():
-            moved = np.abs(before - ring[earlier]).mean(axis=(1, 2, 3))
+            moved = np.abs(before - ring.flat(earlier)).mean(axis=1)
             ok &= ~calm | (distance >= MARK_CHANGE * moved)
         if not ok.any():
             return None, 0
