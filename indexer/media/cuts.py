@@ -140,6 +140,8 @@ class CutDetector:
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:
         """Mean absolute difference of two signatures over the active picture."""
         rows, cols = self.area.window
+        if rows.start is None and cols.start is None:  # no bars: the whole (contiguous) signature
+            return float(np.abs(a - b).mean())
         return float(np.abs(a[:, rows, cols] - b[:, rows, cols]).mean())
 
     def _score(self, index: int) -> None:

@@ -39,7 +39,7 @@ class SignatureGrid:
         if len(cells) != 2 or min(cells) < 1:
             raise ValueError(f"cells must be two positive numbers, got {cells!r}")
         self.cells = (int(cells[0]), int(cells[1]))
-        self._grids: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._grids: dict[tuple[int, int, int], tuple[slice | np.ndarray, slice | np.ndarray]] = {}
         self._pools: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def __call__(self, frame: av.VideoFrame) -> np.ndarray:
@@ -75,7 +75,7 @@ class SignatureGrid:
         pixels = pixels.reshape(plane.height, stride)
         ys, xs = self._grid(plane.height, plane.width, per_cell)
         # rows first into a small contiguous block, then columns: ~2.5x faster than one 2-D gather
-        samples = pixels[ys][:, xs]
+        samples = np.ascontiguousarray(pixels[ys])[:, xs]
         left, right = self._pooling(per_cell)
         return left @ samples.astype(np.float32) @ right  # cell means, as two small matmuls
 
@@ -89,22 +89,29 @@ class SignatureGrid:
             self._pools[per_cell] = (left, right)
         return self._pools[per_cell]
 
-    def _grid(self, height: int, width: int, per_cell: int) -> tuple[np.ndarray, np.ndarray]:
-        """Row and column indices of the sample points of a plane."""
+    def _grid(self, height: int, width: int, per_cell: int) -> tuple[slice | np.ndarray, slice | np.ndarray]:
+        """Row and column positions of the sample points of a plane: a strided slice where the
+        size is a multiple of the grid (720p, 1080p: fastest), else index arrays."""
         key = (height, width, per_cell)
         if key not in self._grids:
             rows, cols = self.cells
-            ny, nx = rows * per_cell, cols * per_cell
-            ys = ((np.arange(ny) + 0.5) * height / ny).astype(np.intp)
-            xs = ((np.arange(nx) + 0.5) * width / nx).astype(np.intp)
-            self._grids[key] = (ys, xs)
+            self._grids[key] = (_positions(height, rows * per_cell), _positions(width, cols * per_cell))
         return self._grids[key]
+
+
+def _positions(size: int, count: int) -> slice | np.ndarray:
+    """``count`` evenly spread positions over ``size`` pixels, point i at (i + 0.5) / count."""
+    if size % count == 0:
+        step = size // count
+        return slice(step // 2, size, step)
+    return ((np.arange(count) + 0.5) * size / count).astype(np.intp)
 
 
 class ActiveArea:
     """The picture area of one video inside letterbox / pillarbox bars, from its signatures.
 
-    Feed every signature to :meth:`update`; :attr:`window` is then the (row slice, column slice)
+    Feed every signature to :meth:`update` (it looks at every 4th once it has seen a picture);
+    :attr:`window` is then the (row slice, column slice)
     of the cells that are picture: everything between the first and last cell row (column) that
     was ever brighter than :data:`BAR_LUMA`. Until some cell is that bright (a video that starts
     in black), the whole frame.
@@ -121,12 +128,14 @@ class ActiveArea:
         #: the window less the cells at a bar's edge (part bar, part picture)
         self.inner: tuple[slice, slice] = self.window
         self._seen_picture = False
+        self._frames = 0
 
     def update(self, signature: np.ndarray) -> bool:
         """Account for one frame's signature; True when the window changed."""
+        self._frames += 1
+        if self._seen_picture and self._frames % 4:
+            return False  # once the picture is seen, every 4th frame is enough to widen it
         luma = signature[0]
-        if self._seen_picture and bool(np.all(luma <= self._peak)):
-            return False  # nothing brighter than before (most frames): the bars are unchanged
         np.maximum(self._peak, luma, out=self._peak)
         bright = self._peak > BAR_LUMA
         if not bright.any():
@@ -134,7 +143,7 @@ class ActiveArea:
         self._seen_picture = True
         rows = np.flatnonzero(bright.any(axis=1))
         cols = np.flatnonzero(bright.any(axis=0))
-        window = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
+        window = (_span(rows, self.cells[0]), _span(cols, self.cells[1]))
         changed = window != self.window
         self.window = window
         if changed:
@@ -149,11 +158,18 @@ class ActiveArea:
         return (rows.start or 0, height - (rows.stop or height), cols.start or 0, width - (cols.stop or width))
 
 
+def _span(bright: np.ndarray, cells: int) -> slice:
+    """The slice from the first to the last bright cell; ``slice(None)`` for all of them."""
+    first, last = int(bright[0]), int(bright[-1]) + 1
+    return slice(None) if (first, last) == (0, cells) else slice(first, last)
+
+
 def _inside_edges(span: slice, cells: int) -> slice:
     """``span`` less one cell at each end that borders a bar (when something is left)."""
     start = span.start + 1 if span.start else 0
-    stop = span.stop - 1 if span.stop < cells else cells
-    return slice(start, stop) if stop > start else span
+    stop = span.stop - 1 if span.stop is not None and span.stop < cells else cells
+    inner = slice(start, stop) if stop > start else span
+    return slice(None) if (inner.start or 0, inner.stop) == (0, cells) else inner
 
 
 class FrameRing:

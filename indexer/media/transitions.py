@@ -109,7 +109,10 @@ class GradualFinder:
         return self._close(last)
 
     def _mark(self, now: int) -> tuple[int | None, int]:
-        """(centre, scale) of the widest blend test frame ``now`` completes, else (None, 0)."""
+        """(centre, scale) of the widest blend test frame ``now`` completes, else (None, 0).
+        Every other frame only: a transition of 4 frames or more is still marked."""
+        if now % 2:
+            return None, 0
         lowest = max(self._shot_start, self.ring.oldest)
         scales = _SCALES[_SCALES <= (now - lowest) // 2]
         if scales.size == 0:
