@@ -12,8 +12,8 @@ One search:
    the cutoff (long videos crowding the list), up to :data:`MAX_FETCH` frames are fetched.
 4. Candidate videos are re-scored exactly, best first: every sampled frame of the video is judged
    from its stored embedding, so scenes are complete even where the top-N frames were not, and
-   the hits are grouped into scenes (:mod:`search.scenes`) labelled with the overlapping active
-   segments. A video's best retrieved frame is its best frame (exact search; IVF-SQ8 within
+   the hits are grouped into scenes (:mod:`search.scenes`) labelled with the labels present
+   there (:mod:`indexer.labels.coverage`). A video's best retrieved frame is its best frame (exact search; IVF-SQ8 within
    :data:`APPROX_MARGIN`), so re-scoring stops at the first candidate whose best frame is below
    the cutoff's least score, once ``k`` videos are found and the next candidate cannot beat the
    k-th, or after ``max(MIN_RESCORED, MAX_RESCORED_FACTOR * k)`` candidates.
@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from indexer.labels.coverage import label_tree, video_coverage
 from indexer.models.encoder import Encoder
 from indexer.errors import EncoderMismatchError, QueryError
 from indexer.labels.taxonomy import Taxonomy
@@ -261,8 +262,10 @@ class SearchEngine:
         video = self.store.get_video(video_id)
         scenes = group_scenes(times, scores, hits, self.store.boundaries(video_id), video.duration,
                               every=video.sample_every, max_gap=GAP_SAMPLES * video.sample_every)
-        segments = [(s.label, s.start, s.end) for s in self.store.segments(video_id)]
-        scenes = [attach_labels(s, segments) for s in scenes]
+        tree = label_tree(self.taxonomy.ids if self.taxonomy else ())
+        present = video_coverage(self.store.segments(video_id, include_rejected=True), tree)
+        spans = [(label, p.start, p.end) for label, pieces in present.items() for p in pieces]
+        scenes = [attach_labels(s, spans) for s in scenes]
         return VideoResult(video, video_score(scenes), tuple(scenes)), float(scores.max())
 
 

@@ -52,7 +52,9 @@ def test_new_catalog_has_schema_wal_and_foreign_keys(catalog: Catalog) -> None:
 
 def test_reopen_does_not_migrate_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     Catalog.open(tmp_path / "c.sqlite3").close()
+    version = migrations.SCHEMA_VERSION
     monkeypatch.setattr(migrations, "MIGRATIONS", ())  # any attempt to re-run would fail loudly
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", version)
     Catalog.open(tmp_path / "c.sqlite3").close()
 
 
@@ -68,21 +70,23 @@ def test_newer_store_asks_to_upgrade(tmp_path: Path) -> None:
 
 
 def test_failed_migration_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def m002_broken(conn: sqlite3.Connection) -> None:
+    def m999_broken(conn: sqlite3.Connection) -> None:
         conn.execute("CREATE TABLE half_done (x)")
         conn.execute("THIS IS NOT SQL")
 
     path = tmp_path / "c.sqlite3"
+    monkeypatch.setattr(migrations, "MIGRATIONS", (migrations.m001_initial,))
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", 1)
     Catalog.open(path).close()
-    current = migrations.SCHEMA_VERSION
-    monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS, m002_broken))
-    monkeypatch.setattr(migrations, "SCHEMA_VERSION", current + 1)
+    version = migrations.SCHEMA_VERSION
+    monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS, m999_broken))
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", version + 1)
     with pytest.raises(StoreError, match="cannot migrate"):
         Catalog.open(path)
     with pytest.raises(StoreError, match="older schema"):
         Catalog.open(path, readonly=True)
     conn = sqlite3.connect(path)
-    assert migrations.schema_version(conn) == current
+    assert migrations.schema_version(conn) == version
     assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'half_done'").fetchone()[0] == 0
     conn.close()
 
@@ -111,6 +115,26 @@ def test_version_1_store_gains_transitions_and_cut_margins(tmp_path: Path,
         assert q.transitions(conn, video_id) == [fade]
         assert q.shot_cuts(conn, video_id)[-1].margin == 7.5
     catalog.close()
+
+
+def test_migration_keeps_only_the_parents_own_evidence(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stores of earlier versions held parent segments copied from their children."""
+    path = tmp_path / "c.sqlite3"
+    with monkeypatch.context() as old:
+        old.setattr(migrations, "MIGRATIONS", (migrations.m001_initial,))
+        old.setattr(migrations, "SCHEMA_VERSION", 1)
+        cat = Catalog.open(path)
+        add_video(cat, "/a.mp4", [Segment("alcohol", 0.0, 3.0, 0.9), Segment("alcohol/wine", 0.0, 3.0, 0.9),
+                                  Segment("places", 0.0, 10.0, 0.8), Segment("places/nature", 4.0, 6.0, 0.8),
+                                  Segment("sports", 0.0, 2.0, 0.7)])
+        cat.close()
+    cat = Catalog.open(path)
+    with cat.read() as conn:
+        left = sorted((s.label, s.start, s.end) for s in qs.segments(conn, 1))
+    cat.close()
+    assert left == [("alcohol/wine", 0.0, 3.0), ("places", 0.0, 4.0), ("places", 6.0, 10.0),
+                    ("places/nature", 4.0, 6.0), ("sports", 0.0, 2.0)]
 
 
 def test_readonly_catalog_cannot_write(tmp_path: Path) -> None:

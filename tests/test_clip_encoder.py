@@ -22,7 +22,7 @@ import torch
 
 from indexer.models import weights as clip_weights
 from indexer.models.clip_encoder import CausalTextTower, OpenClipEncoder, resolve_checkpoint
-from indexer.models.encoder import choose_encoder, encoder_spec, load_encoder, load_from_spec
+from indexer.models.encoder import choose_encoder, encoder_spec, load_encoder, load_from_spec, load_plugin
 from indexer.errors import EncoderError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -241,7 +241,7 @@ def test_spec_round_trip(tiny: OpenClipEncoder, checkpoint: Path, images: np.nda
     from_file = OpenClipEncoder("reelsearch-tiny", pretrained=None, weights=checkpoint, threads=1)
     file_spec = encoder_spec(from_file)
     assert file_spec["weights"] == str(checkpoint.resolve())
-    assert load_from_spec(file_spec).name == tiny.name
+    assert load_from_spec(file_spec).full().name == tiny.name
 
 
 def test_spec_with_absent_weights_file(
@@ -251,12 +251,12 @@ def test_spec_with_absent_weights_file(
     spec.pop("seed")
     monkeypatch.delenv("REELSEARCH_WEIGHTS", raising=False)
     with pytest.raises(EncoderError, match="--weights FILE or REELSEARCH_WEIGHTS"):
-        load_from_spec(spec)
+        load_from_spec(spec).encode_texts(["a photo"])  # the model loads (and fails) on first use
     monkeypatch.setenv("REELSEARCH_WEIGHTS", str(checkpoint))
-    assert load_from_spec(spec).name == tiny.name
+    assert load_from_spec(spec).full().name == tiny.name
     monkeypatch.delenv("REELSEARCH_WEIGHTS")
     with pytest.raises(EncoderError, match="the index was built with encoder"):
-        load_from_spec(tiny.spec() | {"seed": 3})  # other weights, same recorded name
+        load_from_spec(tiny.spec() | {"seed": 3}).encode_texts(["a photo"])  # other weights, same recorded name
 
 
 def test_offline_without_weights_says_what_to_download(no_hub: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -265,8 +265,10 @@ def test_offline_without_weights_says_what_to_download(no_hub: None, monkeypatch
         load_encoder()
     message = str(info.value)
     assert "\n" not in message
-    for part in ("--weights FILE", "REELSEARCH_WEIGHTS", HUB_REPO, "open_clip_model.safetensors", "hf download"):
+    for part in ("--weights FILE", "REELSEARCH_WEIGHTS", HUB_REPO, "open_clip_model.safetensors", "hf download",
+                 "--encoder indexer.models.colour:ColourEncoder"):
         assert part in message
+    assert load_plugin(message.rsplit("--encoder ", 1)[1]).name == "fake:colour-v1"  # the named encoder loads
 
 
 def test_cached_hub_file_is_used_without_network(no_hub: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -12,11 +12,13 @@ file / environment variables, then the ``config`` mapping given by tests. Bluepr
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
-from indexer.types import format_timestamp
+from indexer.types import format_timestamp, round_for_json
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +36,22 @@ def _human_duration(seconds: float | None) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
+def _date(unix_time: float | None) -> str:
+    """'2026-12-01' (UTC) for a unix time; '–' for none."""
+    if unix_time is None:
+        return "–"
+    return datetime.fromtimestamp(unix_time, tz=timezone.utc).strftime("%Y-%m-%d")
+
+
 def _timestamp(seconds: float | None) -> str:
     return "–" if seconds is None else format_timestamp(max(0.0, float(seconds)))
+
+
+class RoundedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON with every float rounded to the microsecond, as the CLI's ``--json`` is."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return super().dumps(round_for_json(obj), **kwargs)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -51,12 +67,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .security import init_security
 
     app = Flask(__name__)
+    app.json = RoundedJSONProvider(app)
     load_config(app, config)
     init_security(app)
     init_errors(app)
     init_archive(app)
     app.jinja_env.filters["ts"] = _timestamp
     app.jinja_env.filters["human"] = _human_duration
+    app.jinja_env.filters["date"] = _date
     for blueprint in (pages.bp, curate.bp, api.bp, auth.bp, media.bp):
         app.register_blueprint(blueprint)
     log.info("reelsearch web app for %s", app.config["DATA_DIR"])

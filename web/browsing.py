@@ -1,9 +1,10 @@
 """Browse view models: per category the number of videos and screen time, and listings.
 
-A category counts its children: a video "shows sports" if any segment labelled ``sports`` or
-``sports/...`` is active in it, and its screen time is the union of those segments (overlaps
-counted once). Labels that are not taxonomy categories are curator free-text tags.
-Computed from the active segments (curator edits included) and cached until the store changes.
+Presence is :mod:`indexer.labels.coverage` (the one rule): a category counts its children, curator
+rejections included (rejecting a video's only wine also takes "alcohol" away unless alcohol
+was seen on its own). Screen time is the union of the coverage pieces (overlaps counted once).
+Labels that are not taxonomy categories are curator free-text tags. Computed from the stored
+segments and cached until the store changes.
 """
 
 from __future__ import annotations
@@ -11,15 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from .timeline import category_colours, covered_seconds, label_colour, make_block
+from indexer.labels.coverage import covered_seconds, label_tree, video_coverage
+
+from .timeline import category_colours, label_colour, make_block
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Every indexed video and its active segments, as of one store state."""
+    """Every indexed video and where each label is present in it, as of one store state."""
 
     videos: dict[int, Any]  # id -> VideoRecord
-    segments: dict[int, list[Any]]  # video id -> active SegmentRecords
+    coverage: dict[int, dict[str, tuple[Any, ...]]]  # video id -> label -> coverage pieces
 
     @property
     def total_duration(self) -> float:
@@ -27,26 +30,26 @@ class Snapshot:
         return sum(v.duration for v in self.videos.values())
 
     def labels(self) -> set[str]:
-        """Every label with at least one active segment."""
-        return {s.label for segs in self.segments.values() for s in segs}
+        """Every label present in at least one video."""
+        return {label for present in self.coverage.values() for label in present}
 
 
-def take_snapshot(store: Any) -> Snapshot:
-    """Read every video and its active segments from ``store``."""
+def take_snapshot(store: Any, taxonomy: Any) -> Snapshot:
+    """Read every video and its segments from ``store``; derive coverage with ``taxonomy``."""
     videos = {v.id: v for v in store.list_videos()}
-    labels = list(store.label_stats())
-    by_video = store.videos_with_labels(labels) if labels else {}
-    return Snapshot(videos, {vid: list(by_video.get(vid, ())) for vid in videos})
+    rows = store.videos_with_labels(None, include_rejected=True)
+    tree = label_tree(taxonomy.ids)
+    return Snapshot(videos, {vid: video_coverage(rows.get(vid, ()), tree) for vid in videos})
 
 
-def _stats(snapshot: Snapshot, labels: set[str]) -> tuple[int, float]:
-    """(number of videos, total screen time) for segments whose label is in ``labels``."""
+def _stats(snapshot: Snapshot, labels: Iterable[str]) -> tuple[int, float]:
+    """(number of videos, total screen time) where any of ``labels`` is present."""
     count, total = 0, 0.0
-    for segs in snapshot.segments.values():
-        spans = [(s.start, s.end) for s in segs if s.label in labels]
-        if spans:
+    for present in snapshot.coverage.values():
+        pieces = [p for label in labels for p in present.get(label, ())]
+        if pieces:
             count += 1
-            total += covered_seconds(spans)
+            total += covered_seconds(pieces)
     return count, total
 
 
@@ -55,7 +58,7 @@ def category_tree(taxonomy: Any, snapshot: Snapshot) -> list[dict[str, Any]]:
     overall = snapshot.total_duration or 1.0
     rows = []
     for cat in taxonomy.categories:
-        videos, seconds = _stats(snapshot, set(taxonomy.descendants(cat.id)))
+        videos, seconds = _stats(snapshot, (cat.id,))
         rows.append({"id": cat.id, "name": cat.name, "parent": cat.parent,
                      "depth": cat.id.count("/"), "restricted": cat.restricted,
                      "description": cat.description, "colour": label_colour(cat.id, category_colours(taxonomy.ids)),
@@ -69,7 +72,7 @@ def tag_rows(taxonomy: Any, snapshot: Snapshot) -> list[dict[str, Any]]:
     known = set(taxonomy.ids)
     rows = []
     for label in sorted(snapshot.labels() - known):
-        videos, seconds = _stats(snapshot, {label})
+        videos, seconds = _stats(snapshot, (label,))
         rows.append({"id": label, "name": label, "videos": videos, "screen_time": round(seconds, 6),
                      "colour": label_colour(label, category_colours(taxonomy.ids))})
     return sorted(rows, key=lambda r: (-r["videos"], r["name"]))
@@ -84,17 +87,20 @@ def restricted_summary(taxonomy: Any, snapshot: Snapshot) -> dict[str, Any] | No
     return {"videos": videos, "screen_time": seconds}
 
 
-def label_listing(snapshot: Snapshot, labels: Iterable[str]) -> list[dict[str, Any]]:
-    """Per video showing one of ``labels``: how long, what share, and where (segments)."""
-    wanted = set(labels)
+def label_listing(snapshot: Snapshot, label: str) -> list[dict[str, Any]]:
+    """Per video showing ``label`` (a category with its children, or a tag): how long, what
+    share, where (coverage pieces), and the middle of its longest piece (``thumb_time``, for a
+    thumbnail)."""
     rows = []
-    for vid, segs in snapshot.segments.items():
-        mine = sorted((s for s in segs if s.label in wanted), key=lambda s: (s.start, s.end))
+    for vid, present in snapshot.coverage.items():
+        mine = present.get(label, ())
         if not mine:
             continue
         video = snapshot.videos[vid]
-        seconds = covered_seconds([(s.start, s.end) for s in mine])
+        seconds = covered_seconds(mine)
+        longest = max(mine, key=lambda s: (s.end - s.start, -s.start))
         rows.append({"video_id": vid, "name": video.path.name, "path": str(video.path),
+                     "thumb_time": round((longest.start + longest.end) / 2, 6),
                      "duration": video.duration, "screen_time": round(seconds, 6),
                      "share": seconds / video.duration if video.duration else 0.0,
                      "spans": merged_spans(mine, video.duration),
@@ -124,12 +130,11 @@ def _segment_row(seg: Any, duration: float) -> dict[str, Any]:
             "score": seg.score, "source": seg.source, "left": block.left, "width": block.width}
 
 
-def top_labels(taxonomy: Any, segments: Sequence[Any], limit: int = 4) -> list[dict[str, Any]]:
-    """The labels of one video with the most screen time (for the videos list)."""
-    by_label: dict[str, list[tuple[float, float]]] = {}
-    for s in segments:
-        by_label.setdefault(s.label, []).append((s.start, s.end))
-    ranked = sorted(by_label, key=lambda lab: -covered_seconds(by_label[lab]))[:limit]
-    names = {c.id: c.name for c in taxonomy.categories}
-    return [{"id": lab, "name": names.get(lab, lab), "colour": label_colour(lab, category_colours(taxonomy.ids))}
+def top_labels(taxonomy: Any, present: dict[str, Sequence[Any]], limit: int = 4) -> list[dict[str, Any]]:
+    """The labels of one video (label -> coverage pieces) with the most screen time."""
+    ranked = sorted(present, key=lambda lab: (-covered_seconds(present[lab]), lab))[:limit]
+    cats = {c.id: c for c in taxonomy.categories}
+    return [{"id": lab, "name": cats[lab].name if lab in cats else lab, "is_category": lab in cats,
+             "restricted": lab in cats and cats[lab].restricted,
+             "colour": label_colour(lab, category_colours(taxonomy.ids))}
             for lab in ranked]

@@ -9,13 +9,14 @@ from typing import Any
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from indexer.errors import NotFoundError, QueryError
+from search.report import label_report
 
 from . import browsing
 from .archive import archive, store
-from .reports import video_report
 from .searching import SearchRequest, request_query, response_view, run_search
 from .security import csrf_exempt, current_user
 from .timeline import category_colours, label_colour
+from .video_list import VideoQuery, file_size, list_videos
 from .video_page import audit_dict, segment_dict, timeline, video_dict
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,8 @@ bp = Blueprint("pages", __name__)
 
 
 def snapshot() -> browsing.Snapshot:
-    """All videos and active segments (cached until the store changes)."""
-    return archive().cached("snapshot", lambda: browsing.take_snapshot(store()))
+    """All videos and where each label is present (cached until the store changes)."""
+    return archive().cached("snapshot", lambda: browsing.take_snapshot(store(), archive().taxonomy))
 
 
 def category_options() -> list[dict[str, Any]]:
@@ -97,7 +98,7 @@ def browse_category(category_id: str):
     """Videos showing a category (children included): how long and where."""
     taxonomy = archive().taxonomy
     cat = taxonomy.get(category_id)  # NotFoundError -> 404
-    listing = browsing.label_listing(snapshot(), taxonomy.descendants(cat.id))
+    listing = browsing.label_listing(snapshot(), cat.id)
     crumbs, parent = [], cat.parent
     while parent:
         crumbs.insert(0, taxonomy.get(parent))
@@ -114,7 +115,7 @@ def browse_tag(tag: str):
     snap = snapshot()
     if tag not in snap.labels():
         abort(404, f"no video has the tag {tag!r}")
-    listing = browsing.label_listing(snap, {tag})
+    listing = browsing.label_listing(snap, tag)
     return render_template("category.html", active="browse", heading=tag, colour=label_colour(tag),
                            restricted=False, description="Free-text tag added by curators.", crumbs=[],
                            children=[], listing=listing, total=sum(r["screen_time"] for r in listing))
@@ -122,13 +123,15 @@ def browse_tag(tag: str):
 
 @bp.get("/videos")
 def videos():
-    """Every indexed video with its top labels."""
+    """Indexed videos with their top labels: a name filter, a sort order, pages."""
     snap, taxonomy = snapshot(), archive().taxonomy
-    rows = []
-    for video in sorted(snap.videos.values(), key=lambda v: v.path.name.lower()):
-        rows.append({**video_dict(video), "poster_ms": int(min(1.0, video.duration / 2) * 1000),
-                     "labels": browsing.top_labels(taxonomy, snap.segments.get(video.id, []))})
-    return render_template("videos.html", active="videos", rows=rows, total=snap.total_duration)
+    query = VideoQuery.from_args(request.args, int(current_app.config["VIDEOS_PER_PAGE"]))  # QueryError -> 400
+    listing = list_videos(list(snap.videos.values()), query)
+    rows = [{**video_dict(video), "file_size": file_size(video.size),
+             "labels": browsing.top_labels(taxonomy, snap.coverage.get(video.id, {}))}
+            for video in listing.videos]
+    return render_template("videos.html", active="videos", rows=rows, listing=listing, query=query,
+                           indexed=len(snap.videos), total=snap.total_duration)
 
 
 def parse_time(value: str | None, duration: float) -> float | None:
@@ -153,15 +156,16 @@ def video(video_id: int):
     record = st.get_video(video_id)  # NotFoundError -> 404
     t = parse_time(request.args.get("t"), record.duration)  # QueryError -> 400
     curator = current_user() is not None
-    segments = st.segments(video_id, include_rejected=curator)
+    segments = st.segments(video_id, include_rejected=True)  # rejections decide coverage
     status, report, report_error, label = 200, None, None, (request.args.get("label") or "").strip()
     if label:
         try:
-            report = video_report(st, record, label, taxonomy, archive().encoder).to_json()
+            report = label_report(st, record, label, taxonomy, archive().encoder).to_json()
         except QueryError as exc:
             status, report_error = 400, str(exc)
-    view = timeline(record, segments, st.cuts(video_id), taxonomy, show_rejected=curator,
+    view = timeline(record, segments, st.cuts(video_id), taxonomy, show_rejected=curator, report=report,
                     transitions=st.transitions(video_id))
+    segments = [s for s in segments if curator or s.status != "rejected"]
     tags = sorted({s.label for s in segments} - set(taxonomy.ids))
     return render_template(
         "video.html", active="videos", video=video_dict(record), t=t, **view,

@@ -9,9 +9,10 @@ from __future__ import annotations
 import colorsys
 import functools
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Protocol, Sequence
 
+from indexer.labels.coverage import covered_seconds
 from indexer.types import format_timestamp
 
 
@@ -38,7 +39,7 @@ class Block:
     title: str
     segment_id: int | None = None
     source: str = "auto"
-    status: str = "active"
+    status: str = "active"  # or "rejected", or "derived" (a sub-category's piece)
     score: float | None = None
 
 
@@ -53,6 +54,10 @@ class Lane:
     total: float  # seconds covered by active blocks (overlaps counted once)
     restricted: bool = False
     is_category: bool = True
+    depth: int = 0  # number of ancestor lanes shown above it (nested under them)
+    nested: int = 0  # blocks left out because sub-category lanes below show them
+    covered: tuple[Block, ...] = ()  # those blocks (drawn as a thin outline, not as segments)
+    first: float | None = None  # first appearance (start of the earliest active block)
 
 
 #: Distinct, readable colours (Tableau 10) for top-level categories, in taxonomy order.
@@ -105,41 +110,34 @@ def make_block(start: float, end: float, duration: float, title: str, **extra: o
     return Block(start=start, end=end, left=left, width=min(width, 100.0 - left), title=title, **extra)
 
 
-def covered_seconds(spans: Sequence[tuple[float, float]]) -> float:
-    """Total length of the union of ``(start, end)`` spans."""
-    total, cur_start, cur_end = 0.0, None, None
-    for start, end in sorted(spans):
-        if cur_end is None or start > cur_end:
-            if cur_end is not None:
-                total += cur_end - cur_start
-            cur_start, cur_end = start, end
-        else:
-            cur_end = max(cur_end, end)
-    if cur_end is not None:
-        total += cur_end - cur_start
-    return total
-
-
-def segment_lanes(segments: Sequence[SegmentLike], duration: float, names: dict[str, str],
-                  restricted: frozenset[str] = frozenset(),
+def segment_lanes(present: Mapping[str, Sequence[SegmentLike]], rejected: Sequence[SegmentLike],
+                  duration: float, names: dict[str, str], restricted: frozenset[str] = frozenset(),
                   colours: Mapping[str, str] | None = None) -> list[Lane]:
-    """One lane per label, labels in first-appearance order; rejected segments kept (shown dim)."""
-    by_label: dict[str, list[SegmentLike]] = {}
-    for seg in sorted(segments, key=lambda s: (s.start, s.end)):
+    """One lane per label, in first-appearance order: its coverage pieces (label -> pieces, see
+    :mod:`indexer.labels.coverage`) and the given ``rejected`` segments (shown dim). A piece of a
+    sub-category's segment is drawn as "derived" and edited in its own lane."""
+    by_label: dict[str, list[SegmentLike]] = {label: list(pieces) for label, pieces in present.items()}
+    for seg in rejected:
         by_label.setdefault(seg.label, []).append(seg)
     lanes = []
-    for label, segs in by_label.items():
-        blocks = tuple(
-            make_block(s.start, s.end, duration,
-                       f"{names.get(label, label)}: {format_timestamp(s.start)}–{format_timestamp(s.end)}"
-                       f" ({s.source}{', rejected' if s.status == 'rejected' else ''})",
-                       segment_id=s.id, source=s.source, status=s.status, score=s.score)
-            for s in segs)
-        active = [(s.start, s.end) for s in segs if s.status != "rejected"]
+    for label, segs in sorted(by_label.items(), key=lambda kv: (min(s.start for s in kv[1]), kv[0])):
+        blocks = tuple(_block(label, s, duration, names) for s in sorted(segs, key=lambda s: (s.start, s.end)))
         lanes.append(Lane(key=label, name=names.get(label, label), colour=label_colour(label, colours),
-                          blocks=blocks, total=covered_seconds(active),
-                          restricted=label in restricted, is_category=label in names))
+                          blocks=blocks, total=covered_seconds(present.get(label, ())),
+                          restricted=label in restricted, is_category=label in names,
+                          first=min((s.start for s in present.get(label, ())), default=None)))
     return lanes
+
+
+def _block(label: str, seg: SegmentLike, duration: float, names: dict[str, str]) -> Block:
+    own = seg.label == label
+    status = seg.status if own else "derived"
+    what = seg.source if own else f"from {names.get(seg.label, seg.label)}"
+    return make_block(seg.start, seg.end, duration,
+                      f"{names.get(label, label)}: {format_timestamp(seg.start)}–{format_timestamp(seg.end)}"
+                      f" ({what}{', rejected' if status == 'rejected' else ''})",
+                      segment_id=seg.id if own else None, source=seg.source, status=status,
+                      score=seg.score)
 
 
 class TransitionLike(Protocol):
@@ -174,17 +172,47 @@ def shot_lane(cuts: Sequence[float], duration: float, transitions: Sequence[Tran
                 is_category=False)
 
 
-def _tick_label(seconds: float, duration: float) -> str:
-    stamp = format_timestamp(seconds)  # HH:MM:SS.mmm
-    if duration >= 3600:
-        return stamp[:8]
-    if duration >= 60:
-        return stamp[3:8]
-    return stamp[3:10] if duration < 20 else stamp[3:8]
+def _within(start: float, end: float, spans: Sequence[tuple[float, float]], slack: float) -> bool:
+    """Whether [start, end] lies inside the union of ``spans`` (gaps up to ``slack`` ignored)."""
+    reach = start
+    for a, b in sorted(spans):
+        if a > reach + slack:
+            break
+        reach = max(reach, b)
+        if reach >= end - slack:
+            return True
+    return reach >= end - slack
 
 
-def tick_marks(duration: float, count: int = 8) -> list[tuple[float, str]]:
-    """Evenly spaced (percent, label) marks for the time ruler (precision fits the duration)."""
-    if duration <= 0:
-        return []
-    return [(100.0 * i / count, _tick_label(duration * i / count, duration)) for i in range(count + 1)]
+def nest_lanes(lanes: Sequence[Lane], slack: float = 0.002) -> list[Lane]:
+    """Parent and child lanes without duplicates: each lane is nested (``depth``) under the
+    ancestor lanes present, and a parent drops the active blocks that its descendants' lanes
+    already cover (counted in ``nested``); the parent keeps its total and its own evidence.
+    Lanes keep their order (parents come first in taxonomy order)."""
+    keys = {lane.key for lane in lanes}
+    nested = []
+    for lane in lanes:
+        depth = sum(1 for i, ch in enumerate(lane.key) if ch == "/" and lane.key[:i] in keys)
+        below = [(b.start, b.end) for other in lanes
+                 if lane.is_category and other.is_category and other.key.startswith(lane.key + "/")
+                 for b in other.blocks if b.status != "rejected"]
+        keep = tuple(b for b in lane.blocks
+                     if b.status == "rejected" or not below or not _within(b.start, b.end, below, slack))
+        covered = tuple(b for b in lane.blocks if b not in keep)
+        nested.append(replace(lane, blocks=keep, depth=depth if lane.is_category else 0,
+                              nested=len(covered), covered=covered))
+    return nested
+
+
+REPORT_COLOUR = "#2f5bd3"
+
+
+def report_lane(label: str, segments: Sequence[Mapping[str, object]], duration: float) -> Lane:
+    """The segments of a report (``video_report(...).to_json()['segments']``) as a lane."""
+    blocks = tuple(
+        make_block(float(s["start"]), float(s["end"]), duration,
+                   f"{label}: {format_timestamp(float(s['start']))}–{format_timestamp(float(s['end']))}",
+                   source=str(s.get("source") or "auto"), score=float(s.get("score") or 0.0))
+        for s in segments)
+    return Lane(key="__report__", name=f"Report: {label}", colour=REPORT_COLOUR, blocks=blocks,
+                total=covered_seconds(blocks), is_category=False)

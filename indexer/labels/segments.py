@@ -249,9 +249,7 @@ class LabelReport:
         """JSON-able form (times in seconds)."""
         return {"label": self.label, "contains": self.contains, "first_appearance": self.first_appearance,
                 "total_duration": self.total_duration, "share": self.share,
-                "segments": [{"start": s.start, "end": s.end, "score": s.score,
-                              "start_uncertainty": s.start_uncertainty, "end_uncertainty": s.end_uncertainty,
-                              "source": s.source} for s in self.segments]}
+                "segments": [s.to_dict() for s in self.segments]}
 
 
 def make_report(label: str, segments: Sequence[Segment], duration: float) -> LabelReport:
@@ -259,9 +257,18 @@ def make_report(label: str, segments: Sequence[Segment], duration: float) -> Lab
 
     Raises ValueError for a negative or non-finite ``duration``.
     """
+    return report_of(label, [s for s in segments if s.label == label], duration)
+
+
+def report_of(label: str, segments: Sequence[Segment], duration: float) -> LabelReport:
+    """Report on ``label`` from the segments that make it present (its coverage pieces, which
+    may carry a sub-category's label).
+
+    Raises ValueError for a negative or non-finite ``duration``.
+    """
     if not math.isfinite(duration) or duration < 0:
         raise ValueError(f"duration must be a finite number >= 0, got {duration!r}")
-    mine = tuple(sorted((s for s in segments if s.label == label), key=lambda s: (s.start, s.end)))
+    mine = tuple(sorted(segments, key=lambda s: (s.start, s.end)))
     total, reach = 0.0, -math.inf
     for seg in mine:  # union of spans: overlapping segments count once
         if seg.end > reach:

@@ -100,7 +100,67 @@ def m001_initial(conn: sqlite3.Connection) -> None:
     _run_statements(conn, M001_INITIAL)
 
 
-M002_TRANSITIONS = """
+def m002_own_parent_segments(conn: sqlite3.Connection) -> None:
+    """Automatic parent segments become evidence of the parent itself: earlier versions also
+    stored a parent wherever a sub-category was detected. Each automatic parent segment keeps
+    only the time no automatic segment of a sub-category covers (category ids nest by '/');
+    the parent's presence there is derived at read time (:mod:`indexer.labels.coverage`)."""
+    rows = conn.execute("SELECT id, video_id, label, start, \"end\" FROM segments "
+                        "WHERE source = 'auto' ORDER BY video_id, start").fetchall()
+    by_video: dict[int, list[tuple]] = {}
+    for row in rows:
+        by_video.setdefault(row[1], []).append(tuple(row))
+    for video_rows in by_video.values():
+        for seg_id, _video, label, start, end in video_rows:
+            children = sorted((s, e) for _i, _v, lab, s, e in video_rows
+                              if lab.startswith(label + "/") and s < end and e > start)
+            if children:
+                _keep_uncovered(conn, seg_id, start, end, children)
+
+
+def _keep_uncovered(conn: sqlite3.Connection, seg_id: int, start: float, end: float,
+                    children: list[tuple[float, float]]) -> None:
+    """Shrink segment ``seg_id`` to the parts of start-end outside ``children`` (sorted)."""
+    parts, cursor = [], start
+    for c_start, c_end in children:
+        if c_start > cursor:
+            parts.append((cursor, min(c_start, end)))
+        cursor = max(cursor, c_end)
+    if cursor < end:
+        parts.append((cursor, end))
+    parts = [(a, b) for a, b in parts if b - a > 1e-6]
+    if not parts:
+        conn.execute("DELETE FROM segments WHERE id = ?", (seg_id,))
+        return
+    first, *rest = parts
+    conn.execute("UPDATE segments SET start = ?, \"end\" = ? WHERE id = ?", (*first, seg_id))
+    for a, b in rest:
+        conn.execute("INSERT INTO segments (video_id, label, start, \"end\", score, start_uncertainty, "
+                     "end_uncertainty, source, status, created_by, updated_at) "
+                     "SELECT video_id, label, ?, ?, score, start_uncertainty, end_uncertainty, source, "
+                     "status, created_by, updated_at FROM segments WHERE id = ?", (a, b, seg_id))
+
+
+
+M003_TEXT_VECTORS = """
+        CREATE TABLE text_vectors (
+            encoder TEXT NOT NULL,
+            text TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('prompt', 'query')),
+            vector BLOB NOT NULL,
+            used_at REAL NOT NULL,
+            PRIMARY KEY (encoder, text)
+        ) WITHOUT ROWID;
+        CREATE INDEX text_vectors_lru ON text_vectors (encoder, kind, used_at)
+"""
+
+
+def m003_text_vectors(conn: sqlite3.Connection) -> None:
+    """Cache of text embeddings per encoder: taxonomy prompts (kept) and queries (bounded LRU)."""
+    _run_statements(conn, M003_TEXT_VECTORS)
+
+
+M004_TRANSITIONS = """
         ALTER TABLE cuts ADD COLUMN margin REAL;
         CREATE TABLE transitions (
             id INTEGER PRIMARY KEY,
@@ -117,13 +177,14 @@ M002_TRANSITIONS = """
 """
 
 
-def m002_transitions(conn: sqlite3.Connection) -> None:
+def m004_transitions(conn: sqlite3.Connection) -> None:
     """Gradual transitions (fades, dissolves) next to the cuts, and each cut's margin over its
     threshold (NULL for cuts stored before: unknown until the video is indexed again)."""
-    _run_statements(conn, M002_TRANSITIONS)
+    _run_statements(conn, M004_TRANSITIONS)
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_transitions)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_own_parent_segments,
+                                                              m003_text_vectors, m004_transitions)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

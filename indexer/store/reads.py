@@ -124,7 +124,9 @@ class CatalogReads:
         with self.catalog.read() as conn:
             return qs.label_stats(conn)
 
-    def videos_with_labels(self, labels: Sequence[str]) -> dict[int, list[SegmentRecord]]:
-        """video id -> its active segments whose label is one of ``labels``."""
+    def videos_with_labels(self, labels: Sequence[str] | None, *,
+                           include_rejected: bool = False) -> dict[int, list[SegmentRecord]]:
+        """video id -> its active (and, if asked, rejected) segments whose label is one of
+        ``labels`` (None: every segment)."""
         with self.catalog.read() as conn:
-            return qs.videos_with_labels(conn, labels)
+            return qs.videos_with_labels(conn, labels, include_rejected=include_rejected)

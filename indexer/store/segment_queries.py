@@ -61,12 +61,17 @@ def get_segment(conn: sqlite3.Connection, segment_id: int) -> SegmentRecord:
     return SegmentRecord.from_row(row)
 
 
-def videos_with_labels(conn: sqlite3.Connection,
-                       labels: Sequence[str]) -> dict[int, list[SegmentRecord]]:
-    """video id -> its active segments with one of ``labels`` (by start time)."""
-    rows = conn.execute("SELECT * FROM segments WHERE status = 'active' AND label IN "
-                        "(SELECT value FROM json_each(?)) ORDER BY video_id, start, id",
-                        (json.dumps(list(labels)),))
+def videos_with_labels(conn: sqlite3.Connection, labels: Sequence[str] | None, *,
+                       include_rejected: bool = False) -> dict[int, list[SegmentRecord]]:
+    """video id -> its active (and, if asked, rejected) segments with one of ``labels``
+    (None: any label), by start time."""
+    sql = "SELECT * FROM segments WHERE 1"
+    args: tuple = ()
+    if not include_rejected:
+        sql += " AND status = 'active'"
+    if labels is not None:
+        sql, args = sql + " AND label IN (SELECT value FROM json_each(?))", (json.dumps(list(labels)),)
+    rows = conn.execute(sql + " ORDER BY video_id, start, id", args)
     out: dict[int, list[SegmentRecord]] = {}
     for row in rows:
         out.setdefault(row["video_id"], []).append(SegmentRecord.from_row(row))
