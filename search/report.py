@@ -4,7 +4,7 @@ Does the video contain X, when first, for how long, in which segments? A taxonom
 (or a label the video already has, such as a curator's free-text tag) is answered from the
 stored active segments, curator edits included, children counted for a parent. Any other text,
 or a label with competing prompts, is scored against the video's stored frame vectors with a
-prompt model (no re-decode), snapped to the stored shot cuts.
+prompt model (no re-decode), snapped to the stored shot cuts and transitions.
 """
 
 from __future__ import annotations
