@@ -88,7 +88,7 @@ def test_transitions_and_cut_margins_round_trip_and_are_replaced(store: Store) -
     dissolve = Transition("dissolve", 1.0, 1.8, 30, 54, 35.5)
     cut = ShotCut(3.0, 90, 25.0, margin=13.0)
     video_id = store.write_video(new_video("/videos/d.mp4"), times, (times * 30).astype(int),
-                                 unit(np.random.default_rng(3), 10), [cut], [], [dissolve])
+                                 unit(np.random.default_rng(3), 10), [cut], [], transitions=[dissolve])
     assert store.transitions(video_id) == [dissolve]
     assert store.shot_cuts(video_id) == [cut]
     assert store.boundaries(video_id) == [(1.0, 1.8), (3.0, 3.0)]

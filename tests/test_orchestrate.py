@@ -1,4 +1,4 @@
-"""Tests for indexer.pipeline.orchestrate: end-to-end indexing with the fake colour encoder.
+"""Tests for indexer.pipeline.orchestrate (analyse + commit through Indexer): end-to-end indexing with the fake colour encoder.
 
 Videos come from tests/media.py with exact cut times; the store is a real SQLite file and a
 real FAISS index in tmp_path.
@@ -211,7 +211,7 @@ def test_a_thumbnail_is_stored_for_every_frame(tmp_path, store, colour_encoder, 
     from PIL import Image
 
     from indexer.models.colour import COLOURS
-    from indexer.media.thumbnails import thumb_path
+    from indexer.store.thumbnails import thumb_path
 
     video = make_video(tmp_path / "t.mp4", [Scene("red", 45), Scene("blue", 45)], size=(320, 180))
     result = _indexer(store, colour_encoder, taxonomy).index_file(video.path)
