@@ -17,6 +17,7 @@ import pytest
 from indexer.labels.classify import LabelModel
 from indexer.pipeline.orchestrate import IndexOptions, Indexer, prune_missing
 from indexer.labels.segments import make_report
+from indexer.labels.names import label_resolver
 from indexer.store import Store
 from indexer.labels.taxonomy import parse_taxonomy
 from media import COLOUR_TAXONOMY, Scene, make_video
@@ -194,7 +195,8 @@ def test_curator_edits_survive_reindexing_a_changed_file(tmp_path, store, colour
     (blue,) = [s for s in store.segments(vid) if s.label == "blue"]
     curation.reject(store, red.id, "alice")
     curation.accept(store, blue.id, "alice")
-    tag = curation.add(store, vid, "alice", "logo on screen", 0.5, 1.0)
+    tag = curation.add(store, vid, "alice", "logo on screen", 0.5, 1.0,
+                         resolve=label_resolver(parse_taxonomy(COLOUR_TAXONOMY, Path("colours.toml"))))
     # the file changes (re-encoded, same scenes): the auto rows are rebuilt, curator rows stay
     make_video(path, [Scene("red", 45), Scene("blue", 45)], size=(200, 150))
     os.utime(path, (5, 5))
