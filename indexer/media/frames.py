@@ -1,9 +1,10 @@
-"""Decode videos with PyAV: probe them, detect shot cuts and sample frames for the encoder.
+"""Decode videos with PyAV: probe them, detect shot boundaries and sample frames for the encoder.
 
 Every time is seconds from the video stream's start: ``(pts - start_pts) x time_base`` in
 exact fractions, never a frame count divided by a frame rate. :class:`FrameScanner` decodes
-every frame (frame threading on), feeds each to a :class:`~indexer.media.cuts.CutDetector`, and
-yields one :class:`SampledFrame` every ``every`` seconds plus the first frame of each shot.
+every frame (frame threading on), feeds each to a :class:`~indexer.media.cuts.CutDetector` (hard
+cuts, fades, dissolves), and yields one :class:`SampledFrame` every ``every`` seconds plus the
+first frame of each shot (after a fade or dissolve: the first frame handled once it is found).
 Sampled frames are resized by swscale (short side -> ``image_size``), centre-cropped and
 turned upright by the stream's display matrix, without a full-resolution PIL round trip.
 
