@@ -18,9 +18,9 @@ from search.report import label_report, labels_json, video_labels
 
 from . import browsing
 from .archive import archive, store
-from .curating import apply_change, audit_entries
+from .segment_edits import apply_change, audit_entries
 from .pages import snapshot
-from .searching import SearchRequest, label_view, parse_k, request_query, response_view, run_search
+from .search_requests import SearchRequest, label_view, parse_k, request_query, response_view, run_search
 from .security import csrf_exempt, curator_required, current_user
 from .timeline import category_colours
 from .video_page import audit_dict, segment_dict, video_dict

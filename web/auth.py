@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template,
                    request, url_for)
 
-from .curating import verify_curator
+from .segment_edits import verify_curator
 from .security import csrf_token, current_user, sign_in, sign_out
 from .throttle import FailureThrottle
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import logging
-import math
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from PIL import Image
 
 from indexer.errors import NotFoundError, QueryError
 from indexer.types import format_timestamp
+from search.query import parse_like as parse_query_like
 
 from .search_display import add_strengths
 from .timeline import category_colours, label_colour, make_block
@@ -49,17 +49,12 @@ class SearchRequest:
 
 
 def parse_like(value: str) -> tuple[int, float]:
-    """``"12@3.5"`` -> (12, 3.5). Raises QueryError for anything else."""
-    video, sep, seconds = value.partition("@")
-    try:
-        if not sep:
-            raise ValueError
-        vid, t = int(video), float(seconds)
-    except ValueError:
-        raise QueryError(f"'like' must be VIDEO_ID@SECONDS (e.g. 12@3.5), got {value!r}") from None
-    if vid <= 0 or not math.isfinite(t) or t < 0:
-        raise QueryError(f"'like' must be VIDEO_ID@SECONDS with an id > 0 and seconds >= 0, got {value!r}")
-    return vid, t
+    """``"12@3.5"`` -> (12, 3.5): :func:`search.query.parse_like`, with the video given by id.
+    Raises QueryError for anything else."""
+    video, seconds = parse_query_like(value)
+    if not video.isdigit() or int(video) <= 0:
+        raise QueryError(f"'like' wants VIDEO@SECONDS with a video id > 0 (e.g. 12@3.5), got {value!r}")
+    return int(video), seconds
 
 
 def read_image(data: bytes) -> Image.Image:
@@ -132,26 +127,25 @@ def label_view(label: str, taxonomy: Any) -> dict[str, Any]:
             "is_category": category is not None}
 
 
-def scene_view(video_id: int, scene: Any, taxonomy: Any, duration: float) -> dict[str, Any]:
-    """One scene: times, score, labels, thumbnail and links (page URLs relative to the app)."""
-    block = make_block(scene.start, scene.end, duration, "")
-    return {"left": block.left, "width": block.width,"start": scene.start, "end": scene.end, "best_time": scene.best_time,
-            "start_hms": format_timestamp(scene.start), "end_hms": format_timestamp(scene.end),
-            "score": scene.score, "labels": [label_view(lab, taxonomy) for lab in scene.labels],
-            "thumb": url_for("media.thumbnail", video_id=video_id, ms=int(round(scene.best_time * 1000))),
-            "href": url_for("pages.video", video_id=video_id, t=round(scene.start, 4)),
-            "like_href": url_for("pages.search", like=f"{video_id}@{scene.best_time:.3f}")}
+def scene_view(video_id: int, scene: dict[str, Any], taxonomy: Any, duration: float) -> dict[str, Any]:
+    """One scene (:func:`search.results.scene_dict`) plus what a page shows: its place on the
+    video's bar, label chips, thumbnail and links (page URLs relative to the app)."""
+    block = make_block(scene["start"], scene["end"], duration, "")
+    return {**scene, "left": block.left, "width": block.width,
+            "label_info": [label_view(lab, taxonomy) for lab in scene["labels"]],
+            "thumb": url_for("media.thumbnail", video_id=video_id, ms=int(round(scene["best_time"] * 1000))),
+            "href": url_for("pages.video", video_id=video_id, t=round(scene["start"], 4)),
+            "like_href": url_for("pages.search", like=f"{video_id}@{scene['best_time']:.3f}")}
 
 
 def response_view(response: Any, req: SearchRequest, taxonomy: Any) -> dict[str, Any]:
-    """The engine's response as plain data (used by the page and the JSON API)."""
+    """The engine's response as plain data (used by the page and the JSON API): each result in
+    the one shape of :meth:`search.results.VideoResult.to_dict`, plus links and display data."""
     results = []
-    for result in response.results:
-        video = result.video
-        results.append({"video_id": video.id, "name": video.path.name, "path": str(video.path),
-                        "duration": video.duration, "score": result.score,
-                        "href": url_for("pages.video", video_id=video.id),
-                        "scenes": [scene_view(video.id, s, taxonomy, video.duration) for s in result.scenes]})
+    for rank, result in enumerate(response.results, 1):
+        video, core = result.video, result.to_dict(rank)
+        results.append({**core, "name": video.path.name, "href": url_for("pages.video", video_id=video.id),
+                        "scenes": [scene_view(video.id, s, taxonomy, video.duration) for s in core["scenes"]]})
     add_strengths(results, response.cutoff)
     return {"query": req.text or None, "query_label": req.label, "category": req.category,
             "like": None if req.like is None else f"{req.like[0]}@{req.like[1]:.3f}",
