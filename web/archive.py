@@ -49,8 +49,11 @@ class Archive:
     """Process-wide access to one data dir: store reader, taxonomy, encoder, search engine."""
 
     def __init__(self, data_dir: Path, *, taxonomy_path: Path | None = None,
-                 encoder: Any = None, image_searches: int = 2, show_full_paths: bool = False) -> None:
+                 encoder: Any = None, image_searches: int = 2, show_full_paths: bool = False,
+                 shards: int = 0, shard_index: str = "flat", ray_address: str = "local") -> None:
         self.data_dir = Path(data_dir)
+        self.shards, self.shard_index, self.ray_address = shards, shard_index, ray_address
+        self._sharded: Any = None
         self.show_full_paths = show_full_paths
         self.uploads = UploadDecoder(image_searches)  # decodes query images, a few at a time
         self.taxonomy_path = Path(taxonomy_path) if taxonomy_path else None
@@ -167,8 +170,22 @@ class Archive:
             if self._engine is None or self._engine.taxonomy is not taxonomy:  # a user category was added
                 from search.engine import SearchEngine
 
-                self._engine = SearchEngine(store, store.cached_texts(self.encoder()), taxonomy)
+                self._engine = SearchEngine(self._searched(store), store.cached_texts(self.encoder()), taxonomy)
             return self._engine
+
+    def _searched(self, store: Any) -> Any:
+        """The store the engine searches: itself, or (``SHARDS`` > 0) the store with its vectors
+        split by video over that many Ray actors, loaded once (restart the server after indexing)."""
+        if not self.shards:
+            return store
+        if self._sharded is None or self._sharded._store is not store:
+            from indexer.pipeline.cluster import connect
+            from indexer.store.shards import ShardedStore, ShardedVectors
+
+            ray = connect(self.ray_address)
+            self._sharded = ShardedStore(store, ShardedVectors(ray, store, self.shards, self.shard_index))
+            log.info("searching %d vector shards (%s)", self.shards, self.shard_index)
+        return self._sharded
 
 
 def common_folder(paths: Iterator[Path] | list[Path]) -> Path | None:
@@ -209,4 +226,6 @@ def init_archive(app: Flask) -> None:
     app.extensions[EXTENSION] = Archive(app.config["DATA_DIR"], taxonomy_path=app.config.get("TAXONOMY"),
                                         encoder=app.config.get("ENCODER"),
                                         image_searches=int(app.config["IMAGE_SEARCHES"]),
-                                        show_full_paths=bool(app.config["SHOW_FULL_PATHS"]))
+                                        show_full_paths=bool(app.config["SHOW_FULL_PATHS"]),
+                                        shards=int(app.config["SHARDS"]), shard_index=str(app.config["SHARD_INDEX"]),
+                                        ray_address=str(app.config["RAY_ADDRESS"]))

@@ -62,8 +62,10 @@ def _migrate(data_dir: Path) -> None:
               help="TCP port to listen on.")
 @click.option("--threads", default=16, show_default=True, type=click.IntRange(1, 64),
               help="Worker threads serving requests (image searches are limited separately: IMAGE_SEARCHES).")
+@click.option("--shards", type=click.IntRange(min=0), default=None,
+              help="Split the vectors by video over N Ray actors (config SHARDS; needs reelsearch[ray]).")
 @data_dir_option
-def serve(host: str, port: int, threads: int, data_dir: Path) -> None:
+def serve(host: str, port: int, threads: int, shards: int | None, data_dir: Path) -> None:
     """Serve the web UI (search, browse, video pages, curator tools, JSON API)."""
     import waitress
 
@@ -82,9 +84,14 @@ def serve(host: str, port: int, threads: int, data_dir: Path) -> None:
     except ReelsearchError as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        app = create_app({"DATA_DIR": data_dir})
+        app = create_app({"DATA_DIR": data_dir, **({"SHARDS": shards} if shards is not None else {})})
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"cannot start the web app: {exc}") from None
+    if app.config["SHARDS"]:
+        try:  # load the shards now: a missing Ray or cluster is an error at start, not at the first search
+            app.extensions["reelsearch"].engine()
+        except ReelsearchError as exc:
+            raise click.ClickException(str(exc)) from None
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     shown = f"[{shown}]" if ":" in shown else shown
     click.echo(f"reelsearch: serving {data_dir} on http://{shown}:{port}/  (Ctrl+C to stop)")

@@ -37,6 +37,9 @@ DEFAULTS: dict[str, Any] = {
     "THUMB_WIDTH": THUMB_WIDTH,  # pixels
     "SEARCH_LIMIT": 20,  # videos per search
     "VIDEOS_PER_PAGE": 50,  # rows of the videos list
+    "SHARDS": 0,  # > 0: vectors split by video over this many Ray actors (reelsearch[ray])
+    "SHARD_INDEX": "flat",  # index kind per shard: flat, ivf-sq8, ivf-pq, opq-ivf-pq
+    "RAY_ADDRESS": "local",  # the Ray cluster of the shards: local, auto or HOST:PORT
     "LOGIN_FAILURES": 10,  # failed sign-ins of one account from one address ...
     "LOGIN_FAILURES_ACCOUNT": 50,  # ... of one account from any address ...
     "LOGIN_FAILURES_ADDRESS": 50,  # ... from one address to any account ...
