@@ -22,7 +22,9 @@ from indexer.labels.segments import LabelReport, label_segments, make_report, re
 from indexer.labels.taxonomy import Taxonomy
 from indexer.models.encoder import Encoder
 from indexer.store import Store, VideoRecord
-from indexer.types import format_timestamp
+from indexer.types import Segment, format_timestamp
+
+from .words import WordClause, find_words, parse_clause
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,9 @@ def label_report(store: Store, video: VideoRecord, label: str, taxonomy: Taxonom
         EncoderError / EncoderMismatchError: the encoder is needed and cannot be loaded.
     """
     text = check_label(label)
+    clause = parse_clause(text)
+    if clause is not None:
+        return words_report(store, video, clause)
     if not against:
         category = taxonomy.find(text)
         if category is not None:
@@ -82,6 +87,30 @@ def label_report(store: Store, video: VideoRecord, label: str, taxonomy: Taxonom
     _ids, times, vectors = store.frames(video.id)
     segments = label_segments(model, times, vectors, store.cuts(video.id), video.duration, video.sample_every)
     return ReportView(video, text, "prompt", make_report(text, segments, video.duration))
+
+
+#: Uncertainty (s) of a spoken word's boundary: whisper's word timestamps against the audio, as
+#: measured on generated speech by tests/test_speech.py.
+SPOKEN_UNCERTAINTY = 0.3
+
+
+def words_report(store: Store, video: VideoRecord, clause: WordClause) -> ReportView:
+    """Report on a word clause (``text:"SPF 30"``): where the text is on screen / the words are said.
+
+    On-screen spans end where the text was last read plus one sampling interval (the first frame
+    read without it), exactly at a cut where a cut bounds them: a boundary on a cut (or the
+    video's ends) has uncertainty 0, any other one the sampling interval.
+    """
+    cuts = set(store.cuts(video.id)) | {0.0, video.duration}
+    segments = []
+    for hit in find_words(store, clause, [video.id]):
+        if hit.row.kind == "text":
+            unsure = [0.0 if t in cuts else video.sample_every for t in (hit.start, hit.end)]
+        else:
+            unsure = [SPOKEN_UNCERTAINTY, SPOKEN_UNCERTAINTY]
+        end = min(hit.end, video.duration)
+        segments.append(Segment(str(clause), min(hit.start, end), end, hit.row.confidence, *unsure))
+    return ReportView(video, str(clause), clause.field, report_of(str(clause), segments, video.duration))
 
 
 def _stored(store: Store, video: VideoRecord, label: str, kind: str, taxonomy: Taxonomy) -> ReportView:

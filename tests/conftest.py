@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -23,3 +24,11 @@ def colour_encoder():
     from indexer.models.colour import ColourEncoder
 
     return ColourEncoder()
+
+
+# Indexing reads on-screen text and speech by default; the suite turns both off for the
+# commands its tests run (subprocesses inherit this) and turns them on where it tests them
+# (tests/test_onscreen.py, tests/test_speech.py, ...). Nothing may download an ASR model.
+os.environ.setdefault("REELSEARCH_OCR", "0")
+os.environ.setdefault("REELSEARCH_ASR_MODEL", "none")
+os.environ["HF_HUB_OFFLINE"] = "1"

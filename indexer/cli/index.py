@@ -13,6 +13,7 @@ import click
 from indexer.cli.options import (data_dir_option, encoder_choice, encoder_options, open_store,
                                  resolve_encoder, taxonomy_option, warn_if_random_weights)
 from indexer.cli.progress import IndexProgress, count, summary_line
+from indexer.cli.words import word_extractors, words_options
 from indexer.errors import ReelsearchError
 from indexer.models.loading import encoder_spec
 from indexer.types import check_sample_every
@@ -43,12 +44,13 @@ def _every(every: float | None, rate: float | None) -> float:
 @click.option("--prune", is_flag=True, help="Forget indexed videos whose files are gone.")
 @click.option("--optimize", is_flag=True,
               help="Build/rebuild the approximate (IVF-SQ8) vector index now; it is built automatically past 200k frames.")
+@words_options
 @taxonomy_option
 @data_dir_option
 @encoder_options
 def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batch_size: int,
-          shot_aware: bool, reencode_window: float, prune: bool, optimize: bool, taxonomy: Path | None, data_dir: Path,
-          **encoder_kw) -> None:
+          shot_aware: bool, reencode_window: float, prune: bool, optimize: bool, ocr: bool, asr_model: str,
+          taxonomy: Path | None, data_dir: Path, **encoder_kw) -> None:
     """Index video files and folders (recursively) into the store."""
     from indexer.labels.classify import LabelModel
     from indexer.pipeline.orchestrate import IndexOptions, prune_missing
@@ -65,7 +67,8 @@ def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batc
                 encoder = resolve_encoder(store, encoder_choice(encoder_kw))
                 warn_if_random_weights(store)
                 labels = LabelModel.build(load_taxonomy(taxonomy), store.cached_texts(encoder, "prompt"))
-                failed = _index_paths(store, encoder, labels, options, paths)
+                with word_extractors(ocr, asr_model):
+                    failed = _index_paths(store, encoder, labels, options, paths)
                 # a model loaded now records what a store of an older version lacks (its text tower)
                 store.bind_encoder(encoder.name, encoder.dim, encoder_spec(encoder))
             if prune:

@@ -1,0 +1,132 @@
+"""On-screen text with the real RapidOCR models: PIL-drawn captions at known times, indexed by
+``reelsearch index`` and found by ``text:`` queries, reports and fused queries."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from media import COLOUR_TAXONOMY
+from words_media import Caption, Shot, make_words_video
+
+from indexer.cli.main import cli
+from indexer.models.colour import COLOURS
+from indexer.words.onscreen import TextChangeGate, grey_thumbnail, layout_mask
+
+pytest.importorskip("rapidocr")
+pytestmark = pytest.mark.slow
+
+ENCODER = "indexer.models.colour:ColourEncoder"
+EVERY = 0.5
+RED, BLUE = COLOURS["red"], COLOURS["blue"]
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory):
+    """Three short videos (10 fps) indexed with OCR on; returns (data dir, truths by file name)."""
+    folder = tmp_path_factory.mktemp("text_videos")
+    truths = {
+        # red shot: "SPF 30" from 0.7 s to the cut at 2.0; blue shot: "Only 1.99" from the cut to 3.3 s
+        "cuts.mkv": make_words_video(folder / "cuts.mkv", [
+            Shot(RED, 20, (Caption("SPF 30", 7, 19, (60, 60), 56),)),
+            Shot(BLUE, 20, (Caption("Only 1.99", 0, 12, (60, 180), 48),))], audio="none"),
+        "blue_spf.mkv": make_words_video(folder / "blue_spf.mkv", [
+            Shot(BLUE, 15, (Caption("SPF 30", 0, 14, (60, 60), 56),))], audio="none"),
+        "red_plain.mkv": make_words_video(folder / "red_plain.mkv", [Shot(RED, 15)], audio="none"),
+    }
+    taxonomy = folder / "colours.toml"
+    taxonomy.write_text(COLOUR_TAXONOMY)
+    data = tmp_path_factory.mktemp("index")
+    done = CliRunner().invoke(cli, ["index", str(folder), "--data-dir", str(data), "--encoder", ENCODER,
+                                    "--taxonomy", str(taxonomy), "--every", str(EVERY)], env={"REELSEARCH_OCR": "1"})
+    assert done.exit_code == 0, done.output
+    return data, taxonomy, truths, done.output
+
+
+def _cli(data, taxonomy, *args):
+    result = CliRunner().invoke(cli, [*args, "--data-dir", str(data), "--taxonomy", str(taxonomy)])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_index_line_counts_the_lines_read(indexed):
+    _data, _tax, _truths, output = indexed
+    line = next(row for row in output.splitlines() if "cuts.mkv" in row)
+    assert "words: 2 on-screen lines" in line
+
+
+def test_text_query_finds_each_caption_within_one_sample_and_at_cuts_to_the_frame(indexed):
+    data, taxonomy, truths, _ = indexed
+    truth = truths["cuts.mkv"].text_truth
+    for text in ("SPF 30", "Only 1.99"):
+        rows = [json.loads(line) for line in _cli(data, taxonomy, "search", f'text:"{text}"', "--json").splitlines()]
+        row = next(r for r in rows if r["path"].endswith("cuts.mkv"))
+        (scene,) = row["scenes"]
+        start, end = truth[text]
+        assert start <= scene["start"] <= start + EVERY + 1e-6, (text, scene, truth)
+        assert end <= scene["end"] <= end + EVERY + 1e-6, (text, scene, truth)
+        (word,) = scene["words"]
+        assert word["kind"] == "text" and [p for p, hit in word["matched"] if hit]
+    spf = [json.loads(line) for line in _cli(data, taxonomy, "search", 'text:"spf 30"', "--json").splitlines()]
+    assert sorted(r["path"].rsplit("/", 1)[1] for r in spf) == ["blue_spf.mkv", "cuts.mkv"]
+    cut_scene = next(r for r in spf if r["path"].endswith("cuts.mkv"))["scenes"][0]
+    assert cut_scene["end"] == pytest.approx(2.0, abs=1e-6)  # the cut ends it: to the frame
+    only = [json.loads(line) for line in _cli(data, taxonomy, "search", 'text:"only 1.99"', "--json").splitlines()]
+    assert only[0]["scenes"][0]["start"] == pytest.approx(2.0, abs=1e-6)  # the cut starts it
+
+
+def test_report_on_a_text_clause(indexed):
+    data, taxonomy, truths, _ = indexed
+    video = str(truths["cuts.mkv"].path)
+    report = json.loads(_cli(data, taxonomy, "report", video, "--label", 'text:"SPF 30"', "--json"))
+    assert report["contains"] is True and report["kind"] == "text"
+    assert 0.7 <= report["first_appearance"] <= 0.7 + EVERY
+    assert report["segments"][0]["end"] == pytest.approx(2.0, abs=1e-6)
+    assert report["segments"][0]["end_uncertainty"] == 0
+    assert 2.0 - 0.7 - EVERY <= report["total_duration"] <= 2.0 - 0.7 + 1e-6
+    absent = json.loads(_cli(data, taxonomy, "report", video, "--label", 'text:"free delivery"', "--json"))
+    assert absent["contains"] is False
+
+
+def test_fused_query_ranks_the_scene_with_both_first(indexed):
+    data, taxonomy, _truths, _ = indexed
+    rows = [json.loads(line) for line in _cli(data, taxonomy, "search", 'red text:"SPF 30"', "--json").splitlines()]
+    names = [r["path"].rsplit("/", 1)[1] for r in rows]
+    assert names[0] == "cuts.mkv", names
+    assert set(names) == {"cuts.mkv", "blue_spf.mkv", "red_plain.mkv"}
+    best = max(rows[0]["scenes"], key=lambda s: s["score"])
+    assert best["words"] and best["start"] < 2.0  # the red shot, while SPF 30 is on screen
+    table = _cli(data, taxonomy, "search", 'red text:"SPF 30"')
+    assert "«SPF 30»" in table
+
+
+def test_filters_apply_to_word_queries(indexed):
+    data, taxonomy, _truths, _ = indexed
+    output = _cli(data, taxonomy, "search", 'text:"SPF 30"', "--category", "red", "--json")
+    names = [json.loads(line)["path"].rsplit("/", 1)[1] for line in output.splitlines()]
+    assert names == ["cuts.mkv"]
+
+
+def test_gate_reads_again_only_where_text_changed():
+    def detect(picture):
+        return np.array([[0.1, 0.1, 0.5, 0.3]]) if picture[20, 20].max() == 255 else np.zeros((0, 4))
+
+    gate = TextChangeGate(detect)
+    plain = np.zeros((90, 160, 3), np.uint8)
+    titled = plain.copy()
+    titled[15:30, 15:80] = 255
+    gate.looked(plain)
+    assert not gate.changed(plain.copy())  # nothing moved: not even the detector runs
+    assert gate.detections == 1
+    assert gate.changed(titled)  # text appeared
+    gate.looked(titled)
+    moved = titled.copy()
+    moved[60:90, 100:160] = 200  # the picture changes away from the text
+    assert not gate.changed(moved)
+    assert gate.detections == 4
+    gone = moved.copy()
+    gone[15:30, 15:80] = 0  # the text went away
+    assert gate.changed(gone)
+    assert layout_mask(np.array([[0.1, 0.1, 0.5, 0.3]])).sum() > 0 and grey_thumbnail(plain).shape == (54, 96)
