@@ -91,7 +91,7 @@ def label_report(store: Store, video: VideoRecord, label: str, taxonomy: Taxonom
 
 #: Uncertainty (s) of a spoken word's boundary: whisper's word timestamps against the audio, as
 #: measured on generated speech by tests/test_speech.py.
-SPOKEN_UNCERTAINTY = 0.3
+SPOKEN_UNCERTAINTY = 0.5
 
 
 def words_report(store: Store, video: VideoRecord, clause: WordClause) -> ReportView:

@@ -60,7 +60,7 @@ def read_audio(path: Path, video_start: float = 0.0) -> np.ndarray:
         for out in resampler.resample(None):
             chunks.append(out.to_ndarray().reshape(-1))
     if not chunks:
-        raise MediaError(path, f"the audio track could not be decoded ({errors} error(s))")
+        raise MediaError(path, f"no audio packet decoded ({errors} errors)")
     samples = np.concatenate(chunks).astype(np.float32)
     return _align(samples, (first or 0.0) - video_start)
 

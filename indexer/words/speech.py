@@ -63,7 +63,7 @@ class SpokenWords:
             return Speech(note="no audio track", model=name)
         except MediaError as exc:
             log.info("%s: audio unreadable: %s", self.info.path, exc.reason)
-            return Speech(note=f"audio track unreadable ({exc.reason})", model=name)
+            return Speech(note=f"audio track unreadable: {exc.reason}", model=name)
         if not samples.size or float(np.abs(samples).max()) < SILENCE:
             return Speech(note="silent audio", model=name)
         recognizer = self.recognizer or shared_recognizer(self.model_dir)
