@@ -64,19 +64,6 @@ def test_repeated_failed_sign_ins_lock_the_address_out(writable_data, monkeypatc
         app.extensions["reelsearch"].close()
 
 
-def test_throttle_window_and_success_reset() -> None:
-    from web.throttle import FailureThrottle
-
-    throttle = FailureThrottle(limit=2, window=10)
-    throttle.failed("a", now=0.0)
-    throttle.failed("a", now=1.0)
-    assert throttle.wait_seconds("a", now=2.0) == pytest.approx(8.0)
-    assert throttle.wait_seconds("b", now=2.0) == 0.0  # per address
-    assert throttle.wait_seconds("a", now=10.5) == 0.0  # the first failure left the window
-    throttle.succeeded("a")
-    assert throttle.wait_seconds("a", now=2.0) == 0.0
-
-
 def test_login_without_csrf_token_is_403(rw_client):
     response = rw_client.post("/login", data={"name": CURATOR, "password": PASSWORD})
     assert response.status_code == 403

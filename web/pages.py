@@ -83,7 +83,7 @@ def search():
     try:
         req = _search_request()
         if req is not None:
-            response = response_view(run_search(archive().engine(), req), req, archive().taxonomy)
+            response = response_view(run_search(req), req, archive().taxonomy)
     except (QueryError, NotFoundError) as exc:
         status, error = (404 if isinstance(exc, NotFoundError) else 400), str(exc)
     category = request.values.get("category") or ""
@@ -165,7 +165,7 @@ def parse_time(value: str | None, duration: float) -> float | None:
     return min(t, duration)
 
 
-@bp.get("/videos/<int:video_id>")
+@bp.get("/videos/<id:video_id>")
 def video(video_id: int):
     """Player, timeline (lanes per label + shots), report form, curator tools, audit log."""
     from .segment_edits import audit_entries

@@ -4,36 +4,32 @@ view models shared by the search page and ``/api/search``.
 
 from __future__ import annotations
 
-import io
 import logging
-import tempfile
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from flask import url_for
-from PIL import Image
 
 from indexer.errors import NotFoundError, QueryError
 from indexer.types import format_timestamp
 from search.query import parse_like as parse_query_like
 
+from .archive import archive
 from .search_display import add_strengths
 from .timeline import category_colours, label_colour, make_block
 
 log = logging.getLogger(__name__)
 
-MAX_IMAGE_PIXELS = 40_000_000
 MAX_K = 100
 
 
 @dataclass(frozen=True)
 class SearchRequest:
-    """What the user asked: exactly one of ``text``, ``image`` or ``like``."""
+    """What the user asked: exactly one of ``text``, ``image`` (the uploaded file, decoded only
+    when the search runs) or ``like``."""
 
     text: str = ""
-    image: Image.Image | None = None
+    image: bytes | None = None
     like: tuple[int, float] | None = None
     category: str | None = None
     k: int = 20
@@ -57,25 +53,6 @@ def parse_like(value: str) -> tuple[int, float]:
     return int(video), seconds
 
 
-def read_image(data: bytes) -> Image.Image:
-    """Decode an uploaded image to RGB. Raises QueryError if it is not a readable image."""
-    if not data:
-        raise QueryError("the uploaded image is empty")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            if image.width * image.height > MAX_IMAGE_PIXELS:
-                raise QueryError(f"the image is too large ({image.width}x{image.height} pixels)")
-            image.load()
-    except QueryError:
-        raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as exc:
-        raise QueryError(f"the uploaded file is not a readable image ({type(exc).__name__})") from None
-    return image.convert("RGB")
-
-
 def parse_k(value: str | None, default: int) -> int:
     """Number of videos to return (1..MAX_K). Raises QueryError for a bad number."""
     if value in (None, ""):
@@ -95,7 +72,7 @@ def request_query(values: Any, files: Any, k: int) -> SearchRequest | None:
     category = (values.get("category") or "").strip() or None
     upload = files.get("image")
     if upload is not None and upload.filename:
-        return SearchRequest(image=read_image(upload.read()), category=category, k=k)
+        return SearchRequest(image=upload.read(), category=category, k=k)
     like = (values.get("like") or "").strip()
     if like:
         return SearchRequest(like=parse_like(like), category=category, k=k)
@@ -103,14 +80,17 @@ def request_query(values: Any, files: Any, k: int) -> SearchRequest | None:
     return SearchRequest(text=text, category=category, k=k) if text else None
 
 
-def run_search(engine: Any, req: SearchRequest) -> Any:
-    """Call the engine; returns its SearchResponse. Raises QueryError / NotFoundError."""
+def run_search(req: SearchRequest) -> Any:
+    """Run ``req`` on the app's engine; returns its SearchResponse. An uploaded image is decoded
+    by the app's upload decoders to about the encoder's input size and handed over as a PIL image.
+
+    Raises QueryError / NotFoundError, DecoderBusy when every upload decoder is busy.
+    """
+    engine = archive().engine()
     filters = {"category": req.category} if req.category else {}
     if req.image is not None:
-        with tempfile.TemporaryDirectory(prefix="reelsearch-query-") as tmp:
-            path = Path(tmp) / "upload.png"
-            req.image.save(path, "PNG")
-            return engine.search_image(path, k=req.k, **filters)
+        image = archive().uploads.decode(req.image, archive().encoder().image_size)
+        return engine.search_image(image, k=req.k, **filters)
     if req.like is not None:
         return engine.search_like(req.like[0], req.like[1], k=req.k, **filters)
     return engine.search(req.text, k=req.k, **filters)

@@ -141,7 +141,6 @@ def _keep_uncovered(conn: sqlite3.Connection, seg_id: int, start: float, end: fl
                      "status, created_by, updated_at FROM segments WHERE id = ?", (a, b, seg_id))
 
 
-
 M003_TEXT_VECTORS = """
         CREATE TABLE text_vectors (
             encoder TEXT NOT NULL,
@@ -160,7 +159,24 @@ def m003_text_vectors(conn: sqlite3.Connection) -> None:
     _run_statements(conn, M003_TEXT_VECTORS)
 
 
-M004_WORDS = """
+M004_SIGN_IN = """
+        ALTER TABLE users ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE sign_in_failures (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            key TEXT NOT NULL,
+            at REAL NOT NULL
+        );
+        CREATE INDEX sign_in_failures_key ON sign_in_failures (key, at);
+        CREATE INDEX sign_in_failures_at ON sign_in_failures (at)
+"""
+
+
+def m004_sign_in(conn: sqlite3.Connection) -> None:
+    """Revocable sessions (a generation per curator) and the failed sign-in ledger."""
+    _run_statements(conn, M004_SIGN_IN)
+
+
+M005_WORDS = """
         CREATE TABLE word_rows (
             id INTEGER PRIMARY KEY,
             video_id INTEGER NOT NULL REFERENCES videos (id) ON DELETE CASCADE,
@@ -184,16 +200,16 @@ M004_WORDS = """
 """
 
 
-def m004_words(conn: sqlite3.Connection) -> None:
+def m005_words(conn: sqlite3.Connection) -> None:
     """On-screen text spans and speech segments, time-coded per video, with an FTS5 index.
 
     ``detail`` is JSON: the text's box, or the spoken words with their times.
     """
-    _run_statements(conn, M004_WORDS)
+    _run_statements(conn, M005_WORDS)
 
 
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_own_parent_segments,
-                                                              m003_text_vectors, m004_words)
+                                                              m003_text_vectors, m004_sign_in, m005_words)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
