@@ -30,14 +30,16 @@ def indexed(tmp_path_factory):
     truths = {
         # red shot: "SPF 30" from 0.7 s to the cut at 2.0; blue shot: "Only 1.99" from the cut to 3.3 s
         "cuts.mkv": make_words_video(folder / "cuts.mkv", [
-            Shot(RED, 20, (Caption("SPF 30", 7, 19, (60, 60), 56),)),
+            Shot(RED, 20, (Caption("SPF 30", 7, 19, (60, 60), 56),
+                           Caption("Drink responsibly", 10, 19, (60, 240), 36))),
             Shot(BLUE, 20, (Caption("Only 1.99", 0, 12, (60, 180), 48),))], audio="none"),
         "blue_spf.mkv": make_words_video(folder / "blue_spf.mkv", [
             Shot(BLUE, 15, (Caption("SPF 30", 0, 14, (60, 60), 56),))], audio="none"),
         "red_plain.mkv": make_words_video(folder / "red_plain.mkv", [Shot(RED, 15)], audio="none"),
     }
     taxonomy = folder / "colours.toml"
-    taxonomy.write_text(COLOUR_TAXONOMY)
+    # red requires a disclaimer, as the default taxonomy's alcohol does
+    taxonomy.write_text(COLOUR_TAXONOMY.replace('id = "red"\n', 'id = "red"\ndisclaimer = "drink responsibly"\n'))
     data = tmp_path_factory.mktemp("index")
     done = CliRunner().invoke(cli, ["index", str(folder), "--data-dir", str(data), "--encoder", ENCODER,
                                     "--taxonomy", str(taxonomy), "--every", str(EVERY)], env={"REELSEARCH_OCR": "1"})
@@ -54,7 +56,7 @@ def _cli(data, taxonomy, *args):
 def test_index_line_counts_the_lines_read(indexed):
     _data, _tax, _truths, output = indexed
     line = next(row for row in output.splitlines() if "cuts.mkv" in row)
-    assert "words: 2 on-screen lines" in line
+    assert "words: 3 on-screen lines" in line
 
 
 def test_text_query_finds_each_caption_within_one_sample_and_at_cuts_to_the_frame(indexed):
@@ -130,3 +132,15 @@ def test_gate_reads_again_only_where_text_changed():
     gone[15:30, 15:80] = 0  # the text went away
     assert gate.changed(gone)
     assert layout_mask(np.array([[0.1, 0.1, 0.5, 0.3]])).sum() > 0 and grey_thumbnail(plain).shape == (54, 96)
+
+
+def test_report_on_a_category_says_how_long_its_disclaimer_was_on_screen(indexed):
+    data, taxonomy, truths, _ = indexed
+    report = json.loads(_cli(data, taxonomy, "report", str(truths["cuts.mkv"].path), "--label", "red", "--json"))
+    disclaimer = report["disclaimer"]
+    assert disclaimer["text"] == "drink responsibly" and disclaimer["present"] is True
+    assert disclaimer["required_seconds"] == pytest.approx(2.0, abs=1e-6)  # the red shot, to the cut
+    assert 1.0 - EVERY <= disclaimer["on_screen_seconds"] <= 1.0 + 1e-6  # truth: 1.0 s to the cut
+    assert disclaimer["spoken_seconds"] == 0
+    text = _cli(data, taxonomy, "report", str(truths["red_plain.mkv"].path), "--label", "red")
+    assert 'disclaimer:       "drink responsibly" MISSING: 0.000 s of the 1.500 s' in text
