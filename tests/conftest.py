@@ -28,7 +28,6 @@ def colour_encoder():
 
 # Indexing reads on-screen text and speech by default; the suite turns both off for the
 # commands its tests run (subprocesses inherit this) and turns them on where it tests them
-# (tests/test_onscreen.py, tests/test_speech.py, ...). Nothing may download an ASR model.
+# (tests/test_onscreen.py, tests/test_speech.py, ...), so no test downloads an ASR model.
 os.environ.setdefault("REELSEARCH_OCR", "0")
 os.environ.setdefault("REELSEARCH_ASR_MODEL", "none")
-os.environ["HF_HUB_OFFLINE"] = "1"
