@@ -112,7 +112,8 @@ def main() -> None:
                 track = extracted["text"]
                 line += (f"; OCR {track.seconds:6.2f} s = {track.seconds / args.seconds:.3f} s per video-s, "
                          f"{track.seconds / wall:5.1%} of indexing, +{(wall - base) / base:6.1%} over no words; "
-                         f"{track.reads} reads + {track.detections} detections of {track.frames} sampled frames, "
+                         f"{track.reads} reads, {track.verifications} box checks, {track.detections} detections of "
+                         f"{track.frames} sampled frames, "
                          f"{len(track.spans)} spans")
             if "speech" in extracted:
                 asr = spoken[-1].seconds

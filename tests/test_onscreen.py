@@ -13,7 +13,7 @@ from words_media import Caption, Shot, make_words_video
 
 from indexer.cli.main import cli
 from indexer.models.colour import COLOURS
-from indexer.words.onscreen import TextChangeGate, grey_thumbnail, layout_mask
+from indexer.words.onscreen import READ, SAME, VERIFY, TextChangeGate, grey_thumbnail, layout_mask
 
 pytest.importorskip("rapidocr")
 pytestmark = pytest.mark.slow
@@ -113,25 +113,35 @@ def test_filters_apply_to_word_queries(indexed):
 
 def test_gate_reads_again_only_where_text_changed():
     def detect(picture):
-        return np.array([[0.1, 0.1, 0.5, 0.3]]) if picture[20, 20].max() == 255 else np.zeros((0, 4))
+        boxes = []
+        if picture[20, 20].max() == 255:  # the caption
+            boxes.append([0.1, 0.1, 0.5, 0.3])
+        if picture[75, 130].max() == 200:  # something the detector takes for text
+            boxes.append([0.6, 0.7, 1.0, 1.0])
+        return np.array(boxes).reshape(-1, 4)
 
     gate = TextChangeGate(detect)
     plain = np.zeros((90, 160, 3), np.uint8)
     titled = plain.copy()
     titled[15:30, 15:80] = 255
     gate.looked(plain)
-    assert not gate.changed(plain.copy())  # nothing moved: not even the detector runs
-    assert gate.detections == 1
-    assert gate.changed(titled)  # text appeared
+    assert gate.check(plain.copy())[0] == SAME and gate.detections == 1  # nothing moved: no detector
+    decision, boxes = gate.check(titled)  # text appeared: only the new box is to be recognised
+    assert decision == VERIFY and boxes.tolist() == [[0.1, 0.1, 0.5, 0.3]]
     gate.looked(titled)
     moved = titled.copy()
-    moved[60:90, 100:160] = 200  # the picture changes away from the text
-    assert not gate.changed(moved)
-    assert gate.detections == 4
+    moved[60:90, 100:160] = 200  # the picture changes away from the caption: a new box to verify
+    decision, boxes = gate.check(moved)
+    assert decision == VERIFY and boxes.tolist() == [[0.6, 0.7, 1.0, 1.0]]
+    gate.accept(moved)  # it held no text
+    assert gate.check(moved.copy())[0] == SAME
     gone = moved.copy()
-    gone[15:30, 15:80] = 0  # the text went away
-    assert gate.changed(gone)
-    assert layout_mask(np.array([[0.1, 0.1, 0.5, 0.3]])).sum() > 0 and grey_thumbnail(plain).shape == (54, 96)
+    gone[15:30, 15:80] = 0  # the caption went away
+    assert gate.check(gone)[0] == READ
+    changed = titled.copy()
+    changed[18:27, 30:60] = 0  # the caption's pixels changed in place (a new price)
+    assert gate.check(changed)[0] == READ
+    assert grey_thumbnail(plain).shape == (54, 96) and layout_mask(np.array([[0.1, 0.1, 0.5, 0.3]])).sum() > 0
 
 
 def test_report_on_a_category_says_how_long_its_disclaimer_was_on_screen(indexed):

@@ -6,6 +6,8 @@ Two entry points with two costs, used by :mod:`indexer.words.onscreen`:
   :data:`DETECT_SIDE` pixels: a cheap "where could text be" signal (tens of milliseconds).
 - :meth:`TextReader.read` runs detection at :data:`READ_SIDE` and recognition of every line
   found: the text, its confidence and its box (a second or more per 720p frame on 2 cores).
+- :meth:`TextReader.recognise` runs recognition alone on given boxes (a few tens of ms a box):
+  is there text where the detector saw something new?
 
 Nothing downloads: ``rapidocr`` ships its models in the wheel (it needs ``onnxruntime``).
 Both are optional dependencies (``pip install 'reelsearch[words]'``); without them
@@ -62,12 +64,28 @@ class TextReader:
         self._detector = rapidocr_class(params={**common, "Global.use_rec": False,
                                                 "Det.limit_side_len": DETECT_SIDE})
         self._reader = rapidocr_class(params={**common, "Det.limit_side_len": READ_SIDE})
+        self._recogniser = rapidocr_class(params={**common, "Global.use_det": False})
 
     def detect(self, picture: np.ndarray) -> np.ndarray:
         """Boxes (N, 4) where text is likely, as frame fractions (the detector alone, downscaled)."""
         height, width = picture.shape[:2]
         result = self._detector(np.ascontiguousarray(picture[..., ::-1]))  # RapidOCR wants BGR
         return _boxes(getattr(result, "boxes", None), width, height)
+
+    def recognise(self, picture: np.ndarray, boxes: np.ndarray) -> list[ReadLine]:
+        """The text in each box (frame fractions) of ``picture``, recognition only (no detection);
+        boxes without a confident read are left out."""
+        height, width = picture.shape[:2]
+        lines = []
+        for x0, y0, x1, y1 in np.asarray(boxes).reshape(-1, 4):
+            crop = picture[int(y0 * height): max(int(np.ceil(y1 * height)), int(y0 * height) + 1),
+                           int(x0 * width): max(int(np.ceil(x1 * width)), int(x0 * width) + 1)]
+            result = self._recogniser(np.ascontiguousarray(crop[..., ::-1]))
+            for text, score in zip(getattr(result, "txts", None) or (), getattr(result, "scores", ()) or ()):
+                text = " ".join(str(text).split())
+                if text and float(score) >= MIN_CONFIDENCE:
+                    lines.append(ReadLine(text, float(min(max(score, 0.0), 1.0)), (x0, y0, x1, y1)))
+        return lines
 
     def read(self, picture: np.ndarray) -> list[ReadLine]:
         """Every text line in ``picture`` (RGB uint8) with confidence >= :data:`MIN_CONFIDENCE`."""

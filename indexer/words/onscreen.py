@@ -9,7 +9,8 @@ recognition) costs a second or more, so it is spent:
 2. within a shot only when a cheap text-likelihood signal changes (:class:`TextChangeGate`): a
    96x54 grey thumbnail is compared with the one of the last look (free); where it moved, the
    text detector alone runs on the frame downscaled to 320 px (tens of ms), and the frame is read
-   only when the layout of likely text changed or the pixels inside it did.
+   only when a line of the last look went away or its pixels changed, or when recognising just
+   the boxes the detector sees anew (tens of ms a box) finds text in them.
 
 Frames that are not read repeat the last read. A line read in consecutive reads (the same text,
 case and spacing aside, or a near-identical read) is one :class:`~indexer.types.TextSpan` from the
@@ -38,8 +39,8 @@ PICTURE_WIDTH = 960
 GREY_GRID = (96, 54)
 #: A thumbnail cell whose grey level moved by more than this sends the frame to the detector.
 PIXEL_CHANGE = 12.0
-#: Text layouts (coarse masks of detected boxes) overlapping less than this are "changed".
-LAYOUT_IOU = 0.7
+#: A detected box overlapping a box of the last look by less than this (IoU) is another box.
+BOX_MATCH = 0.5
 #: Two reads of one line with at least this similarity (difflib ratio) are the same line.
 SAME_LINE = 0.85
 
@@ -53,6 +54,7 @@ class TextTrack:
     detections: int = 0  # frames the detector looked at (the cheap signal)
     reads: int = 0  # frames read (detection + recognition)
     seconds: float = 0.0  # wall time spent in OCR models
+    verifications: int = 0  # frames whose new boxes were recognised (no detection)
 
 
 def grey_thumbnail(picture: np.ndarray) -> np.ndarray:
@@ -67,46 +69,77 @@ def grey_thumbnail(picture: np.ndarray) -> np.ndarray:
     return (sums / area).astype(np.float32)
 
 
-def layout_mask(boxes: np.ndarray) -> np.ndarray:
-    """Boolean (rows, cols) mask over :data:`GREY_GRID` of the cells the boxes (fractions) cover."""
+def layout_mask(boxes: np.ndarray, inner: bool = False) -> np.ndarray:
+    """Boolean (rows, cols) mask over :data:`GREY_GRID` of the cells the boxes (fractions) touch,
+    or with ``inner`` only the cells wholly inside them."""
     cols, rows = GREY_GRID
     mask = np.zeros((rows, cols), bool)
     for x0, y0, x1, y1 in np.asarray(boxes).reshape(-1, 4):
-        mask[int(y0 * rows): max(int(np.ceil(y1 * rows)), int(y0 * rows) + 1),
-             int(x0 * cols): max(int(np.ceil(x1 * cols)), int(x0 * cols) + 1)] = True
+        if inner:
+            mask[int(np.ceil(y0 * rows)): int(y1 * rows), int(np.ceil(x0 * cols)): int(x1 * cols)] = True
+        else:
+            mask[int(y0 * rows): max(int(np.ceil(y1 * rows)), int(y0 * rows) + 1),
+                 int(x0 * cols): max(int(np.ceil(x1 * cols)), int(x0 * cols) + 1)] = True
     return mask
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) intersection over union of boxes (x0, y0, x1, y1)."""
+    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
+    lo, hi = np.maximum(a[:, None, :2], b[None, :, :2]), np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=2)
+    area = lambda x: np.prod(x[:, 2:] - x[:, :2], axis=1)  # noqa: E731
+    return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-12)
+
+
+SAME, VERIFY, READ = "same", "verify", "read"
 
 
 @dataclass
 class TextChangeGate:
-    """Decides, per sampled frame of a shot, whether the text on screen may have changed."""
+    """Decides, per sampled frame of a shot, whether the text on screen may have changed.
+
+    :meth:`check` answers ``SAME`` (repeat the last read), ``READ`` (a box of the last look went
+    away or the pixels inside one changed) or ``VERIFY`` with the boxes the detector sees anew
+    (a caption appearing, or a moving object the detector takes for text: recognising just those
+    boxes tells which, at a fraction of a read's cost).
+    """
 
     detect: object  # callable picture -> boxes (TextReader.detect)
     enabled: bool = True
     detections: int = 0
     _grey: np.ndarray | None = field(default=None, repr=False)
-    _mask: np.ndarray | None = field(default=None, repr=False)
+    _boxes: np.ndarray | None = field(default=None, repr=False)
 
-    def looked(self, picture: np.ndarray, grey: np.ndarray | None = None) -> None:
+    def looked(self, picture: np.ndarray) -> None:
         """Remember a frame that was just read as the reference of the following ones."""
-        self._grey = grey_thumbnail(picture) if grey is None else grey
-        self._mask = layout_mask(self._detect(picture)) if self.enabled else None
+        self._grey = grey_thumbnail(picture)
+        self._boxes = self._detect(picture) if self.enabled else None
 
-    def changed(self, picture: np.ndarray) -> bool:
-        """True if the frame should be read (always, when the gate is off)."""
-        if not self.enabled or self._grey is None or self._mask is None:
-            return True
+    def accept(self, picture: np.ndarray) -> None:
+        """The boxes to verify held no text: follow the picture, keep the reference text."""
+        self._grey = grey_thumbnail(picture)
+
+    def check(self, picture: np.ndarray) -> tuple[str, np.ndarray]:
+        """``(SAME | VERIFY | READ, boxes to verify)`` for a frame of the current shot."""
+        none = np.zeros((0, 4), np.float32)
+        if not self.enabled or self._grey is None or self._boxes is None:
+            return READ, none
         grey = grey_thumbnail(picture)
         moved = np.abs(grey - self._grey) > PIXEL_CHANGE
         if not moved.any():
-            return False
-        mask = layout_mask(self._detect(picture))
-        union = int((mask | self._mask).sum())
-        same_layout = union == 0 or (mask & self._mask).sum() / union >= LAYOUT_IOU
-        if same_layout and not (moved & (mask | self._mask)).any():
-            self._grey = grey  # the same text over a moving picture: follow the picture
-            return False
-        return True
+            return SAME, none
+        boxes = self._detect(picture)
+        iou = box_iou(boxes, self._boxes)
+        if len(self._boxes) and (not len(boxes) or (iou.max(axis=0) < BOX_MATCH).any()):
+            return READ, none  # a line went away or moved
+        if (moved & layout_mask(self._boxes, inner=True)).any():
+            return READ, none  # the pixels of a line changed
+        new = boxes[iou.max(axis=1) < BOX_MATCH] if len(self._boxes) else boxes
+        if len(new):
+            return VERIFY, new
+        self._grey = grey  # the same text over a moving picture: follow the picture
+        return SAME, none
 
     def _detect(self, picture: np.ndarray) -> np.ndarray:
         self.detections += 1
@@ -143,7 +176,7 @@ class OnScreenText:
         self.gate = TextChangeGate(self.reader.detect, enabled=gate)
         self.spans: list[TextSpan] = []
         self.open: list[_Open] = []
-        self.frames = self.reads = 0
+        self.frames = self.reads = self.verifications = 0
         self.seconds = 0.0
         self.last_time = 0.0
         self.duration = 0.0
@@ -158,8 +191,17 @@ class OnScreenText:
         first = self.frames == 0
         self.frames += 1
         self.last_time = frame.time
-        if first or frame.shot_start or self.gate.changed(frame.picture):
+        if first or frame.shot_start:
             self._read(frame)
+        else:
+            decision, boxes = self.gate.check(frame.picture)
+            if decision == VERIFY:
+                self.verifications += 1
+                decision = READ if self.reader.recognise(frame.picture, boxes) else SAME
+                if decision == SAME:
+                    self.gate.accept(frame.picture)
+            if decision == READ:
+                self._read(frame)
         self.seconds += time.perf_counter() - started
 
     def finish(self) -> TextTrack:
@@ -169,7 +211,7 @@ class OnScreenText:
         spans = tuple(sorted(self.spans, key=lambda s: (s.start, s.box[1], s.box[0], s.text)))
         log.debug("on-screen text: %d spans, %d of %d frames read, %d detections, %.2f s", len(spans),
                   self.reads, self.frames, self.gate.detections, self.seconds)
-        return TextTrack(spans, self.frames, self.gate.detections, self.reads, self.seconds)
+        return TextTrack(spans, self.frames, self.gate.detections, self.reads, self.seconds, self.verifications)
 
     def _read(self, frame: SampledFrame) -> None:
         self.reads += 1
