@@ -29,9 +29,12 @@ log = logging.getLogger(__name__)
 #: Long side (pixels) the text detector sees when it only looks for text (the cheap signal).
 DETECT_SIDE = 320
 #: Long side (pixels) of detection before recognition (the read).
-READ_SIDE = 960
+READ_SIDE = 640
 #: Lines recognised with less confidence than this are dropped.
 MIN_CONFIDENCE = 0.6
+#: Lines with fewer letters or digits than this are dropped: single glyphs are mostly shapes
+#: read as text (a disc read as "O").
+MIN_CHARS = 2
 
 INSTALL_HINT = "pip install 'reelsearch[words]' (rapidocr and onnxruntime)"
 
@@ -83,12 +86,13 @@ class TextReader:
             result = self._recogniser(np.ascontiguousarray(crop[..., ::-1]))
             for text, score in zip(getattr(result, "txts", None) or (), getattr(result, "scores", ()) or ()):
                 text = " ".join(str(text).split())
-                if text and float(score) >= MIN_CONFIDENCE:
+                if _legible(text, score):
                     lines.append(ReadLine(text, float(min(max(score, 0.0), 1.0)), (x0, y0, x1, y1)))
         return lines
 
     def read(self, picture: np.ndarray) -> list[ReadLine]:
-        """Every text line in ``picture`` (RGB uint8) with confidence >= :data:`MIN_CONFIDENCE`."""
+        """Every text line in ``picture`` (RGB uint8) with confidence >= :data:`MIN_CONFIDENCE` and
+        at least :data:`MIN_CHARS` letters or digits."""
         height, width = picture.shape[:2]
         result = self._reader(np.ascontiguousarray(picture[..., ::-1]))
         texts = getattr(result, "txts", None) or ()
@@ -98,9 +102,13 @@ class TextReader:
         lines = []
         for text, score, box in zip(texts, result.scores, boxes):
             text = " ".join(str(text).split())
-            if text and float(score) >= MIN_CONFIDENCE:
+            if _legible(text, score):
                 lines.append(ReadLine(text, float(min(max(score, 0.0), 1.0)), tuple(float(v) for v in box)))
         return lines
+
+
+def _legible(text: str, score: float) -> bool:
+    return float(score) >= MIN_CONFIDENCE and sum(ch.isalnum() for ch in text) >= MIN_CHARS
 
 
 def load_reader(threads: int = 0) -> TextReader:
