@@ -153,6 +153,17 @@ class SearchEngine:
         label = f"like {video.path.name}@{time:.3f}"  # the time asked for, not the stored frame's
         return self._search_vector(query, judge, _filters(filters, **fields), k, label, "like")
 
+    def search_vector(self, vector: np.ndarray, label: str, *, k: int = 20, min_score: float | None = None,
+                      filters: Filters | None = None, **fields: Any) -> SearchResponse:
+        """Scenes near any query vector (a query refined by relevance feedback), judged like an
+        image query. Raises QueryError (bad vector, ``k`` or filter), NotFoundError."""
+        query = np.asarray(vector, dtype=np.float32).reshape(-1)
+        norm = float(np.linalg.norm(query))
+        if query.size != self.store.dim or not math.isfinite(norm) or norm == 0:
+            raise QueryError(f"a query vector must have {self.store.dim} finite, not all zero, numbers")
+        query = query / norm
+        return self._search_vector(query, self._judge(query, min_score), _filters(filters, **fields), k, label, "image")
+
     def embed(self, query: ParsedQuery) -> QueryVectors:
         """The query's vectors (term embeddings come from the LRU cache when seen before).
 
@@ -295,7 +306,7 @@ class SearchEngine:
         if not hits.any():
             return None, float(scores.max())
         video = self.store.get_video(video_id)
-        scenes = group_scenes(times, scores, hits, self.store.cuts(video_id), video.duration,
+        scenes = group_scenes(times, scores, hits, self.store.boundaries(video_id), video.duration,
                               every=video.sample_every, max_gap=GAP_SAMPLES * video.sample_every)
         spans = self._label_spans(video_id)
         scenes = [attach_labels(s, spans) for s in scenes]

@@ -1,6 +1,6 @@
 """The side-effect half of indexing: the single writer stores an :class:`Analysis`.
 
-Frames, vectors, cuts, automatic segments and thumbnails go to the store in one call
+Frames, vectors, cuts, transitions, automatic segments and thumbnails go to the store in one call
 (:meth:`Store.write_video`); curator segments of a re-indexed file are kept by the store. The
 word extractors' results (``extracted["text"]``, ``extracted["speech"]``, see :mod:`indexer.words`)
 are stored with them.
@@ -21,7 +21,7 @@ def commit(store: Store, analysis: Analysis) -> int:
     """
     text, speech = analysis.extracted.get("text"), analysis.extracted.get("speech")
     return store.write_video(analysis.video, analysis.times, analysis.pts, analysis.vectors,
-                             analysis.cuts, analysis.segments,
+                             analysis.cuts, analysis.segments, transitions=analysis.transitions,
                              thumbnails=analysis.thumbnails, thumb_width=analysis.thumb_width,
                              text=text.spans if text is not None else (),
                              speech=speech.segments if speech is not None else ())

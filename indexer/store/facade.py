@@ -41,9 +41,10 @@ from indexer.store.segment_queries import LabelStat
 from indexer.errors import EncoderMismatchError, StoreError
 from indexer.store.reads import CatalogReads
 from indexer.store.sync import CatalogFrames, VectorFile
+from indexer.store.teaching import Teaching
 from indexer.store.text_vectors import CachedTextEncoder, TextVectors
 from indexer.store.thumbnails import cached_poster_time, cached_thumbnail, remove_thumbnails, save_thumbnails
-from indexer.types import Segment, ShotCut, SpeechSegment, TextSpan
+from indexer.types import Segment, ShotCut, SpeechSegment, TextSpan, Transition
 from indexer.store.frame_ids import VideoFrameIds
 from indexer.store.vectors import IVF_THRESHOLD, VectorIndex
 from indexer.store.ivf import build_ivf, exact_topk, ivf_nlist
@@ -82,6 +83,7 @@ class Store(CatalogReads):
         self._flush_every = (flush_every_videos, flush_every_seconds)
         self._frame_ids = VideoFrameIds()  # for searches restricted to some videos
         self.text_vectors = TextVectors(catalog)  # cached prompt and query embeddings
+        self.teaching = Teaching(catalog)  # reviewed marks, learned models, user categories
         self._closed = False
 
     @classmethod
@@ -181,9 +183,11 @@ class Store(CatalogReads):
 
     def write_video(self, info: NewVideo, times: np.ndarray, pts: np.ndarray, vectors: np.ndarray,
                     cuts: Sequence[ShotCut], segments: Sequence[Segment], *,
-                    thumbnails: Sequence[bytes] = (), thumb_width: int = 0,
-                    text: Sequence[TextSpan] = (), speech: Sequence[SpeechSegment] = ()) -> int:
-        """Store a video, its frames with embeddings, cuts and automatic segments; return its id.
+                    transitions: Sequence[Transition] = (), thumbnails: Sequence[bytes] = (),
+                    thumb_width: int = 0, text: Sequence[TextSpan] = (),
+                    speech: Sequence[SpeechSegment] = ()) -> int:
+        """Store a video, its frames with embeddings, cuts, transitions and automatic segments;
+        return its id.
 
         One transaction. A video already stored under the same path keeps its id and its
         curator segments; its frames, cuts and automatic segments are replaced. New automatic
@@ -208,6 +212,7 @@ class Store(CatalogReads):
                 video_id, old_ids = q.upsert_video(conn, info, time.time())
                 ids = q.insert_frames(conn, video_id, times, pts, vectors)
                 q.insert_cuts(conn, video_id, cuts)
+                q.insert_transitions(conn, video_id, transitions)
                 kept = qs.insert_auto_segments(conn, video_id, segments, time.time())
                 qw.insert_words(conn, video_id, text, speech, info.info.duration)
                 generation = q.bump_generation(conn)

@@ -176,7 +176,72 @@ def m004_sign_in(conn: sqlite3.Connection) -> None:
     _run_statements(conn, M004_SIGN_IN)
 
 
-M005_WORDS = """
+M005_CURATOR_LEARNING = """
+        CREATE TABLE reviews (
+            video_id INTEGER NOT NULL REFERENCES videos (id) ON DELETE CASCADE,
+            label TEXT NOT NULL,
+            user TEXT NOT NULL,
+            at REAL NOT NULL,
+            PRIMARY KEY (video_id, label)
+        );
+        CREATE TABLE learn_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at REAL NOT NULL,
+            user TEXT,
+            kind TEXT NOT NULL CHECK (kind IN ('learn', 'feedback')),
+            status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'rolled_back')),
+            summary TEXT NOT NULL,
+            videos TEXT NOT NULL,
+            snapshot TEXT NOT NULL
+        );
+        CREATE TABLE label_models (
+            run_id INTEGER NOT NULL REFERENCES learn_runs (id) ON DELETE CASCADE,
+            label TEXT NOT NULL,
+            weights BLOB NOT NULL,
+            params TEXT NOT NULL,
+            trained_on TEXT NOT NULL,
+            PRIMARY KEY (run_id, label)
+        );
+        CREATE TABLE user_categories (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            prompts TEXT NOT NULL,
+            created_by TEXT,
+            created_at REAL NOT NULL
+        )
+"""
+
+
+def m005_curator_learning(conn: sqlite3.Connection) -> None:
+    """Curators teach: "reviewed" marks per (video, category), versioned learned category models
+    with the automatic segments each version replaced (for rollback), and user categories."""
+    _run_statements(conn, M005_CURATOR_LEARNING)
+
+
+M006_TRANSITIONS = """
+        ALTER TABLE cuts ADD COLUMN margin REAL;
+        CREATE TABLE transitions (
+            id INTEGER PRIMARY KEY,
+            video_id INTEGER NOT NULL REFERENCES videos (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('fade_out', 'fade_in', 'dissolve')),
+            colour TEXT NOT NULL DEFAULT '',
+            start REAL NOT NULL,
+            "end" REAL NOT NULL,
+            start_pts INTEGER NOT NULL,
+            end_pts INTEGER NOT NULL,
+            strength REAL NOT NULL
+        );
+        CREATE INDEX transitions_video ON transitions (video_id)
+"""
+
+
+def m006_transitions(conn: sqlite3.Connection) -> None:
+    """Gradual transitions (fades, dissolves) next to the cuts, and each cut's margin over its
+    threshold (NULL for cuts stored before: unknown until the video is indexed again)."""
+    _run_statements(conn, M006_TRANSITIONS)
+
+
+M007_WORDS = """
         CREATE TABLE word_rows (
             id INTEGER PRIMARY KEY,
             video_id INTEGER NOT NULL REFERENCES videos (id) ON DELETE CASCADE,
@@ -200,16 +265,17 @@ M005_WORDS = """
 """
 
 
-def m005_words(conn: sqlite3.Connection) -> None:
+def m007_words(conn: sqlite3.Connection) -> None:
     """On-screen text spans and speech segments, time-coded per video, with an FTS5 index.
 
     ``detail`` is JSON: the text's box, or the spoken words with their times.
     """
-    _run_statements(conn, M005_WORDS)
+    _run_statements(conn, M007_WORDS)
 
 
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_own_parent_segments,
-                                                              m003_text_vectors, m004_sign_in, m005_words)
+                                                              m003_text_vectors, m004_sign_in,
+                                                              m005_curator_learning, m006_transitions, m007_words)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,6 +1,6 @@
 """Words of a video in the catalog: on-screen text spans and speech segments, with FTS5 search.
 
-Table ``word_rows`` (migration 5) holds one time-coded row per on-screen text span (``kind``
+Table ``word_rows`` (migration 7) holds one time-coded row per on-screen text span (``kind``
 ``text``) and per speech segment (``said``, its words with their times in ``detail``); the FTS5
 table ``word_fts`` indexes their text (unicode61 tokens, case and accents folded) and follows the
 rows through triggers, so deleting a video (cascade) or re-indexing it keeps them in step.
