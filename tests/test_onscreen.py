@@ -7,18 +7,15 @@ import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from media import COLOUR_TAXONOMY
-from words_media import Caption, Shot, make_words_video
+from words_media import Caption, Shot, index_folder, make_words_video, run_cli
 
-from indexer.cli.main import cli
 from indexer.models.colour import COLOURS
 from indexer.words.onscreen import READ, SAME, VERIFY, TextChangeGate, grey_thumbnail, layout_mask
 
 pytest.importorskip("rapidocr")
 pytestmark = pytest.mark.slow
 
-ENCODER = "indexer.models.colour:ColourEncoder"
 EVERY = 0.5
 RED, BLUE = COLOURS["red"], COLOURS["blue"]
 
@@ -41,16 +38,8 @@ def indexed(tmp_path_factory):
     # red requires a disclaimer, as the default taxonomy's alcohol does
     taxonomy.write_text(COLOUR_TAXONOMY.replace('id = "red"\n', 'id = "red"\ndisclaimer = "drink responsibly"\n'))
     data = tmp_path_factory.mktemp("index")
-    done = CliRunner().invoke(cli, ["index", str(folder), "--data-dir", str(data), "--encoder", ENCODER,
-                                    "--taxonomy", str(taxonomy), "--every", str(EVERY)], env={"REELSEARCH_OCR": "1"})
-    assert done.exit_code == 0, done.output
-    return data, taxonomy, truths, done.output
-
-
-def _cli(data, taxonomy, *args):
-    result = CliRunner().invoke(cli, [*args, "--data-dir", str(data), "--taxonomy", str(taxonomy)])
-    assert result.exit_code == 0, result.output
-    return result.output
+    output = index_folder(folder, data, taxonomy, "--every", str(EVERY), env={"REELSEARCH_OCR": "1"})
+    return data, taxonomy, truths, output
 
 
 def test_index_line_counts_the_lines_read(indexed):
@@ -63,7 +52,7 @@ def test_text_query_finds_each_caption_within_one_sample_and_at_cuts_to_the_fram
     data, taxonomy, truths, _ = indexed
     truth = truths["cuts.mkv"].text_truth
     for text in ("SPF 30", "Only 1.99"):
-        rows = [json.loads(line) for line in _cli(data, taxonomy, "search", f'text:"{text}"', "--json").splitlines()]
+        rows = [json.loads(line) for line in run_cli(data, taxonomy, "search", f'text:"{text}"', "--json").splitlines()]
         row = next(r for r in rows if r["path"].endswith("cuts.mkv"))
         (scene,) = row["scenes"]
         start, end = truth[text]
@@ -71,42 +60,42 @@ def test_text_query_finds_each_caption_within_one_sample_and_at_cuts_to_the_fram
         assert end <= scene["end"] <= end + EVERY + 1e-6, (text, scene, truth)
         (word,) = scene["words"]
         assert word["kind"] == "text" and [p for p, hit in word["matched"] if hit]
-    spf = [json.loads(line) for line in _cli(data, taxonomy, "search", 'text:"spf 30"', "--json").splitlines()]
+    spf = [json.loads(line) for line in run_cli(data, taxonomy, "search", 'text:"spf 30"', "--json").splitlines()]
     assert sorted(r["path"].rsplit("/", 1)[1] for r in spf) == ["blue_spf.mkv", "cuts.mkv"]
     cut_scene = next(r for r in spf if r["path"].endswith("cuts.mkv"))["scenes"][0]
     assert cut_scene["end"] == pytest.approx(2.0, abs=1e-6)  # the cut ends it: to the frame
-    only = [json.loads(line) for line in _cli(data, taxonomy, "search", 'text:"only 1.99"', "--json").splitlines()]
+    only = [json.loads(line) for line in run_cli(data, taxonomy, "search", 'text:"only 1.99"', "--json").splitlines()]
     assert only[0]["scenes"][0]["start"] == pytest.approx(2.0, abs=1e-6)  # the cut starts it
 
 
 def test_report_on_a_text_clause(indexed):
     data, taxonomy, truths, _ = indexed
     video = str(truths["cuts.mkv"].path)
-    report = json.loads(_cli(data, taxonomy, "report", video, "--label", 'text:"SPF 30"', "--json"))
+    report = json.loads(run_cli(data, taxonomy, "report", video, "--label", 'text:"SPF 30"', "--json"))
     assert report["contains"] is True and report["kind"] == "text"
     assert 0.7 <= report["first_appearance"] <= 0.7 + EVERY
     assert report["segments"][0]["end"] == pytest.approx(2.0, abs=1e-6)
     assert report["segments"][0]["end_uncertainty"] == 0
     assert 2.0 - 0.7 - EVERY <= report["total_duration"] <= 2.0 - 0.7 + 1e-6
-    absent = json.loads(_cli(data, taxonomy, "report", video, "--label", 'text:"free delivery"', "--json"))
+    absent = json.loads(run_cli(data, taxonomy, "report", video, "--label", 'text:"free delivery"', "--json"))
     assert absent["contains"] is False
 
 
 def test_fused_query_ranks_the_scene_with_both_first(indexed):
     data, taxonomy, _truths, _ = indexed
-    rows = [json.loads(line) for line in _cli(data, taxonomy, "search", 'red text:"SPF 30"', "--json").splitlines()]
+    rows = [json.loads(line) for line in run_cli(data, taxonomy, "search", 'red text:"SPF 30"', "--json").splitlines()]
     names = [r["path"].rsplit("/", 1)[1] for r in rows]
     assert names[0] == "cuts.mkv", names
     assert set(names) == {"cuts.mkv", "blue_spf.mkv", "red_plain.mkv"}
     best = max(rows[0]["scenes"], key=lambda s: s["score"])
     assert best["words"] and best["start"] < 2.0  # the red shot, while SPF 30 is on screen
-    table = _cli(data, taxonomy, "search", 'red text:"SPF 30"')
+    table = run_cli(data, taxonomy, "search", 'red text:"SPF 30"')
     assert "«SPF 30»" in table
 
 
 def test_filters_apply_to_word_queries(indexed):
     data, taxonomy, _truths, _ = indexed
-    output = _cli(data, taxonomy, "search", 'text:"SPF 30"', "--category", "red", "--json")
+    output = run_cli(data, taxonomy, "search", 'text:"SPF 30"', "--category", "red", "--json")
     names = [json.loads(line)["path"].rsplit("/", 1)[1] for line in output.splitlines()]
     assert names == ["cuts.mkv"]
 
@@ -146,11 +135,11 @@ def test_gate_reads_again_only_where_text_changed():
 
 def test_report_on_a_category_says_how_long_its_disclaimer_was_on_screen(indexed):
     data, taxonomy, truths, _ = indexed
-    report = json.loads(_cli(data, taxonomy, "report", str(truths["cuts.mkv"].path), "--label", "red", "--json"))
+    report = json.loads(run_cli(data, taxonomy, "report", str(truths["cuts.mkv"].path), "--label", "red", "--json"))
     disclaimer = report["disclaimer"]
     assert disclaimer["text"] == "drink responsibly" and disclaimer["present"] is True
     assert disclaimer["required_seconds"] == pytest.approx(2.0, abs=1e-6)  # the red shot, to the cut
     assert 1.0 - EVERY <= disclaimer["on_screen_seconds"] <= 1.0 + 1e-6  # truth: 1.0 s to the cut
     assert disclaimer["spoken_seconds"] == 0
-    text = _cli(data, taxonomy, "report", str(truths["red_plain.mkv"].path), "--label", "red")
+    text = run_cli(data, taxonomy, "report", str(truths["red_plain.mkv"].path), "--label", "red")
     assert 'disclaimer:       "drink responsibly" MISSING: 0.000 s of the 1.500 s' in text

@@ -10,7 +10,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 from media import COLOUR_TAXONOMY
-from words_media import Shot, Speech, make_words_video, whisper_base_dir
+from words_media import ENCODER, Shot, Speech, index_folder, make_words_video, run_cli, whisper_base_dir
 
 from indexer.cli.main import cli
 from indexer.models.colour import COLOURS
@@ -20,7 +20,6 @@ pytestmark = pytest.mark.slow
 if shutil.which("espeak-ng") is None:
     pytest.skip("espeak-ng is not installed", allow_module_level=True)
 
-ENCODER = "indexer.models.colour:ColourEncoder"
 #: How far whisper's word times may lie from the truth (the audible part of espeak-ng's clip).
 #: Measured with the base model: "free" started 0.33 s early, "delivery ... order" ended 0.05 s late.
 TOLERANCE = 0.5
@@ -40,22 +39,13 @@ def indexed(tmp_path_factory):
     taxonomy = folder / "colours.toml"
     taxonomy.write_text(COLOUR_TAXONOMY)
     data = tmp_path_factory.mktemp("index")
-    done = CliRunner().invoke(cli, ["index", str(folder), "--data-dir", str(data), "--encoder", ENCODER,
-                                    "--taxonomy", str(taxonomy), "--asr-model", str(model)])
-    assert done.exit_code == 0, done.output
-    return data, taxonomy, truths, done.output
-
-
-def _cli(data, taxonomy, *args):
-    result = CliRunner().invoke(cli, [*args, "--data-dir", str(data), "--taxonomy", str(taxonomy)])
-    assert result.exit_code == 0, result.output
-    return result.output
+    return data, taxonomy, truths, index_folder(folder, data, taxonomy, "--asr-model", str(model))
 
 
 def test_said_query_finds_the_words_within_the_measured_tolerance(indexed):
     data, taxonomy, truths, _ = indexed
     _text, start, end = truths["ad.mkv"].speech_truth[0]
-    rows = [json.loads(line) for line in _cli(data, taxonomy, "search", 'said:"free delivery"', "--json").splitlines()]
+    rows = [json.loads(line) for line in run_cli(data, taxonomy, "search", 'said:"free delivery"', "--json").splitlines()]
     assert [r["path"].rsplit("/", 1)[1] for r in rows] == ["ad.mkv"]
     (scene,) = rows[0]["scenes"]
     (word,) = scene["words"]
@@ -63,9 +53,9 @@ def test_said_query_finds_the_words_within_the_measured_tolerance(indexed):
     assert abs(scene["start"] - start) <= TOLERANCE, (scene, start)
     assert start < scene["end"] < end + TOLERANCE  # "free delivery" ends before the sentence does
     assert [p.lower() for p, hit in word["matched"] if hit] == ["free delivery"]
-    either = _cli(data, taxonomy, "search", 'words:"every order"', "--json")
+    either = run_cli(data, taxonomy, "search", 'words:"every order"', "--json")
     assert "ad.mkv" in either
-    report = json.loads(_cli(data, taxonomy, "report", str(truths["ad.mkv"].path), "--label", 'said:"every order"',
+    report = json.loads(run_cli(data, taxonomy, "report", str(truths["ad.mkv"].path), "--label", 'said:"every order"',
                              "--json"))
     assert report["contains"] and abs(report["segments"][0]["end"] - end) <= TOLERANCE
 

@@ -171,3 +171,29 @@ def whisper_base_dir(dest: Path) -> Path | None:
             if (folder / name).exists():
                 shutil.copy(folder / name, dest / name)
     return dest
+
+
+ENCODER = "indexer.models.colour:ColourEncoder"
+
+
+def index_folder(folder: Path, data: Path, taxonomy: Path, *options: str, env: dict | None = None) -> str:
+    """``reelsearch index FOLDER`` with the colour encoder (in this process); its output."""
+    from click.testing import CliRunner
+
+    from indexer.cli.main import cli
+
+    done = CliRunner().invoke(cli, ["index", str(folder), "--data-dir", str(data), "--encoder", ENCODER,
+                                    "--taxonomy", str(taxonomy), *options], env=env)
+    assert done.exit_code == 0, done.output
+    return done.output
+
+
+def run_cli(data: Path, taxonomy: Path, *args: str) -> str:
+    """Output of a ``reelsearch`` command on the index in ``data`` (exit status 0 asserted)."""
+    from click.testing import CliRunner
+
+    from indexer.cli.main import cli
+
+    result = CliRunner().invoke(cli, [*args, "--data-dir", str(data), "--taxonomy", str(taxonomy)])
+    assert result.exit_code == 0, result.output
+    return result.output
