@@ -26,6 +26,16 @@ def colour_encoder():
     return ColourEncoder()
 
 
+@pytest.fixture(scope="session")
+def ray_session():
+    """One real local Ray cluster (2 CPUs, loopback, no dashboard) shared by the whole test session."""
+    from indexer.pipeline.cluster import connect
+
+    ray = connect("local", num_cpus=2)
+    yield ray
+    ray.shutdown()
+
+
 # Indexing reads on-screen text and speech by default; the suite turns both off for the
 # commands its tests run (subprocesses inherit this) and turns them on where it tests them
 # (tests/test_onscreen.py, tests/test_speech.py, ...), so no test downloads an ASR model.

@@ -143,3 +143,28 @@ def test_report_on_a_category_says_how_long_its_disclaimer_was_on_screen(indexed
     assert disclaimer["spoken_seconds"] == 0
     text = run_cli(data, taxonomy, "report", str(truths["red_plain.mkv"].path), "--label", "red")
     assert 'disclaimer:       "drink responsibly" MISSING: 0.000 s of the 1.500 s' in text
+
+
+def test_ray_workers_read_on_screen_text_too(tmp_path, ray_session):
+    from indexer.labels.classify import LabelModel
+    from indexer.labels.taxonomy import parse_taxonomy
+    from indexer.models.colour import ColourEncoder
+    from indexer.models.loading import encoder_spec
+    from indexer.pipeline import extractors
+    from indexer.pipeline.distributed import RayIndexer
+    from indexer.store import Store
+    from indexer.words.onscreen import OnScreenText
+
+    make_words_video(tmp_path / "card.mkv", [Shot(BLUE, 10, (Caption("SPF 30", 0, 9, (60, 60), 56),))], audio="none")
+    encoder = ColourEncoder()
+    labels = LabelModel.build(parse_taxonomy(COLOUR_TAXONOMY, tmp_path / "colours.toml"), encoder)
+    extractors.register("text", OnScreenText)
+    try:
+        with Store.open(tmp_path / "index") as store:
+            store.bind_encoder(encoder.name, encoder.dim, encoder_spec(encoder))
+            (result,) = RayIndexer(store, encoder, labels, workers=1).index_paths([tmp_path / "card.mkv"])
+            assert result.status == "indexed" and result.words == "1 on-screen line", result
+            (hit,) = store.search_words("spf 30", "text")
+            assert (hit.row.start, hit.row.end) == (0.0, 1.0)
+    finally:
+        extractors.unregister("text")
