@@ -32,12 +32,12 @@ from typing import Any
 import numpy as np
 
 from indexer.labels.coverage import label_tree, video_coverage
-from indexer.models.encoder import Encoder
+from indexer.models.encoder import Encoder, l2_normalize
 from indexer.errors import EncoderMismatchError, QueryError
 from indexer.labels.taxonomy import Taxonomy
 
 from .cutoff import DEFAULT_BACKGROUND, DEFAULT_THRESHOLD, FrameJudge, absolute_judge, image_judge, text_judge
-from .embedding import TextCache, encode_image
+from .embedding import cached_texts, encode_image
 from .filters import Filters, VideoDurations, VideoSet, candidate_videos
 from .query import ParsedQuery, QueryVectors, embed_query, parse_query, with_negatives
 from .results import SearchResponse, VideoResult
@@ -68,7 +68,7 @@ class SearchEngine:
     """
 
     def __init__(self, store: Any, encoder: Encoder | None, taxonomy: Taxonomy | None = None, *,
-                 cache_size: int = 512, sample: IndexSample | None = None) -> None:
+                 sample: IndexSample | None = None) -> None:
         """Raises: EncoderMismatchError if the encoder's dimension is not the store's."""
         dim = getattr(store, "dim", None)
         if encoder is not None and dim is not None and encoder.dim != dim:
@@ -77,7 +77,7 @@ class SearchEngine:
         self.store = store
         self.encoder = encoder
         self.taxonomy = taxonomy
-        self.texts = TextCache(encoder, cache_size) if encoder is not None else None
+        self.texts = None if encoder is None else cached_texts(encoder)
         self.sample = sample or IndexSample(store)
         self.durations = VideoDurations(store)
         self._background: np.ndarray | None = None
@@ -161,7 +161,7 @@ class SearchEngine:
         Raises: QueryError (no encoder, or negatives cancelling the query), EncoderError.
         """
         self._encoder()
-        return embed_query(query, self.texts.encode)
+        return embed_query(query, self.texts.encode_texts)
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -173,7 +173,7 @@ class SearchEngine:
     def _background_vectors(self) -> np.ndarray:
         if self._background is None:
             prompts = list(self.taxonomy.background if self.taxonomy else DEFAULT_BACKGROUND)
-            self._background = self.texts.encode(prompts)
+            self._background = l2_normalize(self.texts.encode_texts(prompts))
         return self._background
 
     def _judge(self, query: QueryVectors | np.ndarray, min_score: float | None) -> FrameJudge:
