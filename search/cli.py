@@ -21,7 +21,7 @@ from indexer.errors import NotFoundError, ReelsearchError
 from indexer.types import format_timestamp, round_for_json
 
 from .query import parse_like
-from .results import SearchResponse, deep_link
+from .results import DEFAULT_K, MAX_K, SearchResponse, deep_link
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class QueryCommand(click.Command):
 @click.option("--min-duration", type=float, help="Only videos at least this long (seconds).")
 @click.option("--max-duration", type=float, help="Only videos at most this long (seconds).")
 @click.option("--video", help="Only this video (id or path).")
-@click.option("-k", "--k", "k", type=click.IntRange(1, 1000), default=20, show_default=True,
+@click.option("-k", "--k", "k", type=click.IntRange(1, MAX_K), default=DEFAULT_K, show_default=True,
               help="How many videos to return.")
 @click.option("--min-score", type=click.FloatRange(-1, 1),
               help="Absolute cosine a frame needs (replaces the relative cutoff).")

@@ -40,7 +40,7 @@ from .cutoff import DEFAULT_BACKGROUND, DEFAULT_THRESHOLD, FrameJudge, absolute_
 from .embedding import cached_texts, encode_image
 from .filters import Filters, VideoDurations, VideoSet, candidate_videos
 from .query import ParsedQuery, QueryVectors, embed_query, parse_query, with_negatives
-from .results import SearchResponse, VideoResult
+from .results import DEFAULT_K, MAX_K, SearchResponse, VideoResult
 from .sample import IndexSample
 from .scenes import attach_labels, group_scenes, video_score
 
@@ -51,7 +51,6 @@ MIN_FETCH = 256
 MAX_FETCH = 4096
 MAX_RESCORED_FACTOR = 2  # re-score at most max(MIN_RESCORED, MAX_RESCORED_FACTOR * k) videos
 MIN_RESCORED = 32
-MAX_K = 1000
 GAP_SAMPLES = 2.0  # a scene bridges misses of up to this many sampling intervals
 POSTFILTER_SHARE = 0.5  # filters passing more of the videos than this filter after retrieval
 APPROX_MARGIN = 0.02  # how far an approximate (IVF-SQ8) score may lie below the exact cosine
@@ -84,7 +83,7 @@ class SearchEngine:
 
     # --- public -------------------------------------------------------------------------------
 
-    def search(self, query: str | ParsedQuery, *, k: int = 20, category: str | None = None,
+    def search(self, query: str | ParsedQuery, *, k: int = DEFAULT_K, category: str | None = None,
                restricted: bool | None = None, min_duration: float | None = None,
                max_duration: float | None = None, video_id: int | None = None,
                min_score: float | None = None, negatives: tuple[str, ...] = (),
@@ -108,7 +107,7 @@ class SearchEngine:
         label = query if isinstance(query, str) else str(parsed)
         return self._search_vector(vectors.query, judge, chosen, k, label, "text")
 
-    def search_image(self, image: Any, *, k: int = 20, min_score: float | None = None,
+    def search_image(self, image: Any, *, k: int = DEFAULT_K, min_score: float | None = None,
                      filters: Filters | None = None, **fields: Any) -> SearchResponse:
         """Videos whose scenes look like ``image``: a file path, a PIL image or an RGB array.
 
@@ -123,7 +122,7 @@ class SearchEngine:
         label = f"image {Path(image).name}" if isinstance(image, (str, Path)) else "the image"
         return self._search_vector(query, judge, _filters(filters, **fields), k, label, "image")
 
-    def search_like(self, video_id: int, time: float, *, k: int = 20, min_score: float | None = None,
+    def search_like(self, video_id: int, time: float, *, k: int = DEFAULT_K, min_score: float | None = None,
                     filters: Filters | None = None, **fields: Any) -> SearchResponse:
         """"More like this": scenes that look like the stored frame of ``video_id`` nearest ``time``.
 
@@ -144,7 +143,7 @@ class SearchEngine:
         label = f"like {video.path.name}@{time:.3f}"  # the time asked for, not the stored frame's
         return self._search_vector(query, judge, _filters(filters, **fields), k, label, "like")
 
-    def search_vector(self, vector: np.ndarray, label: str, *, k: int = 20, min_score: float | None = None,
+    def search_vector(self, vector: np.ndarray, label: str, *, k: int = DEFAULT_K, min_score: float | None = None,
                       filters: Filters | None = None, **fields: Any) -> SearchResponse:
         """Scenes near any query vector (a query refined by relevance feedback), judged like an
         image query. Raises QueryError (bad vector, ``k`` or filter), NotFoundError."""
