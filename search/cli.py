@@ -21,6 +21,7 @@ from indexer.cli.options import data_dir_option, encoder_options, taxonomy_optio
 from indexer.errors import EncoderMismatchError, NotFoundError, QueryError, ReelsearchError
 from indexer.types import format_timestamp
 
+from .remote import prefer_server
 from .results import SearchResponse, deep_link
 
 log = logging.getLogger(__name__)
@@ -163,7 +164,9 @@ def _run(store: Any, query: str | None, image: Path | None, like: str | None, ne
     if options["video"] is not None:
         filters["video_id"] = resolve_video_id(store, options["video"])
     common = {"k": options["k"], "min_score": options["min_score"], **filters}
-    encoder = None if like is not None else store.cached_texts(load_search_encoder(store, choice))
+    # texts: the store's cache, else a running server of this data dir, else the model here
+    encoder = None if like is not None else store.cached_texts(
+        prefer_server(store.data_dir, load_search_encoder(store, choice)))
     engine = SearchEngine(store, encoder, load_taxonomy(taxonomy_path))
     if like is not None:
         video, seconds = parse_like(like)

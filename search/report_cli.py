@@ -20,6 +20,7 @@ from indexer.labels.taxonomy import Taxonomy, load_taxonomy
 from indexer.store import Store, VideoRecord
 from indexer.types import format_timestamp
 
+from .remote import prefer_server
 from .report import ReportView, label_report, labels_json, video_labels
 
 
@@ -40,7 +41,7 @@ def report(video: str, label: str, against: tuple[str, ...], as_json: bool, taxo
             tax = load_taxonomy(taxonomy)
             choice = encoder_choice(encoder_kw)
             record = resolve_video(store, video, tax, choice)
-            result = label_report(store, record, label, tax, lambda: resolve_encoder(store, choice), against)
+            result = label_report(store, record, label, tax, lambda: prefer_server(store.data_dir, resolve_encoder(store, choice)), against)
         except ReelsearchError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(result.to_json(), indent=2) if as_json else render_report(result))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 from PIL import Image
 from webfixtures import *  # noqa: F401,F403  (fixtures)
 
-from indexer.models.colour import COLOURS
+from indexer.models.colour import COLOURS, ColourEncoder
 
 
 def test_search_returns_videos_with_scenes(client, web_data):
@@ -127,3 +128,13 @@ def test_openapi_document_lists_the_routes(client, app):
         if path.startswith("/api/") and "_rest" not in path and "action" not in path:
             assert path in documented, path
     assert "/api/segments/{segment_id}/accept" in documented
+
+
+def test_embed_gives_the_index_encoders_vectors(client):
+    body = client.get("/api/embed?text=red&text=a+green+meadow").get_json()
+    colour = ColourEncoder()
+    assert body["encoder"] == colour.name
+    np.testing.assert_allclose(body["vectors"], colour.encode_texts(["red", "a green meadow"]), atol=1e-6)
+    for query in ("", "text=" + "a" * 1001, "&".join(["text=x"] * 65)):
+        response = client.get("/api/embed?" + query)
+        assert response.status_code == 400 and "texts" in response.get_json()["error"]

@@ -14,6 +14,8 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from indexer.errors import NotFoundError, QueryError
+from indexer.types import MAX_LABEL_CHARS
+from search.remote import MAX_TEXTS
 from search.report import label_report
 
 from . import browsing
@@ -46,6 +48,17 @@ def search():
     req = _search_request()
     response = run_search(archive().engine(), req)
     return jsonify(response_view(response, req, archive().taxonomy))
+
+
+@bp.get("/embed")
+def embed():
+    """Unit text vectors from the index's encoder (``text`` repeated): how CLI commands on the same
+    data dir use this server's warm model (:mod:`search.remote`)."""
+    texts = request.args.getlist("text")
+    if not 0 < len(texts) <= MAX_TEXTS or any(len(t) > MAX_LABEL_CHARS * 5 for t in texts):
+        raise QueryError(f"give 1 to {MAX_TEXTS} texts of at most {MAX_LABEL_CHARS * 5} characters")
+    encoder = store().cached_texts(archive().encoder())
+    return jsonify(encoder=encoder.name, vectors=encoder.encode_texts(texts).tolist())
 
 
 @bp.get("/categories")
