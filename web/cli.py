@@ -53,8 +53,12 @@ def serve(host: str, port: int, threads: int, data_dir: Path) -> None:
                                     clear_untrusted_proxy_headers=True)
     address = ServerAddress(host or "0.0.0.0", int(server.effective_port), os.getpid())
     click.echo(f"reelsearch: serving {data_dir} on {address.url}/  (Ctrl+C to stop)")
-    threading.Thread(target=app.extensions[EXTENSION].warm, name="reelsearch-warm", daemon=True).start()
-    _announce(server, data_dir, address)
+    warmer = threading.Thread(target=app.extensions[EXTENSION].warm, name="reelsearch-warm", daemon=True)
+    warmer.start()
+    try:
+        _announce(server, data_dir, address)
+    finally:
+        warmer.join(timeout=10)
 
 
 def _announce(server: Any, data_dir: Path, address: ServerAddress) -> None:
