@@ -206,3 +206,42 @@ def test_a_thumbnail_is_stored_for_every_frame(tmp_path, store, colour_encoder, 
             typical = np.median(np.asarray(image.convert("RGB")).reshape(-1, 3), axis=0)
         expected = "red" if t < video.cut_times[0] else "blue"
         assert np.abs(typical - COLOURS[expected]).max() < 40, (t, typical)
+
+
+def test_next_file_is_decoded_while_this_one_is_encoded(tmp_path: Path, store, colour_encoder, taxonomy,
+                                                        monkeypatch) -> None:
+    """Files overlap: the second file is opened for decoding before the first one's frames are embedded."""
+    import threading
+
+    folder = tmp_path / "ads"
+    folder.mkdir()
+    for name in ("a", "b"):
+        make_video(folder / f"{name}.mp4", [Scene("red", 20), Scene("blue", 20)])
+    opened: list[str] = []
+    second_opened = threading.Event()
+    scanner = Indexer._scanner
+
+    def recording_scanner(self, path):
+        opened.append(path.name)
+        if len(opened) == 2:
+            second_opened.set()
+        return scanner(self, path)
+
+    monkeypatch.setattr(Indexer, "_scanner", recording_scanner)
+    overlapped: list[bool] = []
+
+    class Waiting:
+        name, dim, image_size = colour_encoder.name, colour_encoder.dim, colour_encoder.image_size
+
+        def encode_images(self, images):
+            if not overlapped:  # the first file's only batch (batch_size is larger than any file)
+                overlapped.append(second_opened.wait(timeout=30))
+            return colour_encoder.encode_images(images)
+
+        def encode_texts(self, texts):
+            return colour_encoder.encode_texts(texts)
+
+    indexer = _indexer(store, Waiting(), taxonomy, batch_size=1000)
+    results = list(indexer.index_paths([folder]))
+    assert [r.status for r in results] == ["indexed", "indexed"]
+    assert overlapped == [True] and opened == ["a.mp4", "b.mp4"]

@@ -1,7 +1,9 @@
 """The indexing pipeline: discover -> decode & sample -> embed in batches -> label -> store.
 
 Decoding runs in a producer thread that feeds a bounded queue while the main thread embeds
-full batches, so the decoder and the encoder overlap (both release the GIL). A change gate
+full batches, so the decoder and the encoder overlap (both release the GIL), and it runs over
+all files in turn (:mod:`indexer.pipeline.scanning`): the next file is decoded while this one's
+last batch is embedded, labelled and stored, so many short ads keep both cores busy. A change gate
 (indexer.media.change_gate) spends encodes where content changes: every shot, then on change. One bad file
 never stops a batch: it becomes a ``FileResult`` with status ``failed`` and a reason.
 """
@@ -12,7 +14,7 @@ import dataclasses
 import hashlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol
 
@@ -29,7 +31,8 @@ from indexer.labels.coverage import covered_seconds, label_tree, video_coverage
 from indexer.labels.segments import label_segments
 from indexer.store.facade import NewVideo, Store
 from indexer.media.thumbnails import THUMB_WIDTH, jpeg_bytes, remove_thumbnails, save_thumbnails
-from indexer.types import ShotCut
+from indexer.pipeline.scanning import FileEnd, FileFailed, FileStart, Planned, scan_files
+from indexer.types import SampledFrame, ShotCut
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +108,21 @@ def content_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass
+class _Encoding:
+    """What the main thread has of the file being encoded."""
+
+    start: FileStart
+    times: list[float] = field(default_factory=list)
+    pts: list[int] = field(default_factory=list)
+    batch: list[np.ndarray] = field(default_factory=list)
+    chunks: list[np.ndarray] = field(default_factory=list)
+    cuts: list[ShotCut] = field(default_factory=list)
+    jpegs: list[bytes] = field(default_factory=list)
+    last_time: float = 0.0
+    error: str = ""
+
+
 class Indexer:
     """Indexes files into a Store with one encoder and one label model."""
 
@@ -117,28 +135,34 @@ class Indexer:
         self.progress = progress or _NoProgress()
 
     def index_paths(self, paths: Iterable[str | Path]) -> Iterator[FileResult]:
-        """Index every video under ``paths``; yield one FileResult per file or bad path."""
-        for item in discover(paths):
-            if isinstance(item, MediaError):
-                yield FileResult(item.path.absolute(), "failed", item.reason)
-                continue
-            yield self.index_file(item)
+        """Index every video under ``paths``; yield one FileResult per file or bad path, in order."""
+        return self._run(discover(paths))
 
     def index_file(self, path: Path) -> FileResult:
         """Index one file (skip if unchanged, follow a rename); never raises for bad media."""
-        started = time.perf_counter()
-        path = path.absolute()
-        try:
-            result = self._index_file(path)
-        except MediaError as exc:
-            log.info("skipping %s", exc)
-            return FileResult(path, "failed", exc.reason)
-        except Exception as exc:  # a decoder/library bug must not stop the batch
-            log.warning("skipping %s: unexpected error", path, exc_info=True)
-            return FileResult(path, "failed", f"unexpected error: {type(exc).__name__}: {exc}")
-        return FileResult(**{**result.__dict__, "wall_seconds": time.perf_counter() - started})
+        return next(self._run([Path(path)]))
 
-    def _index_file(self, path: Path) -> FileResult:
+    def _run(self, items: Iterable[Path | MediaError]) -> Iterator[FileResult]:
+        """Decode (a producer thread, file after file) while embedding, labelling and storing here."""
+        stream = prefetch(scan_files(items, self._plan, self._scanner), maxsize=2 * self.options.batch_size)
+        current: _Encoding | None = None
+        for item in stream:
+            if isinstance(item, FileResult):
+                yield item
+            elif isinstance(item, FileStart):
+                current = _Encoding(item)
+                self.progress.start_file(item.path, item.scanner.info.duration)
+            elif isinstance(item, FileFailed):
+                current = None
+                yield FileResult(item.path, "failed", item.reason, wall_seconds=time.perf_counter() - item.started)
+            elif isinstance(item, FileEnd):
+                yield self._finish(current)
+                current = None
+            elif current is not None:
+                self._take(current, item)
+
+    def _plan(self, path: Path) -> FileResult | Planned:
+        """Skip an unchanged file, follow a renamed one, else plan its encoding. Raises MediaError."""
         try:
             st = path.stat()
         except OSError as exc:
@@ -155,72 +179,83 @@ class Indexer:
             if moved is not None:
                 self.store.rename_video(moved.id, path, st.st_mtime)
                 return FileResult(path, "renamed", f"was {moved.path}", moved.id, moved.duration)
-        result = self._encode_file(path, st, digest, "reindexed" if existing else "indexed")
-        if existing is not None:  # the old version's pictures
-            remove_thumbnails(self.store.thumbs_dir, existing.id, existing.content_hash)
-        return result
+        return Planned(st, digest, "reindexed" if existing else "indexed", existing)
 
-    def _encode_file(self, path: Path, st, digest: str, status: str) -> FileResult:
+    def _scanner(self, path: Path) -> FrameScanner:
         gate = ChangeGate(self.options.change_threshold, self.options.reencode_window)
-        scanner = FrameScanner(path, every=self.options.every, image_size=self.encoder.image_size,
-                               shot_aware=self.options.shot_aware, gate=gate,
-                               thumb_width=self.options.thumb_width)
-        self.progress.start_file(path, scanner.info.duration)
-        times, pts, vectors, cuts, jpegs = self._embed(scanner)
+        return FrameScanner(path, every=self.options.every, image_size=self.encoder.image_size,
+                            shot_aware=self.options.shot_aware, gate=gate, thumb_width=self.options.thumb_width)
+
+    def _take(self, file: _Encoding, item: SampledFrame | ShotCut) -> None:
+        """Add a cut or a sampled frame of the current file; embed a full batch."""
+        if file.error:
+            return
+        if isinstance(item, ShotCut):
+            file.cuts.append(item)
+            return
+        file.times.append(item.time)
+        file.pts.append(item.pts)
+        file.batch.append(item.image)
+        if item.thumbnail is not None:
+            file.jpegs.append(jpeg_bytes(item.thumbnail))
+        try:
+            if len(file.batch) >= self.options.batch_size:
+                file.chunks.append(self._encode_batch(file.batch))
+                file.batch = []
+        except Exception as exc:  # the model failed on this file: report it, go on with the next
+            log.warning("skipping %s: encoding failed", file.start.path, exc_info=True)
+            file.error = f"unexpected error: {type(exc).__name__}: {exc}"
+        self.progress.advance(max(0.0, item.time - file.last_time))
+        file.last_time = max(file.last_time, item.time)
+
+    def _finish(self, file: _Encoding | None) -> FileResult:
+        """Embed the last batch, label and store the file; a failed file becomes a failed result."""
+        assert file is not None, "a file ended that never started"
+        path = file.start.path
+        try:
+            if file.error:
+                raise MediaError(path, file.error)
+            result = self._store(file)
+        except MediaError as exc:
+            log.info("skipping %s", exc)
+            result = FileResult(path, "failed", exc.reason)
+        except Exception as exc:  # labels/store bug: the batch goes on
+            log.warning("skipping %s: unexpected error", path, exc_info=True)
+            result = FileResult(path, "failed", f"unexpected error: {type(exc).__name__}: {exc}")
+        return dataclasses.replace(result, wall_seconds=time.perf_counter() - file.start.started)
+
+    def _store(self, file: _Encoding) -> FileResult:
+        scanner, plan, path = file.start.scanner, file.start.plan, file.start.path
+        if file.batch:
+            file.chunks.append(self._encode_batch(file.batch))
         report = scanner.report
+        self.progress.advance(max(0.0, report.duration - file.last_time))
+        times, pts = np.array(file.times, dtype=np.float64), np.array(file.pts, dtype=np.int64)
         if not times.size:
             raise MediaError(path, "no frame could be decoded")
+        vectors = np.concatenate(file.chunks)
+        log.debug("%s: %d frames sampled, %d encoded", path, scanner.sampled, len(times))
         duration = max(report.duration, float(times[-1]))
-        cut_times = [c.time for c in cuts]
-        segments = label_segments(self.labels, times, vectors, cut_times, duration, self.options.every)
+        segments = label_segments(self.labels, times, vectors, [c.time for c in file.cuts], duration,
+                                  self.options.every)
         note = ""
         if report.errors:
             note = (f"{len(report.errors)} decode error(s), about {report.lost_seconds:.1f} s lost; "
                     f"first: {report.errors[0]}")
-        record = NewVideo(path=path, content_hash=digest, size=st.st_size, mtime=st.st_mtime,
+        record = NewVideo(path=path, content_hash=plan.digest, size=plan.st.st_size, mtime=plan.st.st_mtime,
                           info=dataclasses.replace(scanner.info, duration=duration),
                           sample_every=self.options.every, status="partial" if note else "ok", note=note)
-        video_id = self.store.write_video(record, times, pts, vectors, cuts, segments)
-        if jpegs:
-            save_thumbnails(self.store.thumbs_dir, video_id, digest, times.tolist(), jpegs,
+        video_id = self.store.write_video(record, times, pts, vectors, file.cuts, segments)
+        if file.jpegs:
+            save_thumbnails(self.store.thumbs_dir, video_id, plan.digest, times.tolist(), file.jpegs,
                             self.options.thumb_width)
+        if plan.existing is not None:  # the old version's pictures
+            remove_thumbnails(self.store.thumbs_dir, plan.existing.id, plan.existing.content_hash)
         present = video_coverage(self.store.segments(video_id, include_rejected=True),
                                  label_tree(self.labels.labels))
         top = tuple(sorted(((label, covered_seconds(pieces)) for label, pieces in present.items()),
                            key=lambda item: (-item[1], item[0]))[:5])
-        return FileResult(path, status, note, video_id, duration, int(times.size), partial=bool(note), labels=top)
-
-    def _embed(self, scanner: FrameScanner) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[ShotCut], list[bytes]]:
-        """Run the scanner in a producer thread; embed its frames (those its change gate
-        admits) in full batches here. Returns (times, pts, vectors), the cuts and the
-        frames' JPEG thumbnails (empty when thumbnails are off)."""
-        times: list[float] = []
-        pts: list[int] = []
-        chunks: list[np.ndarray] = []
-        cuts: list[ShotCut] = []
-        batch: list[np.ndarray] = []
-        jpegs: list[bytes] = []
-        last_time = 0.0
-        for item in prefetch(iter(scanner), maxsize=2 * self.options.batch_size):
-            if isinstance(item, ShotCut):
-                cuts.append(item)
-                continue
-            times.append(item.time)
-            pts.append(item.pts)
-            batch.append(item.image)
-            if item.thumbnail is not None:
-                jpegs.append(jpeg_bytes(item.thumbnail))
-            if len(batch) >= self.options.batch_size:
-                chunks.append(self._encode_batch(batch))
-                batch = []
-            self.progress.advance(max(0.0, item.time - last_time))
-            last_time = max(last_time, item.time)
-        if batch:
-            chunks.append(self._encode_batch(batch))
-        self.progress.advance(max(0.0, scanner.report.duration - last_time))
-        log.debug("%s: %d frames sampled, %d encoded", scanner.info.path, scanner.sampled, len(times))
-        vectors = np.concatenate(chunks) if chunks else np.zeros((0, self.encoder.dim), np.float32)
-        return np.array(times, dtype=np.float64), np.array(pts, dtype=np.int64), vectors, cuts, jpegs
+        return FileResult(path, plan.status, note, video_id, duration, int(times.size), partial=bool(note), labels=top)
 
     def _encode_batch(self, images: list[np.ndarray]) -> np.ndarray:
         vectors = np.asarray(self.encoder.encode_images(np.stack(images)), dtype=np.float32)
