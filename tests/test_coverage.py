@@ -131,7 +131,7 @@ def ads(tmp_path: Path):
     """A store with one indexed ad: wine 2 s, a grey street 1.5 s, a meadow 3 s."""
     from indexer.store import curation
     from indexer.labels.classify import LabelModel
-    from indexer.models.encoder import encoder_spec
+    from indexer.models.loading import encoder_spec
     from indexer.models.colour import ColourEncoder
     from indexer.pipeline.orchestrate import Indexer, IndexOptions
     from indexer.store import Store

@@ -17,6 +17,8 @@ import pytest
 import indexer.store.facade as store_module
 from indexer.store import curation
 from indexer.errors import EncoderMismatchError, NotFoundError, StoreError
+from indexer.labels.names import label_resolver
+from indexer.labels.taxonomy import load_taxonomy
 from indexer.store import NewVideo, Store
 from indexer.types import Segment, ShotCut, VideoInfo
 from indexer.store.vectors import VectorIndex
@@ -123,7 +125,7 @@ def test_rewrite_keeps_video_id_and_curator_segments(store: Store) -> None:
     red, blue = store.segments(video_id)
     curation.accept(store, red.id, "cura")
     curation.reject(store, blue.id, "cura")
-    added = curation.add(store, video_id, "cura", "beach", 1.0, 2.0)
+    added = curation.add(store, video_id, "cura", "beach", 1.0, 2.0, resolve=label_resolver(load_taxonomy()))
     new_auto = [Segment("red", 0.5, 2.5, 0.9), Segment("blue", 6, 7, 0.9),
                 Segment("green", 2, 4, 0.5), Segment("red", 10, 12, 0.7)]
     assert write(store, "/a.mp4", 8, seed=2, segments=new_auto)[0] == video_id
@@ -203,6 +205,16 @@ def test_open_reconciles_a_damaged_vector_file(tmp_path: Path, damage: str) -> N
         assert_consistent(s)
         assert s.vector_count() == 60
     assert VectorIndex.load(path, DIM).ids().tolist() == list(range(1, 61))  # repaired file saved
+
+
+@pytest.mark.parametrize("bad_id", [2 ** 63, 2 ** 64 + 5, -(2 ** 63) - 1, 10 ** 40])
+def test_ids_beyond_64_bits_are_not_found(store: Store, bad_id: int) -> None:
+    write(store, "/v/a.mp4", 3, seed=1)
+    with pytest.raises(NotFoundError, match="no video"):
+        store.get_video(bad_id)
+    with pytest.raises(NotFoundError, match="no segment"):
+        store.get_segment(bad_id)
+    assert store.cuts(bad_id) == [] and store.segments(bad_id) == [] and store.frame_times(bad_id) == []
 
 
 def test_frame_times_match_the_frames(store: Store) -> None:

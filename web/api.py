@@ -13,16 +13,16 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from indexer.errors import NotFoundError, QueryError
+from indexer.errors import CloseLabelError, NotFoundError, QueryError
 from indexer.types import MAX_LABEL_CHARS
 from search.remote import MAX_TEXTS
-from search.report import label_report
+from search.report import label_report, labels_json, video_labels
 
 from . import browsing
 from .archive import archive, store
-from .curating import apply_change, audit_entries
+from .segment_edits import apply_change, audit_entries
 from .pages import snapshot
-from .searching import SearchRequest, parse_k, request_query, response_view, run_search
+from .search_requests import SearchRequest, label_view, parse_k, request_query, response_view, run_search
 from .security import csrf_exempt, curator_required, current_user
 from .timeline import category_colours
 from .video_page import audit_dict, segment_dict, video_dict
@@ -46,7 +46,7 @@ def _search_request() -> SearchRequest:
 def search():
     """Search by text (q), by image (multipart 'image') or like a frame (like=ID@SECONDS)."""
     req = _search_request()
-    response = run_search(archive().engine(), req)
+    response = run_search(req)
     return jsonify(response_view(response, req, archive().taxonomy))
 
 
@@ -90,19 +90,21 @@ def videos():
     return jsonify(videos=[video_dict(v) for v in sorted(snapshot().videos.values(), key=lambda v: v.id)])
 
 
-@bp.get("/videos/<int:video_id>")
+@bp.get("/videos/<id:video_id>")
 def video(video_id: int):
-    """One video with its segments (rejected too with include_rejected=1), cuts and links."""
-    st = store()
+    """One video with the labels present in it (curator decisions applied), its segments
+    (rejected too with include_rejected=1), cuts and links."""
+    st, taxonomy = store(), archive().taxonomy
     record = st.get_video(video_id)
     rejected = request.args.get("include_rejected", "").lower() in ("1", "true", "yes")
-    colours = category_colours(archive().taxonomy.ids)
-    return jsonify(video=video_dict(record), cuts=st.cuts(video_id),
+    colours = category_colours(taxonomy.ids)
+    present = labels_json(record, video_labels(st, record, taxonomy), taxonomy)["labels"]
+    return jsonify(video=video_dict(record), labels=present, cuts=st.cuts(video_id),
                    segments=[segment_dict(s, colours) for s in st.segments(video_id, include_rejected=rejected)],
                    media=f"/media/videos/{video_id}")
 
 
-@bp.get("/videos/<int:video_id>/report")
+@bp.get("/videos/<id:video_id>/report")
 def report(video_id: int):
     """contains / first appearance / total duration / segments for ?label=."""
     st = store()
@@ -111,7 +113,7 @@ def report(video_id: int):
     return jsonify(view.to_json())
 
 
-@bp.get("/videos/<int:video_id>/audit")
+@bp.get("/videos/<id:video_id>/audit")
 def audit(video_id: int):
     """The video's curator audit log, newest first."""
     store().get_video(video_id)
@@ -129,7 +131,18 @@ def _json_body() -> dict[str, Any]:
     return body
 
 
-@bp.post("/videos/<int:video_id>/segments")
+@bp.errorhandler(CloseLabelError)
+def close_label(exc: CloseLabelError):
+    """409: a new tag looks like existing labels; send it again with "new_tag": true, or
+    use a suggestion."""
+    taxonomy = archive().taxonomy
+    return jsonify(error=str(exc), label=exc.label,
+                   confirm='send the same request with "new_tag": true to create the tag',
+                   suggestions=[{k: v for k, v in label_view(s, taxonomy).items() if k != "colour"}
+                                for s in exc.suggestions]), 409
+
+
+@bp.post("/videos/<id:video_id>/segments")
 @curator_required
 def add_segment(video_id: int):
     """Add a curator segment: {"label", "start", "end"} -> 201 with the segment."""
@@ -137,7 +150,7 @@ def add_segment(video_id: int):
     return jsonify(segment=_segment(seg)), 201
 
 
-@bp.patch("/segments/<int:segment_id>")
+@bp.patch("/segments/<id:segment_id>")
 @curator_required
 def edit_segment(segment_id: int):
     """Change any of {"start", "end", "label"}."""
@@ -145,7 +158,7 @@ def edit_segment(segment_id: int):
     return jsonify(segment=_segment(seg))
 
 
-@bp.post("/segments/<int:segment_id>/<any(accept, reject):action>")
+@bp.post("/segments/<id:segment_id>/<any(accept, reject):action>")
 @curator_required
 def set_status(segment_id: int, action: str):
     """Accept or reject a segment."""
@@ -153,7 +166,7 @@ def set_status(segment_id: int, action: str):
     return jsonify(segment=_segment(seg))
 
 
-@bp.delete("/segments/<int:segment_id>")
+@bp.delete("/segments/<id:segment_id>")
 @curator_required
 def delete_segment(segment_id: int):
     """Delete a curator segment; returns it as it was."""
@@ -166,10 +179,3 @@ def openapi():
     """This API's OpenAPI description."""
     text = resources.files("web").joinpath("openapi.yaml").read_text(encoding="utf-8")
     return Response(text, mimetype="application/yaml")
-
-
-@bp.route("/<path:_rest>", methods=["GET", "POST", "PATCH", "DELETE", "PUT"])
-@csrf_exempt
-def unknown(_rest: str):
-    """Unknown API paths answer JSON 404, whatever the method."""
-    abort(404, f"no API endpoint /api/{_rest}; see /api/openapi.yaml")

@@ -2,15 +2,14 @@
 
 The image tower is the main cost of indexing on a CPU. CPUs with native bfloat16 arithmetic
 (AVX512-BF16 or AMX: AMD Zen 4 and later, Intel Cooper Lake / Sapphire Rapids and later) run
-its matrix products several times faster in bf16 than in fp32 (on this project's 2-core EPYC,
-ViT-B-32 goes from ~22 to ~72 images/s at batch 32), while bf16 keeps fp32's exponent range, so CLIP
-vectors barely move (cosine ~0.99995 to fp32). Elsewhere bf16 is emulated and slower, so
-``auto`` picks bf16 only where the CPU has it natively. ``int8`` quantises the tower's linear
-layers dynamically (weights int8, activations fp32): measured on this CPU with the bf16 probe
-forced off, it embeds ~2x as many images/s as fp32 (channels_last) at cosine ~0.9998 to fp32,
-so without native bf16 ``auto`` picks int8 wherever torch has a quantized CPU engine, else fp32.
-``REELSEARCH_NATIVE_BF16=0`` (or 1) overrides the CPU probe. The text tower always stays fp32,
-so queries are unchanged.
+its matrix products several times faster in bf16 than in fp32 (``benchmarks/bench_index.py``
+prints the figures for a machine), while bf16 keeps fp32's exponent range, so CLIP vectors barely
+move from fp32's. Elsewhere bf16 is emulated and slower, so ``auto`` picks bf16 only where the
+CPU has it natively. ``int8`` quantises the tower's linear layers dynamically (weights int8,
+activations fp32): measured with the bf16 probe forced off, it is the faster of the other
+choices (fp32 channels_last, int8), so without native bf16 ``auto`` picks int8 wherever torch
+has a quantized CPU engine, else fp32. ``REELSEARCH_NATIVE_BF16=0`` (or 1) overrides the CPU
+probe. The text tower always stays fp32, so queries are unchanged.
 """
 
 from __future__ import annotations

@@ -1,62 +1,37 @@
-"""The indexing pipeline: discover -> decode & sample -> embed in batches -> label -> store.
+"""Indexing files into the store: discover -> skip unchanged / follow renames -> analyse -> commit.
 
-Decoding runs in a producer thread that feeds a bounded queue while the main thread embeds
-full batches, so the decoder and the encoder overlap (both release the GIL), and it runs over
-all files in turn (:mod:`indexer.pipeline.scanning`): the next file is decoded while this one's
-last batch is embedded, labelled and stored, so many short ads keep both cores busy. A change gate
-(indexer.media.change_gate) spends encodes where content changes: every shot, then on change. One bad file
-never stops a batch: it becomes a ``FileResult`` with status ``failed`` and a reason.
+:class:`Indexer` decides per file what needs doing; the work itself is the pure
+:class:`~indexer.pipeline.analysis.Analyser` followed by :func:`~indexer.pipeline.commit.commit`
+(run here, by the single writer). Files overlap: a producer thread plans and decodes them
+one after the other (:mod:`indexer.pipeline.scanning`), so the next file is already being
+decoded while this one's last batch is embedded, labelled and committed, and many short ads
+keep both cores busy. One bad file never stops a batch: it becomes a ``FileResult`` with
+status ``failed`` and a reason.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Protocol
+from typing import Any, Callable, Iterable, Iterator
 
-import numpy as np
-
-from indexer.media.change_gate import ChangeGate
-from indexer.labels.classify import LabelModel
-from indexer.media.discover import discover
-from indexer.models.encoder import Encoder
 from indexer.errors import MediaError
-from indexer.media.frames import FrameScanner
-from indexer.media.prefetch import prefetch
+from indexer.labels.classify import LabelModel
 from indexer.labels.coverage import covered_seconds, label_tree, video_coverage
-from indexer.labels.segments import label_segments
-from indexer.store.facade import NewVideo, Store
-from indexer.media.thumbnails import THUMB_WIDTH, jpeg_bytes, remove_thumbnails, save_thumbnails
+from indexer.media.discover import discover
+from indexer.media.prefetch import prefetch
+from indexer.models.encoder import Encoder
+from indexer.pipeline.analysis import Analyser, IndexOptions, Progress, content_hash
+from indexer.pipeline.commit import commit
 from indexer.pipeline.scanning import FileEnd, FileFailed, FileStart, Planned, scan_files
-from indexer.types import SampledFrame, ShotCut
+from indexer.store import Store
 
 log = logging.getLogger(__name__)
 
-_HASH_CHUNK = 4 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class IndexOptions:
-    """How to sample and embed. ``every`` is seconds between samples (from PTS)."""
-
-    every: float = 0.5
-    batch_size: int = 32
-    shot_aware: bool = True
-    change_threshold: float = 0.2  # see indexer.media.change_gate
-    reencode_window: float = 4.0  # seconds; 0 encodes every sampled frame
-    thumb_width: int = THUMB_WIDTH  # JPEG thumbnail of every stored frame; 0: none
-
-    def __post_init__(self) -> None:
-        if not self.every > 0:
-            raise ValueError(f"sampling interval must be > 0 seconds, got {self.every!r}")
-        if not 0 <= self.change_threshold <= 1 or self.reencode_window < 0:
-            raise ValueError("change threshold must be in [0, 1] and re-encode window >= 0 s")
-        if self.batch_size < 1:
-            raise ValueError(f"batch size must be >= 1, got {self.batch_size!r}")
+__all__ = ["FileResult", "IndexOptions", "Indexer", "content_hash", "prune_missing"]
 
 
 @dataclass(frozen=True)
@@ -78,61 +53,16 @@ class FileResult:
         return self.status == "failed"
 
 
-class Progress(Protocol):
-    """Receives progress in video-seconds (the CLI wires it to a tqdm bar)."""
-
-    def start_file(self, path: Path, duration: float) -> None: ...
-
-    def advance(self, seconds: float) -> None: ...
-
-
-class _NoProgress:
-    def start_file(self, path: Path, duration: float) -> None:
-        pass
-
-    def advance(self, seconds: float) -> None:
-        pass
-
-
-def content_hash(path: Path) -> str:
-    """BLAKE2b-160 of the whole file; raises MediaError if it cannot be read."""
-    digest = hashlib.blake2b(digest_size=20)
-    try:
-        with open(path, "rb") as fh:
-            while chunk := fh.read(_HASH_CHUNK):
-                digest.update(chunk)
-    except PermissionError:
-        raise MediaError(path, "permission denied") from None
-    except OSError as exc:
-        raise MediaError(path, exc.strerror or str(exc)) from None
-    return digest.hexdigest()
-
-
-@dataclass
-class _Encoding:
-    """What the main thread has of the file being encoded."""
-
-    start: FileStart
-    times: list[float] = field(default_factory=list)
-    pts: list[int] = field(default_factory=list)
-    batch: list[np.ndarray] = field(default_factory=list)
-    chunks: list[np.ndarray] = field(default_factory=list)
-    cuts: list[ShotCut] = field(default_factory=list)
-    jpegs: list[bytes] = field(default_factory=list)
-    last_time: float = 0.0
-    error: str = ""
-
-
 class Indexer:
     """Indexes files into a Store with one encoder and one label model."""
 
     def __init__(self, store: Store, encoder: Encoder, labels: LabelModel,
                  options: IndexOptions = IndexOptions(), progress: Progress | None = None) -> None:
         self.store = store
-        self.encoder = encoder
         self.labels = labels
         self.options = options
-        self.progress = progress or _NoProgress()
+        self.progress = progress
+        self.analyser = Analyser(encoder, labels, options, progress)
 
     def index_paths(self, paths: Iterable[str | Path]) -> Iterator[FileResult]:
         """Index every video under ``paths``; yield one FileResult per file or bad path, in order."""
@@ -143,26 +73,22 @@ class Indexer:
         return next(self._run([Path(path)]))
 
     def _run(self, items: Iterable[Path | MediaError]) -> Iterator[FileResult]:
-        """Decode (a producer thread, file after file) while embedding, labelling and storing here."""
-        stream = prefetch(scan_files(items, self._plan, self._scanner), maxsize=2 * self.options.batch_size)
-        current: _Encoding | None = None
+        """Plan and decode in a producer thread, file after file; analyse the rest and commit here."""
+        stream = prefetch(scan_files(items, self._plan, self.analyser.open),
+                          maxsize=2 * self.options.batch_size)  # bounded: memory stays bounded
         for item in stream:
             if isinstance(item, FileResult):
                 yield item
-            elif isinstance(item, FileStart):
-                current = _Encoding(item)
-                self.progress.start_file(item.path, item.scanner.info.duration)
             elif isinstance(item, FileFailed):
-                current = None
                 yield FileResult(item.path, "failed", item.reason, wall_seconds=time.perf_counter() - item.started)
-            elif isinstance(item, FileEnd):
-                yield self._finish(current)
-                current = None
-            elif current is not None:
-                self._take(current, item)
+            elif isinstance(item, FileStart):
+                frames = _frames_of(item.path, stream)
+                yield self._analyse_and_commit(item, frames)
+                for _ in frames:  # what is left of a file whose analysis failed
+                    pass
 
     def _plan(self, path: Path) -> FileResult | Planned:
-        """Skip an unchanged file, follow a renamed one, else plan its encoding. Raises MediaError."""
+        """Skip an unchanged file, follow a renamed one, else plan its analysis. Raises MediaError."""
         try:
             st = path.stat()
         except OSError as exc:
@@ -179,89 +105,40 @@ class Indexer:
             if moved is not None:
                 self.store.rename_video(moved.id, path, st.st_mtime)
                 return FileResult(path, "renamed", f"was {moved.path}", moved.id, moved.duration)
-        return Planned(st, digest, "reindexed" if existing else "indexed", existing)
+        return Planned(digest, "reindexed" if existing else "indexed")
 
-    def _scanner(self, path: Path) -> FrameScanner:
-        gate = ChangeGate(self.options.change_threshold, self.options.reencode_window)
-        return FrameScanner(path, every=self.options.every, image_size=self.encoder.image_size,
-                            shot_aware=self.options.shot_aware, gate=gate, thumb_width=self.options.thumb_width)
-
-    def _take(self, file: _Encoding, item: SampledFrame | ShotCut) -> None:
-        """Add a cut or a sampled frame of the current file; embed a full batch."""
-        if file.error:
-            return
-        if isinstance(item, ShotCut):
-            file.cuts.append(item)
-            return
-        file.times.append(item.time)
-        file.pts.append(item.pts)
-        file.batch.append(item.image)
-        if item.thumbnail is not None:
-            file.jpegs.append(jpeg_bytes(item.thumbnail))
+    def _analyse_and_commit(self, start: FileStart, frames: Iterator[Any]) -> FileResult:
+        path = start.path
         try:
-            if len(file.batch) >= self.options.batch_size:
-                file.chunks.append(self._encode_batch(file.batch))
-                file.batch = []
-        except Exception as exc:  # the model failed on this file: report it, go on with the next
-            log.warning("skipping %s: encoding failed", file.start.path, exc_info=True)
-            file.error = f"unexpected error: {type(exc).__name__}: {exc}"
-        self.progress.advance(max(0.0, item.time - file.last_time))
-        file.last_time = max(file.last_time, item.time)
-
-    def _finish(self, file: _Encoding | None) -> FileResult:
-        """Embed the last batch, label and store the file; a failed file becomes a failed result."""
-        assert file is not None, "a file ended that never started"
-        path = file.start.path
-        try:
-            if file.error:
-                raise MediaError(path, file.error)
-            result = self._store(file)
+            analysis = self.analyser.finish(start.scan, frames)
+            video_id = commit(self.store, analysis)
+            present = video_coverage(self.store.segments(video_id, include_rejected=True),
+                                     label_tree(self.labels.labels))
+            top = tuple(sorted(((label, covered_seconds(pieces)) for label, pieces in present.items()),
+                               key=lambda item: (-item[1], item[0]))[:5])
+            note = analysis.video.note
+            result = FileResult(path, start.plan.status, note, video_id, analysis.video.info.duration,
+                                len(analysis.times), partial=bool(note), labels=top)
         except MediaError as exc:
             log.info("skipping %s", exc)
             result = FileResult(path, "failed", exc.reason)
-        except Exception as exc:  # labels/store bug: the batch goes on
+        except Exception as exc:  # a decoder/library bug must not stop the batch
             log.warning("skipping %s: unexpected error", path, exc_info=True)
             result = FileResult(path, "failed", f"unexpected error: {type(exc).__name__}: {exc}")
-        return dataclasses.replace(result, wall_seconds=time.perf_counter() - file.start.started)
+        return dataclasses.replace(result, wall_seconds=time.perf_counter() - start.started)
 
-    def _store(self, file: _Encoding) -> FileResult:
-        scanner, plan, path = file.start.scanner, file.start.plan, file.start.path
-        if file.batch:
-            file.chunks.append(self._encode_batch(file.batch))
-        report = scanner.report
-        self.progress.advance(max(0.0, report.duration - file.last_time))
-        times, pts = np.array(file.times, dtype=np.float64), np.array(file.pts, dtype=np.int64)
-        if not times.size:
-            raise MediaError(path, "no frame could be decoded")
-        vectors = np.concatenate(file.chunks)
-        log.debug("%s: %d frames sampled, %d encoded", path, scanner.sampled, len(times))
-        duration = max(report.duration, float(times[-1]))
-        segments = label_segments(self.labels, times, vectors, [c.time for c in file.cuts], duration,
-                                  self.options.every)
-        note = ""
-        if report.errors:
-            note = (f"{len(report.errors)} decode error(s), about {report.lost_seconds:.1f} s lost; "
-                    f"first: {report.errors[0]}")
-        record = NewVideo(path=path, content_hash=plan.digest, size=plan.st.st_size, mtime=plan.st.st_mtime,
-                          info=dataclasses.replace(scanner.info, duration=duration),
-                          sample_every=self.options.every, status="partial" if note else "ok", note=note)
-        video_id = self.store.write_video(record, times, pts, vectors, file.cuts, segments)
-        if file.jpegs:
-            save_thumbnails(self.store.thumbs_dir, video_id, plan.digest, times.tolist(), file.jpegs,
-                            self.options.thumb_width)
-        if plan.existing is not None:  # the old version's pictures
-            remove_thumbnails(self.store.thumbs_dir, plan.existing.id, plan.existing.content_hash)
-        present = video_coverage(self.store.segments(video_id, include_rejected=True),
-                                 label_tree(self.labels.labels))
-        top = tuple(sorted(((label, covered_seconds(pieces)) for label, pieces in present.items()),
-                           key=lambda item: (-item[1], item[0]))[:5])
-        return FileResult(path, plan.status, note, video_id, duration, int(times.size), partial=bool(note), labels=top)
 
-    def _encode_batch(self, images: list[np.ndarray]) -> np.ndarray:
-        vectors = np.asarray(self.encoder.encode_images(np.stack(images)), dtype=np.float32)
-        if vectors.shape != (len(images), self.encoder.dim):
-            raise ValueError(f"encoder returned shape {vectors.shape}, expected ({len(images)}, {self.encoder.dim})")
-        return vectors
+def _frames_of(path: Path, stream: Iterator[Any]) -> Iterator[Any]:
+    """The cuts and sampled frames of the file that just started, up to its end.
+
+    Raises MediaError where the producer reports the file failed midway.
+    """
+    for item in stream:
+        if isinstance(item, FileEnd):
+            return
+        if isinstance(item, FileFailed):
+            raise MediaError(path, item.reason)
+        yield item
 
 
 def prune_missing(store: Store, keep: Callable[[Path], bool] = lambda p: p.exists()) -> list[Path]:
@@ -269,7 +146,6 @@ def prune_missing(store: Store, keep: Callable[[Path], bool] = lambda p: p.exist
     removed = []
     for video in store.list_videos():
         if not keep(video.path):
-            store.delete_video(video.id)
-            remove_thumbnails(store.thumbs_dir, video.id, video.content_hash)
+            store.delete_video(video.id)  # thumbnails included
             removed.append(video.path)
     return removed

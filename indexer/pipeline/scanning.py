@@ -12,7 +12,6 @@ stream goes on.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from indexer.errors import MediaError
-from indexer.media.frames import FrameScanner
 from indexer.types import SampledFrame, ShotCut
 
 log = logging.getLogger(__name__)
@@ -28,21 +26,19 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Planned:
-    """A file to encode: its stat, content hash, status-to-be and the stored version (if any)."""
+    """A file to encode: its content hash and status-to-be ("indexed" or "reindexed")."""
 
-    st: os.stat_result
     digest: str
-    status: str  # "indexed" or "reindexed"
-    existing: Any = None  # the VideoRecord being replaced
+    status: str
 
 
 @dataclass(frozen=True)
 class FileStart:
-    """Frames of ``path`` follow (``scanner`` has probed it; ``started`` is when work on it began)."""
+    """Frames of ``path`` follow (``scan`` is what ``open`` made of it; ``started`` when work on it began)."""
 
     path: Path
     plan: Planned
-    scanner: FrameScanner
+    scan: Any
     started: float
 
 
@@ -66,11 +62,12 @@ Item = FileStart | FileEnd | FileFailed | SampledFrame | ShotCut | Any
 
 
 def scan_files(items: Iterable[Path | MediaError], plan: Callable[[Path], Any],
-               open_scanner: Callable[[Path], FrameScanner]) -> Iterator[Item]:
+               open_scan: Callable[[Path, str], Any]) -> Iterator[Item]:
     """Plan and decode every file in ``items`` in turn (see the module docstring).
 
     ``plan(path)`` returns a :class:`Planned` for a file to encode, or anything else (a finished
-    result, yielded as it is); it and ``open_scanner`` may raise MediaError. A MediaError in
+    result, yielded as it is); ``open_scan(path, digest)`` returns an object whose ``scanner``
+    (a :class:`FrameScanner`) is then iterated here. Both may raise MediaError. A MediaError in
     ``items`` (a path discovery could not use) becomes a :class:`FileFailed`.
     """
     for item in items:
@@ -84,9 +81,9 @@ def scan_files(items: Iterable[Path | MediaError], plan: Callable[[Path], Any],
             if not isinstance(planned, Planned):
                 yield planned
                 continue
-            scanner = open_scanner(path)
-            yield FileStart(path, planned, scanner, started)
-            yield from scanner
+            scan = open_scan(path, planned.digest)
+            yield FileStart(path, planned, scan, started)
+            yield from scan.scanner
             yield FileEnd(path)
         except MediaError as exc:
             log.info("skipping %s", exc)

@@ -7,7 +7,11 @@ Semantics (re-indexing relies on them, see ``catalog_segments.insert_auto_segmen
   rejected) of the same label, so a rejected segment stays rejected;
 - relabelling an automatic row also leaves a rejected curator row for the old label and
   span, so re-indexing does not bring the old label back;
-- add creates a curator row; delete removes curator rows only (reject automatic ones).
+- add creates a curator row; delete removes curator rows only (reject automatic ones);
+- add and edit store the label their ``resolve`` callable returns for what the curator typed,
+  given the labels in use (read in the same transaction):
+  :func:`indexer.labels.names.label_resolver` turns "Wine" into ``alcohol/wine``, refuses
+  invisible labels and raises CloseLabelError for an unconfirmed tag close to a label.
 
 Every operation is one transaction that also writes one ``audit_log`` row per changed segment
 (who, when, action, before and after as JSON). Each takes the curator's user name, which must
@@ -28,17 +32,17 @@ import re
 import secrets
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from indexer.store import queries as q
 from indexer.store import segment_queries as qs
 from indexer.store.catalog import SegmentRecord
-from indexer.errors import QueryError
+from indexer.errors import NotFoundError, QueryError
 from indexer.store import Store
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 14, 8, 1
 MIN_PASSWORD = 8
-MAX_LABEL = 200
 USER_NAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 
 
@@ -79,26 +83,51 @@ def verify_password(password: str, encoded: str) -> bool:
 
 
 def add_user(store: Store, name: str, password: str) -> bool:
-    """Create the curator account ``name``, or set a new password for it; return True if it
-    was created.
+    """Create the curator account ``name``, or set a new password for it (which ends all its
+    sessions); return True if it was created.
 
     Raises:
         QueryError: the name is not 1-64 of ``A-Z a-z 0-9 _ . @ -``, or the password is
             shorter than 8 characters.
         StoreError: the store is read-only.
     """
-    if not USER_NAME.fullmatch(name or ""):
-        raise QueryError("a user name is 1 to 64 letters, digits or _ . @ -")
-    if len(password or "") < MIN_PASSWORD:
-        raise QueryError(f"the password must have at least {MIN_PASSWORD} characters")
-    encoded = hash_password(password)
+    encoded = _new_hash(name, password)
     with store.catalog.write() as conn:
-        cur = conn.execute("UPDATE users SET password_hash = ? WHERE name = ?", (encoded, name))
-        if cur.rowcount:
+        if _set_hash(conn, name, encoded):
             return False
         conn.execute("INSERT INTO users (name, password_hash, created_at) VALUES (?, ?, ?)",
                      (name, encoded, time.time()))
     return True
+
+
+def set_password(store: Store, name: str, password: str) -> None:
+    """Give the existing account ``name`` a new password and end all its sessions.
+
+    Raises:
+        NotFoundError: no such account.
+        QueryError: bad name or a password shorter than 8 characters.
+        StoreError: the store is read-only.
+    """
+    encoded = _new_hash(name, password)
+    with store.catalog.write() as conn:
+        if not _set_hash(conn, name, encoded):
+            raise NotFoundError(f"no curator account {name!r}; create it with `reelsearch user add {name}`")
+
+
+def _new_hash(name: str, password: str) -> str:
+    """The hash of a new password after checking the name and the password. Raises QueryError."""
+    if not USER_NAME.fullmatch(name or ""):
+        raise QueryError("a user name is 1 to 64 letters, digits or _ . @ -")
+    if len(password or "") < MIN_PASSWORD:
+        raise QueryError(f"the password must have at least {MIN_PASSWORD} characters")
+    return hash_password(password)
+
+
+def _set_hash(conn: sqlite3.Connection, name: str, encoded: str) -> bool:
+    """Store a new password hash for an existing account and end its sessions; False if none."""
+    cur = conn.execute("UPDATE users SET password_hash = ?, session_generation = session_generation + 1 "
+                       "WHERE name = ?", (encoded, name))
+    return bool(cur.rowcount)
 
 
 def check_password(store: Store, name: str, password: str) -> bool:
@@ -130,11 +159,12 @@ def _check_user(conn: sqlite3.Connection, user: str) -> None:
         raise QueryError(f"unknown curator {user!r}; create the account with `reelsearch user add`")
 
 
-def _check_label(label: str) -> str:
-    label = (label or "").strip()
-    if not label or len(label) > MAX_LABEL or any(ord(c) < 32 for c in label):
-        raise QueryError(f"a label is 1 to {MAX_LABEL} printable characters")
-    return label
+#: Turns what a curator typed into the label to store, given every label in use.
+LabelResolver = Callable[[str, list[str]], str]
+
+
+def _resolve_label(conn: sqlite3.Connection, label: str, resolve: LabelResolver) -> str:
+    return resolve(label, [row[0] for row in conn.execute("SELECT DISTINCT label FROM segments")])
 
 
 def _check_span(conn: sqlite3.Connection, video_id: int, start: float, end: float) -> None:
@@ -203,14 +233,17 @@ def reject(store: Store, segment_id: int, user: str) -> SegmentRecord:
     return _set_status(store, segment_id, user, "rejected", "reject")
 
 
-def edit(store: Store, segment_id: int, user: str, *, start: float | None = None,
-         end: float | None = None, label: str | None = None) -> SegmentRecord:
+def edit(store: Store, segment_id: int, user: str, *, resolve: LabelResolver,
+         start: float | None = None, end: float | None = None,
+         label: str | None = None) -> SegmentRecord:
     """Change a segment's start, end and/or label; it becomes a curator segment (a boundary
     set by hand has no uncertainty). Relabelling an automatic segment also stores a rejected
-    curator segment for the old label.
+    curator segment for the old label. ``label`` goes through ``resolve`` (see the module
+    docstring).
 
     Raises: NotFoundError (no such segment), QueryError (unknown user, nothing to change,
-    end <= start, outside the video, bad label), StoreError (read-only).
+    end <= start, outside the video, bad label), CloseLabelError (a new tag close to an
+    existing label, not confirmed), StoreError (read-only).
     """
     if start is None and end is None and label is None:
         raise QueryError("nothing to change: give a new start, end or label")
@@ -223,7 +256,7 @@ def edit(store: Store, segment_id: int, user: str, *, start: float | None = None
         if end is not None:
             values.update(end=end, end_uncertainty=0.0)
         if label is not None:
-            values["label"] = _check_label(label)
+            values["label"] = _resolve_label(conn, label, resolve)
         _check_span(conn, before.video_id, values.get("start", before.start),
                     values.get("end", before.end))
         after = _update(conn, segment_id, user, **values)
@@ -235,16 +268,18 @@ def edit(store: Store, segment_id: int, user: str, *, start: float | None = None
     return after
 
 
-def add(store: Store, video_id: int, user: str, label: str, start: float,
-        end: float) -> SegmentRecord:
-    """Add a curator segment (any taxonomy category or free-text tag).
+def add(store: Store, video_id: int, user: str, label: str, start: float, end: float, *,
+        resolve: LabelResolver) -> SegmentRecord:
+    """Add a curator segment: a taxonomy category or a free-text tag, as ``resolve`` makes of
+    ``label`` (see the module docstring).
 
     Raises: NotFoundError (no such video), QueryError (unknown user, end <= start, outside
-    the video, bad label), StoreError (read-only).
+    the video, bad label), CloseLabelError (a new tag close to an existing label, not
+    confirmed), StoreError (read-only).
     """
     with store.catalog.write() as conn:
         _check_user(conn, user)
-        label = _check_label(label)
+        label = _resolve_label(conn, label, resolve)
         _check_span(conn, video_id, start, end)
         after = _insert(conn, user, video_id, label, start, end)
         _log(conn, user, "add", video_id, after.id, None, after)
@@ -270,7 +305,7 @@ def delete(store: Store, segment_id: int, user: str) -> SegmentRecord:
 def audit(store: Store, video_id: int, *, limit: int | None = None) -> list[AuditEntry]:
     """The video's audit log, newest first (kept after the video is deleted)."""
     sql = "SELECT * FROM audit_log WHERE video_id = ? ORDER BY at DESC, id DESC"
-    args: tuple = (int(video_id),)
+    args: tuple = (q.sql_id(video_id),)
     if limit is not None:
         sql, args = sql + " LIMIT ?", (*args, int(limit))
     with store.catalog.read() as conn:

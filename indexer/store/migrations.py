@@ -141,7 +141,6 @@ def _keep_uncovered(conn: sqlite3.Connection, seg_id: int, start: float, end: fl
                      "status, created_by, updated_at FROM segments WHERE id = ?", (a, b, seg_id))
 
 
-
 M003_TEXT_VECTORS = """
         CREATE TABLE text_vectors (
             encoder TEXT NOT NULL,
@@ -160,8 +159,25 @@ def m003_text_vectors(conn: sqlite3.Connection) -> None:
     _run_statements(conn, M003_TEXT_VECTORS)
 
 
+M004_SIGN_IN = """
+        ALTER TABLE users ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE sign_in_failures (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            key TEXT NOT NULL,
+            at REAL NOT NULL
+        );
+        CREATE INDEX sign_in_failures_key ON sign_in_failures (key, at);
+        CREATE INDEX sign_in_failures_at ON sign_in_failures (at)
+"""
+
+
+def m004_sign_in(conn: sqlite3.Connection) -> None:
+    """Revocable sessions (a generation per curator) and the failed sign-in ledger."""
+    _run_statements(conn, M004_SIGN_IN)
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_own_parent_segments,
-                                                              m003_text_vectors)
+                                                              m003_text_vectors, m004_sign_in)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
