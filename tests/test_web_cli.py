@@ -190,11 +190,12 @@ def test_serve_migrates_an_old_index(group, writable_data, monkeypatch):
     from indexer.store import Store, migrations
 
     catalog = writable_data.data_dir / Store.CATALOG
-    conn = sqlite3.connect(catalog)  # back to the first schema version, as an older reelsearch left it
+    conn = sqlite3.connect(catalog)  # back to schema version 3, as an older reelsearch left it
     with conn:
-        conn.execute("DROP TABLE sign_in_failures")
+        for table in ("user_categories", "label_models", "learn_runs", "reviews", "sign_in_failures"):
+            conn.execute(f"DROP TABLE {table}")  # what migrations 4 (sign-in) and 5 (curator learning) add
         conn.execute("ALTER TABLE users DROP COLUMN session_generation")
-        conn.execute(f"PRAGMA user_version = {migrations.SCHEMA_VERSION - 1}")
+        conn.execute("PRAGMA user_version = 3")
     conn.close()
     calls = {}
     _waitress(monkeypatch, calls)

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Sequence
 
 from indexer.labels.coverage import covered_seconds, label_tree, video_coverage
 
+from .archive import shown_path
 from .timeline import category_colours, label_colour, make_block
 
 
@@ -99,7 +100,7 @@ def label_listing(snapshot: Snapshot, label: str) -> list[dict[str, Any]]:
         video = snapshot.videos[vid]
         seconds = covered_seconds(mine)
         longest = max(mine, key=lambda s: (s.end - s.start, -s.start))
-        rows.append({"video_id": vid, "name": video.path.name, "path": str(video.path),
+        rows.append({"video_id": vid, "name": video.path.name, "path": shown_path(video.path),
                      "thumb_time": round((longest.start + longest.end) / 2, 6),
                      "duration": video.duration, "screen_time": round(seconds, 6),
                      "share": seconds / video.duration if video.duration else 0.0,

@@ -176,8 +176,51 @@ def m004_sign_in(conn: sqlite3.Connection) -> None:
     _run_statements(conn, M004_SIGN_IN)
 
 
+M005_CURATOR_LEARNING = """
+        CREATE TABLE reviews (
+            video_id INTEGER NOT NULL REFERENCES videos (id) ON DELETE CASCADE,
+            label TEXT NOT NULL,
+            user TEXT NOT NULL,
+            at REAL NOT NULL,
+            PRIMARY KEY (video_id, label)
+        );
+        CREATE TABLE learn_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at REAL NOT NULL,
+            user TEXT,
+            kind TEXT NOT NULL CHECK (kind IN ('learn', 'feedback')),
+            status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'rolled_back')),
+            summary TEXT NOT NULL,
+            videos TEXT NOT NULL,
+            snapshot TEXT NOT NULL
+        );
+        CREATE TABLE label_models (
+            run_id INTEGER NOT NULL REFERENCES learn_runs (id) ON DELETE CASCADE,
+            label TEXT NOT NULL,
+            weights BLOB NOT NULL,
+            params TEXT NOT NULL,
+            trained_on TEXT NOT NULL,
+            PRIMARY KEY (run_id, label)
+        );
+        CREATE TABLE user_categories (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            prompts TEXT NOT NULL,
+            created_by TEXT,
+            created_at REAL NOT NULL
+        )
+"""
+
+
+def m005_curator_learning(conn: sqlite3.Connection) -> None:
+    """Curators teach: "reviewed" marks per (video, category), versioned learned category models
+    with the automatic segments each version replaced (for rollback), and user categories."""
+    _run_statements(conn, M005_CURATOR_LEARNING)
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_own_parent_segments,
-                                                              m003_text_vectors, m004_sign_in)
+                                                              m003_text_vectors, m004_sign_in,
+                                                              m005_curator_learning)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
