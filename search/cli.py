@@ -21,7 +21,7 @@ from indexer.errors import EncoderMismatchError, NotFoundError, QueryError, Reel
 from indexer.types import format_timestamp, round_for_json
 
 from .query import parse_like
-from .remote import prefer_server
+from .server_texts import prefer_server
 from .results import SearchResponse, deep_link
 
 log = logging.getLogger(__name__)

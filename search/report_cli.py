@@ -20,7 +20,7 @@ from indexer.labels.taxonomy import Taxonomy, load_taxonomy
 from indexer.store import Store, VideoRecord
 from indexer.types import format_timestamp, round_for_json
 
-from .remote import prefer_server
+from .server_texts import prefer_server
 from .report import ReportView, label_report, labels_json, video_labels
 
 

@@ -60,6 +60,24 @@ def test_scene_times_match_truth_within_a_frame(tmp_path, store, colour_encoder,
     assert store.cuts(result.video_id) == pytest.approx(list(video.cut_times), abs=frame)
 
 
+def test_label_boundary_inside_a_dissolve(tmp_path, store, colour_encoder, taxonomy) -> None:
+    from benchmarks.synthetic_edits import make_edited_clip
+    from indexer.models.colour import COLOURS
+
+    plan = [("shot", 50, {"rgb": COLOURS["red"]}), ("dissolve", 20), ("shot", 50, {"rgb": COLOURS["blue"]})]
+    clip = make_edited_clip(tmp_path / "dissolve.mp4", plan, fps=Fraction(25))
+    result = _indexer(store, colour_encoder, taxonomy).index_file(clip.path)
+    first, last = clip.frame_times[50], clip.frame_times[69]  # the dissolve's first and last frame
+    [transition] = store.transitions(result.video_id)
+    assert (transition.kind, transition.start, transition.end) == ("dissolve", first, last)
+    assert store.cuts(result.video_id) == []
+    [red], [blue] = _segments(store, result.video_id, "red"), _segments(store, result.video_id, "blue")
+    middle, half = (first + last) / 2, (last - first) / 2
+    assert red.end == pytest.approx(middle) and red.end_uncertainty == pytest.approx(half)
+    assert blue.start == pytest.approx(middle) and blue.start_uncertainty == pytest.approx(half)
+    assert store.boundaries(result.video_id) == [(first, last)]
+
+
 def test_variable_frame_rate(tmp_path, store, colour_encoder, taxonomy) -> None:
     rng = np.random.default_rng(3)
     durations = [Fraction(1, int(rng.choice([15, 24, 30, 60]))) for _ in range(110)]
@@ -209,43 +227,3 @@ def test_a_thumbnail_is_stored_for_every_frame(tmp_path, store, colour_encoder, 
         expected = "red" if t < video.cut_times[0] else "blue"
         assert np.abs(typical - COLOURS[expected]).max() < 40, (t, typical)
 
-
-def test_next_file_is_decoded_while_this_one_is_encoded(tmp_path: Path, store, colour_encoder, taxonomy,
-                                                        monkeypatch) -> None:
-    """Files overlap: the second file is opened for decoding before the first one's frames are embedded."""
-    import threading
-
-    folder = tmp_path / "ads"
-    folder.mkdir()
-    for name in ("a", "b"):
-        make_video(folder / f"{name}.mp4", [Scene("red", 20), Scene("blue", 20)])
-    opened: list[str] = []
-    second_opened = threading.Event()
-    from indexer.pipeline.analysis import Analyser
-
-    open_file = Analyser.open
-
-    def recording_open(self, path, digest):
-        opened.append(path.name)
-        if len(opened) == 2:
-            second_opened.set()
-        return open_file(self, path, digest)
-
-    monkeypatch.setattr(Analyser, "open", recording_open)
-    overlapped: list[bool] = []
-
-    class Waiting:
-        name, dim, image_size = colour_encoder.name, colour_encoder.dim, colour_encoder.image_size
-
-        def encode_images(self, images):
-            if not overlapped:  # the first file's only batch (batch_size is larger than any file)
-                overlapped.append(second_opened.wait(timeout=30))
-            return colour_encoder.encode_images(images)
-
-        def encode_texts(self, texts):
-            return colour_encoder.encode_texts(texts)
-
-    indexer = _indexer(store, Waiting(), taxonomy, batch_size=1000)
-    results = list(indexer.index_paths([folder]))
-    assert [r.status for r in results] == ["indexed", "indexed"]
-    assert overlapped == [True] and opened == ["a.mp4", "b.mp4"]

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from webfixtures import *  # noqa: F401,F403  (fixtures)
 
-from search.remote import SERVER_FILE
+from search.server_texts import SERVER_FILE
 from web.cli import serve, user
 
 
@@ -192,6 +192,8 @@ def test_serve_migrates_an_old_index(group, writable_data, monkeypatch):
     catalog = writable_data.data_dir / Store.CATALOG
     conn = sqlite3.connect(catalog)  # back to schema version 3, as an older reelsearch left it
     with conn:
+        conn.execute("DROP TABLE transitions")  # what migration 6 (transitions) adds
+        conn.execute("ALTER TABLE cuts DROP COLUMN margin")
         for table in ("user_categories", "label_models", "learn_runs", "reviews", "sign_in_failures"):
             conn.execute(f"DROP TABLE {table}")  # what migrations 4 (sign-in) and 5 (curator learning) add
         conn.execute("ALTER TABLE users DROP COLUMN session_generation")

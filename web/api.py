@@ -15,7 +15,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from indexer.errors import CloseLabelError, NotFoundError, QueryError
 from indexer.types import MAX_LABEL_CHARS
-from search.remote import MAX_TEXTS
+from search.server_texts import MAX_TEXTS
 from search.report import label_report, labels_json, video_labels
 
 from . import browsing
@@ -55,7 +55,7 @@ def search():
 @bp.get("/embed")
 def embed():
     """Unit text vectors from the index's encoder (``text`` repeated): how CLI commands on the same
-    data dir use this server's warm model (:mod:`search.remote`)."""
+    data dir use this server's warm model (:mod:`search.server_texts`)."""
     texts = request.args.getlist("text")
     if not 0 < len(texts) <= MAX_TEXTS or any(len(t) > MAX_LABEL_CHARS * 5 for t in texts):
         raise QueryError(f"give 1 to {MAX_TEXTS} texts of at most {MAX_LABEL_CHARS * 5} characters")
@@ -95,13 +95,17 @@ def videos():
 @bp.get("/videos/<id:video_id>")
 def video(video_id: int):
     """One video with the labels present in it (curator decisions applied), its segments
-    (rejected too with include_rejected=1), cuts and links."""
+    (rejected too with include_rejected=1), cuts (with their margins), transitions and links."""
     st, taxonomy = store(), archive().taxonomy
     record = st.get_video(video_id)
     rejected = request.args.get("include_rejected", "").lower() in ("1", "true", "yes")
     colours = category_colours(taxonomy.ids)
     present = labels_json(record, video_labels(st, record, taxonomy), taxonomy)["labels"]  # no path
-    return jsonify(video=video_dict(record), labels=present, cuts=st.cuts(video_id),
+    cuts = st.shot_cuts(video_id)
+    transitions = [{"kind": t.kind, "colour": t.colour, "start": t.start, "end": t.end, "strength": t.strength}
+                   for t in st.transitions(video_id)]
+    return jsonify(video=video_dict(record), labels=present, cuts=[c.time for c in cuts],
+                   cut_margins=[c.margin for c in cuts], transitions=transitions,
                    segments=[segment_dict(s, colours) for s in st.segments(video_id, include_rejected=rejected)],
                    media=f"/media/videos/{video_id}")
 

@@ -20,7 +20,7 @@ import click
 
 from indexer.cli.options import data_dir_option, warn_if_random_weights
 from indexer.errors import ReelsearchError
-from search.remote import ServerAddress, remove_server_file, write_server_file
+from search.server_texts import ServerAddress, remove_server_file, write_server_file
 
 log = logging.getLogger(__name__)
 

@@ -2,9 +2,7 @@
 
 One decode drives everything: a decode thread feeds the scanner (cuts, sampling, change gate,
 thumbnails), the scanner runs in a producer thread, and this thread embeds full batches, so
-decoder and encoder overlap (both release the GIL). :meth:`Analyser.open` and
-:meth:`Analyser.finish` split the work so that the producer can go on to the next file while
-this one is finished (:mod:`indexer.pipeline.scanning`). Labels are found from the embeddings and
+decoder and encoder overlap (both release the GIL). Labels are found from the embeddings and
 cuts; registered extractors (:mod:`indexer.pipeline.extractors`) see every sampled frame.
 The result is frozen and picklable, so it can be made in a worker process or on another
 machine and committed by the single writer (:mod:`indexer.pipeline.commit`).
@@ -16,7 +14,7 @@ import dataclasses
 import hashlib
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,7 +31,7 @@ from indexer.media.thumbnails import THUMB_WIDTH, jpeg_bytes
 from indexer.models.encoder import Encoder
 from indexer.pipeline.extractors import Extractor, registered
 from indexer.store.catalog import NewVideo
-from indexer.types import SampledFrame, Segment, ShotCut, check_sample_every
+from indexer.types import Segment, ShotCut, Transition, check_sample_every
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +63,8 @@ class Analysis:
 
     ``video`` holds the file's facts (hash, size, probe info with the decoded duration,
     sampling interval, damage note); ``times``/``pts``/``vectors`` the stored frames;
-    ``thumbnails`` their JPEGs (empty when off); ``extracted`` the registered extractors' results.
+    ``thumbnails`` their JPEGs (empty when off); ``extracted`` the registered extractors' results;
+    ``transitions`` the fades and dissolves found next to the ``cuts``.
     """
 
     video: NewVideo
@@ -77,6 +76,7 @@ class Analysis:
     thumbnails: tuple[bytes, ...] = field(default=(), repr=False)
     thumb_width: int = 0
     extracted: Mapping[str, Any] = field(default_factory=dict)
+    transitions: tuple[Transition, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.times)
@@ -84,16 +84,6 @@ class Analysis:
             raise ValueError(f"times, pts and vectors differ in length ({n}, {len(self.pts)}, {len(self.vectors)})")
         if self.thumbnails and (len(self.thumbnails) != n or self.thumb_width < 1):
             raise ValueError("thumbnails need one JPEG per frame and a width")
-
-
-@dataclass(frozen=True)
-class FileScan:
-    """A file opened for analysis: its content hash, stat and scanner (probed, not yet decoded)."""
-
-    path: Path
-    digest: str
-    st: os.stat_result
-    scanner: FrameScanner
 
 
 class Progress(Protocol):
@@ -151,14 +141,6 @@ class Analyser:
 
         Raises MediaError for a file that cannot be read or decoded.
         """
-        scan = self.open(path, digest)
-        return self.finish(scan, prefetch(iter(scan.scanner), maxsize=2 * self.options.batch_size))
-
-    def open(self, path: Path, digest: str) -> FileScan:
-        """Probe ``path`` and prepare its scan (may run in another thread than :meth:`finish`).
-
-        Raises MediaError for a file that cannot be read or is not a video.
-        """
         try:
             st = os.stat(path)
         except OSError as exc:
@@ -167,25 +149,19 @@ class Analyser:
         scanner = FrameScanner(path, every=self.options.every, image_size=self.encoder.image_size,
                                shot_aware=self.options.shot_aware, gate=gate,
                                thumb_width=self.options.thumb_width)
-        return FileScan(path, digest, st, scanner)
-
-    def finish(self, scan: FileScan, items: Iterator[SampledFrame | ShotCut]) -> Analysis:
-        """Embed and label the cuts and sampled frames ``items`` of ``scan.scanner`` (all of them,
-        in order); ``scan.scanner.report`` must be set once ``items`` is exhausted.
-
-        Raises MediaError for a file of which no frame could be decoded.
-        """
-        path, digest, st, scanner = scan.path, scan.digest, scan.st, scan.scanner
         self.progress.start_file(path, scanner.info.duration)
         extractors = {name: factory() for name, factory in registered().items()}
         for extractor in extractors.values():
             extractor.start(scanner.info)
-        times, pts, vectors, cuts, jpegs = self._embed(scanner, items, extractors)
+        times, pts, vectors, edits, jpegs = self._embed(scanner, extractors)
         report = scanner.report
         if not times.size:
             raise MediaError(path, "no frame could be decoded")
         duration = max(report.duration, float(times[-1]))
-        segments = label_segments(self.labels, times, vectors, [c.time for c in cuts], duration, self.options.every)
+        cuts = [e for e in edits if isinstance(e, ShotCut)]
+        transitions = [e for e in edits if isinstance(e, Transition)]
+        bounds = sorted([(c.time, c.time) for c in cuts] + [(t.start, t.end) for t in transitions])
+        segments = label_segments(self.labels, times, vectors, bounds, duration, self.options.every)
         note = ""
         if report.errors:
             note = (f"{len(report.errors)} decode error(s), about {report.lost_seconds:.1f} s lost; "
@@ -195,24 +171,24 @@ class Analyser:
                          sample_every=self.options.every, status="partial" if note else "ok", note=note)
         return Analysis(video, times, pts, vectors, tuple(cuts), tuple(segments), tuple(jpegs),
                         self.options.thumb_width if jpegs else 0,
-                        {name: extractor.finish() for name, extractor in extractors.items()})
+                        {name: extractor.finish() for name, extractor in extractors.items()},
+                        transitions=tuple(transitions))
 
-    def _embed(self, scanner: FrameScanner, items: Iterator[SampledFrame | ShotCut],
-               extractors: Mapping[str, Extractor],
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[ShotCut], list[bytes]]:
-        """Embed the scanner's frames (those its change gate admits), coming from a producer
-        thread, in full batches here. Returns (times, pts, vectors), the cuts and the
-        frames' JPEG thumbnails (empty when thumbnails are off)."""
+    def _embed(self, scanner: FrameScanner, extractors: Mapping[str, Extractor],
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[ShotCut | Transition], list[bytes]]:
+        """Run the scanner in a producer thread; embed its frames (those its change gate
+        admits) in full batches here. Returns (times, pts, vectors), the cuts and transitions,
+        and the frames' JPEG thumbnails (empty when thumbnails are off)."""
         times: list[float] = []
         pts: list[int] = []
         chunks: list[np.ndarray] = []
-        cuts: list[ShotCut] = []
+        edits: list[ShotCut | Transition] = []
         batch: list[np.ndarray] = []
         jpegs: list[bytes] = []
         last_time = 0.0
-        for item in items:
-            if isinstance(item, ShotCut):
-                cuts.append(item)
+        for item in prefetch(iter(scanner), maxsize=2 * self.options.batch_size):
+            if isinstance(item, (ShotCut, Transition)):
+                edits.append(item)
                 continue
             times.append(item.time)
             pts.append(item.pts)
@@ -231,7 +207,7 @@ class Analyser:
         self.progress.advance(max(0.0, scanner.report.duration - last_time))
         log.debug("%s: %d frames sampled, %d encoded", scanner.info.path, scanner.sampled, len(times))
         vectors = np.concatenate(chunks) if chunks else np.zeros((0, self.encoder.dim), np.float32)
-        return np.array(times, dtype=np.float64), np.array(pts, dtype=np.int64), vectors, cuts, jpegs
+        return np.array(times, dtype=np.float64), np.array(pts, dtype=np.int64), vectors, edits, jpegs
 
     def _encode_batch(self, images: list[np.ndarray]) -> np.ndarray:
         vectors = np.asarray(self.encoder.encode_images(np.stack(images)), dtype=np.float32)

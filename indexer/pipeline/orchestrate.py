@@ -2,36 +2,30 @@
 
 :class:`Indexer` decides per file what needs doing; the work itself is the pure
 :class:`~indexer.pipeline.analysis.Analyser` followed by :func:`~indexer.pipeline.commit.commit`
-(run here, by the single writer). Files overlap: a producer thread plans and decodes them
-one after the other (:mod:`indexer.pipeline.scanning`), so the next file is already being
-decoded while this one's last batch is embedded, labelled and committed, and many short ads
-keep both cores busy. One bad file never stops a batch: it becomes a ``FileResult`` with
-status ``failed`` and a reason.
+(run here, by the single writer). One bad file never stops a batch: it becomes a
+``FileResult`` with status ``failed`` and a reason.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from indexer.errors import MediaError
 from indexer.labels.classify import LabelModel
 from indexer.labels.coverage import covered_seconds, label_tree, video_coverage
 from indexer.media.discover import discover
-from indexer.media.prefetch import prefetch
 from indexer.models.encoder import Encoder
-from indexer.pipeline.analysis import Analyser, IndexOptions, Progress, content_hash
+from indexer.pipeline.analysis import Analyser, Analysis, IndexOptions, Progress, content_hash
 from indexer.pipeline.commit import commit
-from indexer.pipeline.scanning import FileEnd, FileFailed, FileStart, Planned, scan_files
 from indexer.store import Store
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FileResult", "IndexOptions", "Indexer", "content_hash", "prune_missing"]
+__all__ = ["FileResult", "IndexOptions", "Indexer", "Work", "committed", "content_hash", "prune_missing", "triage"]
 
 
 @dataclass(frozen=True)
@@ -65,80 +59,80 @@ class Indexer:
         self.analyser = Analyser(encoder, labels, options, progress)
 
     def index_paths(self, paths: Iterable[str | Path]) -> Iterator[FileResult]:
-        """Index every video under ``paths``; yield one FileResult per file or bad path, in order."""
-        return self._run(discover(paths))
+        """Index every video under ``paths``; yield one FileResult per file or bad path."""
+        for item in discover(paths):
+            if isinstance(item, MediaError):
+                yield FileResult(item.path.absolute(), "failed", item.reason)
+                continue
+            yield self.index_file(item)
 
     def index_file(self, path: Path) -> FileResult:
         """Index one file (skip if unchanged, follow a rename); never raises for bad media."""
-        return next(self._run([Path(path)]))
-
-    def _run(self, items: Iterable[Path | MediaError]) -> Iterator[FileResult]:
-        """Plan and decode in a producer thread, file after file; analyse the rest and commit here."""
-        stream = prefetch(scan_files(items, self._plan, self.analyser.open),
-                          maxsize=2 * self.options.batch_size)  # bounded: memory stays bounded
-        for item in stream:
-            if isinstance(item, FileResult):
-                yield item
-            elif isinstance(item, FileFailed):
-                yield FileResult(item.path, "failed", item.reason, wall_seconds=time.perf_counter() - item.started)
-            elif isinstance(item, FileStart):
-                frames = _frames_of(item.path, stream)
-                yield self._analyse_and_commit(item, frames)
-                for _ in frames:  # what is left of a file whose analysis failed
-                    pass
-
-    def _plan(self, path: Path) -> FileResult | Planned:
-        """Skip an unchanged file, follow a renamed one, else plan its analysis. Raises MediaError."""
+        started = time.perf_counter()
+        path = path.absolute()
         try:
-            st = path.stat()
-        except OSError as exc:
-            raise MediaError(path, exc.strerror or str(exc)) from None
-        existing = self.store.video_by_path(path)
-        if existing and existing.size == st.st_size and existing.mtime == st.st_mtime:
-            return FileResult(path, "skipped", "unchanged", existing.id, existing.duration)
-        digest = content_hash(path)
-        if existing and existing.content_hash == digest:
-            self.store.rename_video(existing.id, path, st.st_mtime)  # touch: same content
-            return FileResult(path, "skipped", "unchanged", existing.id, existing.duration)
-        if existing is None:
-            moved = next((v for v in self.store.videos_by_hash(digest) if not v.path.exists()), None)
-            if moved is not None:
-                self.store.rename_video(moved.id, path, st.st_mtime)
-                return FileResult(path, "renamed", f"was {moved.path}", moved.id, moved.duration)
-        return Planned(digest, "reindexed" if existing else "indexed")
-
-    def _analyse_and_commit(self, start: FileStart, frames: Iterator[Any]) -> FileResult:
-        path = start.path
-        try:
-            analysis = self.analyser.finish(start.scan, frames)
-            video_id = commit(self.store, analysis)
-            present = video_coverage(self.store.segments(video_id, include_rejected=True),
-                                     label_tree(self.labels.labels))
-            top = tuple(sorted(((label, covered_seconds(pieces)) for label, pieces in present.items()),
-                               key=lambda item: (-item[1], item[0]))[:5])
-            note = analysis.video.note
-            result = FileResult(path, start.plan.status, note, video_id, analysis.video.info.duration,
-                                len(analysis.times), partial=bool(note), labels=top)
+            result = self._index_file(path)
         except MediaError as exc:
             log.info("skipping %s", exc)
-            result = FileResult(path, "failed", exc.reason)
+            return FileResult(path, "failed", exc.reason)
         except Exception as exc:  # a decoder/library bug must not stop the batch
             log.warning("skipping %s: unexpected error", path, exc_info=True)
-            result = FileResult(path, "failed", f"unexpected error: {type(exc).__name__}: {exc}")
-        return dataclasses.replace(result, wall_seconds=time.perf_counter() - start.started)
+            return FileResult(path, "failed", f"unexpected error: {type(exc).__name__}: {exc}")
+        return FileResult(**{**result.__dict__, "wall_seconds": time.perf_counter() - started})
+
+    def _index_file(self, path: Path) -> FileResult:
+        decision = triage(self.store, path)
+        if isinstance(decision, FileResult):
+            return decision
+        return self._analyse_and_commit(path, decision.digest, decision.status)
+
+    def _analyse_and_commit(self, path: Path, digest: str, status: str) -> FileResult:
+        return committed(self.store, self.labels, path, status, self.analyser.analyse(path, digest))
 
 
-def _frames_of(path: Path, stream: Iterator[Any]) -> Iterator[Any]:
-    """The cuts and sampled frames of the file that just started, up to its end.
+@dataclass(frozen=True)
+class Work:
+    """A file that needs analysing: its content hash and whether it is new or changed."""
 
-    Raises MediaError where the producer reports the file failed midway.
+    digest: str
+    status: str  # indexed or reindexed
+
+
+def triage(store: Store, path: Path) -> FileResult | Work:
+    """Decide about ``path`` (absolute) without analysing it: a FileResult when it is unchanged
+    (same size and mtime, else same content hash) or renamed (its content is stored under a path
+    that is gone; the store follows it), else the :class:`Work` to do.
+
+    Raises: MediaError (the file cannot be read).
     """
-    for item in stream:
-        if isinstance(item, FileEnd):
-            return
-        if isinstance(item, FileFailed):
-            raise MediaError(path, item.reason)
-        yield item
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise MediaError(path, exc.strerror or str(exc)) from None
+    existing = store.video_by_path(path)
+    if existing and existing.size == st.st_size and existing.mtime == st.st_mtime:
+        return FileResult(path, "skipped", "unchanged", existing.id, existing.duration)
+    digest = content_hash(path)
+    if existing and existing.content_hash == digest:
+        store.rename_video(existing.id, path, st.st_mtime)  # touch: same content
+        return FileResult(path, "skipped", "unchanged", existing.id, existing.duration)
+    if existing is None:
+        moved = next((v for v in store.videos_by_hash(digest) if not v.path.exists()), None)
+        if moved is not None:
+            store.rename_video(moved.id, path, st.st_mtime)
+            return FileResult(path, "renamed", f"was {moved.path}", moved.id, moved.duration)
+    return Work(digest, "reindexed" if existing else "indexed")
+
+
+def committed(store: Store, labels: LabelModel, path: Path, status: str, analysis: Analysis) -> FileResult:
+    """Commit ``analysis`` (one transaction) and describe it: labels on screen, longest first."""
+    video_id = commit(store, analysis)
+    present = video_coverage(store.segments(video_id, include_rejected=True), label_tree(labels.labels))
+    top = tuple(sorted(((label, covered_seconds(pieces)) for label, pieces in present.items()),
+                       key=lambda item: (-item[1], item[0]))[:5])
+    note = analysis.video.note
+    return FileResult(path, status, note, video_id, analysis.video.info.duration, len(analysis.times),
+                      partial=bool(note), labels=top)
 
 
 def prune_missing(store: Store, keep: Callable[[Path], bool] = lambda p: p.exists()) -> list[Path]:

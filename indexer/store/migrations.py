@@ -218,9 +218,32 @@ def m005_curator_learning(conn: sqlite3.Connection) -> None:
     _run_statements(conn, M005_CURATOR_LEARNING)
 
 
+M006_TRANSITIONS = """
+        ALTER TABLE cuts ADD COLUMN margin REAL;
+        CREATE TABLE transitions (
+            id INTEGER PRIMARY KEY,
+            video_id INTEGER NOT NULL REFERENCES videos (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('fade_out', 'fade_in', 'dissolve')),
+            colour TEXT NOT NULL DEFAULT '',
+            start REAL NOT NULL,
+            "end" REAL NOT NULL,
+            start_pts INTEGER NOT NULL,
+            end_pts INTEGER NOT NULL,
+            strength REAL NOT NULL
+        );
+        CREATE INDEX transitions_video ON transitions (video_id)
+"""
+
+
+def m006_transitions(conn: sqlite3.Connection) -> None:
+    """Gradual transitions (fades, dissolves) next to the cuts, and each cut's margin over its
+    threshold (NULL for cuts stored before: unknown until the video is indexed again)."""
+    _run_statements(conn, M006_TRANSITIONS)
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_own_parent_segments,
                                                               m003_text_vectors, m004_sign_in,
-                                                              m005_curator_learning)
+                                                              m005_curator_learning, m006_transitions)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
