@@ -32,17 +32,19 @@ from typing import Any
 import numpy as np
 
 from indexer.labels.coverage import label_tree, video_coverage
-from indexer.models.encoder import Encoder
+from indexer.models.encoder import Encoder, l2_normalize
 from indexer.errors import EncoderMismatchError, QueryError
 from indexer.labels.taxonomy import Taxonomy
 
 from .cutoff import DEFAULT_BACKGROUND, DEFAULT_THRESHOLD, FrameJudge, absolute_judge, image_judge, text_judge
-from .embedding import TextCache, encode_image
+from .embedding import cached_texts, encode_image
 from .filters import Filters, VideoDurations, VideoSet, candidate_videos
+from .fusion import fuse
 from .query import ParsedQuery, QueryVectors, embed_query, parse_query, with_negatives
-from .results import SearchResponse, VideoResult
+from .results import DEFAULT_K, MAX_K, SearchResponse, VideoResult
 from .sample import IndexSample
 from .scenes import attach_labels, group_scenes, video_score
+from .words import WordClause, find_words, split_query
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ MIN_FETCH = 256
 MAX_FETCH = 4096
 MAX_RESCORED_FACTOR = 2  # re-score at most max(MIN_RESCORED, MAX_RESCORED_FACTOR * k) videos
 MIN_RESCORED = 32
-MAX_K = 1000
+WORD_VISUAL_K = 100  # videos the visual part of a query with word clauses brings to the fusion
 GAP_SAMPLES = 2.0  # a scene bridges misses of up to this many sampling intervals
 POSTFILTER_SHARE = 0.5  # filters passing more of the videos than this filter after retrieval
 APPROX_MARGIN = 0.02  # how far an approximate (IVF-SQ8) score may lie below the exact cosine
@@ -68,7 +70,7 @@ class SearchEngine:
     """
 
     def __init__(self, store: Any, encoder: Encoder | None, taxonomy: Taxonomy | None = None, *,
-                 cache_size: int = 512, sample: IndexSample | None = None) -> None:
+                 sample: IndexSample | None = None) -> None:
         """Raises: EncoderMismatchError if the encoder's dimension is not the store's."""
         dim = getattr(store, "dim", None)
         if encoder is not None and dim is not None and encoder.dim != dim:
@@ -77,20 +79,22 @@ class SearchEngine:
         self.store = store
         self.encoder = encoder
         self.taxonomy = taxonomy
-        self.texts = TextCache(encoder, cache_size) if encoder is not None else None
+        self.texts = None if encoder is None else cached_texts(encoder)
         self.sample = sample or IndexSample(store)
         self.durations = VideoDurations(store)
         self._background: np.ndarray | None = None
 
     # --- public -------------------------------------------------------------------------------
 
-    def search(self, query: str | ParsedQuery, *, k: int = 20, category: str | None = None,
+    def search(self, query: str | ParsedQuery, *, k: int = DEFAULT_K, category: str | None = None,
                restricted: bool | None = None, min_duration: float | None = None,
                max_duration: float | None = None, video_id: int | None = None,
                min_score: float | None = None, negatives: tuple[str, ...] = (),
                filters: Filters | None = None) -> SearchResponse:
         """Videos whose scenes match a text query (syntax: :mod:`search.query`), best first.
 
+        Word clauses (``text:"SPF 30"``, ``said:...``, ``words:...``; :mod:`search.words`) are
+        looked up in the full-text index and fused with the visual part (:mod:`search.fusion`).
         Filters come as keywords or as a :class:`~search.filters.Filters` (keywords given as
         well replace its fields).
 
@@ -99,16 +103,20 @@ class SearchEngine:
             NotFoundError: unknown category or video id.
             EncoderError: the text encoder failed.
         """
+        chosen = _filters(filters, category=category, restricted=restricted, min_duration=min_duration,
+                          max_duration=max_duration, video_id=video_id)
+        if isinstance(query, str):
+            visual, clauses = split_query(query)
+            if clauses:
+                return self._search_words(query, visual, clauses, k, chosen, negatives, min_score)
         parsed = query if isinstance(query, ParsedQuery) else parse_query(query)
         parsed = with_negatives(parsed, negatives) if negatives else parsed
         vectors = self.embed(parsed)
         judge = self._judge(vectors, min_score)
-        chosen = _filters(filters, category=category, restricted=restricted, min_duration=min_duration,
-                          max_duration=max_duration, video_id=video_id)
         label = query if isinstance(query, str) else str(parsed)
         return self._search_vector(vectors.query, judge, chosen, k, label, "text")
 
-    def search_image(self, image: Any, *, k: int = 20, min_score: float | None = None,
+    def search_image(self, image: Any, *, k: int = DEFAULT_K, min_score: float | None = None,
                      filters: Filters | None = None, **fields: Any) -> SearchResponse:
         """Videos whose scenes look like ``image``: a file path, a PIL image or an RGB array.
 
@@ -123,7 +131,7 @@ class SearchEngine:
         label = f"image {Path(image).name}" if isinstance(image, (str, Path)) else "the image"
         return self._search_vector(query, judge, _filters(filters, **fields), k, label, "image")
 
-    def search_like(self, video_id: int, time: float, *, k: int = 20, min_score: float | None = None,
+    def search_like(self, video_id: int, time: float, *, k: int = DEFAULT_K, min_score: float | None = None,
                     filters: Filters | None = None, **fields: Any) -> SearchResponse:
         """"More like this": scenes that look like the stored frame of ``video_id`` nearest ``time``.
 
@@ -144,7 +152,7 @@ class SearchEngine:
         label = f"like {video.path.name}@{time:.3f}"  # the time asked for, not the stored frame's
         return self._search_vector(query, judge, _filters(filters, **fields), k, label, "like")
 
-    def search_vector(self, vector: np.ndarray, label: str, *, k: int = 20, min_score: float | None = None,
+    def search_vector(self, vector: np.ndarray, label: str, *, k: int = DEFAULT_K, min_score: float | None = None,
                       filters: Filters | None = None, **fields: Any) -> SearchResponse:
         """Scenes near any query vector (a query refined by relevance feedback), judged like an
         image query. Raises QueryError (bad vector, ``k`` or filter), NotFoundError."""
@@ -161,9 +169,35 @@ class SearchEngine:
         Raises: QueryError (no encoder, or negatives cancelling the query), EncoderError.
         """
         self._encoder()
-        return embed_query(query, self.texts.encode)
+        return embed_query(query, self.texts.encode_texts)
 
     # --- internals ----------------------------------------------------------------------------
+
+    def _search_words(self, label: str, visual: str, clauses: tuple[WordClause, ...], k: int, chosen: Filters,
+                      negatives: tuple[str, ...], min_score: float | None) -> SearchResponse:
+        """A query with word clauses: each clause's hits and the visual part's scenes, fused (RRF)."""
+        if not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise QueryError(f"k (the number of videos) must be between 1 and {MAX_K}, got {k!r}")
+        videos = candidate_videos(self.store, self.taxonomy, chosen, self.durations)
+        pictures, cutoff = [], None
+        if visual:
+            found = self.search(visual, k=max(k, WORD_VISUAL_K), filters=chosen, negatives=negatives,
+                                min_score=min_score)
+            pictures, cutoff = list(found.results), found.cutoff
+        hits = {clause: [h for h in find_words(self.store, clause, videos.ids()) if videos.allows(h.video_id)]
+                for clause in clauses}
+        results = fuse(pictures, hits, self.store.get_video, self._label_spans, k)
+        if not results:
+            what = " nor ".join(f"{c.field} {c.phrase!r}" for c in clauses)
+            return SearchResponse((), cutoff, f"no scene matches {label!r}: no video shows or says {what}"
+                                  + (" in the filtered videos" if chosen.active else ""), label)
+        return SearchResponse(tuple(results), cutoff, None, label)
+
+    def _label_spans(self, video_id: int) -> list[tuple[str, float, float]]:
+        """(label, start, end) of every label present in the video (for a scene's labels)."""
+        tree = label_tree(self.taxonomy.ids if self.taxonomy else ())
+        present = video_coverage(self.store.segments(video_id, include_rejected=True), tree)
+        return [(label, p.start, p.end) for label, pieces in present.items() for p in pieces]
 
     def _encoder(self) -> Encoder:
         if self.encoder is None:
@@ -173,7 +207,7 @@ class SearchEngine:
     def _background_vectors(self) -> np.ndarray:
         if self._background is None:
             prompts = list(self.taxonomy.background if self.taxonomy else DEFAULT_BACKGROUND)
-            self._background = self.texts.encode(prompts)
+            self._background = l2_normalize(self.texts.encode_texts(prompts))
         return self._background
 
     def _judge(self, query: QueryVectors | np.ndarray, min_score: float | None) -> FrameJudge:
@@ -273,9 +307,7 @@ class SearchEngine:
         video = self.store.get_video(video_id)
         scenes = group_scenes(times, scores, hits, self.store.boundaries(video_id), video.duration,
                               every=video.sample_every, max_gap=GAP_SAMPLES * video.sample_every)
-        tree = label_tree(self.taxonomy.ids if self.taxonomy else ())
-        present = video_coverage(self.store.segments(video_id, include_rejected=True), tree)
-        spans = [(label, p.start, p.end) for label, pieces in present.items() for p in pieces]
+        spans = self._label_spans(video_id)
         scenes = [attach_labels(s, spans) for s in scenes]
         return VideoResult(video, video_score(scenes), tuple(scenes)), float(scores.max())
 

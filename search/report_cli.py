@@ -12,8 +12,9 @@ from typing import Any
 
 import click
 
+from indexer.models.loading import store_encoder
 from indexer.cli.options import (data_dir_option, encoder_choice, encoder_options, open_store,
-                                 resolve_encoder, taxonomy_option, warn_if_random_weights)
+                                 taxonomy_option, warn_if_random_weights)
 from indexer.errors import MediaError, NotFoundError, ReelsearchError
 from indexer.labels.segments import LabelReport
 from indexer.labels.taxonomy import Taxonomy, load_taxonomy
@@ -41,7 +42,8 @@ def report(video: str, label: str, against: tuple[str, ...], as_json: bool, taxo
             tax = load_taxonomy(taxonomy)
             choice = encoder_choice(encoder_kw)
             record = resolve_video(store, video, tax, choice)
-            result = label_report(store, record, label, tax, lambda: prefer_server(store.data_dir, resolve_encoder(store, choice)), against)
+            result = label_report(store, record, label, tax,
+                                  lambda: prefer_server(store.data_dir, store_encoder(store, choice)), against)
         except ReelsearchError as exc:
             raise click.ClickException(str(exc)) from None
         warn_if_random_weights(store)
@@ -115,7 +117,7 @@ def _index_now(store: Store, path: Path, taxonomy: Taxonomy, choice: dict[str, A
     from indexer.pipeline.labelling import current_label_model, with_user_categories  # noqa: PLC0415
     from indexer.pipeline.orchestrate import Indexer  # noqa: PLC0415 (only a new file needs the pipeline)
 
-    encoder = resolve_encoder(store, choice)
+    encoder = store_encoder(store, choice)
     labels = current_label_model(store, with_user_categories(taxonomy, store), store.cached_texts(encoder, "prompt"))
     result = Indexer(store, encoder, labels).index_file(path)
     store.flush()
@@ -142,6 +144,12 @@ def render_report(view: ReportView) -> str:
             who = "" if s.source == "auto" else f"  [{s.source}]"
             lines.append(f"  {_bound(s.start, s.start_uncertainty)} – {_bound(s.end, s.end_uncertainty)}"
                          f"  {s.duration:7.3f} s  score {s.score:.2f}{who}")
+    d = view.disclaimer
+    if d is not None and r.contains:
+        lines.append(f"disclaimer:       \"{d.text}\" {'present' if d.present else 'MISSING'}: "
+                     f"{d.covered:.3f} s of the {d.required:.3f} s the category is on screen "
+                     f"({d.covered / d.required if d.required else 0:.1%}; shown {d.on_screen:.3f} s, "
+                     f"said {d.spoken:.3f} s)")
     return "\n".join(lines)
 
 

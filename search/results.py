@@ -11,6 +11,9 @@ from indexer.types import format_timestamp
 from .cutoff import Cutoff
 from .scenes import Scene
 
+DEFAULT_K = 20  # videos a search returns unless asked otherwise (CLI -k, web SEARCH_LIMIT)
+MAX_K = 1000  # the most videos one search returns
+
 
 def deep_link(path: str, start: float, end: float) -> str:
     """A media-fragment link that opens ``path`` at the scene: ``path#t=start,end``."""
@@ -24,8 +27,10 @@ def _seconds(value: float) -> str:
 
 
 def scene_dict(scene: Scene, path: str) -> dict:
-    """JSON-able form of a scene (seconds plus HH:MM:SS.mmm, and its deep link)."""
-    return {"start": round(scene.start, 6), "end": round(scene.end, 6),
+    """JSON-able form of a scene (seconds plus HH:MM:SS.mmm, and its deep link); ``words`` lists
+    what a word clause matched there (the line or the spoken words, the match marked)."""
+    words = {"words": [w.to_dict() for w in scene.words]} if scene.words else {}
+    return {**words, "start": round(scene.start, 6), "end": round(scene.end, 6),
             "start_hms": format_timestamp(scene.start), "end_hms": format_timestamp(scene.end),
             "best_time": round(scene.best_time, 6), "score": round(scene.score, 6),
             "hits": scene.hits, "labels": list(scene.labels),

@@ -241,17 +241,56 @@ def m006_transitions(conn: sqlite3.Connection) -> None:
     _run_statements(conn, M006_TRANSITIONS)
 
 
+M007_WORDS = """
+        CREATE TABLE word_rows (
+            id INTEGER PRIMARY KEY,
+            video_id INTEGER NOT NULL REFERENCES videos (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('text', 'said')),
+            start REAL NOT NULL,
+            end REAL NOT NULL,
+            text TEXT NOT NULL,
+            confidence REAL NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX word_rows_video ON word_rows (video_id, kind, start);
+        CREATE VIRTUAL TABLE word_fts USING fts5 (
+            text, content = 'word_rows', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER word_rows_added AFTER INSERT ON word_rows BEGIN
+            INSERT INTO word_fts (rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER word_rows_removed AFTER DELETE ON word_rows BEGIN
+            INSERT INTO word_fts (word_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END
+"""
+
+
+def m007_words(conn: sqlite3.Connection) -> None:
+    """On-screen text spans and speech segments, time-coded per video, with an FTS5 index.
+
+    ``detail`` is JSON: the text's box, or the spoken words with their times.
+    """
+    _run_statements(conn, M007_WORDS)
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_own_parent_segments,
                                                               m003_text_vectors, m004_sign_in,
-                                                              m005_curator_learning, m006_transitions)
+                                                              m005_curator_learning, m006_transitions, m007_words)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def _run_statements(conn: sqlite3.Connection, script: str) -> None:
-    """Run ``;``-separated statements one by one (``executescript`` would commit)."""
-    for statement in script.split(";"):
-        if statement.strip():
-            conn.execute(statement)
+    """Run ``;``-separated statements one by one (``executescript`` would commit); a trigger's
+    body (``BEGIN ... END``) stays one statement."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece
+        if pending.strip() and (not pending.lstrip().upper().startswith("CREATE TRIGGER")
+                                or pending.rstrip().upper().endswith("END")):
+            conn.execute(pending)
+            pending = ""
+        elif pending.strip():
+            pending += ";"
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
