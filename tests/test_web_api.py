@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 
+import numpy as np
 import pytest
 from PIL import Image
 from webfixtures import *  # noqa: F401,F403  (fixtures)
 
-from indexer.models.colour import COLOURS
+from indexer.models.colour import COLOURS, ColourEncoder
+from indexer.store import SegmentRecord
 
 
 def test_search_returns_videos_with_scenes(client, web_data):
@@ -88,6 +91,9 @@ def test_videos_and_video_detail(client, web_data):
     assert len(detail["cut_margins"]) == 2 and min(detail["cut_margins"]) > 0
     assert detail["transitions"] == []  # hard cuts only
     assert {s["label"] for s in detail["segments"]} >= {"cool/blue", "warm/red", "cool/green"}
+    first = detail["segments"][0]
+    fields = {f.name for f in dataclasses.fields(SegmentRecord)}
+    assert set(first) == fields | {"start_hms", "end_hms", "colour"}  # SegmentRecord.to_dict + the colour
     assert detail["media"] == f"/media/videos/{vid}"
     assert client.get("/api/videos/12345").status_code == 404
     assert client.get("/api/videos/12345").get_json()["error"]
@@ -130,6 +136,16 @@ def test_openapi_document_lists_the_routes(client, app):
         if path.startswith("/api/") and "action" not in path:
             assert path in documented, path
     assert "/api/segments/{segment_id}/accept" in documented
+
+
+def test_embed_gives_the_index_encoders_vectors(client):
+    body = client.get("/api/embed?text=red&text=a+green+meadow").get_json()
+    colour = ColourEncoder()
+    assert body["encoder"] == colour.name
+    np.testing.assert_allclose(body["vectors"], colour.encode_texts(["red", "a green meadow"]), atol=1e-6)
+    for query in ("", "text=" + "a" * 1001, "&".join(["text=x"] * 65)):
+        response = client.get("/api/embed?" + query)
+        assert response.status_code == 400 and "texts" in response.get_json()["error"]
 
 
 def test_video_detail_and_page_show_transitions(writable_data):

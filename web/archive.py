@@ -22,7 +22,7 @@ from typing import Any, Iterator
 
 from flask import Flask, current_app, g
 
-from indexer.errors import StoreError
+from indexer.errors import ReelsearchError, StoreError
 
 from .uploads import UploadDecoder
 
@@ -147,20 +147,20 @@ class Archive:
         Raises EncoderError if it cannot be loaded, StoreError if the store records none.
         """
         if self._encoder is None:
-            choice = self._encoder_choice
-            if isinstance(choice, str):
-                from indexer.models.loading import load_plugin
+            from indexer.models.loading import store_encoder
 
-                choice = load_plugin(choice)
-            if choice is None:
-                from indexer.models.loading import load_from_spec
-
-                spec = self.reader().encoder_spec()
-                if not spec:
-                    raise StoreError(f"the index in {self.data_dir} records no encoder yet")
-                choice = load_from_spec(spec)
-            self._encoder = choice
+            self._encoder = store_encoder(self.reader(), self._encoder_choice, bind=False)
         return self._encoder
+
+    def warm(self) -> None:
+        """Load the text side of the encoder now (``serve`` calls it in a thread at start), so the
+        first query, or a CLI command asking this server, does not wait for it. Failures are logged."""
+        try:
+            self.encoder().encode_texts(list(self.taxonomy.background[:1]) or ["a photo"])
+        except ReelsearchError as exc:  # e.g. nothing indexed yet: requests say so themselves
+            log.info("encoder of %s not loaded ahead of requests: %s", self.data_dir, exc)
+        except Exception:  # noqa: BLE001 (the request that needs the encoder reports the error)
+            log.warning("could not load the encoder of %s ahead of requests", self.data_dir, exc_info=True)
 
     def engine(self) -> Any:
         """The search engine over the shared reader (built once per opened store)."""
