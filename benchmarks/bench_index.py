@@ -32,12 +32,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.synthetic_video import make_ad_clip  # noqa: E402
-from indexer.classify import LabelModel  # noqa: E402
-from indexer.clip_encoder import OpenClipEncoder  # noqa: E402
-from indexer.pipeline import IndexOptions, Indexer  # noqa: E402
-from indexer.probe import probe  # noqa: E402
+from indexer.labels.classify import LabelModel  # noqa: E402
+from indexer.models.clip_encoder import OpenClipEncoder  # noqa: E402
+from indexer.pipeline.orchestrate import IndexOptions, Indexer  # noqa: E402
+from indexer.media.probe import probe  # noqa: E402
 from indexer.store import Store  # noqa: E402
-from indexer.taxonomy import load_taxonomy  # noqa: E402
+from indexer.labels.taxonomy import load_taxonomy  # noqa: E402
 
 
 class Counting:

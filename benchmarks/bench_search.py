@@ -8,7 +8,7 @@ shot centres plus noise (for recall), and "text" queries (a separate text direct
 with frames of the topic, ~0.18 with others, background prompts ~0.19 with every frame).
 
 Per size: exact ``IndexFlatIP`` (build, bytes, one-query latency) and IVF-SQ8 built by the
-store's own builder (:func:`indexer.vectors_ivf.build_ivf`, same nlist/training/tuned nprobe as
+store's own builder (:func:`indexer.store.ivf.build_ivf`, same nlist/training/tuned nprobe as
 ``reelsearch index --optimize``): build time, bytes, process RSS, recall@10 against exact,
 nprobe sweep, and the full engine path (``SearchEngine.search`` on a text query; embedding
 excluded by a table-lookup encoder; filters, re-scoring, scene grouping and labels included):
@@ -36,12 +36,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from indexer.catalog import NewVideo, VideoRecord  # noqa: E402
-from indexer.catalog_queries import FrameStats  # noqa: E402
-from indexer.taxonomy import load_taxonomy  # noqa: E402
+from indexer.store.catalog import NewVideo, VideoRecord  # noqa: E402
+from indexer.store.queries import FrameStats  # noqa: E402
+from indexer.labels.taxonomy import load_taxonomy  # noqa: E402
 from indexer.types import Segment, ShotCut, VideoInfo  # noqa: E402
-from indexer.vectors import VectorIndex  # noqa: E402
-from indexer.vectors_ivf import build_ivf, recall_at_k  # noqa: E402
+from indexer.store.vectors import VectorIndex  # noqa: E402
+from indexer.store.ivf import build_ivf, recall_at_k  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
 
 DIM, TOPICS, EVERY = 512, 500, 0.5
@@ -135,7 +135,7 @@ class TableEncoder:
 
 
 class ArchiveFrames:
-    """The archive as a FrameSource for indexer.vectors_ivf.build_ivf."""
+    """The archive as a FrameSource for indexer.store.ivf.build_ivf."""
 
     def __init__(self, archive: Archive) -> None:
         self._vectors = archive.vectors
@@ -309,7 +309,7 @@ def build_real_store(archive: Archive, folder: Path):
 
 def bench_text_encoder() -> None:
     try:
-        from indexer.clip_encoder import OpenClipEncoder
+        from indexer.models.clip_encoder import OpenClipEncoder
     except ImportError as exc:
         print(f"text encoder: not available ({exc})")
         return

@@ -22,8 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from indexer.clip_encoder import OpenClipEncoder  # noqa: E402
-from indexer.clip_precision import resolve_precision  # noqa: E402
+from indexer.models.clip_encoder import OpenClipEncoder  # noqa: E402
+from indexer.models.precision import resolve_precision  # noqa: E402
 
 QUERIES = [
     "a man fishing from a boat at sunrise",

@@ -98,7 +98,7 @@ class Segment:
     label: str  # taxonomy category id (e.g. "sports/football") or free-text prompt
     start: float
     end: float
-    score: float  # mean or peak confidence in [0, 1] (see indexer.segments)
+    score: float  # mean or peak confidence in [0, 1] (see indexer.labels.segments)
     start_uncertainty: float = 0.0
     end_uncertainty: float = 0.0
     source: str = "auto"  # "auto" (model) or "curator" (a person)

@@ -1,6 +1,6 @@
 """``reelsearch search``: find scenes by text, by an image file, or like a stored frame.
 
-Registered on the ``reelsearch`` group of :mod:`indexer.cli` at import. Library errors become
+Registered on the ``reelsearch`` group of :mod:`indexer.cli.main` at import. Library errors become
 one-line ``click.ClickException`` messages here. Output: a table (one row per scene, the video
 named on its first scene), or ``--json``: one JSON object per video (JSON lines). A search
 without results prints why on stderr and exits 0.
@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from indexer.cli import cli, data_dir_option, encoder_options
+from indexer.cli.main import cli, data_dir_option, encoder_options
 from indexer.errors import EncoderMismatchError, NotFoundError, QueryError, ReelsearchError
 from indexer.types import format_timestamp
 
@@ -56,7 +56,7 @@ def load_search_encoder(store: Any, choice: dict[str, Any]) -> Any:
         EncoderMismatchError: the options name another encoder than the store's.
         StoreError / EncoderError: nothing indexed yet, or the encoder cannot be loaded.
     """
-    from indexer.encoder import choose_encoder  # noqa: PLC0415 (torch is slow)
+    from indexer.models.encoder import choose_encoder  # noqa: PLC0415 (torch is slow)
 
     spec = store.encoder_spec()
     if spec is None:
@@ -128,7 +128,7 @@ def search(query: str | None, image: Path | None, like: str | None, negatives: t
     Only scenes that match better than generic captions are listed;
     --min-score X lists every frame with cosine >= X instead.
     """
-    from indexer.cli_options import encoder_choice, open_store  # noqa: PLC0415
+    from indexer.cli.options import encoder_choice, open_store  # noqa: PLC0415
 
     choice = encoder_choice(options)
     given = [name for name, value in (("QUERY", query), ("--image", image), ("--like", like))
@@ -153,7 +153,7 @@ def search(query: str | None, image: Path | None, like: str | None, negatives: t
 
 def _run(store: Any, query: str | None, image: Path | None, like: str | None, negatives: tuple[str, ...],
          taxonomy_path: Path | None, choice: dict[str, Any], options: dict[str, Any]) -> SearchResponse:
-    from indexer.taxonomy import load_taxonomy  # noqa: PLC0415
+    from indexer.labels.taxonomy import load_taxonomy  # noqa: PLC0415
 
     from .engine import SearchEngine  # noqa: PLC0415
 

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.classify import LOGIT_SCALE
+from indexer.labels.classify import LOGIT_SCALE
 
 from .query import QueryVectors
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.encoder import Encoder, l2_normalize
+from indexer.models.encoder import Encoder, l2_normalize
 from indexer.errors import QueryError
 
 log = logging.getLogger(__name__)

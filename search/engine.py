@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from indexer.encoder import Encoder
+from indexer.models.encoder import Encoder
 from indexer.errors import EncoderMismatchError, QueryError
-from indexer.taxonomy import Taxonomy
+from indexer.labels.taxonomy import Taxonomy
 
 from .cutoff import DEFAULT_BACKGROUND, DEFAULT_THRESHOLD, FrameJudge, absolute_judge, image_judge, text_judge
 from .embedding import TextCache, encode_image

@@ -4,7 +4,7 @@ Filters apply to whole videos:
 
 * ``category``: the video has an active segment labelled with the category or any of its
   descendants (``sports`` includes ``sports/football``). Accepts an id, a name or a last id
-  component (see :meth:`indexer.taxonomy.Taxonomy.find`).
+  component (see :meth:`indexer.labels.taxonomy.Taxonomy.find`).
 * ``restricted``: True keeps only videos with an active segment of a restricted category
   (alcohol, tobacco, weapons, gambling ...); False drops them; None ignores the flag.
 * ``min_duration`` / ``max_duration``: the video's duration in seconds (inclusive).
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from indexer.errors import NotFoundError, QueryError
-from indexer.taxonomy import Taxonomy
+from indexer.labels.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
 

@@ -39,7 +39,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from indexer.encoder import l2_normalize
+from indexer.models.encoder import l2_normalize
 from indexer.errors import QueryError
 
 #: Default weight of a negative term (``-night`` or ``--not night``).

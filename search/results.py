@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from indexer.catalog import VideoRecord
+from indexer.store.catalog import VideoRecord
 from indexer.types import format_timestamp
 
 from .cutoff import Cutoff

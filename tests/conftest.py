@@ -20,6 +20,6 @@ def _one_torch_thread() -> None:
 @pytest.fixture()
 def colour_encoder():
     """The deterministic fake encoder (mean colour -> vector)."""
-    from indexer.fake_encoder import ColourEncoder
+    from indexer.models.colour import ColourEncoder
 
     return ColourEncoder()

@@ -14,7 +14,7 @@ from typing import Sequence
 import av
 import numpy as np
 
-from indexer.fake_encoder import COLOURS
+from indexer.models.colour import COLOURS
 
 
 #: A taxonomy whose categories are colour words, for the fake colour encoder.
@@ -39,7 +39,7 @@ prompts = ["green"]
 
 @dataclass(frozen=True)
 class Scene:
-    colour: str  # a key of indexer.fake_encoder.COLOURS
+    colour: str  # a key of indexer.models.colour.COLOURS
     frames: int
 
 

@@ -1,4 +1,4 @@
-"""Tests of indexer.catalog, catalog_queries, catalog_segments and migrations on real SQLite files."""
+"""Tests of indexer.store.catalog, catalog_queries, catalog_segments and migrations on real SQLite files."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer import catalog_queries as q
-from indexer import catalog_segments as qs
-from indexer import migrations
-from indexer.catalog import Catalog, NewVideo, SegmentRecord, VideoRecord
+from indexer.store import queries as q
+from indexer.store import segment_queries as qs
+from indexer.store import migrations
+from indexer.store.catalog import Catalog, NewVideo, SegmentRecord, VideoRecord
 from indexer.errors import NotFoundError, StoreError
 from indexer.types import Segment, VideoInfo
 

@@ -1,15 +1,15 @@
-"""Tests for indexer.change_gate: which sampled frames get an encode."""
+"""Tests for indexer.media.change_gate: which sampled frames get an encode."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from indexer.change_gate import ChangeGate, plane_histograms
+from indexer.media.change_gate import ChangeGate, plane_histograms
 
 
 def signature(yuv=(80, 90, 240), patch: int = 0, shift: int = 0) -> np.ndarray:
-    """A (3, 18, 32) Y/U/V cell-mean signature like indexer.cuts makes; ``patch`` cells of the
+    """A (3, 18, 32) Y/U/V cell-mean signature like indexer.media.cuts makes; ``patch`` cells of the
     top-left corner (patch x patch) take another colour; ``shift`` pans the picture."""
     sig = np.empty((3, 18, 32), np.float32)
     sig[:] = np.array(yuv, np.float32)[:, None, None]

@@ -1,4 +1,4 @@
-"""Tests for indexer.classify: prompt ensembles, multi-label scoring against background/negatives."""
+"""Tests for indexer.labels.classify: prompt ensembles, multi-label scoring against background/negatives."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.classify import LOGIT_SCALE, LabelModel, prompt_model
-from indexer.encoder import l2_normalize
-from indexer.fake_encoder import COLOURS
-from indexer.taxonomy import Taxonomy, load_taxonomy, parse_taxonomy
+from indexer.labels.classify import LOGIT_SCALE, LabelModel, prompt_model
+from indexer.models.encoder import l2_normalize
+from indexer.models.colour import COLOURS
+from indexer.labels.taxonomy import Taxonomy, load_taxonomy, parse_taxonomy
 
 COLOUR_TAXONOMY = """\
 threshold = 0.5

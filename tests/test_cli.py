@@ -17,11 +17,11 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from indexer.cli import cli
+from indexer.cli.main import cli
 from indexer.store import Store
 from media import COLOUR_TAXONOMY, Scene, make_video
 
-FAKE = ["--encoder", "indexer.fake_encoder:ColourEncoder"]
+FAKE = ["--encoder", "indexer.models.colour:ColourEncoder"]
 @pytest.fixture()
 def env(tmp_path: Path) -> dict[str, str]:
     tax = tmp_path / "colours.toml"
@@ -134,8 +134,8 @@ def _wait_for_videos(data_dir: Path, count: int, proc: subprocess.Popen) -> None
 
 CRASH_SCRIPT = """
 import sys
-from indexer.cli import cli
-sys.exit(cli(["index", *sys.argv[1:], "--encoder", "indexer.fake_encoder:ColourEncoder"]))
+from indexer.cli.main import cli
+sys.exit(cli(["index", *sys.argv[1:], "--encoder", "indexer.models.colour:ColourEncoder"]))
 """
 
 
@@ -179,7 +179,7 @@ def test_kill_9_during_indexing_leaves_a_consistent_store_and_resumes(tmp_path: 
 def test_real_open_clip_code_path_with_a_tiny_random_model(tmp_path: Path, env) -> None:
     """Index, label and report through open_clip itself (tiny random weights: no download)."""
     video = make_video(tmp_path / "ad.mp4", [Scene("red", 30), Scene("blue", 30)])
-    tiny = ["--encoder", "indexer.clip_encoder:OpenClipEncoder.tiny"]
+    tiny = ["--encoder", "indexer.models.clip_encoder:OpenClipEncoder.tiny"]
     result = run(env, "index", str(video.path), *tiny)
     assert result.exit_code == 0, result.output
     assert "1 indexed" in result.output

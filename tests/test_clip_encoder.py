@@ -1,4 +1,4 @@
-"""Tests for indexer.clip_encoder (with clip_weights, clip_text) through the real open_clip code path,
+"""Tests for indexer.models.clip_encoder (with clip_weights, clip_text) through the real open_clip code path,
 with a tiny random model.
 
 Nothing here downloads: the hub is either monkeypatched or forced offline.
@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 import torch
 
-from indexer import clip_weights
-from indexer.clip_encoder import CausalTextTower, OpenClipEncoder, resolve_checkpoint
-from indexer.encoder import choose_encoder, encoder_spec, load_encoder, load_from_spec
+from indexer.models import weights as clip_weights
+from indexer.models.clip_encoder import CausalTextTower, OpenClipEncoder, resolve_checkpoint
+from indexer.models.encoder import choose_encoder, encoder_spec, load_encoder, load_from_spec
 from indexer.errors import EncoderError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -198,8 +198,7 @@ def test_lower_precision_agrees_with_fp32(tiny: OpenClipEncoder, images: np.ndar
 def test_auto_precision_is_bf16_only_where_the_cpu_has_it(
     monkeypatch: pytest.MonkeyPatch, native: bool, expected: str
 ) -> None:
-    from indexer import clip_precision
-
+    from indexer.models import precision as clip_precision
     monkeypatch.setattr(clip_precision, "native_bf16", lambda: native)
     encoder = OpenClipEncoder.tiny(precision="auto")
     assert encoder.image_precision == expected
@@ -349,7 +348,7 @@ def test_offline_default_fails_fast_in_a_fresh_process(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "REELSEARCH_WEIGHTS"}
     env.update(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"), OMP_NUM_THREADS="1")
     code = (
-        "from indexer.encoder import load_encoder\nfrom indexer.errors import EncoderError\n"
+        "from indexer.models.encoder import load_encoder\nfrom indexer.errors import EncoderError\n"
         "try:\n    load_encoder()\nexcept EncoderError as e:\n    print('ERROR', e)\n"
     )
     out = subprocess.run(
@@ -372,6 +371,6 @@ def test_truncated_equals_full_on_vit_b_32() -> None:
 
 
 def test_tiny_model_as_cli_plugin(tiny: OpenClipEncoder) -> None:
-    encoder = load_encoder(plugin="indexer.clip_encoder:OpenClipEncoder.tiny")  # `--encoder` in CLI tests
+    encoder = load_encoder(plugin="indexer.models.clip_encoder:OpenClipEncoder.tiny")  # `--encoder` in CLI tests
     assert isinstance(encoder, OpenClipEncoder) and encoder.name == tiny.name
     assert load_from_spec(encoder_spec(encoder)).name == tiny.name

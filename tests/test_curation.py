@@ -1,4 +1,4 @@
-"""Tests of indexer.curation: users, every curator operation, audit rows, re-index semantics."""
+"""Tests of indexer.store.curation: users, every curator operation, audit rows, re-index semantics."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer import curation
+from indexer.store import curation
 from indexer.errors import NotFoundError, QueryError, StoreError
 from indexer.store import NewVideo, Store
 from indexer.types import Segment, VideoInfo

@@ -1,4 +1,4 @@
-"""Tests for indexer.cuts: the per-frame signature and the adaptive hard-cut rule."""
+"""Tests for indexer.media.cuts: the per-frame signature and the adaptive hard-cut rule."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from indexer.cuts import CutDetector
+from indexer.media.cuts import CutDetector
 from indexer.types import ShotCut
 
 FPS = Fraction(30000, 1001)

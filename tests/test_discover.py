@@ -1,4 +1,4 @@
-"""Tests for indexer.discover: recursive walks, explicit files, bad paths and symlink loops."""
+"""Tests for indexer.media.discover: recursive walks, explicit files, bad paths and symlink loops."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.discover import discover, is_video_name
+from indexer.media.discover import discover, is_video_name
 from indexer.errors import MediaError
 
 

@@ -1,4 +1,4 @@
-"""Tests for indexer.encoder: plugin loading, protocol validation, spec round trips (no torch)."""
+"""Tests for indexer.models.encoder: plugin loading, protocol validation, spec round trips (no torch)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.encoder import Encoder, choose_encoder, encoder_spec, load_encoder, load_from_spec, load_plugin
+from indexer.models.encoder import Encoder, choose_encoder, encoder_spec, load_encoder, load_from_spec, load_plugin
 from indexer.errors import EncoderError
-from indexer.fake_encoder import ColourEncoder
+from indexer.models.colour import ColourEncoder
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -59,7 +59,7 @@ def failing_factory() -> ColourEncoder:
 
 
 def test_importing_encoder_does_not_import_torch() -> None:
-    code = "import sys, indexer.encoder, indexer.fake_encoder; print('torch' in sys.modules)"
+    code = "import sys, indexer.models.encoder, indexer.models.colour; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -67,7 +67,7 @@ def test_importing_encoder_does_not_import_torch() -> None:
 @pytest.mark.parametrize(
     ("spec", "dim"),
     [
-        ("indexer.fake_encoder:ColourEncoder", 32),
+        ("indexer.models.colour:ColourEncoder", 32),
         ("test_encoder:make_colour_encoder", 24),
         ("test_encoder:INSTANCE", 20),
         ("test_encoder:Holder.encoder", 32),
@@ -81,6 +81,16 @@ def test_plugin_forms_load(spec: str, dim: int) -> None:
     assert vectors.shape == (1, dim) and np.isclose(np.linalg.norm(vectors), 1.0)
 
 
+def test_legacy_module_names_still_load() -> None:
+    """Specs from before the indexer's packages (README of old, stores' records) keep loading."""
+    colour = load_plugin("indexer.fake_encoder:ColourEncoder")
+    assert isinstance(colour, ColourEncoder)
+    assert encoder_spec(colour)["plugin"] == "indexer.fake_encoder:ColourEncoder"  # recorded as given
+    recorded = {"kind": "plugin", "plugin": "indexer.clip_encoder:OpenClipEncoder.tiny"}
+    tiny = load_plugin(recorded["plugin"])
+    assert type(tiny).__module__ == "indexer.models.clip_encoder"
+
+
 def test_instance_plugin_is_the_instance_itself() -> None:
     assert load_plugin("test_encoder:INSTANCE") is INSTANCE
 
@@ -88,10 +98,10 @@ def test_instance_plugin_is_the_instance_itself() -> None:
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        ("indexer.fake_encoder", "module:attr"),
+        ("indexer.models.colour", "module:attr"),
         (":ColourEncoder", "module:attr"),
         ("no_such_module_xyz:Thing", "cannot import module 'no_such_module_xyz'"),
-        ("indexer.fake_encoder:Nope", "has no attribute 'Nope'"),
+        ("indexer.models.colour:Nope", "has no attribute 'Nope'"),
         ("test_encoder:NoTexts", "missing encode_texts()"),
         ("test_encoder:BadValues", "name (a non-empty str), dim (a positive int)"),
         ("test_encoder:failing_factory", "model server down"),
@@ -108,7 +118,7 @@ def test_bad_plugin_specs_raise_one_line(spec: str, expected: str) -> None:
 
 def test_plugin_cannot_be_combined_with_model_options() -> None:
     with pytest.raises(EncoderError, match="cannot be combined"):
-        load_encoder(plugin="indexer.fake_encoder:ColourEncoder", model="ViT-B-32")
+        load_encoder(plugin="indexer.models.colour:ColourEncoder", model="ViT-B-32")
 
 
 def test_other_model_needs_weights_choice() -> None:
@@ -129,16 +139,16 @@ def test_choose_encoder_follows_the_recorded_spec_unless_told_otherwise() -> Non
     recorded = encoder_spec(load_encoder(plugin="test_encoder:make_colour_encoder"))
     choice = {"model": None, "pretrained": None, "weights": None, "plugin": None, "precision": None}
     assert choose_encoder(recorded, choice).dim == 24  # the store's own encoder
-    other = choose_encoder(recorded, {**choice, "plugin": "indexer.fake_encoder:ColourEncoder"})
+    other = choose_encoder(recorded, {**choice, "plugin": "indexer.models.colour:ColourEncoder"})
     assert isinstance(other, ColourEncoder) and other.dim != 24  # named options win
-    assert isinstance(choose_encoder(None, {**choice, "plugin": "indexer.fake_encoder:ColourEncoder"}), ColourEncoder)
+    assert isinstance(choose_encoder(None, {**choice, "plugin": "indexer.models.colour:ColourEncoder"}), ColourEncoder)
     with pytest.raises(EncoderError, match="--precision applies to open_clip encoders; this index uses"):
         choose_encoder(recorded, {**choice, "precision": "int8"})
 
 
 def test_spec_of_directly_built_encoder_uses_its_class() -> None:
     spec = encoder_spec(ColourEncoder())
-    assert spec["plugin"] == "indexer.fake_encoder:ColourEncoder"
+    assert spec["plugin"] == "indexer.models.colour:ColourEncoder"
     assert load_from_spec(spec).name == ColourEncoder.name
 
 

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 from media import Scene, make_video
 
-from indexer.classify import LabelModel
-from indexer.encoder import encoder_spec
+from indexer.labels.classify import LabelModel
+from indexer.models.encoder import encoder_spec
 from indexer.errors import EncoderMismatchError, NotFoundError, QueryError
-from indexer.fake_encoder import COLOURS, ColourEncoder
-from indexer.pipeline import Indexer, IndexOptions
+from indexer.models.colour import COLOURS, ColourEncoder
+from indexer.pipeline.orchestrate import Indexer, IndexOptions
 from indexer.store import NewVideo, Store
-from indexer.taxonomy import load_taxonomy
+from indexer.labels.taxonomy import load_taxonomy
 from indexer.types import Segment, ShotCut, VideoInfo
 from search.engine import SearchEngine
 from search.filters import Filters

@@ -1,4 +1,4 @@
-"""Tests for indexer.frames: exact PTS times, sampling, cuts, rotation and bad input."""
+"""Tests for indexer.media.frames: exact PTS times, sampling, cuts, rotation and bad input."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from media import GeneratedVideo, Scene, make_video
 from PIL import Image
 
 from indexer.errors import MediaError
-from indexer.fake_encoder import COLOURS
-from indexer.frames import FrameScanner, probe
+from indexer.models.colour import COLOURS
+from indexer.media.frames import FrameScanner, probe
 from indexer.types import SampledFrame, ShotCut
 
 SCENES = [Scene("red", 40), Scene("blue", 25), Scene("green", 30)]
@@ -246,7 +246,7 @@ def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         def refuse(*args, **kwargs):
             raise PermissionError(13, "Permission denied")
 
-        monkeypatch.setattr("indexer.probe.open", refuse, raising=False)
+        monkeypatch.setattr("indexer.media.probe.open", refuse, raising=False)
     with pytest.raises(MediaError, match="permission denied"):
         probe(path)
 
@@ -312,7 +312,7 @@ def test_scanner_rejects_bad_settings(tmp_path: Path) -> None:
 
 def _write_with_codec(path: Path, codec: str, pix_fmt: str, options: dict | None = None) -> None:
     """Three 30-frame solid scenes at 25 fps with encoders that need time_base = 1/fps."""
-    from indexer.fake_encoder import COLOURS
+    from indexer.models.colour import COLOURS
 
     with av.open(str(path), "w") as out:
         stream = out.add_stream(codec, rate=25, options=options or {})

@@ -1,4 +1,4 @@
-"""Tests for indexer.pipeline: end-to-end indexing with the fake colour encoder.
+"""Tests for indexer.pipeline.orchestrate: end-to-end indexing with the fake colour encoder.
 
 Videos come from tests/media.py with exact cut times; the store is a real SQLite file and a
 real FAISS index in tmp_path.
@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.classify import LabelModel
-from indexer.pipeline import IndexOptions, Indexer, prune_missing
-from indexer.segments import make_report
+from indexer.labels.classify import LabelModel
+from indexer.pipeline.orchestrate import IndexOptions, Indexer, prune_missing
+from indexer.labels.segments import make_report
 from indexer.store import Store
-from indexer.taxonomy import parse_taxonomy
+from indexer.labels.taxonomy import parse_taxonomy
 from media import COLOUR_TAXONOMY, Scene, make_video
 
 @pytest.fixture()
@@ -33,7 +33,7 @@ def store(tmp_path: Path):
 
 
 def _indexer(store, encoder, taxonomy, **opts) -> Indexer:
-    store.bind_encoder(encoder.name, encoder.dim, {"plugin": "indexer.fake_encoder:ColourEncoder"})
+    store.bind_encoder(encoder.name, encoder.dim, {"plugin": "indexer.models.colour:ColourEncoder"})
     return Indexer(store, encoder, LabelModel.build(taxonomy, encoder), IndexOptions(**opts))
 
 
@@ -142,7 +142,7 @@ def test_prune_forgets_deleted_files_only_when_asked(tmp_path, store, colour_enc
 
 
 def test_change_gate_encodes_each_shot_and_then_only_on_change(tmp_path, store, taxonomy) -> None:
-    from indexer.fake_encoder import ColourEncoder
+    from indexer.models.colour import ColourEncoder
 
     class Counting(ColourEncoder):
         calls = 0
@@ -167,8 +167,7 @@ def test_change_gate_encodes_each_shot_and_then_only_on_change(tmp_path, store, 
 
 
 def test_curator_edits_survive_reindexing_a_changed_file(tmp_path, store, colour_encoder, taxonomy) -> None:
-    from indexer import curation
-
+    from indexer.store import curation
     curation.add_user(store, "alice", "correct horse battery")
     indexer = _indexer(store, colour_encoder, taxonomy)
     path = make_video(tmp_path / "ad.mp4", [Scene("red", 45), Scene("blue", 45)]).path
@@ -193,8 +192,8 @@ def test_curator_edits_survive_reindexing_a_changed_file(tmp_path, store, colour
 def test_a_thumbnail_is_stored_for_every_frame(tmp_path, store, colour_encoder, taxonomy) -> None:
     from PIL import Image
 
-    from indexer.fake_encoder import COLOURS
-    from indexer.thumbs import thumb_path
+    from indexer.models.colour import COLOURS
+    from indexer.media.thumbnails import thumb_path
 
     video = make_video(tmp_path / "t.mp4", [Scene("red", 45), Scene("blue", 45)], size=(320, 180))
     result = _indexer(store, colour_encoder, taxonomy).index_file(video.path)

@@ -9,14 +9,14 @@ from click.testing import CliRunner
 from media import Scene, make_video
 
 import search.cli  # noqa: F401  (registers the command on the group)
-from indexer.classify import LabelModel
-from indexer.cli import cli
-from indexer.encoder import load_plugin
-from indexer.pipeline import Indexer, IndexOptions
+from indexer.labels.classify import LabelModel
+from indexer.cli.main import cli
+from indexer.models.encoder import load_plugin
+from indexer.pipeline.orchestrate import Indexer, IndexOptions
 from indexer.store import Store
-from indexer.taxonomy import load_taxonomy
+from indexer.labels.taxonomy import load_taxonomy
 
-ENCODER = "indexer.fake_encoder:ColourEncoder"
+ENCODER = "indexer.models.colour:ColourEncoder"
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def data_dir(tmp_path_factory):
     make_video(folder / "b.mp4", [Scene("blue", 60), Scene("red", 45)])
     data = tmp_path_factory.mktemp("index")
     encoder = load_plugin(ENCODER)
-    from indexer.encoder import encoder_spec
+    from indexer.models.encoder import encoder_spec
 
     with Store.open(data) as store:
         store.bind_encoder(encoder.name, encoder.dim, encoder_spec(encoder))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexer.fake_encoder import COLOURS
+from indexer.models.colour import COLOURS
 from search.cutoff import Cutoff, absolute_judge, image_judge, text_judge
 from search.query import embed_query, parse_query
 

@@ -1,4 +1,4 @@
-"""Tests for indexer.segments: smoothing, cut-exact boundaries, gap merge, blip drop, reports."""
+"""Tests for indexer.labels.segments: smoothing, cut-exact boundaries, gap merge, blip drop, reports."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.classify import LabelModel
-from indexer.fake_encoder import COLOURS
-from indexer.segments import build_segments, label_segments, make_report, summarize_labels
-from indexer.taxonomy import parse_taxonomy
+from indexer.labels.classify import LabelModel
+from indexer.models.colour import COLOURS
+from indexer.labels.segments import build_segments, label_segments, make_report, summarize_labels
+from indexer.labels.taxonomy import parse_taxonomy
 from indexer.types import Segment
 from media import Scene, make_video
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import indexer.store as store_module
-from indexer import curation
+import indexer.store.facade as store_module
+from indexer.store import curation
 from indexer.errors import EncoderMismatchError, NotFoundError, StoreError
 from indexer.store import NewVideo, Store
 from indexer.types import Segment, ShotCut, VideoInfo
-from indexer.vectors import VectorIndex
+from indexer.store.vectors import VectorIndex
 
 DIM = 16
 ROOT = Path(__file__).resolve().parents[1]

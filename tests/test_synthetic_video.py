@@ -16,8 +16,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.synthetic_video import make_ad_clip  # noqa: E402
-from indexer.frames import FrameScanner  # noqa: E402
-from indexer.probe import probe  # noqa: E402
+from indexer.media.frames import FrameScanner  # noqa: E402
+from indexer.media.probe import probe  # noqa: E402
 from indexer.types import ShotCut  # noqa: E402
 
 

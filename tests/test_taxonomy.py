@@ -1,4 +1,4 @@
-"""Tests for indexer.taxonomy: the bundled taxonomy and errors that name file:line for bad files."""
+"""Tests for indexer.labels.taxonomy: the bundled taxonomy and errors that name file:line for bad files."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-import indexer.taxonomy as taxonomy_module
+import indexer.labels.taxonomy as taxonomy_module
 from indexer.errors import NotFoundError, TaxonomyError
-from indexer.taxonomy import Category, Taxonomy, load_taxonomy
+from indexer.labels.taxonomy import Category, Taxonomy, load_taxonomy
 
 GOOD = """\
 threshold = 0.5

@@ -1,4 +1,4 @@
-"""Tests of indexer.vectors / indexer.vectors_ivf on real FAISS indexes (tiny dim)."""
+"""Tests of indexer.store.vectors / indexer.store.ivf on real FAISS indexes (tiny dim)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.catalog_queries import FrameStats
+from indexer.store.queries import FrameStats
 from indexer.errors import StoreError
-from indexer.vectors import VectorIndex
-from indexer.vectors_ivf import build_ivf, exact_topk, recall_at_k
+from indexer.store.vectors import VectorIndex
+from indexer.store.ivf import build_ivf, exact_topk, recall_at_k
 
 DIM = 16
 

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from webfixtures import *  # noqa: F401,F403  (fixtures)
 
-from indexer.fake_encoder import COLOURS
+from indexer.models.colour import COLOURS
 
 
 def test_search_returns_videos_with_scenes(client, web_data):

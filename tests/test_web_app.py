@@ -115,11 +115,11 @@ def test_new_videos_appear_without_restart(writable_data, tmp_path):
     """A second process (here: a writable store) indexes a video; the running app sees it."""
     from media import Scene, make_video
 
-    from indexer.classify import LabelModel
-    from indexer.fake_encoder import ColourEncoder
-    from indexer.pipeline import Indexer, IndexOptions
+    from indexer.labels.classify import LabelModel
+    from indexer.models.colour import ColourEncoder
+    from indexer.pipeline.orchestrate import Indexer, IndexOptions
     from indexer.store import Store
-    from indexer.taxonomy import load_taxonomy
+    from indexer.labels.taxonomy import load_taxonomy
 
     app = make_app(writable_data)
     client = app.test_client()

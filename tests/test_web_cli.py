@@ -19,7 +19,7 @@ def group() -> click.Group:
 
 
 def _check(data_dir, name, password) -> bool:
-    from indexer import curation
+    from indexer.store import curation
     from indexer.store import Store
 
     with Store.open(data_dir, readonly=True) as store:

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from webfixtures import *  # noqa: F401,F403  (fixtures)
 
-from indexer.fake_encoder import COLOURS
+from indexer.models.colour import COLOURS
 
 
 def test_whole_video_with_accept_ranges(client, web_data):

@@ -86,13 +86,13 @@ _BUILT: dict[str, WebData] = {}
 
 
 def _build(root: Path) -> WebData:
-    from indexer import curation
-    from indexer.classify import LabelModel
-    from indexer.encoder import encoder_spec
-    from indexer.fake_encoder import ColourEncoder
-    from indexer.pipeline import Indexer, IndexOptions
+    from indexer.store import curation
+    from indexer.labels.classify import LabelModel
+    from indexer.models.encoder import encoder_spec
+    from indexer.models.colour import ColourEncoder
+    from indexer.pipeline.orchestrate import Indexer, IndexOptions
     from indexer.store import Store
-    from indexer.taxonomy import load_taxonomy
+    from indexer.labels.taxonomy import load_taxonomy
 
     media, data_dir = root / "media", root / "index"
     media.mkdir()
@@ -129,7 +129,7 @@ def writable_data(web_data: WebData, tmp_path: Path) -> WebData:
 
 def make_app(data: WebData, **extra: Any):
     """A test app over ``data`` with the fake encoder."""
-    from indexer.fake_encoder import ColourEncoder
+    from indexer.models.colour import ColourEncoder
     from web import create_app
 
     config = {"TESTING": True, "DATA_DIR": data.data_dir, "TAXONOMY": data.taxonomy,

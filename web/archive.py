@@ -109,7 +109,7 @@ class Archive:
     def taxonomy(self) -> Any:
         """The category taxonomy (loaded once). Raises TaxonomyError if the file is malformed."""
         if self._taxonomy is None:
-            from indexer.taxonomy import load_taxonomy
+            from indexer.labels.taxonomy import load_taxonomy
 
             self._taxonomy = load_taxonomy(self.taxonomy_path)
         return self._taxonomy
@@ -122,11 +122,11 @@ class Archive:
         if self._encoder is None:
             choice = self._encoder_choice
             if isinstance(choice, str):
-                from indexer.encoder import load_plugin
+                from indexer.models.encoder import load_plugin
 
                 choice = load_plugin(choice)
             if choice is None:
-                from indexer.encoder import load_from_spec
+                from indexer.models.encoder import load_from_spec
 
                 spec = self.reader().encoder_spec()
                 if not spec:

@@ -1,7 +1,7 @@
 """Curator sign-in and sign-out (pages and JSON).
 
 Accounts are made on the server with ``reelsearch user add NAME``; passwords are checked by
-:mod:`indexer.curation` (a standard KDF, constant-time comparison). A failed sign-in says only
+:mod:`indexer.store.curation` (a standard KDF, constant-time comparison). A failed sign-in says only
 that the name or password is wrong and waits a moment, to slow down guessing; after
 ``LOGIN_FAILURES`` failures from one address within ``LOGIN_WINDOW`` seconds that address gets
 429 until the window has passed.

@@ -1,7 +1,7 @@
 """``reelsearch`` entry point: the indexer's and search's commands plus ``serve`` and ``user``.
 
 ``serve`` runs the web app under waitress (a production WSGI server, not Flask's debug
-server); ``user add NAME`` creates a curator account (password hashed by indexer.curation).
+server); ``user add NAME`` creates a curator account (password hashed by indexer.store.curation).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from indexer.cli_options import data_dir_option
+from indexer.cli.options import data_dir_option
 from indexer.errors import ReelsearchError
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def _read_password(password_stdin: bool) -> str:
 @data_dir_option
 def user_add(name: str, password_stdin: bool, data_dir: Path) -> None:
     """Create the curator account NAME (or set a new password for it)."""
-    from indexer import curation
+    from indexer.store import curation
     from indexer.store import Store
 
     password = _read_password(password_stdin)
@@ -84,7 +84,7 @@ def register(group: click.Group) -> click.Group:
 
 def main() -> None:
     """Console entry point of ``reelsearch``."""
-    from indexer.cli import cli
+    from indexer.cli.main import cli
     import search.cli  # noqa: F401  (registers the ``search`` command on ``cli``)
 
     register(cli)

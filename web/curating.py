@@ -1,5 +1,5 @@
 """Curator operations as the web app performs them: sign-in checks, audit log reads, and
-segment changes through :mod:`indexer.curation` on a short-lived writable store.
+segment changes through :mod:`indexer.store.curation` on a short-lived writable store.
 
 Shared by the page forms (:mod:`web.curate`) and the JSON API (:mod:`web.api`). Every change
 is one SQLite transaction with its audit-log row; the read-only store shared by requests sees
@@ -12,7 +12,7 @@ import logging
 import math
 from typing import Any, Mapping
 
-from indexer import curation
+from indexer.store import curation
 from indexer.errors import NotFoundError, QueryError
 
 from .archive import store, writable_store

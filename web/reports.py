@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from indexer.cli_report import ReportView
+from indexer.cli.report import ReportView
 from indexer.errors import QueryError
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def check_label(label: str | None) -> str:
 
 def stored_report(store: Any, video: Any, label: str, wanted: set[str], kind: str) -> ReportView:
     """Report from the stored active segments whose label is in ``wanted``."""
-    from indexer.segments import make_report
+    from indexer.labels.segments import make_report
 
     segments = [s.to_segment() for s in store.segments(video.id) if s.label in wanted]
     return ReportView(video, label, kind, make_report(label, segments, video.duration))
@@ -42,8 +42,8 @@ def prompt_report(store: Any, video: Any, text: str, encoder: Any, taxonomy: Any
 
     Raises QueryError when the text cannot be turned into a model (e.g. empty prompt).
     """
-    from indexer.classify import prompt_model
-    from indexer.segments import label_segments, make_report
+    from indexer.labels.classify import prompt_model
+    from indexer.labels.segments import label_segments, make_report
 
     try:
         model = prompt_model(encoder, text, None, taxonomy)

@@ -1,6 +1,6 @@
 """Small JPEG thumbnails of video frames: the indexer's, else made on demand with PyAV.
 
-The indexer stores a thumbnail of every stored frame (indexer.thumbs); any other frame is
+The indexer stores a thumbnail of every stored frame (indexer.media.thumbnails); any other frame is
 decoded on first request and cached under the same scheme, keyed by (video id, content hash,
 time in ms, width), so re-indexing a changed file never serves a stale picture. Files are
 written atomically, so concurrent requests for the same frame are harmless.
@@ -15,7 +15,7 @@ import av
 from PIL import Image
 
 from indexer.errors import MediaError
-from indexer.thumbs import jpeg_bytes, thumb_path, write_atomically
+from indexer.media.thumbnails import jpeg_bytes, thumb_path, write_atomically
 
 log = logging.getLogger(__name__)
 

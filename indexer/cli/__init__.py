@@ -1,0 +1,1 @@
+"""The ``reelsearch`` command line."""

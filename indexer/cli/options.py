@@ -1,0 +1,80 @@
+"""Options shared by every ``reelsearch`` command, and how they become a store and an encoder.
+
+Commands of the upper layers (``search``, ``web``) reuse these decorators and helpers so all
+commands agree on ``--data-dir`` and on how the encoder is chosen.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from indexer.models.encoder import PRECISIONS, Encoder, choose_encoder, encoder_spec
+from indexer.errors import ReelsearchError
+from indexer.store.facade import Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DATA_DIR = Path("data") / "index"
+
+
+def data_dir_option(func: Callable) -> Callable:
+    """``--data-dir`` (env REELSEARCH_DATA_DIR, default ./data/index)."""
+    return click.option(
+        "--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="REELSEARCH_DATA_DIR",
+        default=DEFAULT_DATA_DIR, show_default=True, show_envvar=True,
+        help="Where the index (SQLite catalog + FAISS vectors) lives.")(func)
+
+
+def encoder_options(func: Callable) -> Callable:
+    """``--model/--pretrained/--weights/--encoder/--precision``: which embedding model to use."""
+    options = [
+        click.option("--model", default=None, help="open_clip model name [default: ViT-B-32]."),
+        click.option("--pretrained", default=None,
+                     help="open_clip pretrained tag [default: laion2b_s34b_b79k]."),
+        click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     envvar="REELSEARCH_WEIGHTS", show_envvar=True,
+                     help="Local open_clip checkpoint file (for machines without internet)."),
+        click.option("--encoder", "plugin", default=None, metavar="MODULE:ATTR",
+                     help="Any object implementing the Encoder protocol (see README)."),
+        click.option("--precision", type=click.Choice(PRECISIONS), default=None,
+                     help="Image tower arithmetic: auto (bf16 where the CPU has it natively, else fp32), "
+                          "fp32, bf16 or dynamic int8 [default: auto]."),
+    ]
+    return functools.reduce(lambda f, opt: opt(f), reversed(options), func)
+
+
+def encoder_choice(params: dict[str, Any]) -> dict[str, Any]:
+    """Pop the encoder options out of a command's keyword arguments."""
+    return {key: params.pop(key) for key in ("model", "pretrained", "weights", "plugin", "precision")}
+
+
+def resolve_encoder(store: Store, choice: dict[str, Any]) -> Encoder:
+    """The encoder the user asked for, else the one the store was built with, else the default.
+
+    Binds it to the store (raises EncoderMismatchError if the store holds another encoder).
+    """
+    encoder = choose_encoder(store.encoder_spec(), choice)
+    store.bind_encoder(encoder.name, encoder.dim, encoder_spec(encoder))
+    return encoder
+
+
+def open_store(data_dir: Path, *, readonly: bool = False) -> Store:
+    """Open the store, turning library errors into one-line CLI errors."""
+    try:
+        return Store.open(data_dir, readonly=readonly)
+    except ReelsearchError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def setup_logging(verbose: int) -> None:
+    """WARNING by default, INFO with -v, DEBUG with -vv."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if os.environ.get("REELSEARCH_DEBUG"):
+        logging.getLogger().setLevel(logging.DEBUG)

@@ -1,0 +1,87 @@
+"""Progress display for ``reelsearch index``: a tqdm bar in video-seconds, per-file lines, a summary."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from tqdm import tqdm
+
+from indexer.pipeline.orchestrate import FileResult
+from indexer.types import format_timestamp
+
+
+class IndexProgress:
+    """A tqdm bar whose unit is seconds of video; its total grows as files start.
+
+    Counts whole milliseconds internally, so float sums never push the bar past its total.
+    """
+
+    def __init__(self) -> None:
+        self.bar = tqdm(total=0, unit="s", unit_scale=0.001, desc="indexing", dynamic_ncols=True,
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} video-s "
+                                   "[{elapsed}<{remaining}, {rate_fmt}]",
+                        file=sys.stderr, disable=None)
+        self._file_total = 0  # ms
+        self._file_done = 0  # ms
+
+    def __enter__(self) -> "IndexProgress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.close()
+
+    def start_file(self, path: Path, duration: float) -> None:
+        self._file_total, self._file_done = max(0, round(duration * 1000)), 0
+        self.bar.total = (self.bar.total or 0) + self._file_total
+        self.bar.set_postfix_str(path.name[-40:], refresh=False)
+        self.bar.refresh()
+
+    def advance(self, seconds: float) -> None:
+        step = min(round(seconds * 1000), self._file_total - self._file_done)
+        if step > 0:
+            self._file_done += step
+            self.bar.update(step)
+
+    def file_done(self, result: FileResult) -> None:
+        """Top the bar up to the file's end and print one line about it."""
+        self.advance(self._file_total / 1000)
+        self.bar.write(file_line(result))
+
+
+def file_line(result: FileResult) -> str:
+    """One line per file: what happened, how long the video is, how fast it went."""
+    if result.status == "failed":
+        return f"skipping {result.path}: {result.reason}"
+    if result.status in ("skipped", "renamed"):
+        extra = f" ({result.reason})" if result.reason else ""
+        return f"{result.status} {result.path}{extra}"
+    speed = result.video_seconds / result.wall_seconds if result.wall_seconds else 0.0
+    line = (f"{result.status} {result.path}: {format_timestamp(result.video_seconds)}, "
+            f"{result.frames} frames, {speed:.1f}x realtime")
+    if result.labels:
+        line += " — " + ", ".join(f"{label} {seconds:.1f}s" for label, seconds in result.labels)
+    elif result.status in ("indexed", "reindexed"):
+        line += " — no category recognised"
+    if result.partial:
+        line += f" — partially: {result.reason}"
+    return line
+
+
+def summary_line(results: Sequence[FileResult], wall_seconds: float) -> str:
+    """Files indexed/skipped/failed, video-hours, speed as x-realtime."""
+    count = {s: sum(r.status == s for r in results) for s in
+             ("indexed", "reindexed", "skipped", "renamed", "failed")}
+    encoded = [r for r in results if r.status in ("indexed", "reindexed")]
+    video_s = sum(r.video_seconds for r in encoded)
+    speed = video_s / wall_seconds if wall_seconds > 0 else 0.0
+    parts = [f"{count['indexed'] + count['reindexed']} indexed"]
+    if count["reindexed"]:
+        parts[-1] += f" ({count['reindexed']} changed)"
+    parts += [f"{count['skipped']} unchanged", f"{count['renamed']} renamed", f"{count['failed']} failed"]
+    partial = sum(r.partial for r in results)
+    if partial:
+        parts.append(f"{partial} partially decoded")
+    return (f"done: {', '.join(parts)}; {video_s / 3600:.3f} video-hours in {wall_seconds:.1f} s "
+            f"({speed:.1f}x realtime)")

@@ -1,0 +1,1 @@
+"""Labels: the category taxonomy, frame classification and labelled segments."""

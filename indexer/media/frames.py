@@ -1,0 +1,233 @@
+"""Decode videos with PyAV: probe them, detect shot cuts and sample frames for the encoder.
+
+Every time is seconds from the video stream's start: ``(pts - start_pts) x time_base`` in
+exact fractions, never a frame count divided by a frame rate. :class:`FrameScanner` decodes
+every frame (frame threading on), feeds each to a :class:`~indexer.media.cuts.CutDetector`, and
+yields one :class:`SampledFrame` every ``every`` seconds plus the first frame of each shot.
+Sampled frames are resized by swscale (short side -> ``image_size``), centre-cropped and
+turned upright by the stream's display matrix, without a full-resolution PIL round trip.
+
+Damage in the middle of a file (corrupt packets, lost data) is skipped with a bound and
+described in :attr:`FrameScanner.report`; anything that is not a decodable video raises
+:class:`~indexer.errors.MediaError` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from indexer.media.change_gate import ChangeGate
+from indexer.media.cuts import CutDetector
+from indexer.errors import MediaError
+from indexer.media.prefetch import prefetch
+from indexer.media.probe import Container, VideoStream, open_container, pixel_aspect, probe, video_stream
+from indexer.media.scan_state import REORDER_DEPTH, Clock, Damage, ScanReport
+from indexer.types import SampledFrame, ShotCut, format_timestamp
+
+log = logging.getLogger(__name__)
+
+_EPS = 1e-9
+_DECODE_AHEAD = 8  # decoded frames queued between the decode thread and the scorer
+_Item = SampledFrame | ShotCut
+
+
+class FrameScanner:
+    """Decode a video once, yielding shot cuts and sampled frames in time order.
+
+    Construction probes the file (raises MediaError; ValueError for bad settings).
+    ``threads`` caps the decoder's threads (0: FFmpeg's choice). Iterating yields :class:`ShotCut`
+    (before the frame that starts the new shot) and :class:`SampledFrame`; afterwards
+    :attr:`report` tells what was decoded and lost. Iteration raises MediaError when no
+    frame at all can be decoded.
+    """
+
+    def __init__(
+        self, path: Path, *, every: float = 0.5, image_size: int = 224, shot_aware: bool = True,
+        detector: CutDetector | None = None, threads: int = 0, gate: ChangeGate | None = None,
+        thumb_width: int = 0,
+    ) -> None:
+        if not (isinstance(every, (int, float)) and math.isfinite(every) and every > 0):
+            raise ValueError(f"every must be a positive number of seconds, got {every!r}")
+        if image_size < 1:
+            raise ValueError(f"image_size must be >= 1, got {image_size!r}")
+        self.path = Path(path)
+        self.every = float(every)
+        self.image_size = int(image_size)
+        self.shot_aware = shot_aware
+        self.threads = threads  # decoder threads; 0 lets FFmpeg choose
+        self.detector = detector if detector is not None else CutDetector()
+        self.gate = gate  # decides which sampled frames are worth an encode (None: all)
+        self.thumb_width = thumb_width  # > 0: each sampled frame also carries a thumbnail
+        self.sampled = 0  # frames due by the sampling grid or a cut, before the gate
+        self.info = probe(self.path)
+        self.report: ScanReport | None = None
+        self._sar = Fraction(1)
+        self._sizes: dict[tuple[int, int], tuple[int, int]] = {}
+        self._last_end = 0.0
+
+    def __iter__(self) -> Iterator[_Item]:
+        self.report = None
+        self.sampled = 0
+        self.detector.reset()
+        damage = Damage(self.path)
+        with open_container(self.path) as container:
+            stream = video_stream(container, self.path)
+            stream.thread_type = "AUTO"  # frame + slice threading
+            stream.codec_context.thread_count = self.threads
+            self._sar = pixel_aspect(stream)
+            clock = Clock(stream)
+            # Decoding runs in its own thread, so the frame-threaded decoder keeps working
+            # while this thread scores and samples frames (decode alone keeps ~1.4 of 2 cores busy).
+            frames = prefetch(self._decode(container, stream, clock, damage), maxsize=_DECODE_AHEAD)
+            try:
+                yield from self._sample(self._timed(frames, clock, damage))
+                self._check_end(damage)
+            finally:
+                frames.close()  # the decode thread stops before the container closes
+                self.report = damage.report(self._last_end)
+        if damage.frames == 0:
+            raise MediaError(self.path, "no frame could be decoded (truncated or corrupt file)")
+        log.info("%s: %d frames, %.3fs, %s", self.path, damage.frames, self._last_end, self.report)
+
+    def _check_end(self, damage: Damage) -> None:
+        """After a full scan, count video missing at the end (truncated file, or given up).
+
+        A shortfall under 1 s (or 2 %) is ignored: container durations may include other
+        streams or edit-list padding.
+        """
+        declared = self.info.duration
+        missing = declared - self._last_end
+        if damage.gave_up and missing > 0:
+            damage.lost += Fraction(missing)
+        elif missing > max(1.0, 0.02 * declared):
+            damage.lost += Fraction(missing)
+            damage.note(f"video ends at {format_timestamp(self._last_end)} but the container "
+                        f"says {format_timestamp(declared)} (truncated file?)")
+
+    def _sample(self, timed: Iterator[tuple[av.VideoFrame, float, int]]) -> Iterator[_Item]:
+        """Pick one frame per ``every`` seconds (PTS grid) plus each shot's first frame; the
+        gate, if any, keeps only those worth an encode (before they are resized)."""
+        next_index = 0
+        for frame, time, pts in timed:
+            cut = self.detector.feed(frame, time, pts)
+            due = time >= next_index * self.every - _EPS
+            if cut is not None:
+                yield cut
+                if self.gate is not None:
+                    self.gate.new_shot()
+            starts_shot = cut is not None and self.shot_aware
+            if due or starts_shot:
+                self.sampled += 1
+                if self.gate is None or self.gate.admit(time, self.detector.last_signature, starts_shot):
+                    thumb = self.thumbnail(frame) if self.thumb_width > 0 else None
+                    yield SampledFrame(time=time, pts=pts, image=self.image(frame),
+                                       shot_start=starts_shot, thumbnail=thumb)
+            if due:
+                next_index = math.floor(time / self.every + _EPS) + 1
+
+    def _timed(
+        self, frames: Iterator[av.VideoFrame], clock: Clock, damage: Damage
+    ) -> Iterator[tuple[av.VideoFrame, float, int]]:
+        """Frames in presentation order with their times; tracks gaps and the last frame end."""
+        previous: int | None = None
+        self._last_end = 0.0
+        for frame, pts in self._in_order(frames, clock):
+            time = clock.seconds(pts)
+            if time < 0:
+                continue  # pre-roll before the stream start is never shown
+            if previous is not None:
+                damage.gap(pts - previous, clock, time)
+            previous = pts
+            length = frame.duration or (damage.deltas[-1] if damage.deltas else clock.step)
+            self._last_end = clock.seconds(pts + length)
+            yield frame, time, pts
+
+    @staticmethod
+    def _in_order(
+        frames: Iterator[av.VideoFrame], clock: Clock
+    ) -> Iterator[tuple[av.VideoFrame, int]]:
+        """Restore increasing PTS (damage can upset the decoder's reordering); drop repeats."""
+        heap: list[tuple[int, int, av.VideoFrame]] = []
+        last: int | None = None
+        for seq, frame in enumerate(frames):
+            heapq.heappush(heap, (clock.stamp(frame), seq, frame))
+            while len(heap) > REORDER_DEPTH:
+                pts, _, ready = heapq.heappop(heap)
+                if last is None or pts > last:
+                    last = pts
+                    yield ready, pts
+        for pts, _, ready in sorted(heap):
+            if last is None or pts > last:
+                last = pts
+                yield ready, pts
+
+    @staticmethod
+    def _decode(
+        container: Container, stream: VideoStream, clock: Clock, damage: Damage
+    ) -> Iterator[av.VideoFrame]:
+        """Every frame the decoder gives; failing packets are skipped until damage gives up."""
+        packets = container.demux(stream)
+        while not damage.gave_up:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except av.FFmpegError as err:  # the demuxer resumes after the bad data
+                damage.error(f"unreadable data skipped ({err.strerror or err})")
+                packets = container.demux(stream)
+                continue
+            try:
+                frames = packet.decode()
+            except av.FFmpegError as err:
+                near = 0.0 if packet.pts is None else max(0.0, clock.seconds(packet.pts))
+                damage.error(f"corrupt data near {format_timestamp(near)} skipped ({err.strerror})")
+                continue
+            for frame in frames:
+                damage.decoded(frame)
+                yield frame
+
+    def image(self, frame: av.VideoFrame) -> np.ndarray:
+        """Model input for ``frame``: (S, S, 3) uint8 RGB, short side scaled to S by swscale,
+        centre-cropped, display rotation applied."""
+        size = self.image_size
+        width, height = self._scaled_size(frame.width, frame.height)
+        small = frame.reformat(width=width, height=height, format="rgb24", interpolation="BICUBIC")
+        rgb = small.to_ndarray()
+        top, left = (height - size) // 2, (width - size) // 2
+        image = rgb[top : top + size, left : left + size]
+        return self._upright(image)
+
+    def thumbnail(self, frame: av.VideoFrame) -> np.ndarray:
+        """The whole frame, ``thumb_width`` wide (display aspect and rotation applied), RGB uint8."""
+        rotated = self.info.rotation in (90, 270)
+        shown_w, shown_h = frame.width * self._sar, Fraction(frame.height)
+        if rotated:  # the displayed width is the coded height
+            shown_w, shown_h = shown_h, shown_w
+        out_w = self.thumb_width
+        out_h = max(2, round(out_w * shown_h / shown_w))
+        coded = (out_h, out_w) if rotated else (out_w, out_h)
+        rgb = frame.reformat(width=coded[0], height=coded[1], format="rgb24",
+                             interpolation="BILINEAR").to_ndarray()
+        return self._upright(rgb)
+
+    def _upright(self, rgb: np.ndarray) -> np.ndarray:
+        """``rgb`` turned by the display rotation, as a C-contiguous array."""
+        turns = (-self.info.rotation // 90) % 4  # np.rot90 turns counter-clockwise
+        return np.ascontiguousarray(np.rot90(rgb, turns) if turns else rgb)
+
+    def _scaled_size(self, width: int, height: int) -> tuple[int, int]:
+        """Coded size scaled (pixel aspect corrected) so the short side is image_size."""
+        key = (width, height)
+        if key not in self._sizes:
+            size, shown = self.image_size, width * self._sar
+            scale = Fraction(size) / min(shown, height)
+            self._sizes[key] = (max(size, round(shown * scale)), max(size, round(height * scale)))
+        return self._sizes[key]

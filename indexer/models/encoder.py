@@ -1,0 +1,240 @@
+"""The ``Encoder`` protocol: what reelsearch needs from an image/text embedding model.
+
+Any object with these members can be plugged in with ``--encoder module:attr``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from indexer.errors import EncoderError
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """An embedding model that maps images and texts into one space.
+
+    Attributes:
+        name: stable identifier recorded in the store (vectors of two names never mix).
+        dim: embedding dimension.
+        image_size: side S of the square RGB input ``encode_images`` expects.
+    """
+
+    name: str
+    dim: int
+    image_size: int
+
+    def encode_images(self, images: np.ndarray) -> np.ndarray:
+        """Embed a batch of images.
+
+        Args:
+            images: uint8 RGB array of shape (N, S, S, 3), S == ``image_size``.
+
+        Returns:
+            float32 array (N, dim), each row L2-normalised.
+        """
+        ...
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts; returns float32 (N, dim), each row L2-normalised."""
+        ...
+
+
+def l2_normalize(vectors: np.ndarray) -> np.ndarray:
+    """Return ``vectors`` as float32 with every row scaled to unit length (zero rows stay 0)."""
+    v = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(v, axis=-1, keepdims=True)
+    return (v / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+
+# --- loading encoders ---------------------------------------------------------------------------
+# Everything below keeps torch out of ``import indexer.models.encoder``: the open_clip encoder and the
+# plugins are imported only when asked for.
+
+#: Default open_clip architecture and weights tag.
+DEFAULT_MODEL = "ViT-B-32"
+DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
+#: Environment variable naming a local checkpoint file (same as ``--weights FILE``).
+WEIGHTS_ENV = "REELSEARCH_WEIGHTS"
+
+log = logging.getLogger(__name__)
+PRECISIONS = ("auto", "fp32", "bf16", "int8")  # of an open_clip image tower (see clip_precision)
+_REQUIRED_ATTRIBUTES = ("name", "dim", "image_size")
+_REQUIRED_METHODS = ("encode_images", "encode_texts")
+_plugin_names: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+#: Modules of the built-in encoders before the indexer was split into packages; specs naming them
+#: (in the README of old, in scripts, and recorded in existing stores) keep loading.
+LEGACY_MODULES = {"indexer.fake_encoder": "indexer.models.colour",
+                  "indexer.clip_encoder": "indexer.models.clip_encoder"}
+
+
+def load_encoder(
+    *,
+    model: str | None = None,
+    pretrained: str | None = None,
+    weights: Path | None = None,
+    plugin: str | None = None,
+    precision: str | None = None,
+    batch_size: int = 32,
+) -> Encoder:
+    """Load the encoder the user asked for: a ``module:attr`` plugin, or an open_clip model.
+
+    open_clip defaults to ``ViT-B-32`` with ``laion2b_s34b_b79k`` weights (downloaded once into the
+    Hugging Face cache). ``weights`` (else env ``REELSEARCH_WEIGHTS``) is a local checkpoint file.
+    ``precision`` is the image tower's (``auto`` when None: bf16 where the CPU has it, else fp32).
+
+    Raises:
+        EncoderError: one line: unknown model/tag, weights not obtainable offline (saying what to
+            download and how to pass it), bad weights file, bad plugin, or conflicting options.
+    """
+    if plugin:
+        if model or pretrained or weights or precision:
+            raise EncoderError("--encoder cannot be combined with --model/--pretrained/--weights/--precision")
+        return load_plugin(plugin)
+    if weights is None and os.environ.get(WEIGHTS_ENV, "").strip():
+        weights = Path(os.environ[WEIGHTS_ENV].strip())
+    model = model or DEFAULT_MODEL
+    if pretrained is None and weights is None:
+        if model != DEFAULT_MODEL:
+            raise EncoderError(f"say which weights to use for {model}: --pretrained TAG or --weights FILE")
+        pretrained = DEFAULT_PRETRAINED
+    open_clip_encoder = _open_clip_encoder_class()
+    return open_clip_encoder(model, pretrained=pretrained, weights=weights,
+                             precision=precision or "auto", batch_size=batch_size)
+
+
+def _open_clip_encoder_class() -> Any:
+    """``OpenClipEncoder``, imported on demand (torch and open_clip take seconds to import)."""
+    try:
+        from indexer.models.clip_encoder import OpenClipEncoder
+    except ImportError as exc:
+        raise EncoderError(f"open_clip cannot be imported ({exc}); reinstall reelsearch's dependencies") from exc
+    return OpenClipEncoder
+
+
+def load_plugin(spec: str) -> Encoder:
+    """Import ``module:attr`` (attr may be dotted); a class or factory is called with no arguments.
+
+    Raises:
+        EncoderError: malformed spec, import failure, missing attribute, failing factory, or an
+            object that does not implement the ``Encoder`` protocol (naming what is missing).
+    """
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise EncoderError(
+            f"--encoder must look like module:attr (e.g. indexer.models.colour:ColourEncoder), got {spec!r}"
+        )
+    try:
+        obj: Any = importlib.import_module(LEGACY_MODULES.get(module_name, module_name))
+    except Exception as exc:
+        raise EncoderError(f"cannot import module {module_name!r} for --encoder {spec}: {exc}") from exc
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise EncoderError(f"module {module_name!r} has no attribute {attr!r} (--encoder {spec})")
+        obj = getattr(obj, part)
+    if isinstance(obj, type) or (callable(obj) and _missing_members(obj)):
+        try:
+            obj = obj()
+        except Exception as exc:
+            raise EncoderError(f"--encoder {spec}: calling {attr}() failed: {exc}") from exc
+    missing = _missing_members(obj)
+    if missing:
+        raise EncoderError(f"--encoder {spec} does not implement the Encoder protocol: missing {', '.join(missing)}")
+    try:
+        _plugin_names[obj] = spec
+    except TypeError:  # unhashable or not weak-referenceable: encoder_spec falls back to its class
+        log.debug("cannot remember plugin spec of %r", obj)
+    return obj
+
+
+def _missing_members(obj: Any) -> list[str]:
+    """Names of protocol members ``obj`` lacks or gets wrong (empty name, non-positive dim...)."""
+    missing = [m for m in _REQUIRED_ATTRIBUTES if not hasattr(obj, m)]
+    missing += [f"{m}()" for m in _REQUIRED_METHODS if not callable(getattr(obj, m, None))]
+    if not missing:
+        if not isinstance(obj.name, str) or not obj.name:
+            missing.append("name (a non-empty str)")
+        for attr in ("dim", "image_size"):
+            value = getattr(obj, attr)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                missing.append(f"{attr} (a positive int)")
+    return missing
+
+
+def encoder_spec(encoder: Encoder) -> dict[str, Any]:
+    """JSON-able description of how to load ``encoder`` again (``load_from_spec`` reads it).
+
+    open_clip encoders record model, tag, weights path and precision; plugins record ``module:attr``
+    (as loaded, or else the encoder's importable class). ``name`` and ``dim`` are always included.
+
+    Raises:
+        EncoderError: a plugin that was not loaded by ``load_plugin`` and whose class is not importable.
+    """
+    clip_module = sys.modules.get("indexer.models.clip_encoder")
+    if clip_module is not None and isinstance(encoder, clip_module.OpenClipEncoder):
+        return encoder.spec()
+    try:
+        plugin = _plugin_names.get(encoder)
+    except TypeError:
+        plugin = None
+    if plugin is None:
+        cls = type(encoder)
+        plugin = f"{cls.__module__}:{cls.__qualname__}"
+        if cls.__module__ == "__main__" or "<locals>" in cls.__qualname__:
+            raise EncoderError(f"cannot record encoder {encoder.name!r}: load it with --encoder module:attr")
+    return {"kind": "plugin", "plugin": plugin, "name": encoder.name, "dim": int(encoder.dim)}
+
+
+def load_from_spec(spec: dict[str, Any], *, weights: Path | None = None) -> Encoder:
+    """Load the encoder ``spec`` (from ``encoder_spec``) describes and check it is the same one.
+
+    ``weights`` (else env ``REELSEARCH_WEIGHTS``) replaces the recorded checkpoint path, e.g. on
+    another machine.
+
+    Raises:
+        EncoderError: malformed spec, encoder not loadable, or a loaded encoder whose name or dim
+            differs from the recorded one (other weights than those the index was built with).
+    """
+    kind = spec.get("kind") if isinstance(spec, dict) else None
+    if kind == "plugin" and isinstance(spec.get("plugin"), str):
+        encoder = load_plugin(spec["plugin"])
+    elif kind == "open_clip" and isinstance(spec.get("model"), str):
+        if weights is None and os.environ.get(WEIGHTS_ENV, "").strip():
+            weights = Path(os.environ[WEIGHTS_ENV].strip())
+        encoder = _open_clip_encoder_class().from_spec(spec, weights=weights)
+    else:
+        raise EncoderError(f"unknown encoder record {spec!r}; re-index with the encoder you want")
+    if encoder.name != spec.get("name") or encoder.dim != spec.get("dim"):
+        raise EncoderError(
+            f"the index was built with encoder {spec.get('name')} (dim {spec.get('dim')}) but {encoder.name} "
+            f"(dim {encoder.dim}) was loaded; pass the same weights (--weights FILE or {WEIGHTS_ENV}) or re-index"
+        )
+    return encoder
+
+
+def choose_encoder(spec: dict[str, Any] | None, choice: dict[str, Any]) -> Encoder:
+    """The encoder the options in ``choice`` (``load_encoder`` keywords) ask for, else the one ``spec`` records.
+
+    ``precision`` alone does not change the model: it applies to the recorded open_clip encoder.
+    Without a spec (nothing indexed yet) the options, or the defaults, decide.
+
+    Raises:
+        EncoderError: as ``load_encoder`` / ``load_from_spec``, or ``precision`` asked of a plugin.
+    """
+    asked = {key: value for key, value in choice.items() if value}
+    if not spec or set(asked) - {"precision"}:
+        return load_encoder(**choice)
+    if "precision" in asked:
+        if spec.get("kind") != "open_clip":
+            raise EncoderError(f"--precision applies to open_clip encoders; this index uses {spec.get('name')}")
+        spec = {**spec, "precision": asked["precision"]}
+    return load_from_spec(spec)

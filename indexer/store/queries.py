@@ -1,0 +1,276 @@
+"""Queries over the catalog; each takes the connection of a :class:`~indexer.store.catalog.Catalog`
+``read()``/``write()`` block, so several of them share one snapshot or one transaction.
+
+Embeddings are stored as little-endian float32 BLOBs in ``frames.embedding``; frame ids are
+``AUTOINCREMENT`` row ids (never reused), which are also the ids of the FAISS index.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from indexer.store.catalog import NewVideo, VideoRecord
+from indexer.errors import NotFoundError, StoreError
+from indexer.types import ShotCut
+
+ID_CHUNK = 50_000  # ids per json_each() parameter / rows per vector batch
+
+
+@dataclass(frozen=True)
+class FrameStats:
+    """Count, largest id and sum of ids of a set of frame ids: equal stats => same set
+    (in practice; a full id comparison settles any doubt)."""
+
+    count: int
+    max_id: int
+    id_sum: int
+
+    @classmethod
+    def of(cls, ids: np.ndarray) -> FrameStats:
+        if len(ids) == 0:
+            return cls(0, 0, 0)
+        return cls(len(ids), int(ids.max()), int(ids.sum(dtype=np.int64)))
+
+
+# --- meta -------------------------------------------------------------------------------
+
+def get_meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else row[0]
+
+
+def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+
+def generation(conn: sqlite3.Connection) -> int:
+    """The change counter of frames: bumped by every transaction that adds/removes frames."""
+    return int(get_meta(conn, "generation") or 0)
+
+
+def bump_generation(conn: sqlite3.Connection) -> int:
+    value = generation(conn) + 1
+    set_meta(conn, "generation", str(value))
+    return value
+
+
+# --- videos -----------------------------------------------------------------------------
+
+def video_by_path(conn: sqlite3.Connection, path: str) -> VideoRecord | None:
+    row = conn.execute("SELECT * FROM videos WHERE path = ?", (path,)).fetchone()
+    return None if row is None else VideoRecord.from_row(row)
+
+
+def videos_by_hash(conn: sqlite3.Connection, content_hash: str) -> list[VideoRecord]:
+    rows = conn.execute("SELECT * FROM videos WHERE content_hash = ? ORDER BY id", (content_hash,))
+    return [VideoRecord.from_row(r) for r in rows]
+
+
+def get_video(conn: sqlite3.Connection, video_id: int) -> VideoRecord:
+    """Raises: NotFoundError if there is no such video."""
+    row = conn.execute("SELECT * FROM videos WHERE id = ?", (int(video_id),)).fetchone()
+    if row is None:
+        raise NotFoundError(f"no video with id {video_id} in the index")
+    return VideoRecord.from_row(row)
+
+
+def list_videos(conn: sqlite3.Connection, *, ids: Sequence[int] | None = None,
+                min_duration: float | None = None,
+                max_duration: float | None = None) -> list[VideoRecord]:
+    sql, args = "SELECT * FROM videos WHERE 1", []
+    if ids is not None:
+        sql += " AND id IN (SELECT value FROM json_each(?))"
+        args.append(json.dumps([int(i) for i in ids]))
+    if min_duration is not None:
+        sql += " AND duration >= ?"
+        args.append(float(min_duration))
+    if max_duration is not None:
+        sql += " AND duration <= ?"
+        args.append(float(max_duration))
+    return [VideoRecord.from_row(r) for r in conn.execute(sql + " ORDER BY path", args)]
+
+
+def upsert_video(conn: sqlite3.Connection, new: NewVideo, now: float) -> tuple[int, np.ndarray]:
+    """Insert the video, or update the row with the same path keeping its id.
+
+    Returns (video id, ids of the frames it had before, now deleted with its cuts and its
+    automatic segments; curator segments stay).
+    """
+    info = new.info
+    values = (str(new.path), new.content_hash, new.size, new.mtime, info.duration,
+              info.fps.numerator if info.fps else None, info.fps.denominator if info.fps else None,
+              info.width, info.height, info.rotation, info.start_time, info.codec,
+              new.sample_every, new.status, new.note, now)
+    columns = ("path, content_hash, size, mtime, duration, fps_num, fps_den, width, height, "
+               "rotation, start_time, codec, sample_every, status, note, indexed_at")
+    row = conn.execute("SELECT id FROM videos WHERE path = ?", (str(new.path),)).fetchone()
+    if row is None:
+        cur = conn.execute(f"INSERT INTO videos ({columns}) VALUES ({', '.join('?' * 16)})", values)
+        return int(cur.lastrowid), np.empty(0, np.int64)
+    video_id = int(row[0])
+    old_ids = video_frame_ids(conn, [video_id])
+    assignments = ", ".join(f"{c.strip()} = ?" for c in columns.split(","))
+    conn.execute(f"UPDATE videos SET {assignments} WHERE id = ?", (*values, video_id))
+    conn.execute("DELETE FROM frames WHERE video_id = ?", (video_id,))
+    conn.execute("DELETE FROM cuts WHERE video_id = ?", (video_id,))
+    conn.execute("DELETE FROM segments WHERE video_id = ? AND source = 'auto'", (video_id,))
+    return video_id, old_ids
+
+
+def delete_video(conn: sqlite3.Connection, video_id: int) -> np.ndarray:
+    """Delete a video and (cascade) its frames, cuts and segments; return its frame ids.
+
+    Raises: NotFoundError if there is no such video.
+    """
+    get_video(conn, video_id)
+    ids = video_frame_ids(conn, [video_id])
+    conn.execute("DELETE FROM videos WHERE id = ?", (int(video_id),))
+    return ids
+
+
+def rename_video(conn: sqlite3.Connection, video_id: int, new_path: str, mtime: float) -> None:
+    """Raises: NotFoundError (no such video), StoreError (another video has that path)."""
+    get_video(conn, video_id)
+    other = conn.execute("SELECT id FROM videos WHERE path = ? AND id != ?",
+                         (new_path, int(video_id))).fetchone()
+    if other is not None:
+        raise StoreError(f"cannot rename video {video_id}: {new_path} is already indexed "
+                         f"as video {other[0]}")
+    conn.execute("UPDATE videos SET path = ?, mtime = ? WHERE id = ?",
+                 (new_path, float(mtime), int(video_id)))
+
+
+# --- frames and cuts --------------------------------------------------------------------
+
+def check_frames(times: Any, pts: Any, vectors: Any,
+                 dim: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frames to store as (times float64, pts int64, vectors float32).
+
+    Raises: ValueError (different lengths, vectors not (n, dim), non-finite, negative times).
+    """
+    times = np.asarray(times, dtype=np.float64).reshape(-1)
+    pts = np.asarray(pts, dtype=np.int64).reshape(-1)
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or not len(times) == len(pts) == len(vectors):
+        raise ValueError(f"times {times.shape}, pts {pts.shape} and vectors {vectors.shape} "
+                         "must describe the same frames")
+    if dim is not None and vectors.shape[1] != dim:
+        raise ValueError(f"vectors have dim {vectors.shape[1]}, the store holds {dim}")
+    if not (np.isfinite(times).all() and np.isfinite(vectors).all()) or (times < 0).any():
+        raise ValueError("frame times and vectors must be finite (times >= 0)")
+    return times, pts, vectors
+
+
+def insert_frames(conn: sqlite3.Connection, video_id: int, times: np.ndarray, pts: np.ndarray,
+                  vectors: np.ndarray) -> np.ndarray:
+    """Insert frames with their embeddings; return their new row ids in input order."""
+    vectors = np.ascontiguousarray(vectors, dtype="<f4")
+    rows = ((video_id, float(t), int(p), v.tobytes()) for t, p, v in zip(times, pts, vectors))
+    first = conn.execute("SELECT coalesce(max(id), 0) FROM frames WHERE video_id = ?",
+                         (video_id,)).fetchone()[0]
+    conn.executemany("INSERT INTO frames (video_id, time, pts, embedding) VALUES (?, ?, ?, ?)", rows)
+    ids = conn.execute("SELECT id FROM frames WHERE video_id = ? AND id > ? ORDER BY id",
+                       (video_id, first)).fetchall()
+    return np.array([r[0] for r in ids], dtype=np.int64)
+
+
+def insert_cuts(conn: sqlite3.Connection, video_id: int, cuts: Sequence[ShotCut]) -> None:
+    conn.executemany("INSERT INTO cuts (video_id, time, pts, score) VALUES (?, ?, ?, ?)",
+                     [(video_id, c.time, c.pts, c.score) for c in cuts])
+
+
+def frames(conn: sqlite3.Connection, video_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids, times, vectors) of a video's frames in time order.
+
+    Raises: NotFoundError if there is no such video.
+    """
+    get_video(conn, video_id)
+    rows = conn.execute("SELECT id, time, embedding FROM frames WHERE video_id = ? "
+                        "ORDER BY time, id", (int(video_id),)).fetchall()
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    times = np.array([r[1] for r in rows], dtype=np.float64)
+    return ids, times, decode_vectors([r[2] for r in rows])
+
+
+def frame_times(conn: sqlite3.Connection, video_id: int) -> list[float]:
+    """Times of a video's stored frames, in order (no embeddings read)."""
+    rows = conn.execute("SELECT time FROM frames WHERE video_id = ? ORDER BY time", (int(video_id),))
+    return [r[0] for r in rows]
+
+
+def cuts(conn: sqlite3.Connection, video_id: int) -> list[float]:
+    rows = conn.execute("SELECT time FROM cuts WHERE video_id = ? ORDER BY time", (int(video_id),))
+    return [r[0] for r in rows]
+
+
+def decode_vectors(blobs: Sequence[bytes], dim: int | None = None) -> np.ndarray:
+    """Stack float32 BLOBs into an (n, dim) array.
+
+    Raises: StoreError if the blobs do not all hold ``dim`` float32 values.
+    """
+    if not blobs:
+        return np.zeros((0, dim or 0), dtype=np.float32)
+    dim = dim or len(blobs[0]) // 4
+    data = b"".join(blobs)
+    if len(data) != len(blobs) * dim * 4:
+        raise StoreError(f"corrupt embeddings in the catalog (expected {dim} float32 values each)")
+    return np.frombuffer(data, dtype="<f4").reshape(len(blobs), dim).astype(np.float32)
+
+
+def frame_stats(conn: sqlite3.Connection) -> FrameStats:
+    count, max_id, id_sum = conn.execute(
+        "SELECT count(*), coalesce(max(id), 0), coalesce(sum(id), 0) FROM frames").fetchone()
+    return FrameStats(int(count), int(max_id), int(id_sum))
+
+
+def all_frame_ids(conn: sqlite3.Connection) -> np.ndarray:
+    """Every frame id, sorted."""
+    return np.fromiter((r[0] for r in conn.execute("SELECT id FROM frames ORDER BY id")),
+                       dtype=np.int64)
+
+
+def video_frame_ids(conn: sqlite3.Connection, video_ids: Sequence[int]) -> np.ndarray:
+    """Sorted frame ids of the given videos."""
+    rows = conn.execute("SELECT id FROM frames WHERE video_id IN (SELECT value FROM json_each(?)) "
+                        "ORDER BY id", (json.dumps([int(v) for v in video_ids]),))
+    return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+
+def frame_vectors(conn: sqlite3.Connection, ids: np.ndarray,
+                  dim: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (ids, vectors) batches for the given frame ids (missing ids are skipped)."""
+    for lo in range(0, len(ids), ID_CHUNK):
+        chunk = json.dumps([int(i) for i in ids[lo:lo + ID_CHUNK]])
+        rows = conn.execute("SELECT id, embedding FROM frames WHERE id IN "
+                            "(SELECT value FROM json_each(?)) ORDER BY id", (chunk,)).fetchall()
+        yield np.array([r[0] for r in rows], np.int64), decode_vectors([r[1] for r in rows], dim)
+
+
+def frames_after(conn: sqlite3.Connection, after_id: int,
+                 dim: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (ids, vectors) batches of every frame with id > ``after_id``, in id order."""
+    while True:
+        rows = conn.execute("SELECT id, embedding FROM frames WHERE id > ? ORDER BY id LIMIT ?",
+                            (int(after_id), ID_CHUNK)).fetchall()
+        if not rows:
+            return
+        after_id = rows[-1][0]
+        yield np.array([r[0] for r in rows], np.int64), decode_vectors([r[1] for r in rows], dim)
+
+
+def frame_locations(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, tuple[int, float]]:
+    """frame id -> (video id, time); ids that are not (or no longer) stored are left out."""
+    out: dict[int, tuple[int, float]] = {}
+    ids = [int(i) for i in ids if int(i) >= 0]
+    for lo in range(0, len(ids), ID_CHUNK):
+        rows = conn.execute("SELECT id, video_id, time FROM frames WHERE id IN "
+                            "(SELECT value FROM json_each(?))", (json.dumps(ids[lo:lo + ID_CHUNK]),))
+        out.update({r[0]: (r[1], r[2]) for r in rows})
+    return out

@@ -1,0 +1,112 @@
+"""The read side of :class:`indexer.store.Store` that needs only the catalog: the recorded
+encoder, videos, frames, cuts, segments, label statistics. Every method is one snapshot of the catalog and holds the
+store's lock, so it is safe from several threads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from indexer.store import queries as q
+from indexer.store import segment_queries as qs
+from indexer.store.catalog import Catalog, SegmentRecord, VideoRecord
+from indexer.store.segment_queries import LabelStat
+
+
+class CatalogReads:
+    """Catalog queries of a store (base class of :class:`~indexer.store.Store`)."""
+
+    catalog: Catalog
+
+    def encoder_spec(self) -> dict | None:
+        """The spec recorded by :meth:`bind_encoder` (to load the same encoder), or None."""
+        with self.catalog.read() as conn:
+            spec = q.get_meta(conn, "encoder_spec")
+        return None if spec is None else json.loads(spec)
+
+    def encoder_name(self) -> str | None:
+        """The name recorded by :meth:`bind_encoder`, or None."""
+        with self.catalog.read() as conn:
+            return q.get_meta(conn, "encoder_name")
+
+    @property
+    def dim(self) -> int | None:
+        """Embedding dimension of the bound encoder (None before the first bind)."""
+        with self.catalog.read() as conn:
+            dim = q.get_meta(conn, "encoder_dim")
+        return None if dim is None else int(dim)
+
+    def video_by_path(self, path: Path) -> VideoRecord | None:
+        """The video stored under exactly this path, or None."""
+        with self.catalog.read() as conn:
+            return q.video_by_path(conn, str(path))
+
+    def videos_by_hash(self, content_hash: str) -> list[VideoRecord]:
+        """Every stored video with this content hash (renamed or duplicated files)."""
+        with self.catalog.read() as conn:
+            return q.videos_by_hash(conn, content_hash)
+
+    def get_video(self, video_id: int) -> VideoRecord:
+        """Raises: NotFoundError if there is no such video."""
+        with self.catalog.read() as conn:
+            return q.get_video(conn, video_id)
+
+    def list_videos(self, *, ids: Iterable[int] | None = None, min_duration: float | None = None,
+                    max_duration: float | None = None) -> list[VideoRecord]:
+        """Stored videos ordered by path, optionally only the given ids / a duration range."""
+        with self.catalog.read() as conn:
+            return q.list_videos(conn, ids=None if ids is None else list(ids),
+                                 min_duration=min_duration, max_duration=max_duration)
+
+    def video_count(self) -> int:
+        with self.catalog.read() as conn:
+            return int(conn.execute("SELECT count(*) FROM videos").fetchone()[0])
+
+    def frames(self, video_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(frame ids int64, times float64, vectors (n, dim) float32) in time order, from the
+        catalog (exact float32 embeddings).
+
+        Raises: NotFoundError if there is no such video.
+        """
+        with self.catalog.read() as conn:
+            return q.frames(conn, video_id)
+
+    def frame_times(self, video_id: int) -> list[float]:
+        """Times of the video's stored frames in order, without reading their embeddings."""
+        with self.catalog.read() as conn:
+            return q.frame_times(conn, video_id)
+
+    def cuts(self, video_id: int) -> list[float]:
+        """Times (seconds) of the video's detected shot cuts, ascending ([] if unknown id)."""
+        with self.catalog.read() as conn:
+            return q.cuts(conn, video_id)
+
+    def segments(self, video_id: int, *, include_rejected: bool = False) -> list[SegmentRecord]:
+        """The video's segments by start time: active ones, plus rejected ones if asked."""
+        with self.catalog.read() as conn:
+            return qs.segments(conn, video_id, include_rejected=include_rejected)
+
+    def get_segment(self, segment_id: int) -> SegmentRecord:
+        """Raises: NotFoundError if there is no such segment."""
+        with self.catalog.read() as conn:
+            return qs.get_segment(conn, segment_id)
+
+    def frame_locations(self, frame_ids: Sequence[int]) -> dict[int, tuple[int, float]]:
+        """frame id -> (video id, time). Ids that are not stored (-1, or deleted since a
+        search) are left out."""
+        with self.catalog.read() as conn:
+            return q.frame_locations(conn, frame_ids)
+
+    def label_stats(self) -> dict[str, LabelStat]:
+        """label -> LabelStat(videos, total active duration) over active segments."""
+        with self.catalog.read() as conn:
+            return qs.label_stats(conn)
+
+    def videos_with_labels(self, labels: Sequence[str]) -> dict[int, list[SegmentRecord]]:
+        """video id -> its active segments whose label is one of ``labels``."""
+        with self.catalog.read() as conn:
+            return qs.videos_with_labels(conn, labels)
