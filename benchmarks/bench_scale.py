@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.serve_load import Server, concurrent_load, pct, proc_memory, search_path, timed_loop  # noqa: E402
 from benchmarks.synthetic_archive import DIM, SyntheticArchive, SyntheticEncoder  # noqa: E402
 from indexer.store import Store  # noqa: E402
-from indexer.taxonomy import load_taxonomy  # noqa: E402
+from indexer.labels.taxonomy import load_taxonomy  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
 
 PLUGIN = "benchmarks.synthetic_archive:SyntheticEncoder"

@@ -13,7 +13,7 @@ Every topic maps to a category of the default taxonomy; a video carries a segmen
 category and of its parent over the whole video, and one of another category over one shot,
 so browse and category filters have realistic work to do.
 
-:class:`SyntheticEncoder` is a complete :class:`~indexer.encoder.Encoder` plugin
+:class:`SyntheticEncoder` is a complete :class:`~indexer.models.encoder.Encoder` plugin
 (``--encoder benchmarks.synthetic_archive:SyntheticEncoder``): ``reelsearch serve`` loads it
 from the store's recorded spec and embeds queries by formula, in microseconds.
 """
@@ -147,7 +147,7 @@ class SyntheticArchive:
 
     def new_video_args(self, video: SyntheticVideo):
         """(NewVideo, times, pts, vectors, cuts, segments): the arguments of Store.write_video."""
-        from indexer.catalog import NewVideo
+        from indexer.store.catalog import NewVideo
         from indexer.types import Segment, ShotCut, VideoInfo
 
         info = VideoInfo(video.path, video.duration, Fraction(25), 1280, 720, 0, 0.0, "h264")

@@ -73,6 +73,7 @@ class SearchEngine:
         if encoder is not None and dim is not None and encoder.dim != dim:
             raise EncoderMismatchError(f"encoder {encoder.name} embeds into {encoder.dim} dimensions, the "
                                        f"index holds {dim}; search with the encoder the index was built with")
+        single_threaded_blas()
         self.store = store
         self.encoder = encoder
         self.taxonomy = taxonomy
@@ -216,14 +217,13 @@ class SearchEngine:
                      allowed: VideoSet | None) -> list[tuple[int, float]]:
         """(video id, best retrieved frame score) pairs, best first (only ``allowed`` videos)."""
         valid = ids >= 0
-        locations = self.store.frame_locations(ids[valid].tolist())
+        videos = self.store.frame_videos(ids[valid])
         best: dict[int, float] = {}
-        for frame_id, score in zip(ids[valid].tolist(), scores[valid].tolist()):
-            where = locations.get(frame_id)
-            if where is None or (allowed is not None and not allowed.allows(where[0])):
+        for video_id, score in zip(videos.tolist(), scores[valid].tolist()):
+            if video_id < 0 or (allowed is not None and not allowed.allows(video_id)):
                 continue
-            if score > best.get(where[0], -math.inf):
-                best[where[0]] = score
+            if score > best.get(video_id, -math.inf):
+                best[video_id] = score
         return sorted(best.items(), key=lambda item: (-item[1], item[0]))
 
     def _rescore(self, ranked: list[tuple[int, float]], judge: FrameJudge,
@@ -263,6 +263,18 @@ class SearchEngine:
         segments = [(s.label, s.start, s.end) for s in self.store.segments(video_id)]
         scenes = [attach_labels(s, segments) for s in scenes]
         return VideoResult(video, video_score(scenes), tuple(scenes)), float(scores.max())
+
+
+def single_threaded_blas() -> None:
+    """Make numpy's BLAS run on one thread in this process (once, when an engine is built).
+
+    A query's products are small (2048 x 512 for the cutoff, a video's frames for re-scoring):
+    split over threads they only wait for cores, which on a busy machine made a search several
+    times slower. Concurrent searches (the web server's threads) use the cores instead.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def _filters(base: Filters | None, **fields: Any) -> Filters:

@@ -39,7 +39,7 @@ def add_video(catalog: Catalog, path: str, segments: list[Segment], frames: int 
 
 def test_new_catalog_has_schema_wal_and_foreign_keys(catalog: Catalog) -> None:
     conn = catalog.conn
-    assert migrations.schema_version(conn) == migrations.SCHEMA_VERSION == 1
+    assert migrations.schema_version(conn) == migrations.SCHEMA_VERSION == len(migrations.MIGRATIONS)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"meta", "videos", "frames", "cuts", "segments", "users", "audit_log"} <= tables
     indexes = {r[0]: r[1] for r in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
@@ -52,8 +52,9 @@ def test_new_catalog_has_schema_wal_and_foreign_keys(catalog: Catalog) -> None:
 
 def test_reopen_does_not_migrate_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     Catalog.open(tmp_path / "c.sqlite3").close()
+    version = migrations.SCHEMA_VERSION
     monkeypatch.setattr(migrations, "MIGRATIONS", ())  # any attempt to re-run would fail loudly
-    monkeypatch.setattr(migrations, "SCHEMA_VERSION", 1)
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", version)
     Catalog.open(tmp_path / "c.sqlite3").close()
 
 
@@ -74,6 +75,8 @@ def test_failed_migration_changes_nothing(tmp_path: Path, monkeypatch: pytest.Mo
         conn.execute("THIS IS NOT SQL")
 
     path = tmp_path / "c.sqlite3"
+    monkeypatch.setattr(migrations, "MIGRATIONS", (migrations.m001_initial,))
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", 1)
     Catalog.open(path).close()
     monkeypatch.setattr(migrations, "MIGRATIONS", (migrations.m001_initial, m002_broken))
     monkeypatch.setattr(migrations, "SCHEMA_VERSION", 2)

@@ -1,105 +1,106 @@
-"""Browse view models: per category the number of videos and screen time, and listings.
+"""Browse view models: per category the number of videos and screen time, and paged listings.
 
 A category counts its children: a video "shows sports" if any segment labelled ``sports`` or
 ``sports/...`` is active in it, and its screen time is the union of those segments (overlaps
 counted once). Labels that are not taxonomy categories are curator free-text tags.
-Computed from the active segments (curator edits included) and cached until the store changes.
+The counts come from summaries the store maintains with every change (``Store.label_totals``,
+``Store.label_video_page``), so no page reads the whole archive.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from .timeline import category_colours, covered_seconds, label_colour, make_block
 
+PER_PAGE = 50
+
 
 @dataclass(frozen=True)
-class Snapshot:
-    """Every indexed video and its active segments, as of one store state."""
+class Page:
+    """Position of one page in a listing: 1-based ``number`` of ``pages``, ``total`` rows."""
 
-    videos: dict[int, Any]  # id -> VideoRecord
-    segments: dict[int, list[Any]]  # video id -> active SegmentRecords
+    number: int
+    pages: int
+    total: int
+    per_page: int
+
+    @classmethod
+    def of(cls, requested: int, total: int, per_page: int = PER_PAGE) -> Page:
+        """The page asked for, clamped to the listing (a page past the end shows the last)."""
+        pages = max(1, math.ceil(total / per_page))
+        return cls(min(max(1, requested), pages), pages, total, per_page)
 
     @property
-    def total_duration(self) -> float:
-        """Seconds of indexed video."""
-        return sum(v.duration for v in self.videos.values())
+    def offset(self) -> int:
+        return (self.number - 1) * self.per_page
 
-    def labels(self) -> set[str]:
-        """Every label with at least one active segment."""
-        return {s.label for segs in self.segments.values() for s in segs}
+    def to_dict(self) -> dict[str, int]:
+        return {"page": self.number, "pages": self.pages, "total": self.total, "per_page": self.per_page}
 
 
-def take_snapshot(store: Any) -> Snapshot:
-    """Read every video and its active segments from ``store``."""
-    videos = {v.id: v for v in store.list_videos()}
-    labels = list(store.label_stats())
-    by_video = store.videos_with_labels(labels) if labels else {}
-    return Snapshot(videos, {vid: list(by_video.get(vid, ())) for vid in videos})
-
-
-def _stats(snapshot: Snapshot, labels: set[str]) -> tuple[int, float]:
-    """(number of videos, total screen time) for segments whose label is in ``labels``."""
-    count, total = 0, 0.0
-    for segs in snapshot.segments.values():
-        spans = [(s.start, s.end) for s in segs if s.label in labels]
-        if spans:
-            count += 1
-            total += covered_seconds(spans)
-    return count, total
-
-
-def category_tree(taxonomy: Any, snapshot: Snapshot) -> list[dict[str, Any]]:
-    """Rows of the taxonomy in file order (parents before children) with their statistics."""
-    overall = snapshot.total_duration or 1.0
+def category_tree(taxonomy: Any, totals: dict[str, Any], overall: float) -> list[dict[str, Any]]:
+    """Rows of the taxonomy in file order (parents before children) with their statistics
+    (``totals``: ``Store.label_totals()``; ``overall``: seconds of indexed video)."""
     rows = []
     for cat in taxonomy.categories:
-        videos, seconds = _stats(snapshot, set(taxonomy.descendants(cat.id)))
+        total = totals.get(cat.id)
+        videos, seconds = (total.videos, total.duration) if total else (0, 0.0)
         rows.append({"id": cat.id, "name": cat.name, "parent": cat.parent,
                      "depth": cat.id.count("/"), "restricted": cat.restricted,
                      "description": cat.description, "colour": label_colour(cat.id, category_colours(taxonomy.ids)),
                      "videos": videos, "screen_time": round(seconds, 6),
-                     "share": min(1.0, seconds / overall)})
+                     "share": min(1.0, seconds / (overall or 1.0))})
     return rows
 
 
-def tag_rows(taxonomy: Any, snapshot: Snapshot) -> list[dict[str, Any]]:
+def tags(taxonomy: Any, totals: dict[str, Any]) -> set[str]:
+    """Labels carried by some video that are not taxonomy categories (curator tags)."""
+    return {label for label, total in totals.items() if total.own_videos} - set(taxonomy.ids)
+
+
+def tag_rows(taxonomy: Any, totals: dict[str, Any]) -> list[dict[str, Any]]:
     """Free-text labels (curator tags), most videos first."""
-    known = set(taxonomy.ids)
-    rows = []
-    for label in sorted(snapshot.labels() - known):
-        videos, seconds = _stats(snapshot, {label})
-        rows.append({"id": label, "name": label, "videos": videos, "screen_time": round(seconds, 6),
-                     "colour": label_colour(label, category_colours(taxonomy.ids))})
+    rows = [{"id": label, "name": label, "videos": totals[label].videos,
+             "screen_time": round(totals[label].duration, 6),
+             "colour": label_colour(label, category_colours(taxonomy.ids))} for label in tags(taxonomy, totals)]
     return sorted(rows, key=lambda r: (-r["videos"], r["name"]))
 
 
-def restricted_summary(taxonomy: Any, snapshot: Snapshot) -> dict[str, Any] | None:
+def restricted_summary(taxonomy: Any, store: Any) -> dict[str, Any] | None:
     """How many videos show any restricted category (None if the taxonomy has none)."""
-    labels = {c.id for c in taxonomy.categories if c.restricted}
-    if not labels:
+    roots = [c.id for c in taxonomy.categories if c.restricted and not
+             (c.parent and taxonomy.get(c.parent).restricted)]
+    if not roots:
         return None
-    videos, seconds = _stats(snapshot, labels)
+    videos, seconds = store.labels_union(roots)
     return {"videos": videos, "screen_time": seconds}
 
 
-def label_listing(snapshot: Snapshot, labels: Iterable[str]) -> list[dict[str, Any]]:
-    """Per video showing one of ``labels``: how long, what share, and where (segments)."""
-    wanted = set(labels)
+def label_listing(store: Any, label: str, labels: Iterable[str], page: int = 1,
+                  per_page: int = PER_PAGE) -> tuple[list[dict[str, Any]], Page]:
+    """One page of the videos showing ``label`` (a category, children included, or a tag):
+    how long, what share, where (``labels``: the label and its descendants' ids), and the
+    middle of its longest segment (``thumb_time``, for a thumbnail); most screen time first."""
+    _, total = store.label_video_page(label, offset=0, limit=0)
+    where = Page.of(page, total, per_page)
+    shown, _ = store.label_video_page(label, offset=where.offset, limit=per_page)
+    segments = store.active_segments([video.id for video, _ in shown], list(labels))
     rows = []
-    for vid, segs in snapshot.segments.items():
-        mine = sorted((s for s in segs if s.label in wanted), key=lambda s: (s.start, s.end))
+    for video, seconds in shown:
+        mine = sorted(segments.get(video.id, []), key=lambda s: (s.start, s.end))
         if not mine:
             continue
-        video = snapshot.videos[vid]
-        seconds = covered_seconds([(s.start, s.end) for s in mine])
-        rows.append({"video_id": vid, "name": video.path.name, "path": str(video.path),
+        longest = max(mine, key=lambda s: (s.end - s.start, -s.start))
+        rows.append({"video_id": video.id, "name": video.path.name, "path": str(video.path),
                      "duration": video.duration, "screen_time": round(seconds, 6),
                      "share": seconds / video.duration if video.duration else 0.0,
+                     "thumb_time": round((longest.start + longest.end) / 2, 6),
                      "spans": merged_spans(mine, video.duration),
                      "segments": [_segment_row(s, video.duration) for s in mine]})
-    return sorted(rows, key=lambda r: (-r["screen_time"], r["name"]))
+    return rows, where
 
 
 def merged_spans(segments: Sequence[Any], duration: float) -> list[dict[str, Any]]:

@@ -23,9 +23,21 @@ log = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)
 
 
-def snapshot() -> browsing.Snapshot:
-    """All videos and active segments (cached until the store changes)."""
-    return archive().cached("snapshot", lambda: browsing.take_snapshot(store()))
+def label_totals() -> dict[str, Any]:
+    """label -> LabelTotal, maintained by the store (cached until the store changes)."""
+    return archive().cached("label_totals", lambda: store().label_totals())
+
+
+def page_number(name: str = "page") -> int:
+    """``?page=`` (from 1; default 1). Raises QueryError for anything but a whole number >= 1."""
+    value = request.args.get(name) or "1"
+    try:
+        number = int(value)
+    except ValueError:
+        raise QueryError(f"{name} must be a whole number, got {value!r}") from None
+    if number < 1:
+        raise QueryError(f"{name} must be 1 or more, got {number}")
+    return number
 
 
 def category_options() -> list[dict[str, Any]]:
@@ -35,12 +47,9 @@ def category_options() -> list[dict[str, Any]]:
 
 
 def overall_stats() -> dict[str, Any]:
-    """Number of indexed videos and their total duration."""
-    def compute() -> dict[str, Any]:
-        videos = store().list_videos()
-        return {"videos": len(videos), "duration": sum(v.duration for v in videos)}
-
-    return archive().cached("stats", compute)
+    """Number of indexed videos and their total duration (maintained counters)."""
+    videos, duration = store().overview()
+    return {"videos": videos, "duration": duration}
 
 
 def _search_request() -> SearchRequest | None:
@@ -86,10 +95,10 @@ def search():
 @bp.get("/browse")
 def browse():
     """The taxonomy tree with videos and screen time per category; curator tags."""
-    snap, taxonomy = snapshot(), archive().taxonomy
-    return render_template("browse.html", active="browse", tree=browsing.category_tree(taxonomy, snap),
-                           tags=browsing.tag_rows(taxonomy, snap), stats=overall_stats(),
-                           restricted=browsing.restricted_summary(taxonomy, snap))
+    totals, taxonomy, stats = label_totals(), archive().taxonomy, overall_stats()
+    restricted = archive().cached("restricted", lambda: browsing.restricted_summary(taxonomy, store()))
+    return render_template("browse.html", active="browse", tree=browsing.category_tree(taxonomy, totals, stats["duration"]),
+                           tags=browsing.tag_rows(taxonomy, totals), stats=stats, restricted=restricted)
 
 
 @bp.get("/browse/category/<path:category_id>")
@@ -97,38 +106,40 @@ def browse_category(category_id: str):
     """Videos showing a category (children included): how long and where."""
     taxonomy = archive().taxonomy
     cat = taxonomy.get(category_id)  # NotFoundError -> 404
-    listing = browsing.label_listing(snapshot(), taxonomy.descendants(cat.id))
+    listing, page = browsing.label_listing(store(), cat.id, taxonomy.descendants(cat.id), page_number())
+    total = label_totals().get(cat.id)
     crumbs, parent = [], cat.parent
     while parent:
         crumbs.insert(0, taxonomy.get(parent))
         parent = crumbs[0].parent
     return render_template("category.html", active="browse", heading=cat.name, colour=label_colour(cat.id, category_colours(taxonomy.ids)),
                            restricted=cat.restricted, description=cat.description, crumbs=crumbs,
-                           children=taxonomy.children(cat.id), listing=listing,
-                           total=sum(r["screen_time"] for r in listing))
+                           children=taxonomy.children(cat.id), listing=listing, page=page,
+                           total=total.duration if total else 0.0)
 
 
 @bp.get("/browse/tag/<path:tag>")
 def browse_tag(tag: str):
     """Videos with a curator's free-text tag."""
-    snap = snapshot()
-    if tag not in snap.labels():
+    totals = label_totals()
+    if tag not in browsing.tags(archive().taxonomy, totals):
         abort(404, f"no video has the tag {tag!r}")
-    listing = browsing.label_listing(snap, {tag})
+    listing, page = browsing.label_listing(store(), tag, [tag], page_number())
     return render_template("category.html", active="browse", heading=tag, colour=label_colour(tag),
                            restricted=False, description="Free-text tag added by curators.", crumbs=[],
-                           children=[], listing=listing, total=sum(r["screen_time"] for r in listing))
+                           children=[], listing=listing, page=page, total=totals[tag].duration)
 
 
 @bp.get("/videos")
 def videos():
-    """Every indexed video with its top labels."""
-    snap, taxonomy = snapshot(), archive().taxonomy
-    rows = []
-    for video in sorted(snap.videos.values(), key=lambda v: v.path.name.lower()):
-        rows.append({**video_dict(video), "poster_ms": int(min(1.0, video.duration / 2) * 1000),
-                     "labels": browsing.top_labels(taxonomy, snap.segments.get(video.id, []))})
-    return render_template("videos.html", active="videos", rows=rows, total=snap.total_duration)
+    """Indexed videos by name, a page at a time, with their top labels."""
+    taxonomy, stats = archive().taxonomy, overall_stats()
+    page = browsing.Page.of(page_number(), stats["videos"])
+    videos, _ = store().video_page(offset=page.offset, limit=page.per_page)
+    segments = store().active_segments([v.id for v in videos])
+    rows = [{**video_dict(video), "poster_ms": int(min(1.0, video.duration / 2) * 1000),
+             "labels": browsing.top_labels(taxonomy, segments.get(video.id, []))} for video in videos]
+    return render_template("videos.html", active="videos", rows=rows, page=page, total=stats["duration"])
 
 
 def parse_time(value: str | None, duration: float) -> float | None:

@@ -14,7 +14,9 @@ import numpy as np
 from indexer.store import queries as q
 from indexer.store import segment_queries as qs
 from indexer.store.catalog import Catalog, SegmentRecord, VideoRecord
+from indexer.store import summaries
 from indexer.store.segment_queries import LabelStat
+from indexer.store.summaries import LabelTotal
 
 
 class CatalogReads:
@@ -63,8 +65,53 @@ class CatalogReads:
                                  min_duration=min_duration, max_duration=max_duration)
 
     def video_count(self) -> int:
+        """Number of stored videos (a maintained counter)."""
         with self.catalog.read() as conn:
-            return int(conn.execute("SELECT count(*) FROM videos").fetchone()[0])
+            return summaries.counters(conn).get("videos", 0)
+
+    def overview(self) -> tuple[int, float]:
+        """(number of videos, their total duration in seconds), from maintained counters."""
+        with self.catalog.read() as conn:
+            tally = summaries.counters(conn)
+        return tally.get("videos", 0), tally.get("duration_us", 0) / summaries.MICROS
+
+    def video_page(self, *, text: str = "", sort: str = "name", descending: bool = False,
+                   offset: int = 0, limit: int = 50) -> tuple[list[VideoRecord], int]:
+        """One page of the videos whose file name contains ``text`` (case-insensitive), sorted
+        by "name", "duration" or "date" (indexed): (records, how many match).
+
+        Raises: ValueError for an unknown sort key or a negative offset/limit.
+        """
+        with self.catalog.read() as conn:
+            return q.video_page(conn, text=text, sort=sort, descending=descending, offset=offset, limit=limit)
+
+    def label_totals(self) -> dict[str, LabelTotal]:
+        """label -> LabelTotal (videos, screen time, videos with the label itself) for every
+        label present and every ancestor of one (``places`` for ``places/port``); maintained."""
+        with self.catalog.read() as conn:
+            return summaries.label_totals(conn)
+
+    def labels_union(self, labels: Sequence[str]) -> tuple[int, float]:
+        """(videos showing any of ``labels`` or a descendant, the screen time of their union
+        in seconds, overlaps counted once); reads only those videos' segments."""
+        with self.catalog.read() as conn:
+            return summaries.labels_union(conn, labels)
+
+    def label_video_page(self, label: str, *, offset: int = 0,
+                         limit: int = 50) -> tuple[list[tuple[VideoRecord, float]], int]:
+        """One page of the videos showing ``label`` or a descendant, most screen time first:
+        ([(video, screen time in seconds)], how many videos show it)."""
+        with self.catalog.read() as conn:
+            page, total = summaries.label_video_page(conn, label, offset, limit)
+            videos = {v.id: v for v in q.list_videos(conn, ids=[vid for vid, _ in page])}
+        return [(videos[vid], seconds) for vid, seconds in page], total
+
+    def active_segments(self, video_ids: Sequence[int],
+                        labels: Sequence[str] | None = None) -> dict[int, list[SegmentRecord]]:
+        """video id -> its active segments (only those labelled one of ``labels`` if given),
+        by start time, for the given videos."""
+        with self.catalog.read() as conn:
+            return qs.active_segments(conn, video_ids, labels)
 
     def frames(self, video_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(frame ids int64, times float64, vectors (n, dim) float32) in time order, from the

@@ -73,6 +73,20 @@ def videos_with_labels(conn: sqlite3.Connection,
     return out
 
 
+def active_segments(conn: sqlite3.Connection, video_ids: Sequence[int],
+                    labels: Sequence[str] | None = None) -> dict[int, list[SegmentRecord]]:
+    """video id -> its active segments (with one of ``labels`` if given), by start time."""
+    sql = ("SELECT * FROM segments WHERE status = 'active' AND video_id IN (SELECT value FROM json_each(?))")
+    args = [json.dumps([int(v) for v in video_ids])]
+    if labels is not None:
+        sql += " AND label IN (SELECT value FROM json_each(?))"
+        args.append(json.dumps(list(labels)))
+    out: dict[int, list[SegmentRecord]] = {}
+    for row in conn.execute(sql + " ORDER BY video_id, start, id", args):
+        out.setdefault(row["video_id"], []).append(SegmentRecord.from_row(row))
+    return out
+
+
 def label_stats(conn: sqlite3.Connection) -> dict[str, LabelStat]:
     """label -> LabelStat over active segments (union of each video's segments)."""
     rows = conn.execute("SELECT label, video_id, start, \"end\" FROM segments "
