@@ -38,15 +38,18 @@ def parse_like(value: str) -> tuple[str, float]:
 
 
 def resolve_video_id(store: Any, video: str) -> int:
-    """An indexed video's id from its id or its path; raises NotFoundError."""
+    """An indexed video's id from its id or its path; raises NotFoundError naming the data dir."""
     path = Path(video).expanduser()
     for candidate in (path.absolute(), path):
         record = store.video_by_path(candidate)
         if record is not None:
             return record.id
     if video.isdigit():
-        return store.get_video(int(video)).id
-    raise NotFoundError(f"{video}: no indexed video has that path or id")
+        try:
+            return store.get_video(int(video)).id
+        except NotFoundError:
+            pass
+    raise NotFoundError(f"{video}: no video in the index in {store.data_dir} has that path or id")
 
 
 def load_search_encoder(store: Any, choice: dict[str, Any]) -> Any:
@@ -60,7 +63,7 @@ def load_search_encoder(store: Any, choice: dict[str, Any]) -> Any:
 
     spec = store.encoder_spec()
     if spec is None:
-        raise QueryError("nothing is indexed yet; run `reelsearch index PATH` first")
+        raise QueryError(f"nothing is indexed in {store.data_dir} yet; run `reelsearch index PATH` first")
     encoder = choose_encoder(spec, choice)
     if encoder.name != spec.get("name"):
         raise EncoderMismatchError(f"this index was built with encoder {spec.get('name')}, not {encoder.name}; "

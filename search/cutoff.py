@@ -31,7 +31,10 @@ cosines have no text background to compare with (CLIP: unrelated frames ~0.5 +/-
 kind of scene ~0.75 or more). For a text query with negatives the floor is taken on its positive
 terms: the negatives push what they describe far down, which would widen the distribution and
 lift the floor. ``MIN_SPREAD`` makes a query whose scores are
-flat over the whole index (no signal at all) match nothing. The floor assumes a query matches
+flat over the whole index (no signal at all) match nothing. For image queries the floor is capped
+at :data:`NEAR_DUPLICATE` (cosine 0.95): in a small or uniform index (36 frames of one street, say)
+the median and spread put ``median + Z * spread`` at or above 1, above the query's own frame, and
+the query's own frame and its near-duplicates must always be found. The floor assumes a query matches
 well under a third of the index, so for text it applies only once the index holds
 :data:`MIN_FLOOR_FRAMES` frames; below that (a small archive, where one query may rightly match
 most frames) the background test alone decides. For a big but uniform archive use ``--min-score``.
@@ -62,6 +65,9 @@ DEFAULT_THRESHOLD = 0.5
 TEXT_Z = 4.0
 #: The same for image queries, where the distribution is the only test.
 IMAGE_Z = 4.0
+#: An image query's threshold is never above this cosine: its own frame and near-duplicates
+#: (the same picture re-encoded, resized or slightly cropped score 0.95 or more) always match.
+NEAR_DUPLICATE = 0.95
 #: Least spread (cosine) assumed for a query's score distribution.
 MIN_SPREAD = 0.01
 #: A text query's floor applies only when the index sample has at least this many frames: the
@@ -190,9 +196,10 @@ def text_judge(query: QueryVectors, background: np.ndarray, sample: np.ndarray,
 
 
 def image_judge(query: np.ndarray, sample: np.ndarray, z: float = IMAGE_Z) -> FrameJudge:
-    """Judge for an image query: its floor over the index sample is the threshold."""
+    """Judge for an image query: its floor over the index sample, capped at :data:`NEAR_DUPLICATE`,
+    is the threshold (so the query's own frame and its near-duplicates always match)."""
     empty = np.zeros((0, query.shape[0]), dtype=np.float32)
-    floor = distribution_floor(query, sample, z)
+    floor = min(distribution_floor(query, sample, z), NEAR_DUPLICATE)
     return FrameJudge(Cutoff("distribution", floor, floor), query, empty, empty)
 
 

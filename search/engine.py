@@ -12,8 +12,8 @@ One search:
    the cutoff (long videos crowding the list), up to :data:`MAX_FETCH` frames are fetched.
 4. Candidate videos are re-scored exactly, best first: every sampled frame of the video is judged
    from its stored embedding, so scenes are complete even where the top-N frames were not, and
-   the hits are grouped into scenes (:mod:`search.scenes`) labelled with the overlapping active
-   segments. A video's best retrieved frame is its best frame (exact search; IVF-SQ8 within
+   the hits are grouped into scenes (:mod:`search.scenes`) labelled with the labels present
+   there (:mod:`indexer.labels.coverage`). A video's best retrieved frame is its best frame (exact search; IVF-SQ8 within
    :data:`APPROX_MARGIN`), so re-scoring stops at the first candidate whose best frame is below
    the cutoff's least score, once ``k`` videos are found and the next candidate cannot beat the
    k-th, or after ``max(MIN_RESCORED, MAX_RESCORED_FACTOR * k)`` candidates.
@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from indexer.labels.coverage import label_tree, video_coverage
 from indexer.models.encoder import Encoder
 from indexer.errors import EncoderMismatchError, QueryError
 from indexer.labels.taxonomy import Taxonomy
@@ -106,7 +107,7 @@ class SearchEngine:
         chosen = _filters(filters, category=category, restricted=restricted, min_duration=min_duration,
                           max_duration=max_duration, video_id=video_id)
         label = query if isinstance(query, str) else str(parsed)
-        return self._run(vectors.query, judge, chosen, k, label)
+        return self._run(vectors.query, judge, chosen, k, label, "text")
 
     def search_image(self, image: Any, *, k: int = 20, min_score: float | None = None,
                      filters: Filters | None = None, **fields: Any) -> SearchResponse:
@@ -121,7 +122,7 @@ class SearchEngine:
         query = encode_image(self._encoder(), image)
         judge = self._judge(query, min_score)
         label = f"image {Path(image).name}" if isinstance(image, (str, Path)) else "the image"
-        return self._run(query, judge, _filters(filters, **fields), k, label)
+        return self._run(query, judge, _filters(filters, **fields), k, label, "image")
 
     def search_like(self, video_id: int, time: float, *, k: int = 20, min_score: float | None = None,
                     filters: Filters | None = None, **fields: Any) -> SearchResponse:
@@ -141,8 +142,8 @@ class SearchEngine:
         nearest = int(np.argmin(np.abs(times - time)))
         query = np.asarray(vectors[nearest], dtype=np.float32)
         judge = self._judge(query, min_score)
-        label = f"like {video.path.name}@{times[nearest]:.3f}"
-        return self._run(query, judge, _filters(filters, **fields), k, label)
+        label = f"like {video.path.name}@{time:.3f}"  # the time asked for, not the stored frame's
+        return self._run(query, judge, _filters(filters, **fields), k, label, "like")
 
     def embed(self, query: ParsedQuery) -> QueryVectors:
         """The query's vectors (term embeddings come from the LRU cache when seen before).
@@ -181,7 +182,7 @@ class SearchEngine:
         return text_judge(query, self._background_vectors(), sample, threshold)
 
     def _run(self, query: np.ndarray, judge: FrameJudge, filters: Filters, k: int,
-             label: str) -> SearchResponse:
+             label: str, kind: str) -> SearchResponse:
         if not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise QueryError(f"k (the number of videos) must be between 1 and {MAX_K}, got {k!r}")
         videos = candidate_videos(self.store, self.taxonomy, filters, self.durations)
@@ -209,7 +210,8 @@ class SearchEngine:
             fetch = min(4 * fetch, MAX_FETCH)
         results, best = self._rescore(ranked, judge, k)
         if not results:
-            return SearchResponse((), judge.cutoff, _no_match_message(label, best, judge), label,
+            message = _no_match_message(label, best, judge, kind, filters.active)
+            return SearchResponse((), judge.cutoff, message, label,
                                   best if math.isfinite(best) else None)
         return SearchResponse(tuple(results), judge.cutoff, None, label)
 
@@ -260,8 +262,10 @@ class SearchEngine:
         video = self.store.get_video(video_id)
         scenes = group_scenes(times, scores, hits, self.store.cuts(video_id), video.duration,
                               every=video.sample_every, max_gap=GAP_SAMPLES * video.sample_every)
-        segments = [(s.label, s.start, s.end) for s in self.store.segments(video_id)]
-        scenes = [attach_labels(s, segments) for s in scenes]
+        tree = label_tree(self.taxonomy.ids if self.taxonomy else ())
+        present = video_coverage(self.store.segments(video_id, include_rejected=True), tree)
+        spans = [(label, p.start, p.end) for label, pieces in present.items() for p in pieces]
+        scenes = [attach_labels(s, spans) for s in scenes]
         return VideoResult(video, video_score(scenes), tuple(scenes)), float(scores.max())
 
 
@@ -289,9 +293,16 @@ def _filters(base: Filters | None, **fields: Any) -> Filters:
     return dataclasses.replace(base or Filters(), **given)
 
 
-def _no_match_message(label: str, best: float, judge: FrameJudge) -> str:
-    """Why nothing came back and what to try (front ends add how to lower the cutoff)."""
+#: What to try when a query of each kind (text, image file, stored frame) finds nothing.
+_RETRY_HINTS = {"text": "try more concrete words", "image": "try a picture closer to what the archive shows",
+                "like": "try a frame of another shot"}
+
+
+def _no_match_message(label: str, best: float, judge: FrameJudge, kind: str, filtered: bool) -> str:
+    """Why nothing came back and what to try for this kind of query (front ends add how to
+    lower the cutoff); fewer filters are suggested only when some are set."""
+    hint = _RETRY_HINTS[kind] + (" or fewer filters" if filtered else "")
     if not math.isfinite(best):
-        return f"no scene matches {label!r}: no frame was close enough to look at"
+        return f"no scene matches {label!r}: no frame was close enough to look at; {hint}"
     return (f"no scene matches {label!r} well (best frame cosine {best:.3f}; a match needs "
-            f"{judge.cutoff.describe()}); try more concrete words, fewer filters or negatives")
+            f"{judge.cutoff.describe()}); {hint}")

@@ -2,11 +2,11 @@
 
 Filters apply to whole videos:
 
-* ``category``: the video has an active segment labelled with the category or any of its
-  descendants (``sports`` includes ``sports/football``). Accepts an id, a name or a last id
-  component (see :meth:`indexer.labels.taxonomy.Taxonomy.find`).
-* ``restricted``: True keeps only videos with an active segment of a restricted category
-  (alcohol, tobacco, weapons, gambling ...); False drops them; None ignores the flag.
+* ``category``: the category is present in the video (:mod:`indexer.labels.coverage`: its own
+  segments or any descendant's, as curators left them; ``sports`` includes ``sports/football``).
+  Accepts an id, a name or a last id component (see :meth:`indexer.labels.taxonomy.Taxonomy.find`).
+* ``restricted``: True keeps only videos where a restricted category (alcohol, tobacco,
+  weapons, gambling ...) is present; False drops them; None ignores the flag.
 * ``min_duration`` / ``max_duration``: the video's duration in seconds (inclusive).
 * ``video_id``: only that video.
 """
@@ -53,8 +53,8 @@ class Filters:
                                            self.max_duration, self.video_id))
 
 
-def category_labels(taxonomy: Taxonomy | None, text: str) -> tuple[str, ...]:
-    """The category matching ``text`` and all its descendants' ids.
+def find_category(taxonomy: Taxonomy | None, text: str) -> str:
+    """The id of the category matching ``text``.
 
     Raises:
         QueryError: no taxonomy is loaded.
@@ -66,7 +66,7 @@ def category_labels(taxonomy: Taxonomy | None, text: str) -> tuple[str, ...]:
     if category is None:
         roots = ", ".join(c.id for c in taxonomy.roots())
         raise NotFoundError(f"unknown category {text!r}; top-level categories are: {roots}")
-    return taxonomy.descendants(category.id)
+    return category.id
 
 
 @dataclass(frozen=True)
@@ -110,8 +110,10 @@ class VideoDurations:
         return {vid for vid, duration in durations.items() if lo <= duration <= hi}
 
 
-def _labelled(store: Any, labels: tuple[str, ...]) -> set[int]:
-    return set(store.videos_with_labels(list(labels))) if labels else set()
+def videos_showing(store: Any, categories: tuple[str, ...]) -> set[int]:
+    """Ids of the videos where any of ``categories`` is present (:mod:`indexer.labels.coverage`),
+    from the coverage the store keeps in step with every change."""
+    return store.videos_showing(categories) if categories else set()
 
 
 def candidate_videos(store: Any, taxonomy: Taxonomy | None, filters: Filters,
@@ -126,7 +128,7 @@ def candidate_videos(store: Any, taxonomy: Taxonomy | None, filters: Filters,
     if filters.video_id is not None:
         include = {store.get_video(int(filters.video_id)).id}  # NotFoundError for an unknown id
     if filters.category is not None:
-        include = _intersect(include, _labelled(store, category_labels(taxonomy, filters.category)))
+        include = _intersect(include, videos_showing(store, (find_category(taxonomy, filters.category),)))
     if filters.min_duration is not None or filters.max_duration is not None:
         table = durations or VideoDurations(store)
         include = _intersect(include, table.between(filters.min_duration, filters.max_duration))
@@ -134,7 +136,7 @@ def candidate_videos(store: Any, taxonomy: Taxonomy | None, filters: Filters,
     if filters.restricted is not None:
         if taxonomy is None:
             raise QueryError("no taxonomy is loaded, so the restricted filter cannot be used")
-        flagged = _labelled(store, tuple(c.id for c in taxonomy.categories if c.restricted))
+        flagged = videos_showing(store, restricted_roots(taxonomy))
         if filters.restricted:
             include = _intersect(include, flagged)
         else:
@@ -142,6 +144,13 @@ def candidate_videos(store: Any, taxonomy: Taxonomy | None, filters: Filters,
     log.debug("filters %s: include %s, exclude %d", filters,
               "all" if include is None else len(include), len(exclude))
     return VideoSet(None if include is None else frozenset(include), frozenset(exclude))
+
+
+def restricted_roots(taxonomy: Taxonomy) -> tuple[str, ...]:
+    """The restricted categories whose parent is not restricted (their coverage includes
+    every restricted category below them)."""
+    flagged = {c.id for c in taxonomy.categories if c.restricted}
+    return tuple(c.id for c in taxonomy.categories if c.restricted and c.parent not in flagged)
 
 
 def _intersect(ids: set[int] | None, more: set[int]) -> set[int]:

@@ -37,6 +37,22 @@ def add_video(catalog: Catalog, path: str, segments: list[Segment], frames: int 
     return video_id
 
 
+def add_version1_video(catalog: Catalog, path: str, segments: list[Segment], frame_times: list[float]) -> int:
+    """A video as reelsearch wrote it with schema version 1 (raw SQL: today's queries write
+    columns that version lacks)."""
+    with catalog.write() as conn:
+        video_id = conn.execute(
+            "INSERT INTO videos (path, content_hash, size, mtime, duration, fps_num, fps_den, width, height, "
+            "codec, sample_every, status, indexed_at) VALUES (?, 'hash', 10, 0, 10.0, 25, 1, 64, 48, 'h264', "
+            "0.5, 'ok', 1.0)", (path,)).lastrowid
+        conn.executemany("INSERT INTO frames (video_id, time, pts, embedding) VALUES (?, ?, ?, ?)",
+                         [(video_id, t, int(t * 1000), np.full(4, t, "<f4").tobytes()) for t in frame_times])
+        conn.executemany("INSERT INTO segments (video_id, label, start, \"end\", score, source, updated_at) "
+                         "VALUES (?, ?, ?, ?, ?, 'auto', 1.0)",
+                         [(video_id, s.label, s.start, s.end, s.score) for s in segments])
+    return video_id
+
+
 def test_new_catalog_has_schema_wal_and_foreign_keys(catalog: Catalog) -> None:
     conn = catalog.conn
     assert migrations.schema_version(conn) == migrations.SCHEMA_VERSION == len(migrations.MIGRATIONS)
@@ -70,7 +86,7 @@ def test_newer_store_asks_to_upgrade(tmp_path: Path) -> None:
 
 
 def test_failed_migration_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def m002_broken(conn: sqlite3.Connection) -> None:
+    def m999_broken(conn: sqlite3.Connection) -> None:
         conn.execute("CREATE TABLE half_done (x)")
         conn.execute("THIS IS NOT SQL")
 
@@ -78,16 +94,37 @@ def test_failed_migration_changes_nothing(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(migrations, "MIGRATIONS", (migrations.m001_initial,))
     monkeypatch.setattr(migrations, "SCHEMA_VERSION", 1)
     Catalog.open(path).close()
-    monkeypatch.setattr(migrations, "MIGRATIONS", (migrations.m001_initial, m002_broken))
-    monkeypatch.setattr(migrations, "SCHEMA_VERSION", 2)
+    version = migrations.SCHEMA_VERSION
+    monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS, m999_broken))
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", version + 1)
     with pytest.raises(StoreError, match="cannot migrate"):
         Catalog.open(path)
     with pytest.raises(StoreError, match="older schema"):
         Catalog.open(path, readonly=True)
     conn = sqlite3.connect(path)
-    assert migrations.schema_version(conn) == 1
+    assert migrations.schema_version(conn) == version
     assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'half_done'").fetchone()[0] == 0
     conn.close()
+
+
+def test_migration_keeps_only_the_parents_own_evidence(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stores of earlier versions held parent segments copied from their children."""
+    path = tmp_path / "c.sqlite3"
+    with monkeypatch.context() as old:
+        old.setattr(migrations, "MIGRATIONS", (migrations.m001_initial,))
+        old.setattr(migrations, "SCHEMA_VERSION", 1)
+        cat = Catalog.open(path)
+        add_version1_video(cat, "/a.mp4", [Segment("alcohol", 0.0, 3.0, 0.9), Segment("alcohol/wine", 0.0, 3.0, 0.9),
+                                           Segment("places", 0.0, 10.0, 0.8), Segment("places/nature", 4.0, 6.0, 0.8),
+                                           Segment("sports", 0.0, 2.0, 0.7)], [0.0, 0.5])
+        cat.close()
+    cat = Catalog.open(path)
+    with cat.read() as conn:
+        left = sorted((s.label, s.start, s.end) for s in qs.segments(conn, 1))
+    cat.close()
+    assert left == [("alcohol/wine", 0.0, 3.0), ("places", 0.0, 4.0), ("places", 6.0, 10.0),
+                    ("places/nature", 4.0, 6.0), ("sports", 0.0, 2.0)]
 
 
 def test_readonly_catalog_cannot_write(tmp_path: Path) -> None:

@@ -192,3 +192,23 @@ def test_real_open_clip_code_path_with_a_tiny_random_model(tmp_path: Path, env) 
         assert vectors.shape[1] == 32 and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
         assert store.cuts(only.id) == pytest.approx([video.cut_times[0]], abs=1e-3)
         assert store.vector_count() == len(ids)
+
+
+@pytest.mark.parametrize("args", [["report", "1", "--label", "red"], ["labels", "1"],
+                                  ["report", "ad.mp4", "--label", "red"]])
+def test_read_commands_in_another_folder_create_no_store_and_name_the_data_dir(tmp_path: Path, monkeypatch,
+                                                                              args) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, args, env={"REELSEARCH_DATA_DIR": None, "REELSEARCH_TAXONOMY": None})
+    assert result.exit_code == 1
+    assert f"no index in {tmp_path / 'data' / 'index'}" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "data").exists()
+
+
+def test_unknown_video_ids_name_the_data_dir(tmp_path: Path, env) -> None:
+    make_video(tmp_path / "ad.mp4", [Scene("red", 30)])
+    assert run(env, "index", str(tmp_path / "ad.mp4"), *FAKE).exit_code == 0
+    for args in (["report", "7", "--label", "red"], ["labels", "7"], ["labels", "gone.mp4"]):
+        result = run(env, *args)
+        assert result.exit_code == 1 and env["REELSEARCH_DATA_DIR"] in result.output, result.output

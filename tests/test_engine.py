@@ -237,7 +237,9 @@ def test_category_filter_includes_children_and_restricted_filter(catalog_store, 
     assert found(restricted=True) == {ids["beer"]}
     assert found(restricted=False) == {ids["match"], ids["long"]}
     labels = {r.video.id: r.scenes[0].labels for r in engine.search("red").results}
-    assert labels[ids["beer"]] == ("alcohol/beer",) and labels[ids["match"]] == ("sports/football",)
+    # a scene lists the categories present there, parents included (indexer.coverage)
+    assert labels[ids["beer"]] == ("alcohol", "alcohol/beer")
+    assert labels[ids["match"]] == ("sports", "sports/football")
 
 
 def test_scenes_of_a_directly_written_video_snap_to_cuts(catalog_store, taxonomy):
@@ -276,3 +278,41 @@ def test_ivf_index_returns_the_same_top_results_as_exact(tmp_path, taxonomy):
         assert store.index_info().kind == "ivf"
         assert top() == exact
         assert all(exact)
+
+
+def _shot(rng, centre: np.ndarray, count: int, spread: float) -> np.ndarray:
+    frames = centre + spread * rng.standard_normal((count, centre.shape[0]))
+    return (frames / np.linalg.norm(frames, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_more_like_this_finds_its_own_frame_in_a_small_index(tmp_path, taxonomy):
+    """36 frames, most of one shot: every frame's own "more like this" query finds it."""
+    encoder = ColourEncoder()
+    rng = np.random.default_rng(5)
+    street, harbour = rng.standard_normal((2, encoder.dim))
+    with Store.open(tmp_path) as store:
+        store.bind_encoder(encoder.name, encoder.dim, encoder_spec(encoder))
+        street_id = _write_vectors(store, "street", _shot(rng, street, 24, 0.3))
+        harbour_id = _write_vectors(store, "harbour", _shot(rng, harbour, 12, 0.3))
+        engine = SearchEngine(store, encoder, taxonomy)
+        for video_id, count in ((street_id, 24), (harbour_id, 12)):
+            for t in np.arange(count) * 0.5:
+                response = engine.search_like(video_id, float(t))
+                mine = [r for r in response.results if r.video.id == video_id]
+                assert mine and any(s.start <= t <= s.end for s in mine[0].scenes), (video_id, t, response.message)
+
+
+def test_no_match_messages_fit_the_query_kind_and_echo_the_asked_time(indexed, engine, tmp_path):
+    from PIL import Image
+
+    _, ids, _, _ = indexed
+    like = engine.search_like(ids["c"], 1.0, filters=Filters(video_id=ids["b"]))  # c's green shot, not in b
+    assert like.results == () and "like c.mp4@1.000" in like.message
+    assert "another shot or fewer filters" in like.message and "words" not in like.message
+    image = tmp_path / "green.png"
+    Image.new("RGB", (64, 48), COLOURS["green"]).save(image)
+    picture = engine.search_image(image, filters=Filters(video_id=ids["b"]))
+    assert picture.results == () and "closer to what the archive shows or fewer filters" in picture.message
+    assert "words" not in picture.message
+    text = engine.search("giraffe")
+    assert text.results == () and "more concrete words" in text.message and "filters" not in text.message

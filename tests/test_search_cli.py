@@ -108,4 +108,17 @@ def test_usage_errors(data_dir, tmp_path):
     assert _run(data_dir, "red", "--like", "1@1").exit_code == 2
     assert _run(data_dir, "--like", "1@1", "--not", "x").exit_code == 2
     missing = CliRunner().invoke(cli, ["search", "--data-dir", str(tmp_path / "none"), "red"])
-    assert missing.exit_code == 1 and "Error:" in missing.output
+    assert missing.exit_code == 1 and f"no index in {tmp_path / 'none'}" in missing.output
+
+
+@pytest.mark.parametrize("args", [["red", "--video", "999"], ["--like", "999@1"], ["--like", "gone.mp4@1"]])
+def test_unknown_videos_name_the_data_dir(data_dir, args):
+    result = _run(data_dir, *args)
+    assert result.exit_code == 1 and f"no video in the index in {data_dir}" in result.output
+
+
+def test_search_in_another_folder_creates_no_store(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["search", "red"], env={"REELSEARCH_DATA_DIR": None})
+    assert result.exit_code == 1 and f"no index in {tmp_path / 'data' / 'index'}" in result.output
+    assert not (tmp_path / "data").exists()

@@ -97,3 +97,23 @@ def test_text_floor_applies_only_to_a_big_enough_index(colour_encoder, frames):
     floored = text_judge(vectors, background, big)
     assert floored.cutoff.floor > float(np.median(big @ vectors.query))
     assert floored.judge(frames[:1])[1].all()
+
+
+def _shot(rng, centre, count, spread):
+    frames = centre + spread * rng.standard_normal((count, centre.shape[0]))
+    return frames / np.linalg.norm(frames, axis=1, keepdims=True)
+
+
+def test_image_query_always_matches_itself_and_near_duplicates_in_a_small_index():
+    """36 frames, two thirds from the query's own shot: the distribution floor reaches 1.0, yet
+    the frame itself (cosine 0.99999994 in float32) and a near-copy must match."""
+    rng = np.random.default_rng(3)
+    street, harbour = rng.standard_normal((2, 64))
+    frames = np.vstack([_shot(rng, street, 24, 0.3), _shot(rng, harbour, 12, 0.3)]).astype(np.float32)
+    query = frames[5]
+    near = _shot(rng, query, 1, 0.02).astype(np.float32)
+    judge = image_judge(query, frames)
+    scores, hits = judge.judge(np.vstack([frames, near]))
+    assert hits[5] and hits[-1] and scores[-1] < 1.0
+    assert not hits[24:36].any()  # the other shot is still no match
+    assert judge.cutoff.threshold <= 0.95

@@ -136,3 +136,21 @@ def test_new_videos_appear_without_restart(writable_data, tmp_path):
     assert [r["video_id"] for r in found] == [result.video_id]
     app.extensions["reelsearch"].close()
     assert os.path.exists(writable_data.data_dir / "catalog.sqlite3")
+
+
+@pytest.mark.parametrize("where", ["mapping", "environment", "config file"])
+def test_relative_data_dir_is_made_absolute_once(tmp_path, monkeypatch, where):
+    """A relative data dir names a folder under the current directory, whatever reads it later."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REELSEARCH_DATA_DIR", raising=False)
+    overrides = {}
+    if where == "mapping":
+        overrides = {"DATA_DIR": "rel/index", "TESTING": True}
+    elif where == "environment":
+        monkeypatch.setenv("REELSEARCH_DATA_DIR", "rel/index")
+    else:
+        (tmp_path / "web.toml").write_text('data_dir = "rel/index"\n')
+        monkeypatch.setenv("REELSEARCH_WEB_CONFIG", str(tmp_path / "web.toml"))
+    app = create_app(overrides)
+    assert app.config["DATA_DIR"] == tmp_path / "rel" / "index"
+    assert app.extensions["reelsearch"].data_dir == tmp_path / "rel" / "index"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import click
@@ -69,12 +70,23 @@ def test_serve_runs_waitress_and_prints_the_url(group, web_data, monkeypatch):
     calls["app"].extensions["reelsearch"].close()
 
 
-def test_serve_on_all_interfaces_prints_a_usable_url(group, tmp_path, monkeypatch):
+def test_serve_on_all_interfaces_prints_a_usable_url(group, web_data, monkeypatch):
     import waitress
 
-    monkeypatch.setattr(waitress, "serve", lambda app, **kw: None)
-    result = CliRunner().invoke(group, ["serve", "--host", "0.0.0.0", "--data-dir", str(tmp_path)])
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: app.extensions["reelsearch"].close())
+    result = CliRunner().invoke(group, ["serve", "--host", "0.0.0.0", "--data-dir", str(web_data.data_dir)])
     assert result.exit_code == 0 and "http://127.0.0.1:8000/" in result.output
+
+
+def test_serve_without_an_index_creates_nothing_and_names_the_data_dir(group, tmp_path, monkeypatch):
+    import waitress
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REELSEARCH_DATA_DIR", raising=False)
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: pytest.fail("served without an index"))
+    result = CliRunner().invoke(group, ["serve"])
+    assert result.exit_code == 1 and f"no index in {tmp_path / 'data' / 'index'}" in result.output
+    assert not (tmp_path / "data").exists()
 
 
 def test_main_has_every_command(monkeypatch, capsys):
@@ -87,3 +99,34 @@ def test_main_has_every_command(monkeypatch, capsys):
     out = capsys.readouterr().out
     for command in ("index", "report", "labels", "search", "serve", "user"):
         assert command in out
+
+
+def _first_thumbnail(page: bytes) -> str:
+    match = re.search(rb'src="(/media/thumbs/\d+/\d+\.jpg)"', page)
+    assert match, page[:2000]
+    return match.group(1).decode()
+
+
+def test_serve_with_the_default_relative_data_dir_serves_thumbnails(group, web_data, tmp_path, monkeypatch):
+    """The default data dir is relative (data/index): thumbnails must come from the current folder."""
+    import waitress
+
+    web_data.copy_to(tmp_path / "data" / "index")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REELSEARCH_DATA_DIR", raising=False)
+    monkeypatch.delenv("REELSEARCH_WEB_CONFIG", raising=False)
+    calls = {}
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: calls.update(app=app))
+    result = CliRunner().invoke(group, ["serve"])
+    assert result.exit_code == 0, result.output
+    app = calls["app"]
+    try:
+        client = app.test_client()
+        page = client.get("/videos")
+        assert page.status_code == 200
+        with client.get(_first_thumbnail(page.data)) as thumb:
+            assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
+            assert thumb.data[:2] == b"\xff\xd8"
+        assert app.config["DATA_DIR"] == tmp_path / "data" / "index"
+    finally:
+        app.extensions["reelsearch"].close()

@@ -270,3 +270,43 @@ def test_rejected_segments_are_shown_to_curators_only(rw_client, writable_data):
     assert "seg-rejected" in rw_client.get(f"/videos/{vid}").get_data(as_text=True)
     rw_client.post("/api/logout", headers=headers)
     assert "seg-rejected" not in rw_client.get(f"/videos/{vid}").get_data(as_text=True)
+
+
+# --- a parent follows its children (indexer.labels.coverage) ----------------------------------------
+
+def _in_this_video(client, vid: int) -> str:
+    html = client.get(f"/videos/{vid}").get_data(as_text=True)
+    return html.split("<h3>In this video</h3>", 1)[1].split("</table>", 1)[0]
+
+
+def test_rejecting_the_only_child_takes_the_parent_off_every_page(rw_client, writable_data):
+    vid = writable_data.ids["harbour"]  # red, i.e. "warm/red"; "warm" itself (white) never shows
+    headers = {"X-CSRF-Token": sign_in(rw_client)}
+
+    def warm_here() -> tuple:
+        get = lambda url: rw_client.get(url).get_json()  # noqa: E731
+        listing = [v["video_id"] for v in get("/api/categories/warm/videos")["videos"]]
+        filtered = [r["video_id"] for r in get("/api/search?q=blue&category=warm")["results"]]
+        scenes = [s for r in get("/api/search?q=red")["results"] if r["video_id"] == vid for s in r["scenes"]]
+        return (vid in listing, get(f"/api/videos/{vid}/report?label=Warm colours")["contains"],
+                vid in filtered, any(lab["id"] == "warm" for s in scenes for lab in s["labels"]),
+                "Warm colours" in _in_this_video(rw_client, vid))
+
+    before = {r["id"]: r["videos"] for r in rw_client.get("/api/categories").get_json()["categories"]}
+    assert warm_here() == (True, True, True, True, True)
+    red = next(s for s in _segments(rw_client, vid) if s["label"] == "warm/red")
+    assert rw_client.post(f"/api/segments/{red['id']}/reject", headers=headers).status_code == 200
+    assert warm_here() == (False, False, False, False, False)
+    after = {r["id"]: r["videos"] for r in rw_client.get("/api/categories").get_json()["categories"]}
+    assert after["warm"] == before["warm"] - 1
+
+
+def test_rejecting_the_restricted_category_clears_restricted(rw_client, writable_data):
+    vid = writable_data.ids["market"]  # magenta: "alcohol", restricted
+    headers = {"X-CSRF-Token": sign_in(rw_client)}
+    restricted = lambda: rw_client.get("/api/categories").get_json()["restricted"]["videos"]  # noqa: E731
+    assert restricted() == 1
+    alcohol = next(s for s in _segments(rw_client, vid) if s["label"] == "alcohol")
+    rw_client.post(f"/api/segments/{alcohol['id']}/reject", headers=headers)
+    assert restricted() == 0
+    assert "Alcohol" not in _in_this_video(rw_client, vid)

@@ -18,7 +18,7 @@ from indexer.errors import NotFoundError, QueryError
 from . import browsing
 from .archive import archive, store
 from .curating import apply_change, audit_entries
-from .pages import label_totals, overall_stats, page_number
+from .pages import label_totals, overall_stats, page_number, restricted_summary
 from .reports import video_report
 from .searching import SearchRequest, parse_k, request_query, response_view, run_search
 from .security import csrf_exempt, curator_required, current_user
@@ -55,9 +55,8 @@ def search():
 def categories():
     """The taxonomy tree with videos and screen time per category, and curator tags."""
     totals, taxonomy, stats = label_totals(), archive().taxonomy, overall_stats()
-    restricted = archive().cached("restricted", lambda: browsing.restricted_summary(taxonomy, store()))
     return jsonify(categories=browsing.category_tree(taxonomy, totals, stats["duration"]),
-                   tags=browsing.tag_rows(taxonomy, totals), restricted=restricted,
+                   tags=browsing.tag_rows(taxonomy, totals), restricted=restricted_summary(),
                    videos=stats["videos"], duration=stats["duration"])
 
 
@@ -67,12 +66,12 @@ def category_videos(label: str):
     most screen time first, a page at a time (``page``, ``per_page``)."""
     taxonomy = archive().taxonomy
     if label in taxonomy.ids:
-        labels, kind = list(taxonomy.descendants(label)), "category"
+        kind = "category"
     elif label in browsing.tags(taxonomy, label_totals()):
-        labels, kind = [label], "tag"
+        kind = "tag"
     else:
         raise NotFoundError(f"no category or tag {label!r}")
-    rows, page = browsing.label_listing(store(), label, labels, page_number(), _per_page())
+    rows, page = browsing.label_listing(store(), taxonomy, label, page_number(), _per_page())
     return jsonify(label=label, kind=kind, videos=rows, **page.to_dict())
 
 

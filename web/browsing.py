@@ -1,19 +1,23 @@
 """Browse view models: per category the number of videos and screen time, and paged listings.
 
-A category counts its children: a video "shows sports" if any segment labelled ``sports`` or
-``sports/...`` is active in it, and its screen time is the union of those segments (overlaps
-counted once). Labels that are not taxonomy categories are curator free-text tags.
-The counts come from summaries the store maintains with every change (``Store.label_totals``,
-``Store.label_video_page``), so no page reads the whole archive.
+Presence is :mod:`indexer.labels.coverage` (the one rule): a category counts its children, curator
+rejections included (rejecting a video's only wine also takes "alcohol" away unless alcohol
+was seen on its own). Screen time is the union of the coverage pieces (overlaps counted once).
+Labels that are not taxonomy categories are curator free-text tags. The counts come from
+summaries the store keeps in step with every change (``Store.label_totals``,
+``Store.label_video_page``), and listings read one page of videos, so no page reads the whole
+archive.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
-from .timeline import category_colours, covered_seconds, label_colour, make_block
+from indexer.labels.coverage import coverage, covered_seconds, label_tree, video_coverage
+
+from .timeline import category_colours, label_colour, make_block
 
 PER_PAGE = 50
 
@@ -57,7 +61,7 @@ def category_tree(taxonomy: Any, totals: dict[str, Any], overall: float) -> list
 
 
 def tags(taxonomy: Any, totals: dict[str, Any]) -> set[str]:
-    """Labels carried by some video that are not taxonomy categories (curator tags)."""
+    """Labels present in some video that are not taxonomy categories (curator tags)."""
     return {label for label, total in totals.items() if total.own_videos} - set(taxonomy.ids)
 
 
@@ -69,38 +73,40 @@ def tag_rows(taxonomy: Any, totals: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (-r["videos"], r["name"]))
 
 
-def restricted_summary(taxonomy: Any, store: Any) -> dict[str, Any] | None:
-    """How many videos show any restricted category (None if the taxonomy has none)."""
-    roots = [c.id for c in taxonomy.categories if c.restricted and not
-             (c.parent and taxonomy.get(c.parent).restricted)]
+def restricted_summary(taxonomy: Any, store: Any, roots: Sequence[str]) -> dict[str, Any] | None:
+    """How many videos show any restricted category (``roots``: the restricted categories
+    whose parent is not restricted; None if there are none)."""
     if not roots:
         return None
-    videos, seconds = store.labels_union(roots)
+    videos, seconds = store.labels_union(list(roots))
     return {"videos": videos, "screen_time": seconds}
 
 
-def label_listing(store: Any, label: str, labels: Iterable[str], page: int = 1,
+def label_listing(store: Any, taxonomy: Any, label: str, page: int = 1,
                   per_page: int = PER_PAGE) -> tuple[list[dict[str, Any]], Page]:
-    """One page of the videos showing ``label`` (a category, children included, or a tag):
-    how long, what share, where (``labels``: the label and its descendants' ids), and the
-    middle of its longest segment (``thumb_time``, for a thumbnail); most screen time first."""
+    """One page of the videos showing ``label`` (a category with its children, or a tag),
+    most screen time first: how long, what share, and where (coverage pieces)."""
     _, total = store.label_video_page(label, offset=0, limit=0)
     where = Page.of(page, total, per_page)
     shown, _ = store.label_video_page(label, offset=where.offset, limit=per_page)
-    segments = store.active_segments([video.id for video, _ in shown], list(labels))
+    segments = store.videos_with_labels(None, include_rejected=True, video_ids=[v.id for v, _ in shown])
+    tree = label_tree(taxonomy.ids)
     rows = []
     for video, seconds in shown:
-        mine = sorted(segments.get(video.id, []), key=lambda s: (s.start, s.end))
-        if not mine:
-            continue
-        longest = max(mine, key=lambda s: (s.end - s.start, -s.start))
+        mine = coverage(segments.get(video.id, ()), label, tree)
         rows.append({"video_id": video.id, "name": video.path.name, "path": str(video.path),
                      "duration": video.duration, "screen_time": round(seconds, 6),
                      "share": seconds / video.duration if video.duration else 0.0,
-                     "thumb_time": round((longest.start + longest.end) / 2, 6),
                      "spans": merged_spans(mine, video.duration),
                      "segments": [_segment_row(s, video.duration) for s in mine]})
     return rows, where
+
+
+def page_coverage(store: Any, taxonomy: Any, video_ids: Sequence[int]) -> dict[int, dict[str, tuple[Any, ...]]]:
+    """video id -> label -> coverage pieces, for a page of videos."""
+    segments = store.videos_with_labels(None, include_rejected=True, video_ids=list(video_ids))
+    tree = label_tree(taxonomy.ids)
+    return {vid: video_coverage(segments.get(vid, ()), tree) for vid in video_ids}
 
 
 def merged_spans(segments: Sequence[Any], duration: float) -> list[dict[str, Any]]:
@@ -125,12 +131,9 @@ def _segment_row(seg: Any, duration: float) -> dict[str, Any]:
             "score": seg.score, "source": seg.source, "left": block.left, "width": block.width}
 
 
-def top_labels(taxonomy: Any, segments: Sequence[Any], limit: int = 4) -> list[dict[str, Any]]:
-    """The labels of one video with the most screen time (for the videos list)."""
-    by_label: dict[str, list[tuple[float, float]]] = {}
-    for s in segments:
-        by_label.setdefault(s.label, []).append((s.start, s.end))
-    ranked = sorted(by_label, key=lambda lab: -covered_seconds(by_label[lab]))[:limit]
+def top_labels(taxonomy: Any, present: dict[str, Sequence[Any]], limit: int = 4) -> list[dict[str, Any]]:
+    """The labels of one video (label -> coverage pieces) with the most screen time."""
+    ranked = sorted(present, key=lambda lab: (-covered_seconds(present[lab]), lab))[:limit]
     names = {c.id: c.name for c in taxonomy.categories}
     return [{"id": lab, "name": names.get(lab, lab), "colour": label_colour(lab, category_colours(taxonomy.ids))}
             for lab in ranked]

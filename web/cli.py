@@ -29,8 +29,14 @@ def serve(host: str, port: int, threads: int, data_dir: Path) -> None:
     """Serve the web UI (search, browse, video pages, curator tools, JSON API)."""
     import waitress
 
+    from indexer.store import Store
+
     from . import create_app
 
+    try:
+        Store.require(data_dir)  # serving from the wrong folder must not create a store there
+    except ReelsearchError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         app = create_app({"DATA_DIR": data_dir})
     except (OSError, ValueError) as exc:

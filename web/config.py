@@ -19,9 +19,10 @@ from typing import Any, Mapping
 
 from flask import Flask
 
+from indexer.cli.options import DEFAULT_DATA_DIR, absolute_data_dir
+
 log = logging.getLogger(__name__)
 
-DEFAULT_DATA_DIR = Path("data") / "index"
 SECRET_KEY_FILE = "secret_key"
 
 DEFAULTS: dict[str, Any] = {
@@ -44,10 +45,14 @@ DEFAULTS: dict[str, Any] = {
 
 
 def resolve_data_dir(overrides: Mapping[str, Any] | None) -> Path:
-    """The data dir: ``overrides``, else env REELSEARCH_DATA_DIR, else ./data/index."""
+    """The data dir, absolute: ``overrides``, else env REELSEARCH_DATA_DIR, else ./data/index.
+
+    A relative path is taken from the current directory here, once: Flask would resolve it
+    against the ``web`` package's folder when sending files.
+    """
     if overrides and overrides.get("DATA_DIR"):
-        return Path(overrides["DATA_DIR"])
-    return Path(os.environ.get("REELSEARCH_DATA_DIR") or DEFAULT_DATA_DIR)
+        return absolute_data_dir(overrides["DATA_DIR"])
+    return absolute_data_dir(os.environ.get("REELSEARCH_DATA_DIR") or DEFAULT_DATA_DIR)
 
 
 def config_file(data_dir: Path) -> Path | None:
@@ -84,7 +89,7 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
             log.info("read config from %s", path)
         app.config.from_prefixed_env("REELSEARCH_WEB")
     app.config.from_mapping(overrides or {})
-    app.config["DATA_DIR"] = Path(app.config.get("DATA_DIR") or data_dir)
+    app.config["DATA_DIR"] = absolute_data_dir(app.config.get("DATA_DIR") or data_dir)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = load_secret_key(app.config["DATA_DIR"])
 

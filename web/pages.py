@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from indexer.errors import NotFoundError, QueryError
+from search.filters import restricted_roots
 
 from . import browsing
 from .archive import archive, store
@@ -26,6 +27,13 @@ bp = Blueprint("pages", __name__)
 def label_totals() -> dict[str, Any]:
     """label -> LabelTotal, maintained by the store (cached until the store changes)."""
     return archive().cached("label_totals", lambda: store().label_totals())
+
+
+def restricted_summary() -> dict[str, Any] | None:
+    """Videos showing any restricted category (cached until the store changes)."""
+    taxonomy = archive().taxonomy
+    return archive().cached("restricted", lambda: browsing.restricted_summary(
+        taxonomy, store(), restricted_roots(taxonomy)))
 
 
 def page_number(name: str = "page") -> int:
@@ -96,7 +104,7 @@ def search():
 def browse():
     """The taxonomy tree with videos and screen time per category; curator tags."""
     totals, taxonomy, stats = label_totals(), archive().taxonomy, overall_stats()
-    restricted = archive().cached("restricted", lambda: browsing.restricted_summary(taxonomy, store()))
+    restricted = restricted_summary()
     return render_template("browse.html", active="browse", tree=browsing.category_tree(taxonomy, totals, stats["duration"]),
                            tags=browsing.tag_rows(taxonomy, totals), stats=stats, restricted=restricted)
 
@@ -106,7 +114,7 @@ def browse_category(category_id: str):
     """Videos showing a category (children included): how long and where."""
     taxonomy = archive().taxonomy
     cat = taxonomy.get(category_id)  # NotFoundError -> 404
-    listing, page = browsing.label_listing(store(), cat.id, taxonomy.descendants(cat.id), page_number())
+    listing, page = browsing.label_listing(store(), taxonomy, cat.id, page_number())
     total = label_totals().get(cat.id)
     crumbs, parent = [], cat.parent
     while parent:
@@ -124,7 +132,7 @@ def browse_tag(tag: str):
     totals = label_totals()
     if tag not in browsing.tags(archive().taxonomy, totals):
         abort(404, f"no video has the tag {tag!r}")
-    listing, page = browsing.label_listing(store(), tag, [tag], page_number())
+    listing, page = browsing.label_listing(store(), archive().taxonomy, tag, page_number())
     return render_template("category.html", active="browse", heading=tag, colour=label_colour(tag),
                            restricted=False, description="Free-text tag added by curators.", crumbs=[],
                            children=[], listing=listing, page=page, total=totals[tag].duration)
@@ -136,9 +144,9 @@ def videos():
     taxonomy, stats = archive().taxonomy, overall_stats()
     page = browsing.Page.of(page_number(), stats["videos"])
     videos, _ = store().video_page(offset=page.offset, limit=page.per_page)
-    segments = store().active_segments([v.id for v in videos])
+    present = browsing.page_coverage(store(), taxonomy, [v.id for v in videos])
     rows = [{**video_dict(video), "poster_ms": int(min(1.0, video.duration / 2) * 1000),
-             "labels": browsing.top_labels(taxonomy, segments.get(video.id, []))} for video in videos]
+             "labels": browsing.top_labels(taxonomy, present[video.id])} for video in videos]
     return render_template("videos.html", active="videos", rows=rows, page=page, total=stats["duration"])
 
 
@@ -164,7 +172,7 @@ def video(video_id: int):
     record = st.get_video(video_id)  # NotFoundError -> 404
     t = parse_time(request.args.get("t"), record.duration)  # QueryError -> 400
     curator = current_user() is not None
-    segments = st.segments(video_id, include_rejected=curator)
+    segments = st.segments(video_id, include_rejected=True)  # rejections decide coverage
     status, report, report_error, label = 200, None, None, (request.args.get("label") or "").strip()
     if label:
         try:
@@ -172,6 +180,7 @@ def video(video_id: int):
         except QueryError as exc:
             status, report_error = 400, str(exc)
     view = timeline(record, segments, st.cuts(video_id), taxonomy, show_rejected=curator)
+    segments = [s for s in segments if curator or s.status != "rejected"]
     tags = sorted({s.label for s in segments} - set(taxonomy.ids))
     return render_template(
         "video.html", active="videos", video=video_dict(record), t=t, **view,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from indexer.cli.report import ReportView
+from indexer.cli.report import ReportView, stored_report
 from indexer.errors import QueryError
 
 log = logging.getLogger(__name__)
@@ -27,14 +27,6 @@ def check_label(label: str | None) -> str:
     if len(text) > MAX_LABEL_CHARS:
         raise QueryError(f"the label is too long ({len(text)} characters; at most {MAX_LABEL_CHARS})")
     return text
-
-
-def stored_report(store: Any, video: Any, label: str, wanted: set[str], kind: str) -> ReportView:
-    """Report from the stored active segments whose label is in ``wanted``."""
-    from indexer.labels.segments import make_report
-
-    segments = [s.to_segment() for s in store.segments(video.id) if s.label in wanted]
-    return ReportView(video, label, kind, make_report(label, segments, video.duration))
 
 
 def prompt_report(store: Any, video: Any, text: str, encoder: Any, taxonomy: Any) -> ReportView:
@@ -64,8 +56,7 @@ def video_report(store: Any, video: Any, label: str, taxonomy: Any, encoder_fact
     text = check_label(label)
     category = taxonomy.find(text)
     if category is not None:
-        return stored_report(store, video, category.id, set(taxonomy.descendants(category.id)),
-                             "category")
+        return stored_report(store, video, category.id, "category", taxonomy)
     if any(s.label == text for s in store.segments(video.id, include_rejected=True)):
-        return stored_report(store, video, text, {text}, "tag")
+        return stored_report(store, video, text, "tag", taxonomy)
     return prompt_report(store, video, text, encoder_factory(), taxonomy)

@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Mapping, Protocol, Sequence
 
+from indexer.labels.coverage import covered_seconds
 from indexer.types import format_timestamp
 
 
@@ -38,7 +39,7 @@ class Block:
     title: str
     segment_id: int | None = None
     source: str = "auto"
-    status: str = "active"
+    status: str = "active"  # or "rejected", or "derived" (a sub-category's piece)
     score: float | None = None
 
 
@@ -105,41 +106,33 @@ def make_block(start: float, end: float, duration: float, title: str, **extra: o
     return Block(start=start, end=end, left=left, width=min(width, 100.0 - left), title=title, **extra)
 
 
-def covered_seconds(spans: Sequence[tuple[float, float]]) -> float:
-    """Total length of the union of ``(start, end)`` spans."""
-    total, cur_start, cur_end = 0.0, None, None
-    for start, end in sorted(spans):
-        if cur_end is None or start > cur_end:
-            if cur_end is not None:
-                total += cur_end - cur_start
-            cur_start, cur_end = start, end
-        else:
-            cur_end = max(cur_end, end)
-    if cur_end is not None:
-        total += cur_end - cur_start
-    return total
-
-
-def segment_lanes(segments: Sequence[SegmentLike], duration: float, names: dict[str, str],
-                  restricted: frozenset[str] = frozenset(),
+def segment_lanes(present: Mapping[str, Sequence[SegmentLike]], rejected: Sequence[SegmentLike],
+                  duration: float, names: dict[str, str], restricted: frozenset[str] = frozenset(),
                   colours: Mapping[str, str] | None = None) -> list[Lane]:
-    """One lane per label, labels in first-appearance order; rejected segments kept (shown dim)."""
-    by_label: dict[str, list[SegmentLike]] = {}
-    for seg in sorted(segments, key=lambda s: (s.start, s.end)):
+    """One lane per label, in first-appearance order: its coverage pieces (label -> pieces, see
+    :mod:`indexer.labels.coverage`) and the given ``rejected`` segments (shown dim). A piece of a
+    sub-category's segment is drawn as "derived" and edited in its own lane."""
+    by_label: dict[str, list[SegmentLike]] = {label: list(pieces) for label, pieces in present.items()}
+    for seg in rejected:
         by_label.setdefault(seg.label, []).append(seg)
     lanes = []
-    for label, segs in by_label.items():
-        blocks = tuple(
-            make_block(s.start, s.end, duration,
-                       f"{names.get(label, label)}: {format_timestamp(s.start)}–{format_timestamp(s.end)}"
-                       f" ({s.source}{', rejected' if s.status == 'rejected' else ''})",
-                       segment_id=s.id, source=s.source, status=s.status, score=s.score)
-            for s in segs)
-        active = [(s.start, s.end) for s in segs if s.status != "rejected"]
+    for label, segs in sorted(by_label.items(), key=lambda kv: (min(s.start for s in kv[1]), kv[0])):
+        blocks = tuple(_block(label, s, duration, names) for s in sorted(segs, key=lambda s: (s.start, s.end)))
         lanes.append(Lane(key=label, name=names.get(label, label), colour=label_colour(label, colours),
-                          blocks=blocks, total=covered_seconds(active),
+                          blocks=blocks, total=covered_seconds(present.get(label, ())),
                           restricted=label in restricted, is_category=label in names))
     return lanes
+
+
+def _block(label: str, seg: SegmentLike, duration: float, names: dict[str, str]) -> Block:
+    own = seg.label == label
+    status = seg.status if own else "derived"
+    what = seg.source if own else f"from {names.get(seg.label, seg.label)}"
+    return make_block(seg.start, seg.end, duration,
+                      f"{names.get(label, label)}: {format_timestamp(seg.start)}–{format_timestamp(seg.end)}"
+                      f" ({what}{', rejected' if status == 'rejected' else ''})",
+                      segment_id=seg.id if own else None, source=seg.source, status=status,
+                      score=seg.score)
 
 
 def shot_lane(cuts: Sequence[float], duration: float) -> Lane:

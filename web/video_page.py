@@ -9,6 +9,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
+from indexer.labels.coverage import label_tree, video_coverage
 from indexer.types import format_timestamp
 
 from .timeline import category_colours, label_colour, segment_lanes, shot_lane, tick_marks
@@ -78,11 +79,15 @@ def audit_dict(entry: Any) -> dict[str, Any]:
 
 def timeline(video: Any, segments: list[Any], cuts: list[float], taxonomy: Any,
              *, show_rejected: bool) -> dict[str, Any]:
-    """Lanes (categories present, in taxonomy order, then tags), the shots lane and the ruler."""
+    """Lanes (labels present, :mod:`indexer.labels.coverage`, in taxonomy order, then tags; rejected
+    segments too if ``show_rejected``), the shots lane and the ruler. ``segments``: all the
+    video's segments, rejected ones included (they decide the coverage)."""
     names = {c.id: c.name for c in taxonomy.categories}
     restricted = frozenset(c.id for c in taxonomy.categories if c.restricted)
-    shown = [s for s in segments if show_rejected or s.status != "rejected"]
-    lanes = segment_lanes(shown, video.duration, names, restricted, category_colours(taxonomy.ids))
+    present = video_coverage(segments, label_tree(taxonomy.ids))
+    rejected = [s for s in segments if show_rejected and s.status == "rejected"]
+    lanes = segment_lanes(present, rejected, video.duration, names, restricted,
+                          category_colours(taxonomy.ids))
     order = {cid: i for i, cid in enumerate(taxonomy.ids)}
     lanes.sort(key=lambda lane: (order.get(lane.key, len(order)), lane.key))
     return {"lanes": lanes, "shots": shot_lane(cuts, video.duration),

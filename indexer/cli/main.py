@@ -14,9 +14,11 @@ import click
 
 from indexer.cli.options import (data_dir_option, encoder_choice, encoder_options, open_store,
                           resolve_encoder, setup_logging)
-from indexer.cli.report import label_report, labels_json, render_labels, render_report, resolve_video, video_labels
+from indexer.cli.report import (indexes_first, label_report, labels_json, render_labels, render_report,
+                                resolve_video, video_labels)
 from indexer.errors import ReelsearchError
 from indexer.cli.progress import IndexProgress, summary_line
+from indexer.store.facade import Store
 
 __all__ = ["cli", "data_dir_option", "encoder_options"]
 
@@ -120,6 +122,17 @@ def _run_index(store, encoder, labels, options, paths) -> int:
     return sum(r.failed for r in results)
 
 
+def _store_for(video: str, data_dir: Path):
+    """The store for ``report``/``labels`` VIDEO: created only when VIDEO is a file to index first."""
+    if indexes_first(video):
+        return open_store(data_dir)
+    try:
+        return Store.open(data_dir, create=False)
+    except ReelsearchError as exc:
+        prefix = "" if video.isdigit() else f"{video}: no such file, and "
+        raise click.ClickException(prefix + str(exc)) from None
+
+
 @cli.command()
 @click.argument("video")
 @click.option("--label", "-l", required=True, help="A taxonomy category or any free-text prompt.")
@@ -134,7 +147,7 @@ def report(video: str, label: str, against: tuple[str, ...], as_json: bool, taxo
     """Does VIDEO contain LABEL, when does it first appear, how long is it on screen?"""
     from indexer.labels.taxonomy import load_taxonomy
 
-    with open_store(data_dir) as store:
+    with _store_for(video, data_dir) as store:
         try:
             tax = load_taxonomy(taxonomy)
             choice = encoder_choice(encoder_kw)
@@ -155,7 +168,7 @@ def labels(video: str, as_json: bool, taxonomy: Path | None, data_dir: Path, **e
     """Which categories best describe VIDEO: every label present, longest first."""
     from indexer.labels.taxonomy import load_taxonomy
 
-    with open_store(data_dir) as store:
+    with _store_for(video, data_dir) as store:
         try:
             tax = load_taxonomy(taxonomy)
             record = resolve_video(store, video, tax, encoder_choice(encoder_kw))

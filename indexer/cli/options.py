@@ -23,11 +23,21 @@ log = logging.getLogger(__name__)
 DEFAULT_DATA_DIR = Path("data") / "index"
 
 
+def absolute_data_dir(path: str | Path) -> Path:
+    """``path`` as an absolute path (``~`` expanded, relative to the current directory).
+
+    Resolved once where a command reads it, so nothing later (a web route, a worker thread)
+    resolves it against another folder.
+    """
+    return Path(path).expanduser().absolute()
+
+
 def data_dir_option(func: Callable) -> Callable:
-    """``--data-dir`` (env REELSEARCH_DATA_DIR, default ./data/index)."""
+    """``--data-dir`` (env REELSEARCH_DATA_DIR, default ./data/index), made absolute at once."""
     return click.option(
         "--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="REELSEARCH_DATA_DIR",
         default=DEFAULT_DATA_DIR, show_default=True, show_envvar=True,
+        callback=lambda _ctx, _param, value: absolute_data_dir(value),
         help="Where the index (SQLite catalog + FAISS vectors) lives.")(func)
 
 
@@ -64,10 +74,13 @@ def resolve_encoder(store: Store, choice: dict[str, Any]) -> Encoder:
     return encoder
 
 
-def open_store(data_dir: Path, *, readonly: bool = False) -> Store:
-    """Open the store, turning library errors into one-line CLI errors."""
+def open_store(data_dir: Path, *, readonly: bool = False, create: bool = True) -> Store:
+    """Open the store, turning library errors into one-line CLI errors.
+
+    ``create=False`` (read commands): a missing store is an error naming ``data_dir``.
+    """
     try:
-        return Store.open(data_dir, readonly=readonly)
+        return Store.open(data_dir, readonly=readonly, create=create)
     except ReelsearchError as exc:
         raise click.ClickException(str(exc)) from None
 

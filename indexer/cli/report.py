@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from indexer.errors import NotFoundError
-from indexer.labels.segments import LabelReport, label_segments, make_report, summarize_labels
+from indexer.labels.coverage import coverage, label_tree, video_coverage
+from indexer.labels.segments import LabelReport, label_segments, make_report, report_of
 from indexer.store.facade import Store, VideoRecord
 from indexer.labels.taxonomy import Taxonomy
 from indexer.types import Segment, format_timestamp
@@ -45,15 +46,22 @@ def _segment_json(s: Segment) -> dict[str, Any]:
             "source": s.source}
 
 
+def indexes_first(arg: str) -> bool:
+    """Whether ``report``/``labels`` VIDEO names a file (which may need indexing first),
+    rather than an id: only then may the command create a store."""
+    return Path(arg).expanduser().exists()
+
+
 def resolve_video(store: Store, arg: str, taxonomy: Taxonomy, choice: dict[str, Any]) -> VideoRecord:
     """An indexed video by path or id; a file not yet indexed (or changed) is indexed first.
 
     Raises:
-        NotFoundError: neither a readable file nor the id of an indexed video.
+        NotFoundError: neither a readable file nor the id of an indexed video (the message
+            names the store's data dir).
         MediaError: the file cannot be indexed.
     """
     path = Path(arg).expanduser()
-    if path.exists():
+    if indexes_first(arg):
         path = path.absolute()
         record = store.video_by_path(path)
         st = path.stat()
@@ -61,8 +69,11 @@ def resolve_video(store: Store, arg: str, taxonomy: Taxonomy, choice: dict[str, 
             return record
         return _index_now(store, path, taxonomy, choice)
     if arg.isdigit():
-        return store.get_video(int(arg))
-    raise NotFoundError(f"{arg}: no such file, and no indexed video has that id")
+        try:
+            return store.get_video(int(arg))
+        except NotFoundError:
+            raise NotFoundError(f"no video with id {arg} in the index in {store.data_dir}") from None
+    raise NotFoundError(f"{arg}: no such file, and no video in the index in {store.data_dir} has that id")
 
 
 def _index_now(store: Store, path: Path, taxonomy: Taxonomy, choice: dict[str, Any]) -> VideoRecord:
@@ -84,9 +95,7 @@ def label_report(store: Store, video: VideoRecord, label: str, against: tuple[st
     """Report on a category (stored segments) or a free-text prompt (stored vectors)."""
     category = taxonomy.find(label)
     if category is not None and not against:
-        wanted = set(taxonomy.descendants(category.id))
-        segments = [s.to_segment() for s in store.segments(video.id) if s.label in wanted]
-        return ReportView(video, category.id, "category", make_report(category.id, segments, video.duration))
+        return stored_report(store, video, category.id, "category", taxonomy)
     from indexer.labels.classify import prompt_model
     from indexer.cli.options import resolve_encoder
 
@@ -97,9 +106,21 @@ def label_report(store: Store, video: VideoRecord, label: str, against: tuple[st
     return ReportView(video, label, "prompt", make_report(label, segments, video.duration))
 
 
+def stored_report(store: Store, video: VideoRecord, label: str, kind: str,
+                  taxonomy: Taxonomy) -> ReportView:
+    """Report on a category (children included) or a tag from the stored segments as curators
+    left them (:func:`indexer.labels.coverage.coverage`)."""
+    pieces = coverage(store.segments(video.id, include_rejected=True), label, label_tree(taxonomy.ids))
+    return ReportView(video, label, kind,
+                      report_of(label, [p.to_segment() for p in pieces], video.duration))
+
+
 def video_labels(store: Store, video: VideoRecord, taxonomy: Taxonomy) -> list[LabelReport]:
-    """Every label present in the video (active segments), longest total duration first."""
-    return summarize_labels([s.to_segment() for s in store.segments(video.id)], video.duration)
+    """Every label present in the video (:mod:`indexer.labels.coverage`), longest total duration first."""
+    present = video_coverage(store.segments(video.id, include_rejected=True), label_tree(taxonomy.ids))
+    reports = [report_of(label, [p.to_segment() for p in pieces], video.duration)
+               for label, pieces in present.items()]
+    return sorted(reports, key=lambda r: (-r.total_duration, r.label))
 
 
 def labels_json(video: VideoRecord, reports: list[LabelReport], taxonomy: Taxonomy) -> dict[str, Any]:

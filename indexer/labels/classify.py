@@ -21,8 +21,9 @@ all its competitors it is capped just below the threshold (for thresholds >= 0.5
 changes anything: losing to a competitor already means ``p_c < 0.5``). So :meth:`LabelModel.present`
 is a plain threshold test on the scores, and ``scores`` followed by ``present`` is always exact.
 
-Hierarchy: a parent's score is the maximum of its own ``p`` and the scores of its present
-descendants; a parent is present wherever its own prompts pass or any descendant is present.
+Hierarchy is not applied here: every category is scored and decided on its own prompts, so a
+stored parent segment is evidence of the parent itself. Where a parent is present because of a
+child (and how curator rejections change that) is derived at read time by :mod:`indexer.labels.coverage`.
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ class LabelModel:
         thresholds: (C,) float64, probability each label needs.
         background: (B, d) float32, shared competitor vectors (B >= 1 unless every label has negatives).
         negatives: per label, a (k, d) float32 array of its own competitors (k may be 0).
-        descendants: per label, the column indices of its descendants (not itself).
     """
 
     labels: tuple[str, ...]
@@ -60,7 +60,6 @@ class LabelModel:
     thresholds: np.ndarray
     background: np.ndarray
     negatives: tuple[np.ndarray, ...]
-    descendants: tuple[tuple[int, ...], ...]
 
     def __post_init__(self) -> None:
         c = len(self.labels)
@@ -75,8 +74,6 @@ class LabelModel:
             raise ValueError(f"background must have shape (B, {d}), got {self.background.shape}")
         if len(self.negatives) != c or any(n.ndim != 2 or n.shape[1] != d for n in self.negatives):
             raise ValueError(f"negatives must hold one (k, {d}) array per label")
-        if len(self.descendants) != c or any(not 0 <= i < c for ds in self.descendants for i in ds):
-            raise ValueError("descendants must hold valid column indices, one tuple per label")
         if any(len(self.background) + len(n) == 0 for n in self.negatives):
             raise ValueError("every label needs at least one competitor (background or negative prompt)")
 
@@ -93,14 +90,12 @@ class LabelModel:
         cats = taxonomy.categories
         texts = _unique([p for c in cats for p in c.prompts + c.negatives] + list(taxonomy.background))
         table = dict(zip(texts, _encode(encoder, texts)))
-        index = {c.id: i for i, c in enumerate(cats)}
         model = cls(
             labels=tuple(c.id for c in cats),
             class_vectors=np.stack([_ensemble([table[p] for p in c.prompts]) for c in cats]),
             thresholds=np.array([c.threshold or taxonomy.threshold for c in cats], dtype=np.float64),
             background=np.stack([table[p] for p in taxonomy.background]),
             negatives=tuple(_rows([table[p] for p in c.negatives], encoder.dim) for c in cats),
-            descendants=tuple(tuple(index[d] for d in taxonomy.descendants(c.id)[1:]) for c in cats),
         )
         log.debug("label model: %d labels, %d prompts embedded", len(cats), len(texts))
         return model
@@ -123,21 +118,10 @@ class LabelModel:
             loses = sims[:, c] <= rivals.max(axis=1)
             # float32 cap strictly below the float32 threshold that present() compares with
             out[loses, c] = np.minimum(out[loses, c], np.nextafter(thresholds[c], np.float32(0)))
-        return self._propagate(out, thresholds)
-
-    def _propagate(self, own: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-        """Parent score = max(own, scores of descendants that are present on their own)."""
-        own_present = own >= thresholds
-        out = own.copy()
-        for c, desc in enumerate(self.descendants):
-            if desc:
-                cols = list(desc)
-                child = np.where(own_present[:, cols], own[:, cols], 0.0).max(axis=1)
-                out[:, c] = np.maximum(out[:, c], child)
         return out
 
     def present(self, scores: np.ndarray) -> np.ndarray:
-        """Which labels are present: (N, C) scores -> (N, C) bool (threshold, then hierarchy).
+        """Which labels are present: (N, C) scores -> (N, C) bool (each label on its own threshold).
 
         Raises ValueError if ``scores`` does not have C columns.
         """
@@ -145,12 +129,7 @@ class LabelModel:
         if s.ndim != 2 or s.shape[1] != len(self.labels):
             raise ValueError(f"scores must have shape (N, {len(self.labels)}), got {s.shape}")
         # compare in the scores' own precision, as scores() does
-        own = s >= self.thresholds.astype(s.dtype if s.dtype.kind == "f" else np.float64)
-        out = own.copy()
-        for c, desc in enumerate(self.descendants):
-            if desc:
-                out[:, c] |= own[:, list(desc)].any(axis=1)
-        return out
+        return s >= self.thresholds.astype(s.dtype if s.dtype.kind == "f" else np.float64)
 
 
 def prompt_model(encoder: Encoder, text: str, against: Sequence[str] | None,
@@ -176,7 +155,6 @@ def prompt_model(encoder: Encoder, text: str, against: Sequence[str] | None,
         thresholds=np.array([taxonomy.threshold]),
         background=vecs[1:],
         negatives=(np.zeros((0, encoder.dim), dtype=np.float32),),
-        descendants=((),),
     )
 
 

@@ -237,9 +237,18 @@ def make_report(label: str, segments: Sequence[Segment], duration: float) -> Lab
 
     Raises ValueError for a negative or non-finite ``duration``.
     """
+    return report_of(label, [s for s in segments if s.label == label], duration)
+
+
+def report_of(label: str, segments: Sequence[Segment], duration: float) -> LabelReport:
+    """Report on ``label`` from the segments that make it present (its coverage pieces, which
+    may carry a sub-category's label).
+
+    Raises ValueError for a negative or non-finite ``duration``.
+    """
     if not math.isfinite(duration) or duration < 0:
         raise ValueError(f"duration must be a finite number >= 0, got {duration!r}")
-    mine = tuple(sorted((s for s in segments if s.label == label), key=lambda s: (s.start, s.end)))
+    mine = tuple(sorted(segments, key=lambda s: (s.start, s.end)))
     total, reach = 0.0, -math.inf
     for seg in mine:  # union of spans: overlapping segments count once
         if seg.end > reach:

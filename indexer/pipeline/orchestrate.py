@@ -25,7 +25,8 @@ from indexer.models.encoder import Encoder
 from indexer.errors import MediaError
 from indexer.media.frames import FrameScanner
 from indexer.media.prefetch import prefetch
-from indexer.labels.segments import label_segments, summarize_labels
+from indexer.labels.coverage import covered_seconds, label_tree, video_coverage
+from indexer.labels.segments import label_segments
 from indexer.store.facade import NewVideo, Store
 from indexer.media.thumbnails import THUMB_WIDTH, jpeg_bytes, remove_thumbnails, save_thumbnails
 from indexer.types import ShotCut
@@ -183,7 +184,10 @@ class Indexer:
         if jpegs:
             save_thumbnails(self.store.thumbs_dir, video_id, digest, times.tolist(), jpegs,
                             self.options.thumb_width)
-        top = tuple((r.label, r.total_duration) for r in summarize_labels(segments, duration)[:5])
+        present = video_coverage(self.store.segments(video_id, include_rejected=True),
+                                 label_tree(self.labels.labels))
+        top = tuple(sorted(((label, covered_seconds(pieces)) for label, pieces in present.items()),
+                           key=lambda item: (-item[1], item[0]))[:5])
         return FileResult(path, status, note, video_id, duration, int(times.size), partial=bool(note), labels=top)
 
     def _embed(self, scanner: FrameScanner) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[ShotCut], list[bytes]]:

@@ -25,7 +25,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from indexer.errors import StoreError
-from indexer.store.migrations import check_version, migrate
+from indexer.store.migrations import check_version, has_summaries, migrate
 from indexer.store.summaries import refresh_coverage
 from indexer.types import Segment, VideoInfo
 
@@ -229,10 +229,11 @@ class Catalog:
                 conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # new files only
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = FULL")  # see Catalog docstring
-                migrate(conn)
+                version = migrate(conn)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open the catalog {path}: {exc}") from exc
-        return cls(conn, path, readonly, None if readonly else refresh_coverage)
+        summarised = False if readonly else has_summaries(version)
+        return cls(conn, path, readonly, refresh_coverage if summarised else None)
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

@@ -82,23 +82,40 @@ class Store(CatalogReads):
         self._closed = False
 
     @classmethod
-    def open(cls, data_dir: Path, *, readonly: bool = False, flush_every_videos: int = 50,
-             flush_every_seconds: float = 60.0) -> Store:
+    def open(cls, data_dir: Path, *, readonly: bool = False, create: bool = True,
+             flush_every_videos: int = 50, flush_every_seconds: float = 60.0) -> Store:
         """Open (writable: create and migrate) the store in ``data_dir``.
+
+        ``create=False`` opens an existing store only (what read commands do, so a command
+        run from the wrong folder never leaves an empty store behind).
 
         The vector index is loaded and reconciled with the catalog on first use (a search,
         a write, :meth:`vector_count`, :meth:`refresh`), so short-lived stores that only
         touch the catalog (curation) stay cheap.
 
         Raises:
-            StoreError: no store there (read-only), unreadable catalog, schema newer than this
-                code ("upgrade reelsearch") or older and read-only.
+            StoreError: no store there (read-only or ``create=False``; the message names
+                ``data_dir``), unreadable catalog, schema newer than this code ("upgrade
+                reelsearch") or older and read-only.
         """
         data_dir = Path(data_dir)
+        if readonly or not create:
+            cls.require(data_dir)
         if not readonly:
             (data_dir / cls.THUMBS).mkdir(parents=True, exist_ok=True)
         return cls(data_dir, Catalog.open(data_dir / cls.CATALOG, readonly=readonly),
                    flush_every_videos=flush_every_videos, flush_every_seconds=flush_every_seconds)
+
+    @classmethod
+    def require(cls, data_dir: Path) -> None:
+        """Check that ``data_dir`` holds a store, without opening or creating anything.
+
+        Raises:
+            StoreError: no store there; the message names ``data_dir`` and how to make one.
+        """
+        if not (Path(data_dir) / cls.CATALOG).is_file():
+            raise StoreError(f"no index in {data_dir}: run `reelsearch index PATH` first, or point "
+                             "--data-dir (REELSEARCH_DATA_DIR) at an existing index")
 
     def __enter__(self) -> Self:
         return self

@@ -102,7 +102,48 @@ def m001_initial(conn: sqlite3.Connection) -> None:
     _run_statements(conn, M001_INITIAL)
 
 
-M002_SUMMARIES = """
+def m002_own_parent_segments(conn: sqlite3.Connection) -> None:
+    """Automatic parent segments become evidence of the parent itself: earlier versions also
+    stored a parent wherever a sub-category was detected. Each automatic parent segment keeps
+    only the time no automatic segment of a sub-category covers (category ids nest by '/');
+    the parent's presence there is derived at read time (:mod:`indexer.labels.coverage`)."""
+    rows = conn.execute("SELECT id, video_id, label, start, \"end\" FROM segments "
+                        "WHERE source = 'auto' ORDER BY video_id, start").fetchall()
+    by_video: dict[int, list[tuple]] = {}
+    for row in rows:
+        by_video.setdefault(row[1], []).append(tuple(row))
+    for video_rows in by_video.values():
+        for seg_id, _video, label, start, end in video_rows:
+            children = sorted((s, e) for _i, _v, lab, s, e in video_rows
+                              if lab.startswith(label + "/") and s < end and e > start)
+            if children:
+                _keep_uncovered(conn, seg_id, start, end, children)
+
+
+def _keep_uncovered(conn: sqlite3.Connection, seg_id: int, start: float, end: float,
+                    children: list[tuple[float, float]]) -> None:
+    """Shrink segment ``seg_id`` to the parts of start-end outside ``children`` (sorted)."""
+    parts, cursor = [], start
+    for c_start, c_end in children:
+        if c_start > cursor:
+            parts.append((cursor, min(c_start, end)))
+        cursor = max(cursor, c_end)
+    if cursor < end:
+        parts.append((cursor, end))
+    parts = [(a, b) for a, b in parts if b - a > 1e-6]
+    if not parts:
+        conn.execute("DELETE FROM segments WHERE id = ?", (seg_id,))
+        return
+    first, *rest = parts
+    conn.execute("UPDATE segments SET start = ?, \"end\" = ? WHERE id = ?", (*first, seg_id))
+    for a, b in rest:
+        conn.execute("INSERT INTO segments (video_id, label, start, \"end\", score, start_uncertainty, "
+                     "end_uncertainty, source, status, created_by, updated_at) "
+                     "SELECT video_id, label, ?, ?, score, start_uncertainty, end_uncertainty, source, "
+                     "status, created_by, updated_at FROM segments WHERE id = ?", (a, b, seg_id))
+
+
+M003_SUMMARIES = """
         ALTER TABLE videos ADD COLUMN name TEXT NOT NULL DEFAULT '';
         ALTER TABLE videos ADD COLUMN first_frame INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE videos ADD COLUMN frame_count INTEGER NOT NULL DEFAULT 0;
@@ -133,14 +174,14 @@ M002_SUMMARIES = """
 """
 
 
-def m002_summaries(conn: sqlite3.Connection) -> None:
+def m003_summaries(conn: sqlite3.Connection) -> None:
     """Summaries kept in step with every change (:mod:`indexer.store.summaries`): sortable
     video names, each video's frame-id range, frame sample keys, counters, label coverage."""
     from pathlib import PurePath
 
     from indexer.store import summaries
 
-    _run_statements(conn, M002_SUMMARIES)
+    _run_statements(conn, M003_SUMMARIES)
     for video_id, path, content_hash in conn.execute("SELECT id, path, content_hash FROM videos").fetchall():
         _contiguous_frames(conn, video_id)
         ids, pts = zip(*conn.execute("SELECT id, pts FROM frames WHERE video_id = ? ORDER BY id",
@@ -167,8 +208,14 @@ def _contiguous_frames(conn: sqlite3.Connection, video_id: int) -> None:
         conn.execute("DELETE FROM frames WHERE video_id = ? AND id <= ?", (video_id, hi))
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_summaries)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_own_parent_segments,
+                                                                m003_summaries)
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def has_summaries(version: int) -> bool:
+    """Whether a catalog at schema ``version`` has the summaries (and their triggers)."""
+    return m003_summaries in MIGRATIONS[:version]
 
 
 def _run_statements(conn: sqlite3.Connection, script: str) -> None:

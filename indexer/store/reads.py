@@ -91,6 +91,11 @@ class CatalogReads:
         with self.catalog.read() as conn:
             return summaries.label_totals(conn)
 
+    def videos_showing(self, labels: Sequence[str]) -> set[int]:
+        """Ids of the videos where any of ``labels`` is present (maintained coverage)."""
+        with self.catalog.read() as conn:
+            return summaries.videos_showing(conn, labels)
+
     def labels_union(self, labels: Sequence[str]) -> tuple[int, float]:
         """(videos showing any of ``labels`` or a descendant, the screen time of their union
         in seconds, overlaps counted once); reads only those videos' segments."""
@@ -105,13 +110,6 @@ class CatalogReads:
             page, total = summaries.label_video_page(conn, label, offset, limit)
             videos = {v.id: v for v in q.list_videos(conn, ids=[vid for vid, _ in page])}
         return [(videos[vid], seconds) for vid, seconds in page], total
-
-    def active_segments(self, video_ids: Sequence[int],
-                        labels: Sequence[str] | None = None) -> dict[int, list[SegmentRecord]]:
-        """video id -> its active segments (only those labelled one of ``labels`` if given),
-        by start time, for the given videos."""
-        with self.catalog.read() as conn:
-            return qs.active_segments(conn, video_ids, labels)
 
     def frames(self, video_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(frame ids int64, times float64, vectors (n, dim) float32) in time order, from the
@@ -153,7 +151,9 @@ class CatalogReads:
         with self.catalog.read() as conn:
             return qs.label_stats(conn)
 
-    def videos_with_labels(self, labels: Sequence[str]) -> dict[int, list[SegmentRecord]]:
-        """video id -> its active segments whose label is one of ``labels``."""
+    def videos_with_labels(self, labels: Sequence[str] | None, *, include_rejected: bool = False,
+                           video_ids: Sequence[int] | None = None) -> dict[int, list[SegmentRecord]]:
+        """video id -> its active (and, if asked, rejected) segments whose label is one of
+        ``labels`` (None: every segment); only of ``video_ids`` if given."""
         with self.catalog.read() as conn:
-            return qs.videos_with_labels(conn, labels)
+            return qs.videos_with_labels(conn, labels, include_rejected=include_rejected, video_ids=video_ids)

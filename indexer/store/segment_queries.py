@@ -61,28 +61,23 @@ def get_segment(conn: sqlite3.Connection, segment_id: int) -> SegmentRecord:
     return SegmentRecord.from_row(row)
 
 
-def videos_with_labels(conn: sqlite3.Connection,
-                       labels: Sequence[str]) -> dict[int, list[SegmentRecord]]:
-    """video id -> its active segments with one of ``labels`` (by start time)."""
-    rows = conn.execute("SELECT * FROM segments WHERE status = 'active' AND label IN "
-                        "(SELECT value FROM json_each(?)) ORDER BY video_id, start, id",
-                        (json.dumps(list(labels)),))
+def videos_with_labels(conn: sqlite3.Connection, labels: Sequence[str] | None, *,
+                       include_rejected: bool = False,
+                       video_ids: Sequence[int] | None = None) -> dict[int, list[SegmentRecord]]:
+    """video id -> its active (and, if asked, rejected) segments with one of ``labels``
+    (None: any label), by start time; only of ``video_ids`` if given."""
+    sql = "SELECT * FROM segments WHERE 1"
+    args: tuple = ()
+    if not include_rejected:
+        sql += " AND status = 'active'"
+    if labels is not None:
+        sql, args = sql + " AND label IN (SELECT value FROM json_each(?))", (json.dumps(list(labels)),)
+    if video_ids is not None:
+        sql += " AND video_id IN (SELECT value FROM json_each(?))"
+        args = (*args, json.dumps([int(v) for v in video_ids]))
+    rows = conn.execute(sql + " ORDER BY video_id, start, id", args)
     out: dict[int, list[SegmentRecord]] = {}
     for row in rows:
-        out.setdefault(row["video_id"], []).append(SegmentRecord.from_row(row))
-    return out
-
-
-def active_segments(conn: sqlite3.Connection, video_ids: Sequence[int],
-                    labels: Sequence[str] | None = None) -> dict[int, list[SegmentRecord]]:
-    """video id -> its active segments (with one of ``labels`` if given), by start time."""
-    sql = ("SELECT * FROM segments WHERE status = 'active' AND video_id IN (SELECT value FROM json_each(?))")
-    args = [json.dumps([int(v) for v in video_ids])]
-    if labels is not None:
-        sql += " AND label IN (SELECT value FROM json_each(?))"
-        args.append(json.dumps(list(labels)))
-    out: dict[int, list[SegmentRecord]] = {}
-    for row in conn.execute(sql + " ORDER BY video_id, start, id", args):
         out.setdefault(row["video_id"], []).append(SegmentRecord.from_row(row))
     return out
 

@@ -119,30 +119,53 @@ def label_and_ancestors(label: str) -> list[str]:
 
 def covered_micros(spans: Iterable[tuple[float, float]]) -> int:
     """Length of the union of (start, end) spans, in whole microseconds."""
-    total, end_so_far, start_so_far = 0.0, None, 0.0
+    total, reach = 0.0, float("-inf")
     for start, end in sorted(spans):
-        if end_so_far is None or start > end_so_far:
-            if end_so_far is not None:
-                total += end_so_far - start_so_far
-            start_so_far, end_so_far = start, end
-        else:
-            end_so_far = max(end_so_far, end)
-    if end_so_far is not None:
-        total += end_so_far - start_so_far
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
     return int(round(total * MICROS))
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """A stored segment as the coverage rule reads it."""
+
+    label: str
+    start: float
+    end: float
+    start_uncertainty: float
+    end_uncertainty: float
+    source: str
+    status: str
+
+
+def video_evidence(conn: sqlite3.Connection, video_ids: Sequence[int]) -> dict[int, list[Evidence]]:
+    """video id -> its segments (active and rejected) as Evidence."""
+    out: dict[int, list[Evidence]] = {}
+    rows = conn.execute("SELECT video_id, label, start, \"end\", start_uncertainty, end_uncertainty, source, "
+                        "status FROM segments WHERE video_id IN (SELECT value FROM json_each(?))",
+                        (json.dumps([int(v) for v in video_ids]),))
+    for video_id, *fields in rows:
+        out.setdefault(video_id, []).append(Evidence(*fields))
+    return out
+
+
+def present(evidence: Sequence[Evidence]) -> dict[str, tuple[Evidence, ...]]:
+    """label -> coverage pieces (:mod:`indexer.labels.coverage`) of one video, every label and
+    every ancestor of a label (ids nest by ``/``) counted as a category."""
+    from indexer.labels.coverage import LabelTree, video_coverage
+
+    tree = LabelTree({key for e in evidence for key in label_and_ancestors(e.label)})
+    return video_coverage(evidence, tree)
+
+
 def video_coverage(conn: sqlite3.Connection, video_id: int) -> dict[str, tuple[int, int]]:
-    """label (and ancestor) -> (covered microseconds, 1 if the label itself has a segment
-    else 0), from the video's active segments."""
-    spans: dict[str, list[tuple[float, float]]] = {}
-    own: set[str] = set()
-    for label, start, end in conn.execute("SELECT label, start, \"end\" FROM segments "
-                                          "WHERE video_id = ? AND status = 'active'", (video_id,)):
-        own.add(label)
-        for key in label_and_ancestors(label):
-            spans.setdefault(key, []).append((start, end))
-    return {label: (covered_micros(s), int(label in own)) for label, s in spans.items()}
+    """label -> (covered microseconds, 1 if the label itself has a piece else 0) where it is
+    present in the video."""
+    pieces = present(video_evidence(conn, [video_id]).get(video_id, []))
+    return {label: (covered_micros((p.start, p.end) for p in mine), int(any(p.label == label for p in mine)))
+            for label, mine in pieces.items()}
 
 
 def refresh_coverage(conn: sqlite3.Connection) -> int:
@@ -194,20 +217,22 @@ def label_totals(conn: sqlite3.Connection) -> dict[str, LabelTotal]:
             in conn.execute("SELECT label, videos, micros, own FROM label_totals ORDER BY label")}
 
 
+def videos_showing(conn: sqlite3.Connection, labels: Sequence[str]) -> set[int]:
+    """Ids of the videos where any of ``labels`` is present."""
+    return {r[0] for r in conn.execute("SELECT DISTINCT video_id FROM label_coverage WHERE label IN "
+                                       "(SELECT value FROM json_each(?))", (json.dumps(sorted(set(labels))),))}
+
+
 def labels_union(conn: sqlite3.Connection, labels: Sequence[str]) -> tuple[int, float]:
-    """(videos showing any of ``labels`` or their descendants, screen time of the union of
-    those segments in seconds, overlaps within a video counted once). Reads only the segments
-    of the videos that show one of them."""
-    wanted = set(labels)
+    """(videos where any of ``labels`` is present, screen time of the union of their coverage
+    in seconds, overlaps within a video counted once). Reads only those videos' segments."""
     videos = [r[0] for r in conn.execute("SELECT DISTINCT video_id FROM label_coverage WHERE label IN "
-                                         "(SELECT value FROM json_each(?))", (json.dumps(sorted(wanted)),))]
-    spans: dict[int, list[tuple[float, float]]] = {}
-    rows = conn.execute("SELECT video_id, label, start, \"end\" FROM segments WHERE status = 'active' "
-                        "AND video_id IN (SELECT value FROM json_each(?))", (json.dumps(videos),))
-    for video_id, label, start, end in rows:
-        if wanted.intersection(label_and_ancestors(label)):
-            spans.setdefault(video_id, []).append((start, end))
-    return len(spans), sum(covered_micros(s) for s in spans.values()) / MICROS
+                                         "(SELECT value FROM json_each(?))", (json.dumps(sorted(set(labels))),))]
+    total = 0
+    for evidence in video_evidence(conn, videos).values():
+        pieces = present(evidence)
+        total += covered_micros((p.start, p.end) for label in labels for p in pieces.get(label, ()))
+    return len(videos), total / MICROS
 
 
 def label_video_page(conn: sqlite3.Connection, label: str, offset: int,
