@@ -25,6 +25,8 @@ The data dir of each size is deleted afterwards unless ``--keep``.
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import shutil
 import sys
 import time
@@ -67,28 +69,42 @@ def build(archive: SyntheticArchive, folder: Path) -> None:
             if (i + 1) % 2000 == 0:
                 print(f"    {i + 1:6d} videos written, {writing:6.1f} s in write_video", flush=True)
         wall = time.perf_counter() - began
+        writer_rss = proc_memory(os.getpid())["VmRSS"]
         info, optimize = timed(store.optimize)
     print(f"  commit rate (Store.write_video, one transaction per video, {archive.per_video} frames each): "
           f"{archive.frames / writing:8.0f} frames/s  {archive.videos / writing:6.1f} videos/s "
-          f"({writing:.1f} s in write_video, {wall:.1f} s with generating the vectors)")
+          f"({writing:.1f} s in write_video, {wall:.1f} s with generating the vectors; writer RSS {writer_rss:.0f} MiB)")
     print(f"  optimize: {optimize:.1f} s -> {info.kind}, {info.vectors} vectors, nlist {info.nlist}, "
           f"nprobe {info.nprobe}, recall@10 {info.recall_at_10}")
     print(f"  on disk: catalog {mib(folder / Store.CATALOG):7.1f} MiB  index {mib(folder / Store.VECTORS):6.1f} MiB")
 
 
-def step_costs(store: Store, engine: SearchEngine) -> None:
-    """Time every step that reads in proportion to the archive (what the pages and a first
-    search pay), each on its own."""
+def step_costs(store: Store, taxonomy) -> None:
+    """Time every read the pages and a first search make that could grow with the archive,
+    each on its own (summaries the store maintains; one page of a listing)."""
+    from indexer.store.frame_ids import VideoRanges
+    from search.filters import restricted_roots
+
+    roots = restricted_roots(taxonomy)
+    videos = store.video_count()
+
+    def ranges() -> None:
+        with store.catalog.read() as conn:
+            VideoRanges().videos_of(conn, np.arange(1, 4097))
+
     steps = {
-        "list every video": lambda: store.list_videos(),
-        "label statistics (browse counts)": lambda: store.label_stats(),
-        "index sample for the cutoff (draw)": lambda: engine.sample._draw(),
-        "video -> frame ids table (load)": lambda: store.search_vectors(np.ones((1, DIM), np.float32), 1,
-                                                                         video_ids=[1]),
+        "videos and total duration (counters)": store.overview,
+        f"one page of the video list (page {videos // 100 + 1})": lambda: store.video_page(offset=videos // 2, limit=50),
+        "browse counts: totals of every label": store.label_totals,
+        "restricted videos: union of their coverage": lambda: store.labels_union(roots),
+        "category filter: videos showing 'places'": lambda: store.videos_showing(["places"]),
+        "category page 1: 50 videos by screen time": lambda: store.label_video_page("places", limit=50),
+        "index sample for the cutoff (2048 frames)": lambda: store.sample_vectors(2048),
+        "video -> frame ids: range table, 1st lookup": ranges,
     }
     for name, step in steps.items():
         _, seconds = timed(step)
-        print(f"    {name:<42} {seconds * 1000:8.1f} ms")
+        print(f"    {name:<46} {seconds * 1000:8.1f} ms")
 
 
 def engine_figures(archive: SyntheticArchive, folder: Path, queries: int, k: int) -> None:
@@ -102,26 +118,34 @@ def engine_figures(archive: SyntheticArchive, folder: Path, queries: int, k: int
     topics = [int(t) for t in rng.permutation(np.unique(archive.topic_of))[:queries]]
     _, cold = timed(engine.search, f"topic {topics[0]}", k=k)
     print(f"  cold first query (index sample drawn, background embedded): {cold * 1000:.0f} ms")
-    print("  steps that grow with the archive:")
-    step_costs(store, engine)
+    print("  reads that would grow with the archive, now summaries or one page:")
+    step_costs(store, taxonomy)
     roots = {t: archive.category_of_topic[t].split("/")[0] for t in topics}
     videos = {t: int(rng.choice(archive.topic_videos(t))) + 1 for t in topics}
     runs = {
         "text, unrestricted": lambda t: engine.search(f"topic {t}", k=k),
         "text, category-restricted": lambda t: engine.search(f"topic {t}", k=k, category=roots[t]),
         "text, video-restricted": lambda t: engine.search(f"topic {t}", k=k, video_id=videos[t]),
+        "text, restricted categories excluded": lambda t: engine.search(f"topic {t}", k=k, restricted=False),
         "more like this": lambda t: engine.search_like(videos[t], float(rng.integers(archive.per_video)) * 0.5, k=k),
     }
     for name, run in runs.items():
         seconds = [timed(run, t)[1] for t in topics]
         print(f"  engine {name:<28} {pct(seconds)}")
     cutoff_figures(archive, engine, topics)
-    print(f"  bench process RSS {proc_memory(__import__('os').getpid())['VmRSS']:.0f} MiB")
+    print(f"  bench process RSS {proc_memory(os.getpid())['VmRSS']:.0f} MiB")
     store.close()
 
 
-def cutoff_figures(archive: SyntheticArchive, engine: SearchEngine, topics: list[int]) -> None:
-    """Recall of present concepts (every video of the topic found?) and videos for absent ones."""
+def cutoff_figures(archive: SyntheticArchive, engine: SearchEngine, topics: list[int],
+                   text_z: float | None = None) -> None:
+    """Recall of present concepts (every video of the topic found?) and videos for absent ones
+    (``text_z``: another Z for text queries than search.cutoff.TEXT_Z, to compare)."""
+    import search.engine as engine_module
+    from search.cutoff import TEXT_Z, text_judge
+
+    z = TEXT_Z if text_z is None else text_z
+    engine_module.text_judge = functools.partial(text_judge, z=z)
     recall, floors = [], []
     for t in topics:
         want = set((archive.topic_videos(t) + 1).tolist())
@@ -130,7 +154,8 @@ def cutoff_figures(archive: SyntheticArchive, engine: SearchEngine, topics: list
         recall.append(len(found & want) / len(want))
         floors.append(response.cutoff.floor if response.cutoff else float("nan"))
     absent = [len(engine.search(f"absent concept {i}", k=20).results) for i in range(len(topics))]
-    print(f"  cutoff: recall of present concepts {np.mean(recall):.3f} (worst {min(recall):.2f}); "
+    engine_module.text_judge = text_judge
+    print(f"  cutoff (Z={z:g}): recall of present concepts {np.mean(recall):.3f} (worst {min(recall):.2f}); "
           f"absent concepts return {np.mean(absent):.2f} videos on average (max {max(absent)}); "
           f"mean floor {np.nanmean(floors):.3f}")
 
@@ -153,9 +178,14 @@ def server_figures(archive: SyntheticArchive, folder: Path, queries: int, k: int
         for name, paths in loops.items():
             seconds, _ = timed_loop(server, paths)
             print(f"  serve {name:<29} {pct(seconds)}")
-        pages = [("/browse", "/browse"), ("/api/categories", "/api/categories"), ("/videos", "/videos"),
-                 ("/api/videos", "/api/videos"), ("/browse/category/places", "/browse/category/places")]
-        load = concurrent_load(server, pages, clients=clients, rounds=3)
+        middle = max(1, archive.videos // 100)
+        pages = [("/browse", "/browse"), ("/api/categories", "/api/categories"),
+                 ("/videos (page 1)", "/videos"), (f"/videos?page={middle}", f"/videos?page={middle}"),
+                 ("/api/videos (page 1 of 100)", "/api/videos"),
+                 ("/browse/category/places", "/browse/category/places"),
+                 ("/browse/category/places?page=3", "/browse/category/places?page=3"),
+                 ("/api/categories/places/videos", "/api/categories/places/videos")]
+        load = concurrent_load(server, pages, clients=clients, rounds=4)
         for name, seconds in load.items():
             print(f"  serve {clients} clients {name:<26} {pct(seconds)}")
         everything = [s for seconds in load.values() for s in seconds]
@@ -176,6 +206,7 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=20)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--cutoff-only", action="store_true", help="only the cutoff figures (engine)")
+    parser.add_argument("--text-z", default="", help="with --cutoff-only: Z values to compare, e.g. 4,5,6")
     parser.add_argument("--no-server", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the data dirs")
     args = parser.parse_args()
@@ -194,7 +225,8 @@ def main() -> None:
                 with Store.open(folder, readonly=True) as store:
                     engine = SearchEngine(store, SyntheticEncoder(), load_taxonomy())
                     topics = [int(t) for t in np.unique(archive.topic_of)[:args.queries]]
-                    cutoff_figures(archive, engine, topics)
+                    for z in [float(z) for z in args.text_z.split(",")] if args.text_z else [None]:
+                        cutoff_figures(archive, engine, topics, z)
                 continue
             engine_figures(archive, folder, args.queries, args.k)
             if not args.no_server:

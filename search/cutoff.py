@@ -62,7 +62,7 @@ DEFAULT_BACKGROUND: tuple[str, ...] = ("a photo", "a video frame", "a person", "
 #: Default probability a text query needs against the background (the taxonomy default is 0.5).
 DEFAULT_THRESHOLD = 0.5
 #: Robust standard deviations above the median of its index scores a text query's hit needs.
-TEXT_Z = 4.0
+TEXT_Z = 5.0
 #: The same for image queries, where the distribution is the only test.
 IMAGE_Z = 4.0
 #: An image query's threshold is never above this cosine: its own frame and near-duplicates

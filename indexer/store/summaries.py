@@ -225,14 +225,17 @@ def videos_showing(conn: sqlite3.Connection, labels: Sequence[str]) -> set[int]:
 
 def labels_union(conn: sqlite3.Connection, labels: Sequence[str]) -> tuple[int, float]:
     """(videos where any of ``labels`` is present, screen time of the union of their coverage
-    in seconds, overlaps within a video counted once). Reads only those videos' segments."""
-    videos = [r[0] for r in conn.execute("SELECT DISTINCT video_id FROM label_coverage WHERE label IN "
-                                         "(SELECT value FROM json_each(?))", (json.dumps(sorted(set(labels))),))]
-    total = 0
-    for evidence in video_evidence(conn, videos).values():
+    in seconds, overlaps within a video counted once), from the maintained coverage; only
+    videos showing two or more of the labels have their segments read (to unite them)."""
+    rows = conn.execute("SELECT video_id, count(*), sum(micros) FROM label_coverage WHERE label IN "
+                        "(SELECT value FROM json_each(?)) GROUP BY video_id", (json.dumps(sorted(set(labels))),))
+    rows = rows.fetchall()
+    total = sum(micros for _, shown, micros in rows if shown == 1)
+    several = [video_id for video_id, shown, _ in rows if shown > 1]
+    for evidence in video_evidence(conn, several).values():
         pieces = present(evidence)
         total += covered_micros((p.start, p.end) for label in labels for p in pieces.get(label, ()))
-    return len(videos), total / MICROS
+    return len(rows), total / MICROS
 
 
 def label_video_page(conn: sqlite3.Connection, label: str, offset: int,
