@@ -13,6 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+#: Longest label a person may give (a curator's tag, a report's label or prompt).
+MAX_LABEL_CHARS = 200
+
 
 def _check_time(name: str, value: float) -> None:
     if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
@@ -118,3 +121,10 @@ class Segment:
     @property
     def duration(self) -> float:
         return self.end - self.start
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able form: every field, plus the boundaries as ``HH:MM:SS.mmm``."""
+        return {"label": self.label, "start": self.start, "end": self.end,
+                "start_hms": format_timestamp(self.start), "end_hms": format_timestamp(self.end),
+                "score": self.score, "start_uncertainty": self.start_uncertainty,
+                "end_uncertainty": self.end_uncertainty, "source": self.source}

@@ -1,6 +1,6 @@
 """``reelsearch search``: find scenes by text, by an image file, or like a stored frame.
 
-Registered on the ``reelsearch`` group of :mod:`indexer.cli.main` at import. Library errors become
+Listed in the ``reelsearch`` group's command table (:mod:`indexer.cli.main`). Library errors become
 one-line ``click.ClickException`` messages here. Output: a table (one row per scene, the video
 named on its first scene), or ``--json``: one JSON object per video (JSON lines). A search
 without results prints why on stderr and exits 0.
@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from indexer.cli.main import cli, data_dir_option, encoder_options
+from indexer.cli.options import data_dir_option, encoder_options, taxonomy_option
 from indexer.errors import EncoderMismatchError, NotFoundError, QueryError, ReelsearchError
 from indexer.types import format_timestamp
 
@@ -114,8 +114,7 @@ def render_json_lines(response: SearchResponse) -> str:
               help="Absolute cosine a frame needs (replaces the relative cutoff).")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines: one object per video.")
 @click.option("--open", "links", is_flag=True, help="Print a deep link path#t=start,end per scene.")
-@click.option("--taxonomy", type=click.Path(dir_okay=False, path_type=Path), envvar="REELSEARCH_TAXONOMY",
-              help="Category taxonomy TOML [default: the bundled one].")
+@taxonomy_option
 @data_dir_option
 @encoder_options
 def search(query: str | None, image: Path | None, like: str | None, negatives: tuple[str, ...],
@@ -173,5 +172,3 @@ def _run(store: Any, query: str | None, image: Path | None, like: str | None, ne
         return engine.search_image(image, **common)
     return engine.search(query, negatives=negatives, **common)
 
-
-cli.add_command(search)

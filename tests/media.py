@@ -41,6 +41,7 @@ prompts = ["green"]
 class Scene:
     colour: str  # a key of indexer.models.colour.COLOURS
     frames: int
+    marker: bool = True  # draw the moving square (False: a perfectly uniform picture)
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,11 @@ class GeneratedVideo:
     duration: float
 
 
-def _frame_image(colour: str, i: int, width: int, height: int) -> np.ndarray:
+def _frame_image(colour: str, i: int, width: int, height: int, marker: bool = True) -> np.ndarray:
     img = np.empty((height, width, 3), dtype=np.uint8)
     img[:] = COLOURS[colour]
+    if not marker:
+        return img
     side = max(4, min(width, height) // 8)
     x = (i * 3) % max(1, width - side)
     y = (i * 2) % max(1, height - side)
@@ -94,7 +97,7 @@ def make_video(
         i = 0
         for scene in scenes:
             for _ in range(scene.frames):
-                frame = av.VideoFrame.from_ndarray(_frame_image(scene.colour, i, width, height), "rgb24")
+                frame = av.VideoFrame.from_ndarray(_frame_image(scene.colour, i, width, height, scene.marker), "rgb24")
                 frame.pts = int(starts[i] / time_base)
                 frame.time_base = time_base
                 container.mux(stream.encode(frame))

@@ -149,7 +149,7 @@ def ads(tmp_path: Path):
 
 
 def durations(store, video, taxonomy) -> dict[str, float]:
-    from indexer.cli.report import video_labels
+    from search.report import video_labels
 
     return {r.label: round(r.total_duration, 3) for r in video_labels(store, video, taxonomy)}
 
@@ -167,7 +167,7 @@ def test_indexing_stores_own_evidence_and_reads_parents_from_children(ads) -> No
 
 def test_rejecting_the_wine_takes_alcohol_and_restricted_away_everywhere(ads) -> None:
     from indexer.store import curation
-    from indexer.cli.report import label_report
+    from search.report import label_report
     from search.filters import Filters, candidate_videos
 
     store, taxonomy, video = ads
@@ -175,7 +175,7 @@ def test_rejecting_the_wine_takes_alcohol_and_restricted_away_everywhere(ads) ->
     assert allowed(restricted=True) and allowed(category="alcohol")
     curation.reject(store, only(store, video, "alcohol/wine").id, "ann")
     assert "alcohol" not in durations(store, video, taxonomy)
-    report = label_report(store, video, "alcohol", (), taxonomy, {})
+    report = label_report(store, video, "alcohol", taxonomy, encoder=lambda: None)
     assert not report.report.contains and report.report.total_duration == 0
     assert not allowed(restricted=True) and not allowed(category="alcohol")
     assert allowed(restricted=False)
@@ -187,7 +187,7 @@ def test_rejecting_a_parent_takes_its_automatic_children_with_it(tmp_path: Path)
     import numpy as np
 
     from indexer.store import curation
-    from indexer.cli.report import label_report
+    from search.report import label_report
     from indexer.store import NewVideo, Store
     from indexer.types import Segment, VideoInfo
 
@@ -203,5 +203,5 @@ def test_rejecting_a_parent_takes_its_automatic_children_with_it(tmp_path: Path)
         assert durations(store, video, taxonomy) == {"places": 11.0, "places/nature": 11.0}
         curation.reject(store, only(store, video, "places").id, "ann")
         assert durations(store, video, taxonomy) == {"places": 6.0, "places/nature": 6.0}
-        nature = label_report(store, video, "Nature", (), taxonomy, {}).report
+        nature = label_report(store, video, "Nature", taxonomy, encoder=lambda: None).report
         assert (nature.first_appearance, nature.total_duration) == (5.0, 6.0)

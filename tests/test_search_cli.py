@@ -8,7 +8,6 @@ import pytest
 from click.testing import CliRunner
 from media import Scene, make_video
 
-import search.cli  # noqa: F401  (registers the command on the group)
 from indexer.labels.classify import LabelModel
 from indexer.cli.main import cli
 from indexer.models.encoder import load_plugin

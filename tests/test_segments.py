@@ -236,7 +236,8 @@ def test_report_counts_overlaps_once_and_ignores_other_labels() -> None:
     assert report.total_duration == pytest.approx(2.0 + 4.0)
     assert report.share == pytest.approx(6.0 / 20.0)
     assert [s.start for s in report.segments] == [2.0, 5.0, 7.0]
-    assert report.to_dict()["segments"][0] == {"start": 2.0, "end": 4.0, "score": 0.8, "start_uncertainty": 0.0,
+    assert report.to_dict()["segments"][0] == {"label": "a", "start": 2.0, "end": 4.0, "start_hms": "00:00:02.000",
+                                               "end_hms": "00:00:04.000", "score": 0.8, "start_uncertainty": 0.0,
                                                "end_uncertainty": 0.0, "source": "auto"}
 
 

@@ -1,4 +1,4 @@
-"""``reelsearch serve`` and ``reelsearch user add``, and the ``main`` entry point."""
+"""``reelsearch serve`` and ``reelsearch user add``, and the ``reelsearch`` entry point listing every command."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import pytest
 from click.testing import CliRunner
 from webfixtures import *  # noqa: F401,F403  (fixtures)
 
-from web.cli import register
+from web.cli import serve, user
 
 
 @pytest.fixture()
 def group() -> click.Group:
     """A fresh group with the web commands (independent of the global ``cli``)."""
-    return register(click.Group("reelsearch"))
+    return click.Group("reelsearch", commands=[serve, user])
 
 
 def _check(data_dir, name, password) -> bool:
@@ -90,7 +90,7 @@ def test_serve_without_an_index_creates_nothing_and_names_the_data_dir(group, tm
 
 
 def test_main_has_every_command(monkeypatch, capsys):
-    from web.cli import main
+    from indexer.cli.main import main
 
     monkeypatch.setattr(sys, "argv", ["reelsearch", "--help"])
     with pytest.raises(SystemExit) as exit_info:
@@ -102,7 +102,7 @@ def test_main_has_every_command(monkeypatch, capsys):
 
 
 def _first_thumbnail(page: bytes) -> str:
-    match = re.search(rb'src="(/media/thumbs/\d+/\d+\.jpg)"', page)
+    match = re.search(rb'src="(/media/(?:thumbs/\d+/\d+|posters/\d+)\.jpg)"', page)
     assert match, page[:2000]
     return match.group(1).decode()
 

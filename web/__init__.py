@@ -12,6 +12,7 @@ file / environment variables, then the ``config`` mapping given by tests. Bluepr
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from flask import Flask
@@ -32,6 +33,13 @@ def _human_duration(seconds: float | None) -> str:
         return f"{minutes} min {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
+
+
+def _date(unix_time: float | None) -> str:
+    """'2026-12-01' (UTC) for a unix time; '–' for none."""
+    if unix_time is None:
+        return "–"
+    return datetime.fromtimestamp(unix_time, tz=timezone.utc).strftime("%Y-%m-%d")
 
 
 def _timestamp(seconds: float | None) -> str:
@@ -57,6 +65,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_archive(app)
     app.jinja_env.filters["ts"] = _timestamp
     app.jinja_env.filters["human"] = _human_duration
+    app.jinja_env.filters["date"] = _date
     for blueprint in (pages.bp, curate.bp, api.bp, auth.bp, media.bp):
         app.register_blueprint(blueprint)
     log.info("reelsearch web app for %s", app.config["DATA_DIR"])

@@ -14,12 +14,12 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from indexer.errors import NotFoundError, QueryError
+from search.report import label_report
 
 from . import browsing
 from .archive import archive, store
 from .curating import apply_change, audit_entries
 from .pages import label_totals, overall_stats, page_number, restricted_summary
-from .reports import video_report
 from .searching import SearchRequest, parse_k, request_query, response_view, run_search
 from .security import csrf_exempt, curator_required, current_user
 from .timeline import category_colours
@@ -112,7 +112,7 @@ def report(video_id: int):
     """contains / first appearance / total duration / segments for ?label=."""
     st = store()
     record = st.get_video(video_id)
-    view = video_report(st, record, request.args.get("label", ""), archive().taxonomy, archive().encoder)
+    view = label_report(st, record, request.args.get("label", ""), archive().taxonomy, archive().encoder)
     return jsonify(view.to_json())
 
 

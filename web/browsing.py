@@ -85,7 +85,8 @@ def restricted_summary(taxonomy: Any, store: Any, roots: Sequence[str]) -> dict[
 def label_listing(store: Any, taxonomy: Any, label: str, page: int = 1,
                   per_page: int = PER_PAGE) -> tuple[list[dict[str, Any]], Page]:
     """One page of the videos showing ``label`` (a category with its children, or a tag),
-    most screen time first: how long, what share, and where (coverage pieces)."""
+    most screen time first: how long, what share, where (coverage pieces), and the middle of its
+    longest piece (``thumb_time``, for a thumbnail)."""
     _, total = store.label_video_page(label, offset=0, limit=0)
     where = Page.of(page, total, per_page)
     shown, _ = store.label_video_page(label, offset=where.offset, limit=per_page)
@@ -94,7 +95,11 @@ def label_listing(store: Any, taxonomy: Any, label: str, page: int = 1,
     rows = []
     for video, seconds in shown:
         mine = coverage(segments.get(video.id, ()), label, tree)
+        if not mine:  # changed since the page was counted
+            continue
+        longest = max(mine, key=lambda s: (s.end - s.start, -s.start))
         rows.append({"video_id": video.id, "name": video.path.name, "path": str(video.path),
+                     "thumb_time": round((longest.start + longest.end) / 2, 6),
                      "duration": video.duration, "screen_time": round(seconds, 6),
                      "share": seconds / video.duration if video.duration else 0.0,
                      "spans": merged_spans(mine, video.duration),
@@ -134,6 +139,8 @@ def _segment_row(seg: Any, duration: float) -> dict[str, Any]:
 def top_labels(taxonomy: Any, present: dict[str, Sequence[Any]], limit: int = 4) -> list[dict[str, Any]]:
     """The labels of one video (label -> coverage pieces) with the most screen time."""
     ranked = sorted(present, key=lambda lab: (-covered_seconds(present[lab]), lab))[:limit]
-    names = {c.id: c.name for c in taxonomy.categories}
-    return [{"id": lab, "name": names.get(lab, lab), "colour": label_colour(lab, category_colours(taxonomy.ids))}
+    cats = {c.id: c for c in taxonomy.categories}
+    return [{"id": lab, "name": cats[lab].name if lab in cats else lab, "is_category": lab in cats,
+             "restricted": lab in cats and cats[lab].restricted,
+             "colour": label_colour(lab, category_colours(taxonomy.ids))}
             for lab in ranked]

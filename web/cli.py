@@ -1,4 +1,4 @@
-"""``reelsearch`` entry point: the indexer's and search's commands plus ``serve`` and ``user``.
+"""The web layer's commands: ``reelsearch serve`` and ``reelsearch user add``.
 
 ``serve`` runs the web app under waitress (a production WSGI server, not Flask's debug
 server); ``user add NAME`` creates a curator account (password hashed by indexer.store.curation).
@@ -79,19 +79,3 @@ def user_add(name: str, password_stdin: bool, data_dir: Path) -> None:
     except (ReelsearchError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"curator {name} can now sign in")
-
-
-def register(group: click.Group) -> click.Group:
-    """Add ``serve`` and ``user`` to ``group``."""
-    group.add_command(serve)
-    group.add_command(user)
-    return group
-
-
-def main() -> None:
-    """Console entry point of ``reelsearch``."""
-    from indexer.cli.main import cli
-    import search.cli  # noqa: F401  (registers the ``search`` command on ``cli``)
-
-    register(cli)
-    cli()

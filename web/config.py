@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "ENCODER": None,  # an Encoder object or "module:attr"; None: the encoder the store records
     "THUMB_WIDTH": 320,  # pixels
     "SEARCH_LIMIT": 20,  # videos per search
+    "VIDEOS_PER_PAGE": 50,  # rows of the videos list
     "LOGIN_FAILURES": 10,  # failed sign-ins from one address ...
     "LOGIN_WINDOW": 600,  # ... within this many seconds lock it out until the window passes
     "SESSION_COOKIE_NAME": "reelsearch_session",

@@ -13,10 +13,13 @@ import logging
 import mimetypes
 
 from flask import Blueprint, abort, current_app, send_file
+from PIL import Image
 
 from indexer.errors import MediaError
+from indexer.media.thumbnails import thumbs_folder, write_atomically
 
 from .archive import archive, store
+from .posters import Look, choose_poster, look_of
 from .thumbnails import cached_thumbnail
 
 log = logging.getLogger(__name__)
@@ -67,19 +70,62 @@ def _timing(video_id: int) -> tuple[list[float], list[float]]:
     return archive().cached(f"timing:{video_id}", compute)
 
 
+def _send_thumbnail(record, seconds: float):
+    """The ~320 px JPEG of ``record``'s frame at ``seconds`` (404 if it cannot be decoded)."""
+    try:
+        path = _thumbnail_file(record, seconds)
+    except MediaError as exc:
+        log.info("no thumbnail: %s", exc)
+        abort(404, f"no thumbnail for video {record.id} at {seconds:.3f} s: {exc.reason}")
+    response = send_file(path, mimetype="image/jpeg", conditional=True, max_age=THUMB_MAX_AGE)
+    response.cache_control.public = True
+    return response
+
+
+def _thumbnail_file(record, seconds: float):
+    """Path of the cached thumbnail (made first if needed). Raises MediaError."""
+    width = int(current_app.config["THUMB_WIDTH"])
+    return cached_thumbnail(archive().data_dir / "thumbs", record.path, video_id=record.id,
+                            content_hash=record.content_hash, seconds=seconds, width=width,
+                            start_time=record.start_time, rotation=record.rotation)
+
+
 @bp.get("/media/thumbs/<int:video_id>/<int:ms>.jpg")
 def thumbnail(video_id: int, ms: int):
     """A ~320 px JPEG of the stored frame nearest ``ms`` milliseconds within its shot."""
     record = store().get_video(video_id)
-    seconds = _snap(*_timing(video_id), min(ms / 1000, record.duration))
-    width = int(current_app.config["THUMB_WIDTH"])
+    return _send_thumbnail(record, _snap(*_timing(video_id), min(ms / 1000, record.duration)))
+
+
+def poster_time(record) -> float:
+    """The video's poster frame time (see web/posters.py); 0 for a video without stored frames.
+
+    The choice is kept beside the video version's thumbnails (``poster.txt``, milliseconds), so
+    it is made once per indexed version and forgotten with its thumbnails.
+    """
+    saved = thumbs_folder(archive().data_dir / "thumbs", record.id, record.content_hash) / "poster.txt"
     try:
-        path = cached_thumbnail(archive().data_dir / "thumbs", record.path, video_id=record.id,
-                                content_hash=record.content_hash, seconds=seconds, width=width,
-                                start_time=record.start_time, rotation=record.rotation)
-    except MediaError as exc:
-        log.info("no thumbnail: %s", exc)
-        abort(404, f"no thumbnail for video {video_id} at {seconds:.3f} s: {exc.reason}")
-    response = send_file(path, mimetype="image/jpeg", conditional=True, max_age=THUMB_MAX_AGE)
-    response.cache_control.public = True
-    return response
+        return int(saved.read_text(encoding="ascii")) / 1000
+    except (OSError, ValueError):
+        pass
+    _ids, times, vectors = store().frames(record.id)
+    if not len(times):
+        return 0.0
+
+    def look(seconds: float) -> Look:
+        try:
+            with Image.open(_thumbnail_file(record, seconds)) as image:
+                return look_of(image)
+        except (MediaError, OSError):
+            return Look(spread=0.0, median=0.0)  # unreadable: never preferred
+
+    seconds = choose_poster(times.tolist(), vectors, look)
+    write_atomically(saved, str(round(seconds * 1000)).encode("ascii"))
+    return seconds
+
+
+@bp.get("/media/posters/<int:video_id>.jpg")
+def poster(video_id: int):
+    """The video's poster: a representative frame, never a black or near-uniform one."""
+    record = store().get_video(video_id)
+    return _send_thumbnail(record, poster_time(record))

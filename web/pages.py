@@ -10,13 +10,14 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 
 from indexer.errors import NotFoundError, QueryError
 from search.filters import restricted_roots
+from search.report import label_report
 
 from . import browsing
 from .archive import archive, store
-from .reports import video_report
 from .searching import SearchRequest, request_query, response_view, run_search
 from .security import csrf_exempt, current_user
 from .timeline import category_colours, label_colour
+from .video_list import VideoQuery, file_size, list_videos
 from .video_page import audit_dict, segment_dict, timeline, video_dict
 
 log = logging.getLogger(__name__)
@@ -140,14 +141,15 @@ def browse_tag(tag: str):
 
 @bp.get("/videos")
 def videos():
-    """Indexed videos by name, a page at a time, with their top labels."""
+    """Indexed videos with their top labels: a name filter, a sort order, pages (one page read)."""
     taxonomy, stats = archive().taxonomy, overall_stats()
-    page = browsing.Page.of(page_number(), stats["videos"])
-    videos, _ = store().video_page(offset=page.offset, limit=page.per_page)
-    present = browsing.page_coverage(store(), taxonomy, [v.id for v in videos])
-    rows = [{**video_dict(video), "poster_ms": int(min(1.0, video.duration / 2) * 1000),
-             "labels": browsing.top_labels(taxonomy, present[video.id])} for video in videos]
-    return render_template("videos.html", active="videos", rows=rows, page=page, total=stats["duration"])
+    query = VideoQuery.from_args(request.args, int(current_app.config["VIDEOS_PER_PAGE"]))  # QueryError -> 400
+    listing = list_videos(store(), query)
+    present = browsing.page_coverage(store(), taxonomy, [v.id for v in listing.videos])
+    rows = [{**video_dict(video), "file_size": file_size(video.size),
+             "labels": browsing.top_labels(taxonomy, present[video.id])} for video in listing.videos]
+    return render_template("videos.html", active="videos", rows=rows, listing=listing, query=query,
+                           indexed=stats["videos"], total=stats["duration"])
 
 
 def parse_time(value: str | None, duration: float) -> float | None:
@@ -176,10 +178,10 @@ def video(video_id: int):
     status, report, report_error, label = 200, None, None, (request.args.get("label") or "").strip()
     if label:
         try:
-            report = video_report(st, record, label, taxonomy, archive().encoder).to_json()
+            report = label_report(st, record, label, taxonomy, archive().encoder).to_json()
         except QueryError as exc:
             status, report_error = 400, str(exc)
-    view = timeline(record, segments, st.cuts(video_id), taxonomy, show_rejected=curator)
+    view = timeline(record, segments, st.cuts(video_id), taxonomy, show_rejected=curator, report=report)
     segments = [s for s in segments if curator or s.status != "rejected"]
     tags = sorted({s.label for s in segments} - set(taxonomy.ids))
     return render_template(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import colorsys
 import functools
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Protocol, Sequence
 
 from indexer.labels.coverage import covered_seconds
@@ -54,6 +54,10 @@ class Lane:
     total: float  # seconds covered by active blocks (overlaps counted once)
     restricted: bool = False
     is_category: bool = True
+    depth: int = 0  # number of ancestor lanes shown above it (nested under them)
+    nested: int = 0  # blocks left out because sub-category lanes below show them
+    covered: tuple[Block, ...] = ()  # those blocks (drawn as a thin outline, not as segments)
+    first: float | None = None  # first appearance (start of the earliest active block)
 
 
 #: Distinct, readable colours (Tableau 10) for top-level categories, in taxonomy order.
@@ -120,7 +124,8 @@ def segment_lanes(present: Mapping[str, Sequence[SegmentLike]], rejected: Sequen
         blocks = tuple(_block(label, s, duration, names) for s in sorted(segs, key=lambda s: (s.start, s.end)))
         lanes.append(Lane(key=label, name=names.get(label, label), colour=label_colour(label, colours),
                           blocks=blocks, total=covered_seconds(present.get(label, ())),
-                          restricted=label in restricted, is_category=label in names))
+                          restricted=label in restricted, is_category=label in names,
+                          first=min((s.start for s in present.get(label, ())), default=None)))
     return lanes
 
 
@@ -145,17 +150,47 @@ def shot_lane(cuts: Sequence[float], duration: float) -> Lane:
                 is_category=False)
 
 
-def _tick_label(seconds: float, duration: float) -> str:
-    stamp = format_timestamp(seconds)  # HH:MM:SS.mmm
-    if duration >= 3600:
-        return stamp[:8]
-    if duration >= 60:
-        return stamp[3:8]
-    return stamp[3:10] if duration < 20 else stamp[3:8]
+def _within(start: float, end: float, spans: Sequence[tuple[float, float]], slack: float) -> bool:
+    """Whether [start, end] lies inside the union of ``spans`` (gaps up to ``slack`` ignored)."""
+    reach = start
+    for a, b in sorted(spans):
+        if a > reach + slack:
+            break
+        reach = max(reach, b)
+        if reach >= end - slack:
+            return True
+    return reach >= end - slack
 
 
-def tick_marks(duration: float, count: int = 8) -> list[tuple[float, str]]:
-    """Evenly spaced (percent, label) marks for the time ruler (precision fits the duration)."""
-    if duration <= 0:
-        return []
-    return [(100.0 * i / count, _tick_label(duration * i / count, duration)) for i in range(count + 1)]
+def nest_lanes(lanes: Sequence[Lane], slack: float = 0.002) -> list[Lane]:
+    """Parent and child lanes without duplicates: each lane is nested (``depth``) under the
+    ancestor lanes present, and a parent drops the active blocks that its descendants' lanes
+    already cover (counted in ``nested``); the parent keeps its total and its own evidence.
+    Lanes keep their order (parents come first in taxonomy order)."""
+    keys = {lane.key for lane in lanes}
+    nested = []
+    for lane in lanes:
+        depth = sum(1 for i, ch in enumerate(lane.key) if ch == "/" and lane.key[:i] in keys)
+        below = [(b.start, b.end) for other in lanes
+                 if lane.is_category and other.is_category and other.key.startswith(lane.key + "/")
+                 for b in other.blocks if b.status != "rejected"]
+        keep = tuple(b for b in lane.blocks
+                     if b.status == "rejected" or not below or not _within(b.start, b.end, below, slack))
+        covered = tuple(b for b in lane.blocks if b not in keep)
+        nested.append(replace(lane, blocks=keep, depth=depth if lane.is_category else 0,
+                              nested=len(covered), covered=covered))
+    return nested
+
+
+REPORT_COLOUR = "#2f5bd3"
+
+
+def report_lane(label: str, segments: Sequence[Mapping[str, object]], duration: float) -> Lane:
+    """The segments of a report (``video_report(...).to_json()['segments']``) as a lane."""
+    blocks = tuple(
+        make_block(float(s["start"]), float(s["end"]), duration,
+                   f"{label}: {format_timestamp(float(s['start']))}–{format_timestamp(float(s['end']))}",
+                   source=str(s.get("source") or "auto"), score=float(s.get("score") or 0.0))
+        for s in segments)
+    return Lane(key="__report__", name=f"Report: {label}", colour=REPORT_COLOUR, blocks=blocks,
+                total=covered_seconds(blocks), is_category=False)

@@ -12,7 +12,9 @@ from typing import Any, Mapping
 from indexer.labels.coverage import label_tree, video_coverage
 from indexer.types import format_timestamp
 
-from .timeline import category_colours, label_colour, segment_lanes, shot_lane, tick_marks
+from .ruler import ruler_ticks
+from .timeline import (category_colours, label_colour, nest_lanes, report_lane, segment_lanes,
+                       shot_lane)
 
 
 def fps_label(fps: Any) -> str:
@@ -78,10 +80,11 @@ def audit_dict(entry: Any) -> dict[str, Any]:
 
 
 def timeline(video: Any, segments: list[Any], cuts: list[float], taxonomy: Any,
-             *, show_rejected: bool) -> dict[str, Any]:
-    """Lanes (labels present, :mod:`indexer.labels.coverage`, in taxonomy order, then tags; rejected
-    segments too if ``show_rejected``), the shots lane and the ruler. ``segments``: all the
-    video's segments, rejected ones included (they decide the coverage)."""
+             *, show_rejected: bool, report: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Lanes (labels present, :mod:`indexer.labels.coverage`, in taxonomy order, children nested
+    under their parents, then tags; rejected segments too if ``show_rejected``), the report's
+    lane (None without a report), the shots lane and the ruler. ``segments``: all the video's
+    segments, rejected ones included (they decide the coverage)."""
     names = {c.id: c.name for c in taxonomy.categories}
     restricted = frozenset(c.id for c in taxonomy.categories if c.restricted)
     present = video_coverage(segments, label_tree(taxonomy.ids))
@@ -90,5 +93,6 @@ def timeline(video: Any, segments: list[Any], cuts: list[float], taxonomy: Any,
                           category_colours(taxonomy.ids))
     order = {cid: i for i, cid in enumerate(taxonomy.ids)}
     lanes.sort(key=lambda lane: (order.get(lane.key, len(order)), lane.key))
-    return {"lanes": lanes, "shots": shot_lane(cuts, video.duration),
-            "ticks": tick_marks(video.duration)}
+    drawn = None if report is None else report_lane(str(report["label"]), report["segments"], video.duration)
+    return {"lanes": nest_lanes(lanes), "report_lane": drawn, "shots": shot_lane(cuts, video.duration),
+            "ticks": ruler_ticks(video.duration)}

@@ -1,29 +1,44 @@
-"""The ``reelsearch`` command group and the indexer's commands: ``index``, ``report``, ``labels``.
+"""The ``reelsearch`` command group: the console entry point, light enough for every command.
 
-Library errors become one-line ``click.ClickException`` messages here and nowhere below.
-The ``search`` and ``web`` layers add their commands to ``cli``.
+Each command is named here once, with the module that defines it, and imported only when it
+runs: ``reelsearch index`` loads the indexer and never Flask; ``serve`` loads the web app.
+The commands live with their layer (``indexer.cli``, ``search``, ``web``); library errors become
+one-line ``click.ClickException`` messages in those command modules and nowhere below.
 """
 
 from __future__ import annotations
 
-import json
-import time
-from pathlib import Path
+import importlib
 
 import click
 
-from indexer.cli.options import (data_dir_option, encoder_choice, encoder_options, open_store,
-                          resolve_encoder, setup_logging)
-from indexer.cli.report import (indexes_first, label_report, labels_json, render_labels, render_report,
-                                resolve_video, video_labels)
-from indexer.errors import ReelsearchError
-from indexer.cli.progress import IndexProgress, summary_line
-from indexer.store.facade import Store
+from indexer.cli.options import setup_logging
 
-__all__ = ["cli", "data_dir_option", "encoder_options"]
+#: Every ``reelsearch`` command: name -> ``module:attribute`` of its click command.
+COMMANDS = {
+    "index": "indexer.cli.index:index",
+    "search": "search.cli:search",
+    "report": "search.report_cli:report",
+    "labels": "search.report_cli:labels",
+    "serve": "web.cli:serve",
+    "user": "web.cli:user",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class CommandTable(click.Group):
+    """A click group whose commands are imported from :data:`COMMANDS` when first needed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *super().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return super().get_command(ctx, name)
+        module, _, attr = COMMANDS[name].partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=CommandTable, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 @click.version_option(package_name="reelsearch")
 def cli(verbose: int) -> None:
@@ -31,151 +46,6 @@ def cli(verbose: int) -> None:
     setup_logging(verbose)
 
 
-def _taxonomy_option(func):
-    return click.option("--taxonomy", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                        envvar="REELSEARCH_TAXONOMY",
-                        help="Category taxonomy TOML [default: the bundled ad-archive taxonomy].")(func)
-
-
-def _every(every: float | None, rate: float | None) -> float:
-    if every is not None and rate is not None:
-        raise click.UsageError("give either --every SECONDS or --rate PER_SECOND, not both")
-    if rate is not None:
-        if rate <= 0:
-            raise click.BadParameter("must be > 0", param_hint="--rate")
-        return 1.0 / rate
-    value = 0.5 if every is None else every
-    if value <= 0:
-        raise click.BadParameter("must be > 0", param_hint="--every")
-    return value
-
-
-@cli.command()
-@click.argument("paths", nargs=-1, required=False, type=click.Path(path_type=Path))
-@click.option("--every", type=float, default=None, help="Seconds between sampled frames [default: 0.5].")
-@click.option("--rate", type=float, default=None, help="Sampled frames per second (instead of --every).")
-@click.option("--batch-size", type=int, default=32, show_default=True, help="Images per encoder batch.")
-@click.option("--shot-aware/--no-shot-aware", default=True, show_default=True,
-              help="Also sample the first frame of every shot.")
-@click.option("--reencode-window", type=click.FloatRange(min=0), default=4.0, show_default=True,
-              help="Within a shot, encode again on a content change or after this many seconds; "
-                   "0 encodes every sampled frame.")
-@click.option("--prune", is_flag=True, help="Forget indexed videos whose files are gone.")
-@click.option("--optimize", is_flag=True,
-              help="Build/rebuild the approximate (IVF-SQ8) vector index now; it is built automatically past 200k frames.")
-@_taxonomy_option
-@data_dir_option
-@encoder_options
-def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batch_size: int,
-          shot_aware: bool, reencode_window: float, prune: bool, optimize: bool, taxonomy: Path | None, data_dir: Path,
-          **encoder_kw) -> None:
-    """Index video files and folders (recursively) into the store."""
-    from indexer.labels.classify import LabelModel
-    from indexer.pipeline.orchestrate import IndexOptions, prune_missing
-    from indexer.labels.taxonomy import load_taxonomy
-
-    if not paths and not (prune or optimize):
-        raise click.UsageError("give at least one file or folder to index (or --prune / --optimize)")
-    options = IndexOptions(every=_every(every, rate), batch_size=batch_size, shot_aware=shot_aware,
-                           reencode_window=reencode_window)
-    failed = 0
-    with open_store(data_dir) as store:
-        try:
-            if paths:
-                encoder = resolve_encoder(store, encoder_choice(encoder_kw))
-                labels = LabelModel.build(load_taxonomy(taxonomy), encoder)
-                failed = _run_index(store, encoder, labels, options, paths)
-            if prune:
-                removed = prune_missing(store)
-                click.echo(f"pruned {len(removed)} video(s) whose files are gone")
-            info = store.optimize(force=optimize)  # automatic past the size where exact gets slow
-            if optimize or info.recall_at_10 is not None:
-                click.echo(_index_line(info))
-        except ReelsearchError as exc:
-            raise click.ClickException(str(exc)) from None
-    if failed:
-        raise SystemExit(1)
-
-
-def _index_line(info) -> str:
-    if info.kind == "flat":
-        return f"vector index: exact (flat), {info.vectors} vectors"
-    recall = f", recall@10 {info.recall_at_10:.3f} vs exact" if info.recall_at_10 is not None else ""
-    return (f"vector index: approximate IVF-SQ8, {info.vectors} vectors, nlist {info.nlist}, "
-            f"nprobe {info.nprobe}{recall}")
-
-
-def _run_index(store, encoder, labels, options, paths) -> int:
-    from indexer.pipeline.orchestrate import Indexer
-
-    started = time.perf_counter()
-    results = []
-    with IndexProgress() as progress:
-        indexer = Indexer(store, encoder, labels, options, progress)
-        for result in indexer.index_paths(paths):
-            results.append(result)
-            progress.file_done(result)
-            if len(results) % 20 == 0:
-                store.flush()
-    store.flush()
-    click.echo(summary_line(results, time.perf_counter() - started))
-    return sum(r.failed for r in results)
-
-
-def _store_for(video: str, data_dir: Path):
-    """The store for ``report``/``labels`` VIDEO: created only when VIDEO is a file to index first."""
-    if indexes_first(video):
-        return open_store(data_dir)
-    try:
-        return Store.open(data_dir, create=False)
-    except ReelsearchError as exc:
-        prefix = "" if video.isdigit() else f"{video}: no such file, and "
-        raise click.ClickException(prefix + str(exc)) from None
-
-
-@cli.command()
-@click.argument("video")
-@click.option("--label", "-l", required=True, help="A taxonomy category or any free-text prompt.")
-@click.option("--against", multiple=True,
-              help="Competing prompt(s) for a free-text label [default: the taxonomy background].")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-@_taxonomy_option
-@data_dir_option
-@encoder_options
-def report(video: str, label: str, against: tuple[str, ...], as_json: bool, taxonomy: Path | None,
-           data_dir: Path, **encoder_kw) -> None:
-    """Does VIDEO contain LABEL, when does it first appear, how long is it on screen?"""
-    from indexer.labels.taxonomy import load_taxonomy
-
-    with _store_for(video, data_dir) as store:
-        try:
-            tax = load_taxonomy(taxonomy)
-            choice = encoder_choice(encoder_kw)
-            record = resolve_video(store, video, tax, choice)
-            result = label_report(store, record, label, tuple(against), tax, choice)
-        except ReelsearchError as exc:
-            raise click.ClickException(str(exc)) from None
-    click.echo(json.dumps(result.to_json(), indent=2) if as_json else render_report(result))
-
-
-@cli.command()
-@click.argument("video")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-@_taxonomy_option
-@data_dir_option
-@encoder_options
-def labels(video: str, as_json: bool, taxonomy: Path | None, data_dir: Path, **encoder_kw) -> None:
-    """Which categories best describe VIDEO: every label present, longest first."""
-    from indexer.labels.taxonomy import load_taxonomy
-
-    with _store_for(video, data_dir) as store:
-        try:
-            tax = load_taxonomy(taxonomy)
-            record = resolve_video(store, video, tax, encoder_choice(encoder_kw))
-            rows = video_labels(store, record, tax)
-        except ReelsearchError as exc:
-            raise click.ClickException(str(exc)) from None
-    if as_json:
-        click.echo(json.dumps(labels_json(record, rows, tax), indent=2))
-    else:
-        click.echo(render_labels(record, rows, tax))
+def main() -> None:
+    """Console entry point of ``reelsearch``."""
+    cli()

@@ -41,6 +41,13 @@ def data_dir_option(func: Callable) -> Callable:
         help="Where the index (SQLite catalog + FAISS vectors) lives.")(func)
 
 
+def taxonomy_option(func: Callable) -> Callable:
+    """``--taxonomy FILE`` (env REELSEARCH_TAXONOMY, default the bundled taxonomy)."""
+    return click.option("--taxonomy", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                        envvar="REELSEARCH_TAXONOMY",
+                        help="Category taxonomy TOML [default: the bundled ad-archive taxonomy].")(func)
+
+
 def encoder_options(func: Callable) -> Callable:
     """``--model/--pretrained/--weights/--encoder/--precision``: which embedding model to use."""
     options = [

@@ -227,9 +227,7 @@ class LabelReport:
         """JSON-able form (times in seconds)."""
         return {"label": self.label, "contains": self.contains, "first_appearance": self.first_appearance,
                 "total_duration": self.total_duration, "share": self.share,
-                "segments": [{"start": s.start, "end": s.end, "score": s.score,
-                              "start_uncertainty": s.start_uncertainty, "end_uncertainty": s.end_uncertainty,
-                              "source": s.source} for s in self.segments]}
+                "segments": [s.to_dict() for s in self.segments]}
 
 
 def make_report(label: str, segments: Sequence[Segment], duration: float) -> LabelReport:

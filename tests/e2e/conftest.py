@@ -19,6 +19,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--autoplay-policy=no-user-gesture-required"]
 VIEWPORT = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -70,10 +71,9 @@ def browser() -> Iterator:
         chromium.close()
 
 
-@pytest.fixture()
-def page(browser) -> Iterator:
-    """A fresh 1280x800 browser tab (own cookies); JS errors fail the test."""
-    context = browser.new_context(viewport=VIEWPORT)
+def _tab(browser, viewport: dict[str, int], **options) -> Iterator:
+    """A fresh tab of ``viewport`` size (own cookies); JS errors fail the test."""
+    context = browser.new_context(viewport=viewport, **options)
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -81,3 +81,15 @@ def page(browser) -> Iterator:
     yield tab
     context.close()
     assert not errors, f"JavaScript errors: {errors}"
+
+
+@pytest.fixture()
+def page(browser) -> Iterator:
+    """A fresh 1280x800 browser tab (own cookies); JS errors fail the test."""
+    yield from _tab(browser, VIEWPORT)
+
+
+@pytest.fixture()
+def phone(browser) -> Iterator:
+    """A fresh 390x844 tab as on a phone (mobile viewport, touch); JS errors fail the test."""
+    yield from _tab(browser, PHONE, is_mobile=True, has_touch=True)

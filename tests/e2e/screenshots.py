@@ -11,7 +11,8 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
 def screenshot(tab, name: str) -> Path:
-    """Save the tab's viewport (1280x800 in these tests) as ``artifacts/screenshots/<name>.png``."""
+    """Save the tab's viewport (1280x800, or 390x844 for ``*-phone``) as
+    ``artifacts/screenshots/<name>.png``."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     tab.screenshot(path=str(path))

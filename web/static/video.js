@@ -1,4 +1,5 @@
-/* Video page: seek from ?t=, click timeline segments to play them, playhead, "now" buttons. */
+/* Video page: seek from ?t=, click timeline segments to play them, playhead, "now" buttons,
+   frame-accurate stepping (buttons and keys: space, arrows, shift+arrows, J/K/L). */
 (function () {
   "use strict";
   var player = document.getElementById("player");
@@ -8,6 +9,14 @@
   var likeNow = document.getElementById("like-now");
   var duration = parseFloat(player.dataset.duration) || 0;
   var start = parseFloat(player.dataset.start);
+  var frameNo = document.getElementById("frame-no");
+  var playToggle = document.getElementById("play-toggle");
+  // Frame duration from the stored frame rate (a fraction such as 30000/1001); 1/30 s if unknown.
+  var fps = (function (text) {
+    var parts = (text || "").split("/"), value = parseFloat(parts[0]) / parseFloat(parts[1] || "1");
+    return isFinite(value) && value > 0 ? value : 0;
+  })(player.dataset.fps);
+  var frameSeconds = fps ? 1 / fps : 1 / 30;
 
   function stamp(seconds) {
     var ms = Math.round(seconds * 1000);
@@ -25,8 +34,26 @@
     if (play) { player.play().catch(function () { /* autoplay may be refused */ }); }
   }
 
+  function frameIndex(t) { return Math.floor(t / frameSeconds + 0.01); }
+
+  // Step by whole frames (unit "frame") or seconds, pausing first; lands on a frame's start.
+  function step(count, unit) {
+    player.pause();
+    var t = player.currentTime || 0;
+    var target = unit === "frame" ? (frameIndex(t) + count) * frameSeconds
+      : frameIndex(t + count) * frameSeconds;
+    var total = player.duration && isFinite(player.duration) ? player.duration : duration;
+    seek(Math.max(0, Math.min(target, Math.max(0, total - frameSeconds))), false);
+  }
+
+  function togglePlay() {
+    if (player.paused) { player.play().catch(function () { /* refused */ }); } else { player.pause(); }
+  }
+
   function update() {
     var t = player.currentTime || 0;
+    if (frameNo) { frameNo.textContent = "frame " + frameIndex(t) + (fps ? "" : " (at 30 fps: rate unknown)"); }
+    if (playToggle) { playToggle.textContent = player.paused ? "Play" : "Pause"; }
     var total = player.duration && isFinite(player.duration) ? player.duration : duration;
     if (playhead && total > 0) { playhead.style.left = Math.min(100, 100 * t / total) + "%"; }
     if (nowLabel) { nowLabel.textContent = stamp(t); }
@@ -47,6 +74,41 @@
   }
   player.addEventListener("timeupdate", update);
   player.addEventListener("seeked", update);
+  player.addEventListener("play", update);
+  player.addEventListener("pause", update);
+
+  document.querySelectorAll(".framebar button[data-step]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      step(parseInt(button.dataset.step, 10), button.dataset.unit);
+    });
+  });
+  if (playToggle) { playToggle.addEventListener("click", togglePlay); }
+
+  var KEYS = {
+    " ": togglePlay,
+    "arrowleft": function (event) { step(-1, event.shiftKey ? "second" : "frame"); },
+    "arrowright": function (event) { step(1, event.shiftKey ? "second" : "frame"); },
+    "j": function () { step(-1, "second"); },
+    "k": function () { player.pause(); player.playbackRate = 1; },
+    "l": function () {
+      if (player.paused) { player.playbackRate = 1; player.play().catch(function () {}); }
+      else { player.playbackRate = Math.min(4, player.playbackRate * 2); }
+    }
+  };
+
+  // Captured before the player's own controls, so the keys mean the same wherever focus is,
+  // except while typing in a form field (or pressing space on a button or link other than the
+  // frame-stepping ones).
+  document.addEventListener("keydown", function (event) {
+    var action = KEYS[(event.key || "").toLowerCase()];
+    var target = event.target;
+    if (!action || event.ctrlKey || event.metaKey || event.altKey) { return; }
+    if (target.closest && target.closest("input, textarea, select, [contenteditable]")) { return; }
+    if (event.key === " " && target.closest && target.closest("button, a") && !target.closest(".framebar")) { return; }
+    event.preventDefault();
+    event.stopPropagation();
+    action(event);
+  }, true);
 
   document.addEventListener("click", function (event) {
     var link = event.target.closest("a.seg, a.seek");

@@ -1,0 +1,101 @@
+"""``reelsearch index``: index video files and folders into the store, with a progress bar.
+
+Imports only the indexer (never Flask); the pipeline, torch and open_clip load when it runs.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from indexer.cli.options import (data_dir_option, encoder_choice, encoder_options, open_store,
+                                 resolve_encoder, taxonomy_option)
+from indexer.cli.progress import IndexProgress, summary_line
+from indexer.errors import ReelsearchError
+
+
+def _every(every: float | None, rate: float | None) -> float:
+    if every is not None and rate is not None:
+        raise click.UsageError("give either --every SECONDS or --rate PER_SECOND, not both")
+    if rate is not None:
+        if rate <= 0:
+            raise click.BadParameter("must be > 0", param_hint="--rate")
+        return 1.0 / rate
+    value = 0.5 if every is None else every
+    if value <= 0:
+        raise click.BadParameter("must be > 0", param_hint="--every")
+    return value
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=False, type=click.Path(path_type=Path))
+@click.option("--every", type=float, default=None, help="Seconds between sampled frames [default: 0.5].")
+@click.option("--rate", type=float, default=None, help="Sampled frames per second (instead of --every).")
+@click.option("--batch-size", type=int, default=32, show_default=True, help="Images per encoder batch.")
+@click.option("--shot-aware/--no-shot-aware", default=True, show_default=True,
+              help="Also sample the first frame of every shot.")
+@click.option("--reencode-window", type=click.FloatRange(min=0), default=4.0, show_default=True,
+              help="Within a shot, encode again on a content change or after this many seconds; "
+                   "0 encodes every sampled frame.")
+@click.option("--prune", is_flag=True, help="Forget indexed videos whose files are gone.")
+@click.option("--optimize", is_flag=True,
+              help="Build/rebuild the approximate (IVF-SQ8) vector index now; it is built automatically past 200k frames.")
+@taxonomy_option
+@data_dir_option
+@encoder_options
+def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batch_size: int,
+          shot_aware: bool, reencode_window: float, prune: bool, optimize: bool, taxonomy: Path | None, data_dir: Path,
+          **encoder_kw) -> None:
+    """Index video files and folders (recursively) into the store."""
+    from indexer.labels.classify import LabelModel
+    from indexer.pipeline.orchestrate import IndexOptions, prune_missing
+    from indexer.labels.taxonomy import load_taxonomy
+
+    if not paths and not (prune or optimize):
+        raise click.UsageError("give at least one file or folder to index (or --prune / --optimize)")
+    options = IndexOptions(every=_every(every, rate), batch_size=batch_size, shot_aware=shot_aware,
+                           reencode_window=reencode_window)
+    failed = 0
+    with open_store(data_dir) as store:
+        try:
+            if paths:
+                encoder = resolve_encoder(store, encoder_choice(encoder_kw))
+                labels = LabelModel.build(load_taxonomy(taxonomy), encoder)
+                failed = _index_paths(store, encoder, labels, options, paths)
+            if prune:
+                removed = prune_missing(store)
+                click.echo(f"pruned {len(removed)} video(s) whose files are gone")
+            info = store.optimize(force=optimize)  # automatic past the size where exact gets slow
+            if optimize or info.recall_at_10 is not None:
+                click.echo(_index_line(info))
+        except ReelsearchError as exc:
+            raise click.ClickException(str(exc)) from None
+    if failed:
+        raise SystemExit(1)
+
+
+def _index_line(info) -> str:
+    if info.kind == "flat":
+        return f"vector index: exact (flat), {info.vectors} vectors"
+    recall = f", recall@10 {info.recall_at_10:.3f} vs exact" if info.recall_at_10 is not None else ""
+    return (f"vector index: approximate IVF-SQ8, {info.vectors} vectors, nlist {info.nlist}, "
+            f"nprobe {info.nprobe}{recall}")
+
+
+def _index_paths(store, encoder, labels, options, paths) -> int:
+    from indexer.pipeline.orchestrate import Indexer
+
+    started = time.perf_counter()
+    results = []
+    with IndexProgress() as progress:
+        indexer = Indexer(store, encoder, labels, options, progress)
+        for result in indexer.index_paths(paths):
+            results.append(result)
+            progress.file_done(result)
+            if len(results) % 20 == 0:
+                store.flush()
+    store.flush()
+    click.echo(summary_line(results, time.perf_counter() - started))
+    return sum(r.failed for r in results)

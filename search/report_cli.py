@@ -1,0 +1,155 @@
+"""``reelsearch report`` and ``reelsearch labels``: the label report of one video, as text or JSON.
+
+A video is named by path or id; a file not yet indexed (or changed since) is indexed first.
+The report itself comes from :mod:`search.report`, the same service the web pages use.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from indexer.cli.options import (data_dir_option, encoder_choice, encoder_options, open_store,
+                                 resolve_encoder, taxonomy_option)
+from indexer.errors import MediaError, NotFoundError, ReelsearchError
+from indexer.labels.segments import LabelReport
+from indexer.labels.taxonomy import Taxonomy, load_taxonomy
+from indexer.store import Store, VideoRecord
+from indexer.types import format_timestamp
+
+from .report import ReportView, label_report, labels_json, video_labels
+
+
+@click.command()
+@click.argument("video")
+@click.option("--label", "-l", required=True, help="A taxonomy category or any free-text prompt.")
+@click.option("--against", multiple=True,
+              help="Competing prompt(s) for a free-text label [default: the taxonomy background].")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@taxonomy_option
+@data_dir_option
+@encoder_options
+def report(video: str, label: str, against: tuple[str, ...], as_json: bool, taxonomy: Path | None,
+           data_dir: Path, **encoder_kw: Any) -> None:
+    """Does VIDEO contain LABEL, when does it first appear, how long is it on screen?"""
+    with _store_for(video, data_dir) as store:
+        try:
+            tax = load_taxonomy(taxonomy)
+            choice = encoder_choice(encoder_kw)
+            record = resolve_video(store, video, tax, choice)
+            result = label_report(store, record, label, tax, lambda: resolve_encoder(store, choice), against)
+        except ReelsearchError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(result.to_json(), indent=2) if as_json else render_report(result))
+
+
+@click.command()
+@click.argument("video")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@taxonomy_option
+@data_dir_option
+@encoder_options
+def labels(video: str, as_json: bool, taxonomy: Path | None, data_dir: Path, **encoder_kw: Any) -> None:
+    """Which categories best describe VIDEO: every label present, longest first."""
+    with _store_for(video, data_dir) as store:
+        try:
+            tax = load_taxonomy(taxonomy)
+            record = resolve_video(store, video, tax, encoder_choice(encoder_kw))
+            rows = video_labels(store, record, tax)
+        except ReelsearchError as exc:
+            raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(labels_json(record, rows, tax), indent=2))
+    else:
+        click.echo(render_labels(record, rows, tax))
+
+
+def _store_for(video: str, data_dir: Path) -> Store:
+    """The store for ``report``/``labels`` VIDEO: created only when VIDEO is a file to index first."""
+    if indexes_first(video):
+        return open_store(data_dir)
+    try:
+        return Store.open(data_dir, create=False)
+    except ReelsearchError as exc:
+        prefix = "" if video.isdigit() else f"{video}: no such file, and "
+        raise click.ClickException(prefix + str(exc)) from None
+
+
+def indexes_first(arg: str) -> bool:
+    """Whether ``report``/``labels`` VIDEO names a file (which may need indexing first),
+    rather than an id: only then may the command create a store."""
+    return Path(arg).expanduser().exists()
+
+
+def resolve_video(store: Store, arg: str, taxonomy: Taxonomy, choice: dict[str, Any]) -> VideoRecord:
+    """An indexed video by path or id; a file not yet indexed (or changed) is indexed first.
+
+    Raises:
+        NotFoundError: neither a readable file nor the id of an indexed video (the message
+            names the store's data dir).
+        MediaError: the file cannot be indexed.
+    """
+    path = Path(arg).expanduser()
+    if indexes_first(arg):
+        path = path.absolute()
+        record = store.video_by_path(path)
+        st = path.stat()
+        if record is not None and record.size == st.st_size and record.mtime == st.st_mtime:
+            return record
+        return _index_now(store, path, taxonomy, choice)
+    if arg.isdigit():
+        try:
+            return store.get_video(int(arg))
+        except NotFoundError:
+            raise NotFoundError(f"no video with id {arg} in the index in {store.data_dir}") from None
+    raise NotFoundError(f"{arg}: no such file, and no video in the index in {store.data_dir} has that id")
+
+
+def _index_now(store: Store, path: Path, taxonomy: Taxonomy, choice: dict[str, Any]) -> VideoRecord:
+    from indexer.labels.classify import LabelModel  # noqa: PLC0415 (only a new file needs the pipeline)
+    from indexer.pipeline.orchestrate import Indexer  # noqa: PLC0415
+
+    encoder = resolve_encoder(store, choice)
+    result = Indexer(store, encoder, LabelModel.build(taxonomy, encoder)).index_file(path)
+    store.flush()
+    if result.failed or result.video_id is None:
+        raise MediaError(path, result.reason or "could not be indexed")
+    return store.get_video(result.video_id)
+
+
+def _bound(t: float, uncertainty: float) -> str:
+    return format_timestamp(t) + (f" ±{uncertainty:.2f}s" if uncertainty > 0 else "")
+
+
+def render_report(view: ReportView) -> str:
+    """Human-readable report: contains / first appearance / total duration / segments."""
+    r = view.report
+    lines = [f"video:            {view.video.path} ({format_timestamp(view.video.duration)})",
+             f"label:            {view.label} ({view.kind})",
+             f"contains:         {'yes' if r.contains else 'no'}"]
+    if r.contains and r.first_appearance is not None:
+        lines += [f"first appearance: {r.first_appearance:.3f} s ({format_timestamp(r.first_appearance)})",
+                  f"total duration:   {r.total_duration:.3f} s ({r.share:.1%} of the video)",
+                  f"segments ({len(r.segments)}):"]
+        for s in r.segments:
+            who = "" if s.source == "auto" else f"  [{s.source}]"
+            lines.append(f"  {_bound(s.start, s.start_uncertainty)} – {_bound(s.end, s.end_uncertainty)}"
+                         f"  {s.duration:7.3f} s  score {s.score:.2f}{who}")
+    return "\n".join(lines)
+
+
+def render_labels(video: VideoRecord, reports: list[LabelReport], taxonomy: Taxonomy) -> str:
+    """A table of labels present in the video, longest on screen first."""
+    lines = [f"{video.path} ({format_timestamp(video.duration)})"]
+    if not reports:
+        lines.append("  no label is present")
+    width = max((len(r.label) for r in reports), default=0)
+    for r in reports:
+        cat = taxonomy.find(r.label)
+        flag = "  [restricted]" if cat is not None and cat.restricted else ""
+        lines.append(f"  {r.label:<{width}}  {format_timestamp(r.total_duration)}  {r.share:6.1%}"
+                     f"  from {format_timestamp(r.first_appearance or 0.0)}{flag}")
+    return "\n".join(lines)
