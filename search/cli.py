@@ -163,7 +163,7 @@ def _run(store: Any, query: str | None, image: Path | None, like: str | None, ne
     if options["video"] is not None:
         filters["video_id"] = resolve_video_id(store, options["video"])
     common = {"k": options["k"], "min_score": options["min_score"], **filters}
-    encoder = None if like is not None else load_search_encoder(store, choice)
+    encoder = None if like is not None else store.cached_texts(load_search_encoder(store, choice))
     engine = SearchEngine(store, encoder, load_taxonomy(taxonomy_path))
     if like is not None:
         video, seconds = parse_like(like)

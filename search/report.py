@@ -73,7 +73,7 @@ def label_report(store: Store, video: VideoRecord, label: str, taxonomy: Taxonom
         if any(s.label == text for s in store.segments(video.id, include_rejected=True)):
             return _stored(store, video, text, "tag", taxonomy)
     try:
-        model = prompt_model(encoder(), text, list(against) or None, taxonomy)
+        model = prompt_model(store.cached_texts(encoder()), text, list(against) or None, taxonomy)
     except ValueError as exc:
         raise QueryError(str(exc)) from None
     _ids, times, vectors = store.frames(video.id)

@@ -113,7 +113,7 @@ def _index_now(store: Store, path: Path, taxonomy: Taxonomy, choice: dict[str, A
     from indexer.pipeline.orchestrate import Indexer  # noqa: PLC0415
 
     encoder = resolve_encoder(store, choice)
-    result = Indexer(store, encoder, LabelModel.build(taxonomy, encoder)).index_file(path)
+    result = Indexer(store, encoder, LabelModel.build(taxonomy, store.cached_texts(encoder, "prompt"))).index_file(path)
     store.flush()
     if result.failed or result.video_id is None:
         raise MediaError(path, result.reason or "could not be indexed")

@@ -212,3 +212,45 @@ def test_unknown_video_ids_name_the_data_dir(tmp_path: Path, env) -> None:
     for args in (["report", "7", "--label", "red"], ["labels", "7"], ["labels", "gone.mp4"]):
         result = run(env, *args)
         assert result.exit_code == 1 and env["REELSEARCH_DATA_DIR"] in result.output, result.output
+
+
+def _cold(env: dict[str, str], *args: str) -> tuple[str, list[str]]:
+    """Run ``reelsearch ARGS`` in a fresh process; its output and which heavy modules it imported."""
+    script = (
+        "import sys\n"
+        "from indexer.cli.main import main\n"
+        f"sys.argv = ['reelsearch', *{list(args)!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
+        "print('MODULES', *sorted(m for m in ('torch', 'open_clip', 'torchvision') if m in sys.modules))\n"
+    )
+    environ = {**os.environ, **env, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environ, timeout=300)
+    assert done.returncode == 0, done.stderr
+    output, _, modules = done.stdout.rpartition("MODULES")
+    return output, modules.split()
+
+
+@pytest.mark.slow
+def test_commands_load_only_what_they_need(tmp_path: Path, env) -> None:
+    """Stored answers need no model; a new text query needs torch and the text tower, not open_clip."""
+    from safetensors.torch import save_file
+
+    from indexer.models.clip_encoder import OpenClipEncoder
+
+    weights = tmp_path / "tiny.safetensors"
+    save_file({k: v.contiguous() for k, v in OpenClipEncoder.tiny()._model.state_dict().items()}, str(weights))
+    video = make_video(tmp_path / "ad.mp4", [Scene("red", 30), Scene("blue", 30)])
+    model = ["--model", "reelsearch-tiny", "--weights", str(weights), "--precision", "fp32"]
+    assert run(env, "index", str(video.path), *model).exit_code == 0
+    _, loaded = _cold(env, "labels", str(video.path))
+    assert loaded == []
+    _, loaded = _cold(env, "report", str(video.path), "--label", "red")  # a category: stored segments
+    assert loaded == []
+    _, loaded = _cold(env, "index", str(video.path), *model)  # unchanged: nothing to embed
+    assert loaded == []
+    new, loaded = _cold(env, "search", "a dog on a red beach", "--min-score", "-1", "--json")
+    assert loaded == ["torch"]  # the text tower alone
+    again, loaded = _cold(env, "search", "a dog on a red beach", "--min-score", "-1", "--json")
+    assert loaded == [] and again == new  # the stored query vector
+    _, loaded = _cold(env, "report", str(video.path), "--label", "a dog on a red beach")
+    assert loaded == []  # the same text, and the background prompts, are stored

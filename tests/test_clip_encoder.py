@@ -241,7 +241,7 @@ def test_spec_round_trip(tiny: OpenClipEncoder, checkpoint: Path, images: np.nda
     from_file = OpenClipEncoder("reelsearch-tiny", pretrained=None, weights=checkpoint, threads=1)
     file_spec = encoder_spec(from_file)
     assert file_spec["weights"] == str(checkpoint.resolve())
-    assert load_from_spec(file_spec).name == tiny.name
+    assert load_from_spec(file_spec).full().name == tiny.name
 
 
 def test_spec_with_absent_weights_file(
@@ -251,12 +251,12 @@ def test_spec_with_absent_weights_file(
     spec.pop("seed")
     monkeypatch.delenv("REELSEARCH_WEIGHTS", raising=False)
     with pytest.raises(EncoderError, match="--weights FILE or REELSEARCH_WEIGHTS"):
-        load_from_spec(spec)
+        load_from_spec(spec).encode_texts(["a photo"])  # the model loads (and fails) on first use
     monkeypatch.setenv("REELSEARCH_WEIGHTS", str(checkpoint))
-    assert load_from_spec(spec).name == tiny.name
+    assert load_from_spec(spec).full().name == tiny.name
     monkeypatch.delenv("REELSEARCH_WEIGHTS")
     with pytest.raises(EncoderError, match="the index was built with encoder"):
-        load_from_spec(tiny.spec() | {"seed": 3})  # other weights, same recorded name
+        load_from_spec(tiny.spec() | {"seed": 3}).encode_texts(["a photo"])  # other weights, same recorded name
 
 
 def test_offline_without_weights_says_what_to_download(no_hub: None, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -187,12 +187,13 @@ def test_label_pages_list_most_screen_time_first(store: Store) -> None:
 
 
 def test_migration_gives_old_stores_every_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A version-2 store (no summaries), with one video's frames not in one id range, is
+    """A store from before the summaries, with one video's frames not in one id range, is
     migrated: ranges made contiguous, keys, counters and coverage filled."""
     path = tmp_path / "catalog.sqlite3"
+    before = migrations.MIGRATIONS.index(migrations.m004_summaries)
     with monkeypatch.context() as old:
-        old.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:2])
-        old.setattr(migrations, "SCHEMA_VERSION", 2)
+        old.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:before])
+        old.setattr(migrations, "SCHEMA_VERSION", before)
         catalog = Catalog.open(path)
         with catalog.write() as conn:
             for video_id, name in ((1, "/a.mp4"), (2, "/b.mp4")):

@@ -142,7 +142,7 @@ class Archive:
             if self._engine is None:
                 from search.engine import SearchEngine
 
-                self._engine = SearchEngine(store, self.encoder(), self.taxonomy)
+                self._engine = SearchEngine(store, store.cached_texts(self.encoder()), self.taxonomy)
             return self._engine
 
 

@@ -14,6 +14,7 @@ from indexer.cli.options import (data_dir_option, encoder_choice, encoder_option
                                  resolve_encoder, taxonomy_option)
 from indexer.cli.progress import IndexProgress, summary_line
 from indexer.errors import ReelsearchError
+from indexer.models.encoder import encoder_spec
 
 
 def _every(every: float | None, rate: float | None) -> float:
@@ -62,8 +63,10 @@ def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batc
         try:
             if paths:
                 encoder = resolve_encoder(store, encoder_choice(encoder_kw))
-                labels = LabelModel.build(load_taxonomy(taxonomy), encoder)
+                labels = LabelModel.build(load_taxonomy(taxonomy), store.cached_texts(encoder, "prompt"))
                 failed = _index_paths(store, encoder, labels, options, paths)
+                # a model loaded now records what a store of an older version lacks (its text tower)
+                store.bind_encoder(encoder.name, encoder.dim, encoder_spec(encoder))
             if prune:
                 removed = prune_missing(store)
                 click.echo(f"pruned {len(removed)} video(s) whose files are gone")

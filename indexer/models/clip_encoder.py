@@ -31,6 +31,7 @@ from open_clip.transformer import QuickGELU
 # CausalTextTower and resolve_checkpoint are also imported from here by callers and tests.
 from indexer.models.precision import input_dtype, resolve_precision, with_precision
 from indexer.models.clip_text import CausalTextTower
+from indexer.models.text_tower import tower_record
 from indexer.models.weights import (TINY_MODEL, create_model, register_tiny_model, resolve_checkpoint,
                            weights_fingerprint)
 from indexer.models.encoder import l2_normalize
@@ -105,6 +106,7 @@ class OpenClipEncoder:
         self.model_name, self.pretrained, self.seed = model_name, pretrained, seed
         self.precision, self.image_precision = precision, image_precision  # as asked, as resolved
         self.weights = ckpt.path if weights else None
+        self._checkpoint = ckpt.path  # the file the weights came from (None: random init)
         self.batch_size, self.channels_last = batch_size, channels_last
         self.dim = int(open_clip.get_model_config(model_name)["embed_dim"])
         self.image_size = _square_size(self._model.visual.image_size)
@@ -165,6 +167,11 @@ class OpenClipEncoder:
         }
         if not self.pretrained and not self.weights:
             spec["seed"] = self.seed
+        spec["image_size"] = self.image_size
+        quick = any(isinstance(m, QuickGELU) for m in self._model.transformer.modules())
+        record = tower_record(self._model, open_clip.get_model_config(self.model_name), self._checkpoint, quick)
+        if record is not None and self._text is not None:  # the text tower alone serves new queries
+            spec["text_tower"] = record
         return spec
 
     def _make_name(self) -> str:

@@ -180,7 +180,9 @@ def encoder_spec(encoder: Encoder) -> dict[str, Any]:
         EncoderError: a plugin that was not loaded by ``load_plugin`` and whose class is not importable.
     """
     clip_module = sys.modules.get("indexer.models.clip_encoder")
-    if clip_module is not None and isinstance(encoder, clip_module.OpenClipEncoder):
+    lazy_module = sys.modules.get("indexer.models.lazy")
+    if (clip_module is not None and isinstance(encoder, clip_module.OpenClipEncoder)) or (
+            lazy_module is not None and isinstance(encoder, lazy_module.LazyClipEncoder)):
         return encoder.spec()
     try:
         plugin = _plugin_names.get(encoder)
@@ -197,20 +199,24 @@ def encoder_spec(encoder: Encoder) -> dict[str, Any]:
 def load_from_spec(spec: dict[str, Any], *, weights: Path | None = None) -> Encoder:
     """Load the encoder ``spec`` (from ``encoder_spec``) describes and check it is the same one.
 
-    ``weights`` (else env ``REELSEARCH_WEIGHTS``) replaces the recorded checkpoint path, e.g. on
-    another machine.
+    An open_clip encoder is a :class:`~indexer.models.lazy.LazyClipEncoder`: nothing is loaded
+    before a text or image is embedded (then only the text tower where that suffices), and the
+    weights are checked against the record then. ``weights`` (else env ``REELSEARCH_WEIGHTS``)
+    replaces the recorded checkpoint path, e.g. on another machine.
 
     Raises:
-        EncoderError: malformed spec, encoder not loadable, or a loaded encoder whose name or dim
-            differs from the recorded one (other weights than those the index was built with).
+        EncoderError: malformed spec, plugin not loadable, or a plugin whose name or dim differs
+            from the recorded one (other weights than those the index was built with).
     """
     kind = spec.get("kind") if isinstance(spec, dict) else None
     if kind == "plugin" and isinstance(spec.get("plugin"), str):
         encoder = load_plugin(spec["plugin"])
     elif kind == "open_clip" and isinstance(spec.get("model"), str):
+        from indexer.models.lazy import LazyClipEncoder  # noqa: PLC0415
+
         if weights is None and os.environ.get(WEIGHTS_ENV, "").strip():
             weights = Path(os.environ[WEIGHTS_ENV].strip())
-        encoder = _open_clip_encoder_class().from_spec(spec, weights=weights)
+        return LazyClipEncoder(spec, weights=weights)
     else:
         raise EncoderError(f"unknown encoder record {spec!r}; re-index with the encoder you want")
     if encoder.name != spec.get("name") or encoder.dim != spec.get("dim"):
@@ -231,10 +237,23 @@ def choose_encoder(spec: dict[str, Any] | None, choice: dict[str, Any]) -> Encod
         EncoderError: as ``load_encoder`` / ``load_from_spec``, or ``precision`` asked of a plugin.
     """
     asked = {key: value for key, value in choice.items() if value}
-    if not spec or set(asked) - {"precision"}:
+    if not spec or (set(asked) - {"precision"} and not _names_recorded(spec, asked)):
         return load_encoder(**choice)
     if "precision" in asked:
         if spec.get("kind") != "open_clip":
             raise EncoderError(f"--precision applies to open_clip encoders; this index uses {spec.get('name')}")
         spec = {**spec, "precision": asked["precision"]}
     return load_from_spec(spec)
+
+
+def _names_recorded(spec: dict[str, Any], asked: dict[str, Any]) -> bool:
+    """True when the open_clip options in ``asked`` name exactly the encoder ``spec`` records
+    (same model, tag and weights file), so it can be loaded lazily from the record."""
+    if spec.get("kind") != "open_clip" or asked.get("plugin"):
+        return False
+    weights = asked.get("weights") or os.environ.get(WEIGHTS_ENV, "").strip() or None
+    recorded = spec.get("weights")
+    same_file = (weights is None and recorded is None) or (
+        weights is not None and recorded is not None and Path(weights).expanduser().resolve() == Path(recorded))
+    return (asked.get("model", DEFAULT_MODEL) == spec.get("model") and same_file
+            and asked.get("pretrained", spec.get("pretrained")) == spec.get("pretrained"))

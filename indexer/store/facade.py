@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 
@@ -40,6 +40,7 @@ from indexer.store.segment_queries import LabelStat
 from indexer.errors import EncoderMismatchError, StoreError
 from indexer.store.reads import CatalogReads
 from indexer.store.sync import CatalogFrames, VectorFile
+from indexer.store.text_vectors import CachedTextEncoder, TextVectors
 from indexer.types import Segment, ShotCut
 from indexer.store.frame_ids import VideoRanges
 from indexer.store.summaries import sample_vectors
@@ -79,6 +80,7 @@ class Store(CatalogReads):
         self._vectors = VectorFile(data_dir / self.VECTORS, data_dir / self.LOCK, catalog)
         self._flush_every = (flush_every_videos, flush_every_seconds)
         self._ranges = VideoRanges()  # frame id -> video id
+        self.text_vectors = TextVectors(catalog)  # cached prompt and query embeddings
         self._closed = False
 
     @classmethod
@@ -134,8 +136,15 @@ class Store(CatalogReads):
 
     # --- encoder --------------------------------------------------------------------------
 
+    def cached_texts(self, encoder: Any, kind: str = "query") -> CachedTextEncoder:
+        """``encoder`` behind this store's text vector cache (``kind``: prompt or query)."""
+        return CachedTextEncoder(self.text_vectors, encoder, kind)
+
     def bind_encoder(self, name: str, dim: int, spec: dict) -> None:
         """Record the encoder of this store, or check it is the one recorded.
+
+        A record of the same encoder gains keys it lacks (a newer reelsearch records more, e.g.
+        the text tower), keeping its own values.
 
         Raises:
             EncoderMismatchError: the store holds vectors of another encoder or dimension.
@@ -149,6 +158,7 @@ class Store(CatalogReads):
                     raise EncoderMismatchError(
                         f"this index was built with encoder {stored[0]} (dim {stored[1]}); run "
                         "with --encoder/--model matching it or use another --data-dir")
+                self._complete_spec(spec)
                 return
             if self.readonly:
                 raise StoreError(f"nothing is indexed in {self.data_dir} yet; "
@@ -157,6 +167,13 @@ class Store(CatalogReads):
                 q.set_meta(conn, "encoder_name", name)
                 q.set_meta(conn, "encoder_dim", str(int(dim)))
                 q.set_meta(conn, "encoder_spec", json.dumps(spec, sort_keys=True))
+
+    def _complete_spec(self, spec: dict) -> None:
+        recorded = self.encoder_spec() or {}
+        if self.readonly or not set(spec) - set(recorded):
+            return
+        with self.catalog.write() as conn:
+            q.set_meta(conn, "encoder_spec", json.dumps({**spec, **recorded}, sort_keys=True))
 
     # --- writes ---------------------------------------------------------------------------
 

@@ -143,7 +143,26 @@ def _keep_uncovered(conn: sqlite3.Connection, seg_id: int, start: float, end: fl
                      "status, created_by, updated_at FROM segments WHERE id = ?", (a, b, seg_id))
 
 
-M003_SUMMARIES = """
+
+M003_TEXT_VECTORS = """
+        CREATE TABLE text_vectors (
+            encoder TEXT NOT NULL,
+            text TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('prompt', 'query')),
+            vector BLOB NOT NULL,
+            used_at REAL NOT NULL,
+            PRIMARY KEY (encoder, text)
+        ) WITHOUT ROWID;
+        CREATE INDEX text_vectors_lru ON text_vectors (encoder, kind, used_at)
+"""
+
+
+def m003_text_vectors(conn: sqlite3.Connection) -> None:
+    """Cache of text embeddings per encoder: taxonomy prompts (kept) and queries (bounded LRU)."""
+    _run_statements(conn, M003_TEXT_VECTORS)
+
+
+M004_SUMMARIES = """
         ALTER TABLE videos ADD COLUMN name TEXT NOT NULL DEFAULT '';
         ALTER TABLE videos ADD COLUMN first_frame INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE videos ADD COLUMN frame_count INTEGER NOT NULL DEFAULT 0;
@@ -174,14 +193,14 @@ M003_SUMMARIES = """
 """
 
 
-def m003_summaries(conn: sqlite3.Connection) -> None:
+def m004_summaries(conn: sqlite3.Connection) -> None:
     """Summaries kept in step with every change (:mod:`indexer.store.summaries`): sortable
     video names, each video's frame-id range, frame sample keys, counters, label coverage."""
     from pathlib import PurePath
 
     from indexer.store import summaries
 
-    _run_statements(conn, M003_SUMMARIES)
+    _run_statements(conn, M004_SUMMARIES)
     for video_id, path, content_hash in conn.execute("SELECT id, path, content_hash FROM videos").fetchall():
         _contiguous_frames(conn, video_id)
         ids, pts = zip(*conn.execute("SELECT id, pts FROM frames WHERE video_id = ? ORDER BY id",
@@ -209,13 +228,13 @@ def _contiguous_frames(conn: sqlite3.Connection, video_id: int) -> None:
 
 
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_own_parent_segments,
-                                                                m003_summaries)
+                                                              m003_text_vectors, m004_summaries)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def has_summaries(version: int) -> bool:
     """Whether a catalog at schema ``version`` has the summaries (and their triggers)."""
-    return m003_summaries in MIGRATIONS[:version]
+    return m004_summaries in MIGRATIONS[:version]
 
 
 def _run_statements(conn: sqlite3.Connection, script: str) -> None:
