@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,26 @@ def format_timestamp(seconds: float) -> str:
     m, rem = divmod(rem, 60_000)
     s, ms = divmod(rem, 1000)
     return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+
+
+#: Decimal places of every float in JSON output: times to the microsecond (no 3.2800000000000002).
+JSON_DECIMALS = 6
+
+
+def round_for_json(value: Any) -> Any:
+    """``value`` with every float (in nested dicts, lists and tuples) rounded to
+    :data:`JSON_DECIMALS` places: times to the microsecond, shares and scores alike.
+
+    The CLI's ``--json`` output and the web API both pass through this, so float noise from
+    sums and differences of exact times never reaches a user.
+    """
+    if isinstance(value, float):
+        return round(value, JSON_DECIMALS) if math.isfinite(value) else value
+    if isinstance(value, dict):
+        return {key: round_for_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [round_for_json(item) for item in value]
+    return value
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import click
 
 from indexer.cli.options import data_dir_option, encoder_options, taxonomy_option
 from indexer.errors import EncoderMismatchError, NotFoundError, QueryError, ReelsearchError
-from indexer.types import format_timestamp
+from indexer.types import format_timestamp, round_for_json
 
 from .results import SearchResponse, deep_link
 
@@ -93,12 +93,62 @@ def render_table(response: SearchResponse, *, links: bool = False) -> str:
 
 def render_json_lines(response: SearchResponse) -> str:
     """One JSON object per video, best first."""
-    return "\n".join(json.dumps({"rank": rank, **r.to_dict()})
+    return "\n".join(json.dumps(round_for_json({"rank": rank, **r.to_dict()}))
                      for rank, r in enumerate(response.results, 1))
 
 
-@click.command("search")
-@click.argument("query", required=False)
+def _is_negative_term(word: str) -> bool:
+    """``-night`` or ``-"night sky"``: a negative with text (``-0.2`` is a weight, not a term)."""
+    return word.startswith("-") and any(ch.isalpha() for ch in word)
+
+
+def query_text(words: tuple[str, ...]) -> str | None:
+    """The query the shell words spell (None: no words). Quotes are optional, so words are joined
+    with spaces; a word like ``-night`` excludes just that word, so a plain word after it starts a
+    new positive term: ``-night beach`` reads ``-night + beach``."""
+    if not words:
+        return None
+    parts: list[str] = []
+    for word in words:
+        if parts and _is_negative_term(parts[-1]) and not word.startswith(("+", "-")):
+            parts.append("+")
+        parts.append(word)
+    return " ".join(parts)
+
+
+class QueryCommand(click.Command):
+    """A command whose free-text words may start with ``-``: any argument that is not one of its
+    options (``-night``, but not ``-k``, ``--json`` or an option's value) is query text, so
+    ``reelsearch search -night beach`` needs no ``--``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, self._options_then_words(ctx, args))
+
+    def _options_then_words(self, ctx: click.Context, args: list[str]) -> list[str]:
+        takes_value = {name: not (param.is_flag or param.count)
+                       for param in self.get_params(ctx) if isinstance(param, click.Option)
+                       for name in (*param.opts, *param.secondary_opts)}
+        options: list[str] = []
+        words: list[str] = []
+        rest = iter(args)
+        for arg in rest:
+            name = arg.split("=", 1)[0]
+            if arg == "--":
+                words.extend(rest)
+            elif name in takes_value:
+                options.append(arg)
+                value = next(rest, None) if takes_value[name] and "=" not in arg else None
+                if value is not None:
+                    options.append(value)  # the option's value, even if it starts with '-'
+            elif arg.startswith("--") or (arg[:2] in takes_value and arg[2:].isdigit()):
+                options.append(arg)  # an unknown --option (click names it) or -k5
+            else:
+                words.append(arg)
+        return options + (["--", *words] if words else [])
+
+
+@click.command("search", cls=QueryCommand)
+@click.argument("words", nargs=-1, metavar="[QUERY]...")
 @click.option("--image", type=click.Path(dir_okay=False, path_type=Path), help="Find scenes that look like this image.")
 @click.option("--like", metavar="VIDEO@SECONDS", help="More like this frame (video id or path).")
 @click.option("--not", "negatives", multiple=True, metavar="TEXT", help="Exclude what looks like TEXT (repeatable).")
@@ -117,21 +167,23 @@ def render_json_lines(response: SearchResponse) -> str:
 @taxonomy_option
 @data_dir_option
 @encoder_options
-def search(query: str | None, image: Path | None, like: str | None, negatives: tuple[str, ...],
+def search(words: tuple[str, ...], image: Path | None, like: str | None, negatives: tuple[str, ...],
            as_json: bool, links: bool, taxonomy: Path | None, data_dir: Path, **options: Any) -> None:
     """Find scenes matching QUERY, an --image, or --like a stored frame.
 
     \b
     QUERY syntax: terms joined by '+', an optional weight before a term,
     negatives after '-' (weight 0.5 unless given), quotes optional:
-      reelsearch search "dog on a beach"
+      reelsearch search dog on a beach
+      reelsearch search -night beach
       reelsearch search '"beach" + 0.5 "sunset" -night'
       reelsearch search "red car" --not rain --category vehicles
     Only scenes that match better than generic captions are listed;
     --min-score X lists every frame with cosine >= X instead.
     """
-    from indexer.cli.options import encoder_choice, open_store  # noqa: PLC0415
+    from indexer.cli.options import encoder_choice, open_store, warn_if_random_weights  # noqa: PLC0415
 
+    query = query_text(words)
     choice = encoder_choice(options)
     given = [name for name, value in (("QUERY", query), ("--image", image), ("--like", like))
              if value is not None]
@@ -140,6 +192,7 @@ def search(query: str | None, image: Path | None, like: str | None, negatives: t
     if negatives and query is None:
         raise click.UsageError("--not applies to a text QUERY")
     with open_store(data_dir, readonly=True) as store:
+        warn_if_random_weights(store)
         try:
             response = _run(store, query, image, like, negatives, taxonomy, choice, options)
         except ReelsearchError as exc:

@@ -13,12 +13,12 @@ from typing import Any
 import click
 
 from indexer.cli.options import (data_dir_option, encoder_choice, encoder_options, open_store,
-                                 resolve_encoder, taxonomy_option)
+                                 resolve_encoder, taxonomy_option, warn_if_random_weights)
 from indexer.errors import MediaError, NotFoundError, ReelsearchError
 from indexer.labels.segments import LabelReport
 from indexer.labels.taxonomy import Taxonomy, load_taxonomy
 from indexer.store import Store, VideoRecord
-from indexer.types import format_timestamp
+from indexer.types import format_timestamp, round_for_json
 
 from .report import ReportView, label_report, labels_json, video_labels
 
@@ -43,7 +43,8 @@ def report(video: str, label: str, against: tuple[str, ...], as_json: bool, taxo
             result = label_report(store, record, label, tax, lambda: resolve_encoder(store, choice), against)
         except ReelsearchError as exc:
             raise click.ClickException(str(exc)) from None
-    click.echo(json.dumps(result.to_json(), indent=2) if as_json else render_report(result))
+        warn_if_random_weights(store)
+    click.echo(json.dumps(round_for_json(result.to_json()), indent=2) if as_json else render_report(result))
 
 
 @click.command()
@@ -61,8 +62,9 @@ def labels(video: str, as_json: bool, taxonomy: Path | None, data_dir: Path, **e
             rows = video_labels(store, record, tax)
         except ReelsearchError as exc:
             raise click.ClickException(str(exc)) from None
+        warn_if_random_weights(store)
     if as_json:
-        click.echo(json.dumps(labels_json(record, rows, tax), indent=2))
+        click.echo(json.dumps(round_for_json(labels_json(record, rows, tax)), indent=2))
     else:
         click.echo(render_labels(record, rows, tax))
 

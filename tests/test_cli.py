@@ -183,7 +183,7 @@ def test_real_open_clip_code_path_with_a_tiny_random_model(tmp_path: Path, env) 
     result = run(env, "index", str(video.path), *tiny)
     assert result.exit_code == 0, result.output
     assert "1 indexed" in result.output
-    data = json.loads(run(env, "report", str(video.path), "--label", "a red scene", "--json").output)
+    data = json.loads(run(env, "report", str(video.path), "--label", "a red scene", "--json").stdout)
     assert data["kind"] == "prompt" and 0.0 <= data["share"] <= 1.0
     with Store.open(Path(env["REELSEARCH_DATA_DIR"]), readonly=True) as store:
         assert store.encoder_spec()["model"] == "reelsearch-tiny"  # recorded as open_clip, reloadable
@@ -212,6 +212,69 @@ def test_unknown_video_ids_name_the_data_dir(tmp_path: Path, env) -> None:
     for args in (["report", "7", "--label", "red"], ["labels", "7"], ["labels", "gone.mp4"]):
         result = run(env, *args)
         assert result.exit_code == 1 and env["REELSEARCH_DATA_DIR"] in result.output, result.output
+
+
+RANDOM_WARNING = "with random weights (--pretrained ''): its labels and search results are meaningless"
+
+
+@pytest.mark.slow
+def test_random_weights_warn_once_whenever_the_index_is_built_or_queried(tmp_path: Path, env) -> None:
+    import search.cli  # noqa: F401  (registers ``search``)
+
+    video = make_video(tmp_path / "ad.mp4", [Scene("red", 30), Scene("blue", 30)])
+    built = run(env, "index", str(video.path), "--model", "reelsearch-tiny", "--pretrained", "")
+    assert built.exit_code == 0, built.output
+    for result in (built, run(env, "labels", "1"), run(env, "report", "1", "--label", "a red car"),
+                   run(env, "search", "a red car")):
+        assert result.stderr.count(RANDOM_WARNING) == 1, result.output
+        assert RANDOM_WARNING not in result.stdout
+
+
+def test_trained_or_plugin_encoders_do_not_warn(tmp_path: Path, env) -> None:
+    video = make_video(tmp_path / "ad.mp4", [Scene("red", 30)])
+    for result in (run(env, "index", str(video.path), *FAKE), run(env, "labels", "1")):
+        assert result.exit_code == 0 and "warning" not in result.output
+
+
+def _floats(value):
+    if isinstance(value, float):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _floats(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _floats(item)
+
+
+def test_json_times_are_rounded_to_the_microsecond(tmp_path: Path, env) -> None:
+    """Sums and differences of 29.97 fps times (3.0029999999999992) never reach JSON output."""
+    import search.cli  # noqa: F401  (registers ``search``)
+
+    video = make_video(tmp_path / "ad.mp4", [Scene("red", 45), Scene("blue", 60), Scene("red", 45),
+                                             Scene("blue", 30), Scene("red", 60)])
+    assert run(env, "index", str(video.path), *FAKE).exit_code == 0
+    documents = [json.loads(run(env, *args, "--json").stdout)
+                 for args in (["report", "1", "--label", "red"], ["report", "1", "--label", "a red scene"],
+                              ["labels", "1"])]
+    documents += [json.loads(line) for line in run(env, "search", "red", "--json").stdout.splitlines()]
+    floats = [f for document in documents for f in _floats(document)]
+    assert len(floats) > 20
+    assert [f for f in floats if f != round(f, 6)] == []
+
+
+def test_help_names_every_environment_variable() -> None:
+    for command in ("index", "report", "labels"):
+        out = CliRunner().invoke(cli, [command, "--help"]).output
+        assert "REELSEARCH_TAXONOMY" in out and "REELSEARCH_DATA_DIR" in out, command
+
+
+def test_one_frame_is_singular(tmp_path: Path, env) -> None:
+    video = make_video(tmp_path / "short.mp4", [Scene("red", 8)])
+    result = run(env, "index", str(video.path), *FAKE)
+    assert result.exit_code == 0, result.output
+    assert ", 1 frame, " in result.output and "1 frames" not in result.output
+    assert ", 1 vector, " in run(env, "index", "--optimize").output
 
 
 def _cold(env: dict[str, str], *args: str) -> tuple[str, list[str]]:

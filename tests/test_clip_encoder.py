@@ -22,7 +22,7 @@ import torch
 
 from indexer.models import weights as clip_weights
 from indexer.models.clip_encoder import CausalTextTower, OpenClipEncoder, resolve_checkpoint
-from indexer.models.encoder import choose_encoder, encoder_spec, load_encoder, load_from_spec
+from indexer.models.encoder import choose_encoder, encoder_spec, load_encoder, load_from_spec, load_plugin
 from indexer.errors import EncoderError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -265,8 +265,10 @@ def test_offline_without_weights_says_what_to_download(no_hub: None, monkeypatch
         load_encoder()
     message = str(info.value)
     assert "\n" not in message
-    for part in ("--weights FILE", "REELSEARCH_WEIGHTS", HUB_REPO, "open_clip_model.safetensors", "hf download"):
+    for part in ("--weights FILE", "REELSEARCH_WEIGHTS", HUB_REPO, "open_clip_model.safetensors", "hf download",
+                 "--encoder indexer.models.colour:ColourEncoder"):
         assert part in message
+    assert load_plugin(message.rsplit("--encoder ", 1)[1]).name == "fake:colour-v1"  # the named encoder loads
 
 
 def test_cached_hub_file_is_used_without_network(no_hub: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -121,3 +121,31 @@ def test_search_in_another_folder_creates_no_store(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["search", "red"], env={"REELSEARCH_DATA_DIR": None})
     assert result.exit_code == 1 and f"no index in {tmp_path / 'data' / 'index'}" in result.output
     assert not (tmp_path / "data").exists()
+
+
+def test_help_names_the_taxonomy_environment_variable():
+    assert "REELSEARCH_TAXONOMY" in CliRunner().invoke(cli, ["search", "--help"]).output
+
+
+def test_query_words_may_start_with_a_dash(data_dir):
+    """``search -red blue`` is the query "-red + blue" (no ``--`` needed); options still work."""
+    quoted = _run(data_dir, "-red + blue", "--json")
+    assert quoted.exit_code == 0 and quoted.stdout
+    for args in (["-red", "blue", "--json"], ["--json", "--", "-red", "blue"], ["--json", "-red", "blue"]):
+        result = _run(data_dir, *args)
+        assert result.exit_code == 0, result.output
+        assert result.stdout == quoted.stdout, args
+    one = _run(data_dir, "blue", "-red", "-k", "1", "--json")
+    assert one.exit_code == 0 and len(one.stdout.splitlines()) == 1
+    words = _run(data_dir, "a", "blue", "scene", "--json")
+    assert words.stdout == _run(data_dir, "a blue scene", "--json").stdout
+
+
+def test_query_text_joins_shell_words():
+    from search.cli import query_text
+
+    assert query_text(()) is None
+    assert query_text(("-night", "beach")) == "-night + beach"
+    assert query_text(("dog", "on", "a", "beach", "-night")) == "dog on a beach -night"
+    assert query_text(("red", "car", "-0.2", "rain")) == "red car -0.2 rain"
+    assert query_text(("-night", "+", "beach")) == "-night + beach"

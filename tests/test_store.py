@@ -138,8 +138,9 @@ def test_rewrite_keeps_video_id_and_curator_segments(store: Store) -> None:
 
 def test_encoder_mismatch_is_refused(store: Store) -> None:
     store.bind_encoder("fake-colour", DIM, {"kind": "other spec"})  # same name/dim: fine
-    with pytest.raises(EncoderMismatchError, match="built with encoder fake-colour .dim 16.*--data-dir"):
+    with pytest.raises(EncoderMismatchError, match="built with encoder fake-colour .dim 16.*--data-dir") as err:
         store.bind_encoder("open_clip:ViT-B-32", 512, {})
+    assert "not open_clip:ViT-B-32 (dim 512)" in str(err.value)  # both encoders named
     with pytest.raises(EncoderMismatchError):
         store.bind_encoder("fake-colour", 32, {})
 

@@ -217,3 +217,13 @@ def test_dataclasses_validate() -> None:
     cat = Category(id="a", name="A", parent=None, prompts=("a",), negatives=(), threshold=None, restricted=False)
     with pytest.raises(ValueError, match="duplicate"):
         Taxonomy(categories=(cat, cat), background=("a photo",), threshold=0.5, source=Path("x"))
+
+
+@pytest.mark.parametrize("after", ["", "\n# a comment\n\n", 'name = "Beer"\n'])
+def test_unclosed_array_names_its_own_line(tmp_path: Path, after: str) -> None:
+    """tomllib notices the missing ']' at the next token; the error names the line that lacks it."""
+    text = ('version = 1\nbackground = ["a photo"]\n\n[[category]]\nid = "beer"\n# prompts:\n'
+            'prompts = ["a glass of beer", "a beer bottle"\n' + after)
+    message = error_of(tmp_path, text)
+    assert message.startswith(f"{tmp_path / 'taxonomy.toml'}:7:"), message
+    assert "Unclosed array" in message

@@ -140,3 +140,29 @@ def test_openapi_document_lists_the_routes(client, app):
         if path.startswith("/api/") and "_rest" not in path and "action" not in path:
             assert path in documented, path
     assert "/api/segments/{segment_id}/accept" in documented
+
+
+def _floats(value):
+    if isinstance(value, float):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _floats(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _floats(item)
+
+
+def test_json_times_are_rounded_to_the_microsecond(client, web_data):
+    """Sums and differences of 29.97 fps times (3.0029999999999992) never reach API responses."""
+    vid = web_data.ids["harbour"]
+    urls = ["/api/search?q=red", "/api/search?q=green", "/api/videos", f"/api/videos/{vid}",
+            f"/api/videos/{vid}/report?label=warm", f"/api/videos/{vid}/report?label=a+red+scene",
+            "/api/categories/warm/videos"]
+    floats = []
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        floats += _floats(response.get_json())
+    assert len(floats) > 20
+    assert [f for f in floats if f != round(f, 6)] == []

@@ -130,3 +130,27 @@ def test_serve_with_the_default_relative_data_dir_serves_thumbnails(group, web_d
         assert app.config["DATA_DIR"] == tmp_path / "data" / "index"
     finally:
         app.extensions["reelsearch"].close()
+
+
+def test_serve_warns_once_about_an_index_with_random_weights(group, tmp_path, monkeypatch):
+    import waitress
+
+    from indexer.store import Store
+
+    spec = {"kind": "open_clip", "name": "open_clip:ViT-B-32:0123", "dim": 512, "model": "ViT-B-32",
+            "pretrained": "", "weights": None, "precision": "auto", "batch_size": 32, "seed": 0}
+    with Store.open(tmp_path) as store:
+        store.bind_encoder(spec["name"], spec["dim"], spec)
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: app.extensions["reelsearch"].close())
+    result = CliRunner().invoke(group, ["serve", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("open_clip ViT-B-32 with random weights") == 1
+
+
+def test_every_serve_and_user_option_has_help(group):
+    from web.cli import serve, user_add
+
+    for command in (serve, user_add):
+        for param in command.params:
+            assert not isinstance(param, click.Option) or param.help, (command.name, param.name)
+    assert "TCP port to listen on" in CliRunner().invoke(group, ["serve", "--help"]).output

@@ -42,7 +42,7 @@ def test_text_search_finds_the_red_scenes_at_their_times(client, web_data):
     assert {vid for vid, _t in links} == set(red)
     for vid, t in links:
         assert t == pytest.approx(red[vid], abs=0.002)
-    assert html.count('class="card result"') == len(red)
+    assert html.count('class="card result ') == len(red)
     assert "More like this" in html and "/media/thumbs/" in html
     assert re.search(r"\d\d:\d\d:\d\d\.\d{3} – \d\d:\d\d:\d\d\.\d{3}", html)
 
@@ -66,9 +66,22 @@ def test_empty_result_says_so_and_suggests_what_to_try(client):
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "No matching scenes" in html
-    assert "no scene matches" in html  # the engine's explanation
+    assert "generic description" in html  # why, in plain words
     assert "browse by category" in html
     assert not _scene_links(html)
+    text = unescape(re.sub(r"<[^>]+>", " ", html))
+    assert "cosine" not in text and "p >=" not in text and "0.50" not in text
+    assert "categor" not in text.split("No matching scenes")[1].split("browse by category")[0]  # no filter set
+
+
+def test_empty_result_with_a_filter_suggests_removing_it(client):
+    html = client.get("/search?q=giraffe&category=cool").get_data(as_text=True)
+    assert "No matching scenes for “giraffe” in Cool colours" in html
+    assert "Search all categories instead of only Cool colours." in html  # no parent to suggest
+    child = client.get("/search?q=giraffe&category=cool/blue").get_data(as_text=True)
+    assert "instead of only Blue, or Cool colours (its parent category)." in child
+    nothing = client.get("/search?q=red&category=night").get_data(as_text=True)
+    assert "No indexed video shows Night" in nothing and "cosine" not in nothing
 
 
 def test_malformed_query_is_400_with_the_reason(client):
@@ -148,16 +161,22 @@ def test_browse_tree_counts_videos_and_screen_time(client, web_data):
     page = client.get("/browse")
     html = unescape(page.get_data(as_text=True))
     assert page.status_code == 200
-    rows = re.findall(r'href="/browse/category/([^"]+)">([^<]+)</a>.*?<td class="num">(\d+)</td>', html, re.S)
-    counts = {cid: int(n) for cid, _name, n in rows}
+    row = r'href="/browse/category/([^"]+)">([^<]+)</a>.*?<span class="num videos">(\d+)</span>'
+    counts = {cid: int(n) for cid, _name, n in re.findall(row, html, re.S)}
     truth = {c: {n for n, v in web_data.videos.items() if any(s[0] == c for s in v.scene_spans)}
              for c in ("red", "yellow", "blue", "green", "magenta")}
     assert counts["warm/red"] == len(truth["red"])
     assert counts["cool/green"] == len(truth["green"])
     assert counts["warm"] == len(truth["red"] | truth["yellow"])
     assert counts["alcohol"] == len(truth["magenta"])
-    assert counts["night"] == 0
+    assert "night" not in counts and "Show all 8 categories" in html  # empty ones hidden
+    assert "<details" in html and "<details class=\"tree-node depth-0\" open" not in html  # collapsed
+    everything = unescape(client.get("/browse?all=1").get_data(as_text=True))
+    assert {cid: int(n) for cid, _name, n in re.findall(row, everything, re.S)}["night"] == 0
     assert "restricted" in html.lower()
+    found = unescape(client.get("/browse?filter=RED").get_data(as_text=True))
+    assert [cid for cid, *_ in re.findall(row, found, re.S)] == ["warm", "warm/red"]
+    assert "No category matches “giraffe”" in client.get("/browse?filter=giraffe").get_data(as_text=True)
 
 
 def test_category_page_lists_where_and_how_long(client, web_data):

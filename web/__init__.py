@@ -16,8 +16,9 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
-from indexer.types import format_timestamp
+from indexer.types import format_timestamp, round_for_json
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,13 @@ def _timestamp(seconds: float | None) -> str:
     return "–" if seconds is None else format_timestamp(max(0.0, float(seconds)))
 
 
+class RoundedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON with every float rounded to the microsecond, as the CLI's ``--json`` is."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return super().dumps(round_for_json(obj), **kwargs)
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. ``config`` (tests) overrides everything else.
 
@@ -59,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .security import init_security
 
     app = Flask(__name__)
+    app.json = RoundedJSONProvider(app)
     load_config(app, config)
     init_security(app)
     init_errors(app)

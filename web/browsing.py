@@ -144,3 +144,29 @@ def top_labels(taxonomy: Any, present: dict[str, Sequence[Any]], limit: int = 4)
              "restricted": lab in cats and cats[lab].restricted,
              "colour": label_colour(lab, category_colours(taxonomy.ids))}
             for lab in ranked]
+
+
+def browse_tree(rows: Sequence[dict[str, Any]], *, show_all: bool = False,
+                text: str = "") -> list[dict[str, Any]]:
+    """The category rows (:func:`category_tree`) as a nested tree for the browse page.
+
+    Categories no video shows are left out unless ``show_all``. ``text`` keeps the categories
+    whose name or id contains it (case-insensitive) and the categories above them; then every
+    node is ``open`` (else all start collapsed). Each node gets ``children``.
+    """
+    needle = text.strip().casefold()
+    by_id = {row["id"]: row for row in rows}
+    keep: set[str] = set()
+    for row in rows:
+        if (show_all or row["videos"]) and (not needle or needle in row["name"].casefold()
+                                             or needle in row["id"].casefold()):
+            cid: str | None = row["id"]
+            while cid is not None and cid not in keep:
+                keep.add(cid)
+                cid = by_id[cid]["parent"] if cid in by_id else None
+    nodes = {row["id"]: {**row, "children": [], "open": bool(needle)} for row in rows if row["id"] in keep}
+    roots = []
+    for node in nodes.values():  # file order: parents before children
+        parent = nodes.get(node["parent"]) if node["parent"] else None
+        (parent["children"] if parent else roots).append(node)
+    return roots

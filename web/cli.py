@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from indexer.cli.options import data_dir_option
+from indexer.cli.options import data_dir_option, warn_if_random_weights
 from indexer.errors import ReelsearchError
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to listen on (0.0.0.0 for all; put HTTPS in front if you do).")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="TCP port to listen on.")
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64),
               help="Worker threads serving requests.")
 @data_dir_option
@@ -33,8 +34,9 @@ def serve(host: str, port: int, threads: int, data_dir: Path) -> None:
 
     from . import create_app
 
-    try:
-        Store.require(data_dir)  # serving from the wrong folder must not create a store there
+    try:  # serving from the wrong folder must not create a store there
+        with Store.open(data_dir, readonly=True) as store:
+            warn_if_random_weights(store)
     except ReelsearchError as exc:
         raise click.ClickException(str(exc)) from None
     try:

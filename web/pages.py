@@ -14,6 +14,7 @@ from search.report import label_report
 
 from . import browsing
 from .archive import archive, store
+from .search_display import EmptyResult, explain_empty
 from .searching import SearchRequest, request_query, response_view, run_search
 from .security import csrf_exempt, current_user
 from .timeline import category_colours, label_colour
@@ -77,6 +78,16 @@ def _like_info(req: SearchRequest | None) -> dict[str, Any] | None:
     return {"video_id": video_id, "time": seconds, "name": name}
 
 
+def _explain_empty(req: SearchRequest, category_name: str) -> EmptyResult:
+    """Plain words for a search that found nothing (see web/search_display.py)."""
+    kind = "image" if req.image is not None else "like" if req.like is not None else "text"
+    shown = req.category is not None and req.category in label_totals()
+    parent = archive().taxonomy.get(req.category).parent if req.category else None
+    return explain_empty(kind, req.label, category=category_name if req.category else None,
+                         category_shown=shown, index_empty=store().vector_count() == 0,
+                         parent=archive().taxonomy.get(parent).name if parent else None)
+
+
 @bp.route("/", methods=["GET", "POST"])
 @bp.route("/search", methods=["GET", "POST"])
 @csrf_exempt  # searching changes nothing; an image upload is a POST only because of its size
@@ -94,20 +105,26 @@ def search():
         status, error = (404 if isinstance(exc, NotFoundError) else 400), str(exc)
     category = request.values.get("category") or ""
     names = {c["id"]: c["name"] for c in category_options()}
+    empty = None if response is None or response["results"] else _explain_empty(req, names.get(category, category))
     return render_template(
         "search.html", active="search", q=request.values.get("q", ""), category=category,
         category_name=names.get(category, category), categories=category_options(),
-        response=response, error=error, like_info=_like_info(req), stats=overall_stats(),
+        response=response, empty=empty, error=error, like_info=_like_info(req), stats=overall_stats(),
         upload_limit_mb=f"{current_app.config['MAX_CONTENT_LENGTH'] / 1048576:g}"), status
 
 
 @bp.get("/browse")
 def browse():
-    """The taxonomy tree with videos and screen time per category; curator tags."""
+    """The taxonomy tree with videos and screen time per category (``?all=1`` also the empty
+    ones, ``?filter=`` by name), collapsed; curator tags."""
     totals, taxonomy, stats = label_totals(), archive().taxonomy, overall_stats()
-    restricted = restricted_summary()
-    return render_template("browse.html", active="browse", tree=browsing.category_tree(taxonomy, totals, stats["duration"]),
-                           tags=browsing.tag_rows(taxonomy, totals), stats=stats, restricted=restricted)
+    rows = browsing.category_tree(taxonomy, totals, stats["duration"])
+    show_all, text = request.args.get("all") == "1", (request.args.get("filter") or "").strip()[:100]
+    return render_template("browse.html", active="browse", stats=stats,
+                           tree=browsing.browse_tree(rows, show_all=show_all, text=text),
+                           show_all=show_all, filter_text=text, total_categories=len(rows),
+                           with_videos=sum(1 for row in rows if row["videos"]),
+                           tags=browsing.tag_rows(taxonomy, totals), restricted=restricted_summary())
 
 
 @bp.get("/browse/category/<path:category_id>")

@@ -19,6 +19,7 @@ from PIL import Image
 from indexer.errors import NotFoundError, QueryError
 from indexer.types import format_timestamp
 
+from .search_display import add_strengths
 from .timeline import category_colours, label_colour, make_block
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,7 @@ def response_view(response: Any, req: SearchRequest, taxonomy: Any) -> dict[str,
                         "duration": video.duration, "score": result.score,
                         "href": url_for("pages.video", video_id=video.id),
                         "scenes": [scene_view(video.id, s, taxonomy, video.duration) for s in result.scenes]})
+    add_strengths(results, response.cutoff)
     return {"query": req.text or None, "query_label": req.label, "category": req.category,
             "like": None if req.like is None else f"{req.like[0]}@{req.like[1]:.3f}",
             "message": response.message, "results": results}

@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from indexer.cli.options import (data_dir_option, encoder_choice, encoder_options, open_store,
-                                 resolve_encoder, taxonomy_option)
-from indexer.cli.progress import IndexProgress, summary_line
+                                 resolve_encoder, taxonomy_option, warn_if_random_weights)
+from indexer.cli.progress import IndexProgress, count, summary_line
 from indexer.errors import ReelsearchError
 from indexer.models.encoder import encoder_spec
 
@@ -63,6 +63,7 @@ def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batc
         try:
             if paths:
                 encoder = resolve_encoder(store, encoder_choice(encoder_kw))
+                warn_if_random_weights(store)
                 labels = LabelModel.build(load_taxonomy(taxonomy), store.cached_texts(encoder, "prompt"))
                 failed = _index_paths(store, encoder, labels, options, paths)
                 # a model loaded now records what a store of an older version lacks (its text tower)
@@ -81,9 +82,9 @@ def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batc
 
 def _index_line(info) -> str:
     if info.kind == "flat":
-        return f"vector index: exact (flat), {info.vectors} vectors"
+        return f"vector index: exact (flat), {count(info.vectors, 'vector')}"
     recall = f", recall@10 {info.recall_at_10:.3f} vs exact" if info.recall_at_10 is not None else ""
-    return (f"vector index: approximate IVF-SQ8, {info.vectors} vectors, nlist {info.nlist}, "
+    return (f"vector index: approximate IVF-SQ8, {count(info.vectors, 'vector')}, nlist {info.nlist}, "
             f"nprobe {info.nprobe}{recall}")
 
 

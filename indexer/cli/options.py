@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import click
 
-from indexer.models.encoder import PRECISIONS, Encoder, choose_encoder, encoder_spec
+from indexer.models.encoder import PRECISIONS, Encoder, choose_encoder, encoder_spec, random_weights
 from indexer.errors import ReelsearchError
 from indexer.store.facade import Store
 
@@ -42,9 +42,9 @@ def data_dir_option(func: Callable) -> Callable:
 
 
 def taxonomy_option(func: Callable) -> Callable:
-    """``--taxonomy FILE`` (env REELSEARCH_TAXONOMY, default the bundled taxonomy)."""
+    """``--taxonomy FILE`` (env REELSEARCH_TAXONOMY, default: the bundled ad-archive taxonomy)."""
     return click.option("--taxonomy", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                        envvar="REELSEARCH_TAXONOMY",
+                        envvar="REELSEARCH_TAXONOMY", show_envvar=True,
                         help="Category taxonomy TOML [default: the bundled ad-archive taxonomy].")(func)
 
 
@@ -79,6 +79,15 @@ def resolve_encoder(store: Store, choice: dict[str, Any]) -> Encoder:
     encoder = choose_encoder(store.encoder_spec(), choice)
     store.bind_encoder(encoder.name, encoder.dim, encoder_spec(encoder))
     return encoder
+
+
+def warn_if_random_weights(store: Store) -> None:
+    """Print one warning line (stderr) when the store's encoder has random weights."""
+    spec = store.encoder_spec()
+    if random_weights(spec):
+        click.echo(f"warning: this index uses open_clip {spec.get('model')} with random weights "
+                   "(--pretrained ''): its labels and search results are meaningless; "
+                   "use it only to benchmark speed", err=True)
 
 
 def open_store(data_dir: Path, *, readonly: bool = False, create: bool = True) -> Store:

@@ -50,6 +50,11 @@ class IndexProgress:
         self.bar.write(file_line(result))
 
 
+def count(number: int, noun: str) -> str:
+    """``1 frame``, ``3 frames``: a count with its noun in the right number."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def file_line(result: FileResult) -> str:
     """One line per file: what happened, how long the video is, how fast it went."""
     if result.status == "failed":
@@ -59,7 +64,7 @@ def file_line(result: FileResult) -> str:
         return f"{result.status} {result.path}{extra}"
     speed = result.video_seconds / result.wall_seconds if result.wall_seconds else 0.0
     line = (f"{result.status} {result.path}: {format_timestamp(result.video_seconds)}, "
-            f"{result.frames} frames, {speed:.1f}x realtime")
+            f"{count(result.frames, 'frame')}, {speed:.1f}x realtime")
     if result.labels:
         line += " — " + ", ".join(f"{label} {seconds:.1f}s" for label, seconds in result.labels)
     elif result.status in ("indexed", "reindexed"):

@@ -191,11 +191,27 @@ def parse_taxonomy(text: str, source: Path) -> Taxonomy:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        line = match.group(1) if match else str(text.count("\n") + 1)
+        line = int(match.group(1)) if match else text.count("\n") + 1
         problem = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
         col = f" at column {match.group(2)}" if match else " at end of file"
+        if problem.startswith("Unclosed") and (match is None or match.group(2) == "1"):
+            line, col = _last_content_line(text, line), ""
         raise TaxonomyError(f"{source}:{line}: TOML syntax error{col}: {problem}") from None
     return _Builder(text, source).build(data)
+
+
+def _last_content_line(text: str, before: int) -> int:
+    """The last line before line ``before`` that holds more than blanks or a comment.
+
+    tomllib notices an unclosed array or inline table only at the next token, often lines
+    later; the missing bracket belongs at the end of the last line with content.
+    """
+    lines = text.splitlines()
+    for number in range(min(before - 1, len(lines)), 0, -1):
+        stripped = lines[number - 1].strip()
+        if stripped and not stripped.startswith("#"):
+            return number
+    return before
 
 
 class _Builder:

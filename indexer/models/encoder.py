@@ -170,6 +170,13 @@ def _missing_members(obj: Any) -> list[str]:
     return missing
 
 
+def random_weights(spec: dict[str, Any] | None) -> bool:
+    """Whether ``spec`` (from :func:`encoder_spec`) is an open_clip model with random weights
+    (``--pretrained ''`` and no ``--weights``): fine to benchmark speed, meaningless to search."""
+    return bool(spec) and spec.get("kind") == "open_clip" and not spec.get("pretrained") \
+        and not spec.get("weights")
+
+
 def encoder_spec(encoder: Encoder) -> dict[str, Any]:
     """JSON-able description of how to load ``encoder`` again (``load_from_spec`` reads it).
 

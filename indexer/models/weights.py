@@ -30,6 +30,9 @@ from indexer.errors import EncoderError
 
 log = logging.getLogger(__name__)
 
+#: The offline stand-in encoder (sees only colours), named in the offline message.
+COLOUR_ENCODER = "indexer.models.colour:ColourEncoder"
+
 #: A tiny open_clip architecture for tests (random init; same code path as ViT-B-32).
 TINY_MODEL = "reelsearch-tiny"
 _TINY_CONFIG = {
@@ -118,7 +121,8 @@ def _fetch_hub_weights(model: str, tag: str, cfg: dict[str, Any]) -> Path:
             f"no {tag} weights for open_clip {model} in the Hugging Face cache and {endpoint} cannot be reached "
             f"(offline{' mode' if offline else ''}); on a connected machine download {endpoint}/{repo}/resolve/main/"
             f"{names[0]} (or run `hf download {repo} {names[0]}`), copy the file here and pass it with "
-            "--weights FILE or REELSEARCH_WEIGHTS=FILE"
+            f"--weights FILE or REELSEARCH_WEIGHTS=FILE; to try everything offline meanwhile, use the "
+            f"built-in colour encoder: --encoder {COLOUR_ENCODER}"
         )
     log.info("downloading %s weights for %s from %s/%s", tag, model, endpoint, repo)
     for name in names:

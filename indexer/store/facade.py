@@ -156,8 +156,9 @@ class Store(CatalogReads):
             if stored[0] is not None:
                 if stored[0] != name or int(stored[1]) != int(dim):
                     raise EncoderMismatchError(
-                        f"this index was built with encoder {stored[0]} (dim {stored[1]}); run "
-                        "with --encoder/--model matching it or use another --data-dir")
+                        f"this index in {self.data_dir} was built with encoder {stored[0]} (dim {stored[1]}), "
+                        f"not {name} (dim {int(dim)}): vectors of two encoders never mix; drop the encoder "
+                        "options to use the index's own, or use another --data-dir")
                 self._complete_spec(spec)
                 return
             if self.readonly:

@@ -57,8 +57,22 @@ def test_empty_search_and_browse_pages(page, live_server):
     assert page.locator(".empty h2").inner_text().startswith("No matching scenes")
     screenshot(page, "search-empty")
     page.goto(f"{live_server}/browse")
-    assert page.locator("table.tree tbody tr").count() == 8
+    categories = page.request.get(f"{live_server}/api/categories").json()["categories"]
+    rows = page.locator("#category-tree .tree-row")
+    assert rows.count() == sum(1 for c in categories if c["videos"]) < len(categories)  # empty ones hidden
+    assert not page.locator("a[href='/browse/category/warm/red']").is_visible()  # collapsed
+    page.click("details:has(a[href='/browse/category/warm']) > summary", position={"x": 8, "y": 8})
+    assert page.locator("a[href='/browse/category/warm/red']").is_visible()
     screenshot(page, "browse")
+    page.click("#toggle-empty")
+    page.wait_for_url(re.compile(r"/browse\?all=1"))
+    assert page.locator("#category-tree .tree-row").count() == len(categories)
+    page.fill("input[name=filter]", "yell")
+    page.press("input[name=filter]", "Enter")
+    page.wait_for_url(re.compile(r"filter=yell"))
+    assert page.locator("#category-tree .tree-row").count() == 2  # Yellow and its parent, open
+    assert page.locator("a[href='/browse/category/warm/yellow']").is_visible()
+    page.goto(f"{live_server}/browse")
     page.click("a[href='/browse/category/warm']")
     page.wait_for_url(re.compile("/browse/category/warm"))
     page.wait_for_load_state("networkidle")
@@ -68,8 +82,8 @@ def test_empty_search_and_browse_pages(page, live_server):
 
 def _browse_count(tab, base: str, category: str) -> int:
     tab.goto(f"{base}/browse")
-    row = tab.locator(f"table.tree tr:has(a[href='/browse/category/{category}'])")
-    return int(row.locator("td.num").first.inner_text())
+    row = tab.locator(f".tree-row:has(a[href='/browse/category/{category}'])")
+    return int(row.locator(".videos").text_content())
 
 
 def test_curator_rejects_and_adds_and_browse_reflects_it(page, live_server, live_data):
