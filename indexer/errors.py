@@ -45,5 +45,16 @@ class QueryError(ReelsearchError):
     """A search query or report request is malformed (empty, unknown category, ...)."""
 
 
+class CloseLabelError(QueryError):
+    """A new free-text tag looks like an existing category or tag; the curator must confirm
+    the new tag or use one of ``suggestions`` (labels, closest first)."""
+
+    def __init__(self, label: str, suggestions: tuple[str, ...]) -> None:
+        self.label = label
+        self.suggestions = suggestions
+        super().__init__(f"{label!r} is not a category or tag yet and looks like "
+                         f"{' or '.join(suggestions)}; use one of those or confirm the new tag")
+
+
 class NotFoundError(ReelsearchError):
     """A video, frame, segment or category that was asked for does not exist."""

@@ -23,6 +23,16 @@ def _check_time(name: str, value: float) -> None:
         raise ValueError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
 
 
+def check_sample_every(every: float) -> float:
+    """``every`` (seconds between sampled frames) as a float; ValueError unless finite and > 0.
+
+    The one check of the sampling interval, used by the CLI, the scanner, the pipeline and the store.
+    """
+    if isinstance(every, bool) or not isinstance(every, (int, float)) or not math.isfinite(every) or every <= 0:
+        raise ValueError(f"the sampling interval must be a finite number of seconds > 0, got {every!r}")
+    return float(every)
+
+
 def format_timestamp(seconds: float) -> str:
     """Format seconds as ``HH:MM:SS.mmm`` (rounded to the millisecond)."""
     _check_time("seconds", seconds)

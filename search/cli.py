@@ -59,7 +59,7 @@ def load_search_encoder(store: Any, choice: dict[str, Any]) -> Any:
         EncoderMismatchError: the options name another encoder than the store's.
         StoreError / EncoderError: nothing indexed yet, or the encoder cannot be loaded.
     """
-    from indexer.models.encoder import choose_encoder  # noqa: PLC0415 (torch is slow)
+    from indexer.models.loading import choose_encoder  # noqa: PLC0415 (torch is slow)
 
     spec = store.encoder_spec()
     if spec is None:

@@ -13,7 +13,7 @@ One search:
 4. Candidate videos are re-scored exactly, best first: every sampled frame of the video is judged
    from its stored embedding, so scenes are complete even where the top-N frames were not, and
    the hits are grouped into scenes (:mod:`search.scenes`) labelled with the labels present
-   there (:mod:`indexer.labels.coverage`). A video's best retrieved frame is its best frame (exact search; IVF-SQ8 within
+   there (:mod:`indexer.store.coverage`). A video's best retrieved frame is its best frame (exact search; IVF-SQ8 within
    :data:`APPROX_MARGIN`), so re-scoring stops at the first candidate whose best frame is below
    the cutoff's least score, once ``k`` videos are found and the next candidate cannot beat the
    k-th, or after ``max(MIN_RESCORED, MAX_RESCORED_FACTOR * k)`` candidates.
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.labels.coverage import label_tree, video_coverage
+from indexer.store.coverage import label_tree, video_coverage
 from indexer.models.encoder import Encoder
 from indexer.errors import EncoderMismatchError, QueryError
 from indexer.labels.taxonomy import Taxonomy

@@ -2,7 +2,7 @@
 
 Filters apply to whole videos:
 
-* ``category``: the category is present in the video (:mod:`indexer.labels.coverage`: its own
+* ``category``: the category is present in the video (:mod:`indexer.store.coverage`: its own
   segments or any descendant's, as curators left them; ``sports`` includes ``sports/football``).
   Accepts an id, a name or a last id component (see :meth:`indexer.labels.taxonomy.Taxonomy.find`).
 * ``restricted``: True keeps only videos where a restricted category (alcohol, tobacco,
@@ -111,7 +111,7 @@ class VideoDurations:
 
 
 def videos_showing(store: Any, categories: tuple[str, ...]) -> set[int]:
-    """Ids of the videos where any of ``categories`` is present (:mod:`indexer.labels.coverage`),
+    """Ids of the videos where any of ``categories`` is present (:mod:`indexer.store.coverage`),
     from the coverage the store keeps in step with every change."""
     return store.videos_showing(categories) if categories else set()
 

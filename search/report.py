@@ -1,8 +1,9 @@
 """The label report of one video, for ``reelsearch report``/``labels`` and the web alike.
 
 Does the video contain X, when first, for how long, in which segments? A taxonomy category
-(or a label the video already has, such as a curator's free-text tag) is answered from the
-stored active segments, curator edits included, children counted for a parent. Any other text,
+(by id, name or last id component, any case) or a label the video already has (a curator's
+free-text tag, any case) is answered from the stored segments as curators left them
+(:mod:`indexer.store.coverage`: children counted for a parent). Any other text,
 or a label with competing prompts, is scored against the video's stored frame vectors with a
 prompt model (no re-decode), snapped to the stored shot cuts.
 """
@@ -15,12 +16,13 @@ from typing import Any
 
 from indexer.errors import QueryError
 from indexer.labels.classify import prompt_model
-from indexer.labels.coverage import coverage, label_tree, video_coverage
+from indexer.store.coverage import coverage, label_tree, video_coverage
+from indexer.labels.names import clean_label, match_key, visible_text
 from indexer.labels.segments import LabelReport, label_segments, make_report, report_of
 from indexer.labels.taxonomy import Taxonomy
 from indexer.models.encoder import Encoder
 from indexer.store import Store, VideoRecord
-from indexer.types import MAX_LABEL_CHARS, format_timestamp
+from indexer.types import format_timestamp
 
 
 @dataclass(frozen=True)
@@ -46,13 +48,11 @@ class ReportView:
 
 
 def check_label(label: str | None) -> str:
-    """The stripped label; raises QueryError when empty or too long."""
-    text = (label or "").strip()
-    if not text:
+    """The label as it looks (:func:`indexer.labels.names.clean_label`: invisible characters
+    removed); raises QueryError when nothing visible is left or it is too long."""
+    if not visible_text(label or ""):
         raise QueryError("give a category or a description to report on")
-    if len(text) > MAX_LABEL_CHARS:
-        raise QueryError(f"the label is too long ({len(text)} characters; at most {MAX_LABEL_CHARS})")
-    return text
+    return clean_label(label)
 
 
 def label_report(store: Store, video: VideoRecord, label: str, taxonomy: Taxonomy,
@@ -70,8 +70,11 @@ def label_report(store: Store, video: VideoRecord, label: str, taxonomy: Taxonom
         category = taxonomy.find(text)
         if category is not None:
             return _stored(store, video, category.id, "category", taxonomy)
-        if any(s.label == text for s in store.segments(video.id, include_rejected=True)):
-            return _stored(store, video, text, "tag", taxonomy)
+        key = match_key(text)
+        tag = next((s.label for s in store.segments(video.id, include_rejected=True)
+                    if match_key(s.label) == key), None)
+        if tag is not None:  # a label the video has, in any case and spacing
+            return _stored(store, video, tag, "tag", taxonomy)
     try:
         model = prompt_model(store.cached_texts(encoder()), text, list(against) or None, taxonomy)
     except ValueError as exc:
@@ -83,13 +86,13 @@ def label_report(store: Store, video: VideoRecord, label: str, taxonomy: Taxonom
 
 def _stored(store: Store, video: VideoRecord, label: str, kind: str, taxonomy: Taxonomy) -> ReportView:
     """Report on a category (children included) or a tag from the stored segments as curators
-    left them (:func:`indexer.labels.coverage.coverage`)."""
+    left them (:func:`indexer.store.coverage.coverage`)."""
     pieces = coverage(store.segments(video.id, include_rejected=True), label, label_tree(taxonomy.ids))
     return ReportView(video, label, kind, report_of(label, [p.to_segment() for p in pieces], video.duration))
 
 
 def video_labels(store: Store, video: VideoRecord, taxonomy: Taxonomy) -> list[LabelReport]:
-    """Every label present in the video (:mod:`indexer.labels.coverage`), longest total duration first."""
+    """Every label present in the video (:mod:`indexer.store.coverage`), longest total duration first."""
     present = video_coverage(store.segments(video.id, include_rejected=True), label_tree(taxonomy.ids))
     reports = [report_of(label, [p.to_segment() for p in pieces], video.duration)
                for label, pieces in present.items()]

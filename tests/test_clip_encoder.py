@@ -22,7 +22,7 @@ import torch
 
 from indexer.models import weights as clip_weights
 from indexer.models.clip_encoder import CausalTextTower, OpenClipEncoder, resolve_checkpoint
-from indexer.models.encoder import choose_encoder, encoder_spec, load_encoder, load_from_spec, load_plugin
+from indexer.models.loading import choose_encoder, encoder_spec, load_encoder, load_from_spec, load_plugin
 from indexer.errors import EncoderError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -350,7 +350,7 @@ def test_offline_default_fails_fast_in_a_fresh_process(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "REELSEARCH_WEIGHTS"}
     env.update(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"), OMP_NUM_THREADS="1")
     code = (
-        "from indexer.models.encoder import load_encoder\nfrom indexer.errors import EncoderError\n"
+        "from indexer.models.loading import load_encoder\nfrom indexer.errors import EncoderError\n"
         "try:\n    load_encoder()\nexcept EncoderError as e:\n    print('ERROR', e)\n"
     )
     out = subprocess.run(

@@ -1,4 +1,4 @@
-"""Tests of indexer.labels.coverage: a parent follows its children and its own evidence as curators
+"""Tests of indexer.store.coverage: a parent follows its children and its own evidence as curators
 left them, in both directions, and a child never exceeds its parent."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from indexer.store.catalog import SegmentRecord
-from indexer.labels.coverage import LabelTree, coverage, covered_seconds, video_coverage
+from indexer.store.coverage import LabelTree, coverage, covered_seconds, video_coverage
 from indexer.labels.taxonomy import parse_taxonomy
 
 TREE = LabelTree(["alcohol", "alcohol/wine", "alcohol/beer", "places", "places/nature"])
@@ -131,7 +131,7 @@ def ads(tmp_path: Path):
     """A store with one indexed ad: wine 2 s, a grey street 1.5 s, a meadow 3 s."""
     from indexer.store import curation
     from indexer.labels.classify import LabelModel
-    from indexer.models.encoder import encoder_spec
+    from indexer.models.loading import encoder_spec
     from indexer.models.colour import ColourEncoder
     from indexer.pipeline.orchestrate import Indexer, IndexOptions
     from indexer.store import Store

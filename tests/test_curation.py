@@ -11,9 +11,35 @@ import pytest
 from indexer.store import curation
 from indexer.errors import NotFoundError, QueryError, StoreError
 from indexer.store import NewVideo, Store
+from indexer.labels.names import label_resolver
+from indexer.labels.taxonomy import parse_taxonomy
 from indexer.types import Segment, VideoInfo
 
 DIM = 8
+TAXONOMY = parse_taxonomy("""\
+background = ["a photo"]
+[[category]]
+id = "sports"
+prompts = ["sport"]
+[[category]]
+id = "sports/football"
+prompts = ["football"]
+[[category]]
+id = "sports/rugby"
+prompts = ["rugby"]
+[[category]]
+id = "seaside"
+prompts = ["sea"]
+[[category]]
+id = "alcohol"
+prompts = ["drinks"]
+restricted = true
+[[category]]
+id = "alcohol/wine"
+name = "Wine"
+prompts = ["wine"]
+""", Path("test.toml"))
+RESOLVE = label_resolver(TAXONOMY)
 AUTO = [Segment("sports/football", 2.0, 6.0, 0.8, 0.25, 0.25), Segment("seaside", 10.0, 14.0, 0.6)]
 
 
@@ -75,7 +101,7 @@ def test_accept_and_reject_make_curator_rows_with_audit(store: Store, video: int
 
 def test_edit_times_and_relabel_leave_suppression_row(store: Store, video: int) -> None:
     football = segment(store, video, "sports/football")
-    edited = curation.edit(store, football.id, "ann", start=1.0, label="sports/rugby")
+    edited = curation.edit(store, football.id, "ann", resolve=RESOLVE, start=1.0, label="sports/rugby")
     assert (edited.label, edited.start, edited.end) == ("sports/rugby", 1.0, 6.0)
     assert (edited.start_uncertainty, edited.end_uncertainty) == (0.0, 0.25)
     old = segment(store, video, "sports/football")
@@ -89,7 +115,7 @@ def test_edit_times_and_relabel_leave_suppression_row(store: Store, video: int) 
 
 
 def test_add_and_delete_curator_segments(store: Store, video: int) -> None:
-    added = curation.add(store, video, "ann", "  brand: acme  ", 3.0, 4.5)
+    added = curation.add(store, video, "ann", "  brand: acme  ", 3.0, 4.5, resolve=RESOLVE)
     assert (added.label, added.source, added.score) == ("brand: acme", "curator", 1.0)
     assert store.videos_with_labels(["brand: acme"]) == {video: [added]}
     assert store.label_stats()["brand: acme"].duration == 1.5
@@ -103,7 +129,7 @@ def test_add_and_delete_curator_segments(store: Store, video: int) -> None:
 
 
 def test_curator_changes_survive_reindexing(store: Store, video: int) -> None:
-    added = curation.add(store, video, "ann", "logo", 0.0, 1.0)
+    added = curation.add(store, video, "ann", "logo", 0.0, 1.0, resolve=RESOLVE)
     curation.reject(store, segment(store, video, "seaside").id, "ann")
     index_video(store, segments=[Segment("seaside", 11.0, 12.0, 0.9), Segment("logo", 0.5, 2.0, 0.9),
                                  Segment("night", 15.0, 18.0, 0.5)])
@@ -124,7 +150,7 @@ def test_curator_changes_survive_reindexing(store: Store, video: int) -> None:
 def test_bad_edits_are_refused_and_change_nothing(store: Store, video: int, kwargs, message) -> None:
     football = segment(store, video, "sports/football")
     with pytest.raises(QueryError, match=message):
-        curation.edit(store, football.id, "ann", **kwargs)
+        curation.edit(store, football.id, "ann", resolve=RESOLVE, **kwargs)
     assert segment(store, video, "sports/football") == football
     assert curation.audit(store, video) == []
 
@@ -134,16 +160,71 @@ def test_wrong_user_unknown_ids_and_readonly(store: Store, video: int) -> None:
     with pytest.raises(QueryError, match="unknown curator"):
         curation.accept(store, football.id, "mallory")
     with pytest.raises(QueryError, match="unknown curator"):
-        curation.add(store, video, "mallory", "x", 0, 1)
+        curation.add(store, video, "mallory", "x", 0, 1, resolve=RESOLVE)
     with pytest.raises(NotFoundError):
         curation.reject(store, 9999, "ann")
     with pytest.raises(NotFoundError):
-        curation.add(store, 9999, "ann", "x", 0, 1)
+        curation.add(store, 9999, "ann", "x", 0, 1, resolve=RESOLVE)
     with pytest.raises(QueryError):
-        curation.add(store, video, "ann", "x", 0, float("nan"))
+        curation.add(store, video, "ann", "x", 0, float("nan"), resolve=RESOLVE)
     with Store.open(store.data_dir, readonly=True) as reader:
         with pytest.raises(StoreError, match="read-only"):
             curation.accept(reader, football.id, "ann")
         assert curation.check_password(reader, "ann", "correct horse")  # signing in only reads
     assert segment(store, video, "sports/football") == football
     assert curation.audit(store, video) == []
+
+
+# --- labels as curators type them (indexer.labels.names) -------------------------------------
+
+@pytest.mark.parametrize("typed, stored", [
+    ("Wine", "alcohol/wine"), ("ALCOHOL", "alcohol"), ("alcohol/WINE", "alcohol/wine"),
+    (" wine\u200b", "alcohol/wine"), ("\u202eWine\u202c", "alcohol/wine"), ("rugby", "sports/rugby"),
+])
+def test_category_names_and_case_resolve_to_the_category(store: Store, video: int, typed, stored) -> None:
+    added = curation.add(store, video, "ann", typed, 1.0, 2.0, resolve=RESOLVE)
+    assert added.label == stored
+    football = segment(store, video, "sports/football")
+    assert curation.edit(store, football.id, "ann", resolve=RESOLVE, label=typed).label == stored
+
+
+def test_a_display_name_counts_towards_the_category_and_restricted(store: Store, video: int) -> None:
+    from search.filters import Filters, candidate_videos
+
+    curation.add(store, video, "ann", "Wine", 1.0, 2.0, resolve=RESOLVE)
+    assert candidate_videos(store, TAXONOMY, Filters(restricted=True)).allows(video)
+    assert candidate_videos(store, TAXONOMY, Filters(category="alcohol")).allows(video)
+
+
+@pytest.mark.parametrize("typed", ["\u200b", "\u200e\u200f", "\u00a0\u2003", "\u202e\u202c", "\ufeff", "\ufe0f"])
+def test_invisible_labels_are_refused(store: Store, video: int, typed: str) -> None:
+    with pytest.raises(QueryError, match="no visible character"):
+        curation.add(store, video, "ann", typed, 1.0, 2.0, resolve=RESOLVE)
+    assert curation.audit(store, video) == []
+
+
+def test_invisible_characters_are_removed_from_tags(store: Store, video: int) -> None:
+    added = curation.add(store, video, "ann", "lo\u202ego \u200b on\tscreen", 1.0, 2.0, resolve=RESOLVE)
+    assert added.label == "logo on screen"
+
+
+def test_a_tag_spelled_differently_is_the_existing_tag(store: Store, video: int) -> None:
+    curation.add(store, video, "ann", "Night Shoot", 1.0, 2.0, resolve=RESOLVE)
+    again = curation.add(store, video, "ann", "night  shoot", 3.0, 4.0, resolve=RESOLVE)
+    assert again.label == "Night Shoot"
+
+
+@pytest.mark.parametrize("typed, suggestions", [
+    ("Wyne", ("alcohol/wine",)), ("seasides", ("seaside",)), ("alcohol/whisky", ("alcohol",)),
+    ("Night Shots", ("Night Shoot",)),
+])
+def test_a_new_tag_close_to_a_label_needs_confirming(store: Store, video: int, typed, suggestions) -> None:
+    from indexer.errors import CloseLabelError
+
+    curation.add(store, video, "ann", "Night Shoot", 1.0, 2.0, resolve=RESOLVE)
+    with pytest.raises(CloseLabelError) as refused:
+        curation.add(store, video, "ann", typed, 3.0, 4.0, resolve=RESOLVE)
+    assert refused.value.suggestions[:len(suggestions)] == suggestions
+    assert [e.action for e in curation.audit(store, video)] == ["add"]  # nothing stored
+    added = curation.add(store, video, "ann", typed, 3.0, 4.0, resolve=label_resolver(TAXONOMY, new_tag=True))
+    assert added.label == typed

@@ -15,7 +15,7 @@ import pytest
 from media import Scene, make_video
 
 from indexer.labels.classify import LabelModel
-from indexer.models.encoder import encoder_spec
+from indexer.models.loading import encoder_spec
 from indexer.errors import EncoderMismatchError, NotFoundError, QueryError
 from indexer.models.colour import COLOURS, ColourEncoder
 from indexer.pipeline.orchestrate import Indexer, IndexOptions

@@ -9,7 +9,7 @@ import pytest
 
 from indexer.errors import EncoderError
 from indexer.models.clip_encoder import OpenClipEncoder
-from indexer.models.encoder import choose_encoder, encoder_spec, load_from_spec
+from indexer.models.loading import choose_encoder, encoder_spec, load_from_spec
 from indexer.models.lazy import LazyClipEncoder
 
 TEXTS = ["a dog", "a red car driving on a mountain road at night"]

@@ -10,7 +10,7 @@ from media import Scene, make_video
 
 from indexer.labels.classify import LabelModel
 from indexer.cli.main import cli
-from indexer.models.encoder import load_plugin
+from indexer.models.loading import load_plugin
 from indexer.pipeline.orchestrate import Indexer, IndexOptions
 from indexer.store import Store
 from indexer.labels.taxonomy import load_taxonomy
@@ -25,7 +25,7 @@ def data_dir(tmp_path_factory):
     make_video(folder / "b.mp4", [Scene("blue", 60), Scene("red", 45)])
     data = tmp_path_factory.mktemp("index")
     encoder = load_plugin(ENCODER)
-    from indexer.models.encoder import encoder_spec
+    from indexer.models.loading import encoder_spec
 
     with Store.open(data) as store:
         store.bind_encoder(encoder.name, encoder.dim, encoder_spec(encoder))

@@ -17,6 +17,8 @@ import pytest
 import indexer.store.facade as store_module
 from indexer.store import curation
 from indexer.errors import EncoderMismatchError, NotFoundError, StoreError
+from indexer.labels.names import label_resolver
+from indexer.labels.taxonomy import load_taxonomy
 from indexer.store import NewVideo, Store
 from indexer.types import Segment, ShotCut, VideoInfo
 from indexer.store.vectors import VectorIndex
@@ -123,7 +125,7 @@ def test_rewrite_keeps_video_id_and_curator_segments(store: Store) -> None:
     red, blue = store.segments(video_id)
     curation.accept(store, red.id, "cura")
     curation.reject(store, blue.id, "cura")
-    added = curation.add(store, video_id, "cura", "beach", 1.0, 2.0)
+    added = curation.add(store, video_id, "cura", "beach", 1.0, 2.0, resolve=label_resolver(load_taxonomy()))
     new_auto = [Segment("red", 0.5, 2.5, 0.9), Segment("blue", 6, 7, 0.9),
                 Segment("green", 2, 4, 0.5), Segment("red", 10, 12, 0.7)]
     assert write(store, "/a.mp4", 8, seed=2, segments=new_auto)[0] == video_id

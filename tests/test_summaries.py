@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.labels.coverage import covered_seconds
+from indexer.labels.names import label_resolver
+from indexer.labels.taxonomy import load_taxonomy
+from indexer.store.coverage import covered_seconds
 from indexer.store import NewVideo, Store, curation
 from indexer.store import migrations
 from indexer.store import queries as q
@@ -110,8 +112,9 @@ def test_curator_changes_keep_coverage_and_totals_exact(store: Store) -> None:
     assert_exact(store)
     with store.catalog.read() as conn:
         assert summaries.label_totals(conn)["alcohol"].duration == pytest.approx(2.0 + 1.0)
-    added = curation.add(store, video, "ann", "harbour crane", 1.0, 2.5)  # a free-text tag
-    curation.edit(store, added.id, "ann", start=0.5, end=3.0)
+    resolve = label_resolver(load_taxonomy(), new_tag=True)
+    added = curation.add(store, video, "ann", "harbour crane", 1.0, 2.5, resolve=resolve)  # a free-text tag
+    curation.edit(store, added.id, "ann", resolve=resolve, start=0.5, end=3.0)
     assert_exact(store)
     curation.accept(store, wine.id, "ann")
     curation.delete(store, added.id, "ann")

@@ -272,7 +272,7 @@ def test_rejected_segments_are_shown_to_curators_only(rw_client, writable_data):
     assert "seg-rejected" not in rw_client.get(f"/videos/{vid}").get_data(as_text=True)
 
 
-# --- a parent follows its children (indexer.labels.coverage) ----------------------------------------
+# --- a parent follows its children (indexer.store.coverage) ----------------------------------------
 
 def _in_this_video(client, vid: int) -> str:
     html = client.get(f"/videos/{vid}").get_data(as_text=True)
@@ -290,13 +290,14 @@ def test_rejecting_the_only_child_takes_the_parent_off_every_page(rw_client, wri
         scenes = [s for r in get("/api/search?q=red")["results"] if r["video_id"] == vid for s in r["scenes"]]
         return (vid in listing, get(f"/api/videos/{vid}/report?label=Warm colours")["contains"],
                 vid in filtered, any(lab["id"] == "warm" for s in scenes for lab in s["labels"]),
-                "Warm colours" in _in_this_video(rw_client, vid))
+                "Warm colours" in _in_this_video(rw_client, vid),
+                "warm" in {lab["label"] for lab in get(f"/api/videos/{vid}")["labels"]})
 
     before = {r["id"]: r["videos"] for r in rw_client.get("/api/categories").get_json()["categories"]}
-    assert warm_here() == (True, True, True, True, True)
+    assert warm_here() == (True,) * 6
     red = next(s for s in _segments(rw_client, vid) if s["label"] == "warm/red")
     assert rw_client.post(f"/api/segments/{red['id']}/reject", headers=headers).status_code == 200
-    assert warm_here() == (False, False, False, False, False)
+    assert warm_here() == (False,) * 6
     after = {r["id"]: r["videos"] for r in rw_client.get("/api/categories").get_json()["categories"]}
     assert after["warm"] == before["warm"] - 1
 
@@ -310,3 +311,83 @@ def test_rejecting_the_restricted_category_clears_restricted(rw_client, writable
     rw_client.post(f"/api/segments/{alcohol['id']}/reject", headers=headers)
     assert restricted() == 0
     assert "Alcohol" not in _in_this_video(rw_client, vid)
+
+
+# --- labels as curators type them (indexer.labels.names) -------------------------------------
+
+@pytest.mark.parametrize("typed, stored", [("RED", "warm/red"), ("Warm colours", "warm"),
+                                           ("alcohol", "alcohol"), ("blue\u200b", "cool/blue")])
+def test_api_resolves_display_names_and_case_to_categories(rw_client, writable_data, typed, stored):
+    vid = writable_data.ids["meadow"]
+    headers = {"X-CSRF-Token": sign_in(rw_client)}
+    added = rw_client.post(f"/api/videos/{vid}/segments", headers=headers,
+                           json={"label": typed, "start": 0.5, "end": 1.0})
+    assert added.status_code == 201 and added.get_json()["segment"]["label"] == stored
+    tags = {t["id"] for t in rw_client.get("/api/categories").get_json()["tags"]}
+    assert typed not in tags and stored not in tags
+    edited = rw_client.patch(f"/api/segments/{added.get_json()['segment']['id']}", headers=headers,
+                             json={"label": typed.lower()}).get_json()["segment"]
+    assert edited["label"] == stored
+
+
+def test_api_restricted_follows_a_category_typed_by_name(rw_client, writable_data):
+    vid = writable_data.ids["meadow"]
+    headers = {"X-CSRF-Token": sign_in(rw_client)}
+    before = rw_client.get("/api/categories").get_json()["restricted"]["videos"]
+    rw_client.post(f"/api/videos/{vid}/segments", headers=headers, json={"label": "ALCOHOL", "start": 0, "end": 1})
+    assert rw_client.get("/api/categories").get_json()["restricted"]["videos"] == before + 1
+
+
+@pytest.mark.parametrize("typed", ["\u200b", "\u202e\u200f", "\u00a0"])
+def test_api_refuses_invisible_labels(rw_client, writable_data, typed):
+    vid = writable_data.ids["meadow"]
+    headers = {"X-CSRF-Token": sign_in(rw_client)}
+    response = rw_client.post(f"/api/videos/{vid}/segments", headers=headers,
+                              json={"label": typed, "start": 0, "end": 1})
+    assert response.status_code == 400
+    assert "visible" in response.get_json()["error"] or "label is required" in response.get_json()["error"]
+    assert rw_client.get(f"/api/videos/{vid}/audit").get_json()["audit"] == []
+
+
+def test_api_asks_before_creating_a_tag_close_to_a_category(rw_client, writable_data):
+    vid = writable_data.ids["meadow"]
+    headers = {"X-CSRF-Token": sign_in(rw_client)}
+    body = {"label": "Yelow", "start": 0.5, "end": 1.0}
+    asked = rw_client.post(f"/api/videos/{vid}/segments", headers=headers, json=body)
+    assert asked.status_code == 409
+    answer = asked.get_json()
+    assert answer["label"] == "Yelow" and answer["suggestions"][0]["id"] == "warm/yellow"
+    assert answer["suggestions"][0]["name"] == "Yellow" and '"new_tag": true' in answer["confirm"]
+    assert rw_client.get(f"/api/videos/{vid}/audit").get_json()["audit"] == []
+    created = rw_client.post(f"/api/videos/{vid}/segments", headers=headers, json={**body, "new_tag": True})
+    assert created.status_code == 201 and created.get_json()["segment"]["label"] == "Yelow"
+
+
+def test_page_form_asks_before_creating_a_close_tag(rw_client, writable_data):
+    vid = writable_data.ids["meadow"]
+    sign_in(rw_client)
+    token = _form_token(rw_client.get(f"/videos/{vid}").get_data(as_text=True))
+    form = {"csrf_token": token, "label": "Yelow", "start": "0.5", "end": "1.0"}
+    asked = rw_client.post(f"/videos/{vid}/segments", data=form)
+    html = asked.get_data(as_text=True)
+    assert asked.status_code == 409 and "New tag “Yelow”?" in html
+    assert 'name="label" value="warm/yellow"' in html and 'name="new_tag" value="1"' in html
+    assert rw_client.get(f"/api/videos/{vid}/audit").get_json()["audit"] == []
+    done = rw_client.post(f"/videos/{vid}/segments", data={**form, "label": "warm/yellow"})
+    assert done.status_code == 303
+    created = rw_client.post(f"/videos/{vid}/segments", data={**form, "new_tag": "1"})
+    assert created.status_code == 303
+    labels = [a["after"]["label"] for a in rw_client.get(f"/api/videos/{vid}/audit").get_json()["audit"]]
+    assert labels == ["Yelow", "warm/yellow"]
+
+
+def test_report_accepts_invisible_characters_and_tag_case(rw_client, writable_data):
+    vid = writable_data.ids["harbour"]
+    report = rw_client.get(f"/api/videos/{vid}/report?label=RED\u200b").get_json()
+    assert (report["kind"], report["label"], report["contains"]) == ("category", "warm/red", True)
+    headers = {"X-CSRF-Token": sign_in(rw_client)}
+    rw_client.post(f"/api/videos/{vid}/segments", headers=headers, json={"label": "Tug Boat", "start": 0, "end": 1})
+    tag = rw_client.get(f"/api/videos/{vid}/report?label=tug boat").get_json()
+    assert (tag["kind"], tag["label"], tag["contains"]) == ("tag", "Tug Boat", True)
+    empty = rw_client.get(f"/api/videos/{vid}/report?label=\u200b")
+    assert empty.status_code == 400

@@ -60,7 +60,7 @@ def test_poster_route_skips_a_black_opening(tmp_path, web_data):
     from indexer.labels.classify import LabelModel
     from indexer.labels.taxonomy import load_taxonomy
     from indexer.models.colour import ColourEncoder
-    from indexer.models.encoder import encoder_spec
+    from indexer.models.loading import encoder_spec
     from indexer.pipeline.orchestrate import Indexer, IndexOptions
     from indexer.store import Store
 

@@ -88,7 +88,7 @@ _BUILT: dict[str, WebData] = {}
 def _build(root: Path) -> WebData:
     from indexer.store import curation
     from indexer.labels.classify import LabelModel
-    from indexer.models.encoder import encoder_spec
+    from indexer.models.loading import encoder_spec
     from indexer.models.colour import ColourEncoder
     from indexer.pipeline.orchestrate import Indexer, IndexOptions
     from indexer.store import Store

@@ -13,14 +13,14 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from indexer.errors import NotFoundError, QueryError
-from search.report import label_report
+from indexer.errors import CloseLabelError, NotFoundError, QueryError
+from search.report import label_report, labels_json, video_labels
 
 from . import browsing
 from .archive import archive, store
 from .curating import apply_change, audit_entries
 from .pages import label_totals, overall_stats, page_number, restricted_summary
-from .searching import SearchRequest, parse_k, request_query, response_view, run_search
+from .searching import SearchRequest, label_view, parse_k, request_query, response_view, run_search
 from .security import csrf_exempt, curator_required, current_user
 from .timeline import category_colours
 from .video_page import audit_dict, segment_dict, video_dict
@@ -97,12 +97,14 @@ def _per_page() -> int:
 
 @bp.get("/videos/<int:video_id>")
 def video(video_id: int):
-    """One video with its segments (rejected too with include_rejected=1), cuts and links."""
-    st = store()
+    """One video with the labels present in it (curator decisions applied), its segments
+    (rejected too with include_rejected=1), cuts and links."""
+    st, taxonomy = store(), archive().taxonomy
     record = st.get_video(video_id)
     rejected = request.args.get("include_rejected", "").lower() in ("1", "true", "yes")
-    colours = category_colours(archive().taxonomy.ids)
-    return jsonify(video=video_dict(record), cuts=st.cuts(video_id),
+    colours = category_colours(taxonomy.ids)
+    present = labels_json(record, video_labels(st, record, taxonomy), taxonomy)["labels"]
+    return jsonify(video=video_dict(record), labels=present, cuts=st.cuts(video_id),
                    segments=[segment_dict(s, colours) for s in st.segments(video_id, include_rejected=rejected)],
                    media=f"/media/videos/{video_id}")
 
@@ -132,6 +134,17 @@ def _json_body() -> dict[str, Any]:
     if not isinstance(body, dict):
         abort(400, "send a JSON object (Content-Type: application/json)")
     return body
+
+
+@bp.errorhandler(CloseLabelError)
+def close_label(exc: CloseLabelError):
+    """409: a new tag looks like existing labels; send it again with "new_tag": true, or
+    use a suggestion."""
+    taxonomy = archive().taxonomy
+    return jsonify(error=str(exc), label=exc.label,
+                   confirm='send the same request with "new_tag": true to create the tag',
+                   suggestions=[{k: v for k, v in label_view(s, taxonomy).items() if k != "colour"}
+                                for s in exc.suggestions]), 409
 
 
 @bp.post("/videos/<int:video_id>/segments")

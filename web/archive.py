@@ -122,11 +122,11 @@ class Archive:
         if self._encoder is None:
             choice = self._encoder_choice
             if isinstance(choice, str):
-                from indexer.models.encoder import load_plugin
+                from indexer.models.loading import load_plugin
 
                 choice = load_plugin(choice)
             if choice is None:
-                from indexer.models.encoder import load_from_spec
+                from indexer.models.loading import load_from_spec
 
                 spec = self.reader().encoder_spec()
                 if not spec:

@@ -1,6 +1,6 @@
 """Browse view models: per category the number of videos and screen time, and paged listings.
 
-Presence is :mod:`indexer.labels.coverage` (the one rule): a category counts its children, curator
+Presence is :mod:`indexer.store.coverage` (the one rule): a category counts its children, curator
 rejections included (rejecting a video's only wine also takes "alcohol" away unless alcohol
 was seen on its own). Screen time is the union of the coverage pieces (overlaps counted once).
 Labels that are not taxonomy categories are curator free-text tags. The counts come from
@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from indexer.labels.coverage import coverage, covered_seconds, label_tree, video_coverage
+from indexer.store.coverage import coverage, covered_seconds, label_tree, video_coverage
 
 from .timeline import category_colours, label_colour, make_block
 

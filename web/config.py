@@ -20,6 +20,7 @@ from typing import Any, Mapping
 from flask import Flask
 
 from indexer.cli.options import DEFAULT_DATA_DIR, absolute_data_dir
+from indexer.media.thumbnails import THUMB_WIDTH
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,  # upload limit (query images), bytes
     "TAXONOMY": None,  # path of a taxonomy TOML; None: the default taxonomy
     "ENCODER": None,  # an Encoder object or "module:attr"; None: the encoder the store records
-    "THUMB_WIDTH": 320,  # pixels
+    "THUMB_WIDTH": THUMB_WIDTH,  # pixels
     "SEARCH_LIMIT": 20,  # videos per search
     "VIDEOS_PER_PAGE": 50,  # rows of the videos list
     "LOGIN_FAILURES": 10,  # failed sign-ins from one address ...

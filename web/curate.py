@@ -1,16 +1,20 @@
 """Curator forms of the video page: accept, reject, edit, add, delete segments.
 
 Each POST needs a signed-in curator and the CSRF token; it redirects back to the video page
-(303) with a message, so reloading never repeats a change.
+(303) with a message, so reloading never repeats a change. A new free-text tag that looks like
+an existing category or tag is not stored at once: a confirm page offers the suggestions and
+"create the new tag" (which posts the same change again with ``new_tag=1``).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from indexer.errors import QueryError
+from indexer.errors import CloseLabelError, QueryError
 
+from .archive import archive
 from .curating import apply_change
+from .searching import label_view
 from .security import curator_required, current_user
 
 bp = Blueprint("curate", __name__, url_prefix="/videos/<int:video_id>/segments")
@@ -25,6 +29,8 @@ def _run(action: str, video_id: int, segment_id: int | None = None):
     try:
         seg = apply_change(action, current_user(), video_id=video_id, segment_id=segment_id,
                            fields=request.form)
+    except CloseLabelError as exc:
+        return _confirm_tag(exc, video_id), 409
     except QueryError as exc:
         flash(f"Not changed: {exc}", "error")
     else:
@@ -32,6 +38,14 @@ def _run(action: str, video_id: int, segment_id: int | None = None):
               f"{seg.start:.3f}–{seg.end:.3f} s.", "success")
         anchor = f"segment-{seg.id}" if action != "delete" else anchor
     return redirect(url_for("pages.video", video_id=video_id, _anchor=anchor), code=303)
+
+
+def _confirm_tag(exc: CloseLabelError, video_id: int) -> str:
+    """The confirm page for a new tag close to existing labels (the form posted again)."""
+    fields = {k: v for k, v in request.form.items() if k in ("start", "end")}
+    return render_template("confirm_label.html", label=exc.label, action=request.path, fields=fields,
+                           suggestions=[label_view(s, archive().taxonomy) for s in exc.suggestions],
+                           back=url_for("pages.video", video_id=video_id, _anchor="curator"))
 
 
 @bp.post("")

@@ -14,8 +14,9 @@ from typing import Any, Mapping
 
 from indexer.store import curation
 from indexer.errors import NotFoundError, QueryError
+from indexer.labels.names import label_resolver
 
-from .archive import store, writable_store
+from .archive import archive, store, writable_store
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +53,23 @@ def parse_seconds(value: Any, name: str, *, required: bool) -> float | None:
 def _label(value: Any, *, required: bool) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            raise QueryError("label is required (a category id or a free-text tag)")
+            raise QueryError("label is required (a category or a free-text tag)")
         return None
     if not isinstance(value, str):
         raise QueryError(f"label must be a string, got {value!r}")
-    return value.strip()
+    return value
+
+
+def _flag(value: Any) -> bool:
+    """A JSON boolean or a form checkbox/hidden value ("1", "true", "yes", "on")."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return value is True
+
+
+def _resolver(fields: Mapping[str, Any]) -> Any:
+    """How typed labels become stored ones: the app's taxonomy; ``new_tag`` confirms a new tag."""
+    return label_resolver(archive().taxonomy, new_tag=_flag(fields.get("new_tag")))
 
 
 def segment_of(video_id: int | None, segment_id: int) -> Any:
@@ -81,7 +94,8 @@ def apply_change(action: str, user: str, *, video_id: int | None = None,
         start = parse_seconds(fields.get("start"), "start", required=True)
         end = parse_seconds(fields.get("end"), "end", required=True)
         with writable_store() as writer:
-            result = curation.add(writer, int(video_id), user, label, start, end)
+            result = curation.add(writer, int(video_id), user, label, start, end,
+                                  resolve=_resolver(fields))
     else:
         segment_of(video_id, int(segment_id))
         with writable_store() as writer:
@@ -99,7 +113,7 @@ def _segment_action(writer: Any, action: str, segment_id: int, user: str,
     if action == "delete":
         return curation.delete(writer, segment_id, user)
     if action == "edit":
-        return curation.edit(writer, segment_id, user,
+        return curation.edit(writer, segment_id, user, resolve=_resolver(fields),
                              start=parse_seconds(fields.get("start"), "start", required=False),
                              end=parse_seconds(fields.get("end"), "end", required=False),
                              label=_label(fields.get("label"), required=False))

@@ -16,11 +16,10 @@ from flask import Blueprint, abort, current_app, send_file
 from PIL import Image
 
 from indexer.errors import MediaError
-from indexer.media.thumbnails import thumbs_folder, write_atomically
+from indexer.media.thumbnails import frame_thumbnail
 
 from .archive import archive, store
 from .posters import Look, choose_poster, look_of
-from .thumbnails import cached_thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +84,7 @@ def _send_thumbnail(record, seconds: float):
 def _thumbnail_file(record, seconds: float):
     """Path of the cached thumbnail (made first if needed). Raises MediaError."""
     width = int(current_app.config["THUMB_WIDTH"])
-    return cached_thumbnail(archive().data_dir / "thumbs", record.path, video_id=record.id,
-                            content_hash=record.content_hash, seconds=seconds, width=width,
-                            start_time=record.start_time, rotation=record.rotation)
+    return store().thumbnail(record, seconds, width, lambda: frame_thumbnail(record.path, seconds, width))
 
 
 @bp.get("/media/thumbs/<int:video_id>/<int:ms>.jpg")
@@ -103,25 +100,22 @@ def poster_time(record) -> float:
     The choice is kept beside the video version's thumbnails (``poster.txt``, milliseconds), so
     it is made once per indexed version and forgotten with its thumbnails.
     """
-    saved = thumbs_folder(archive().data_dir / "thumbs", record.id, record.content_hash) / "poster.txt"
-    try:
-        return int(saved.read_text(encoding="ascii")) / 1000
-    except (OSError, ValueError):
-        pass
-    _ids, times, vectors = store().frames(record.id)
-    if not len(times):
-        return 0.0
 
-    def look(seconds: float) -> Look:
-        try:
-            with Image.open(_thumbnail_file(record, seconds)) as image:
-                return look_of(image)
-        except (MediaError, OSError):
-            return Look(spread=0.0, median=0.0)  # unreadable: never preferred
+    def choose() -> float:
+        _ids, times, vectors = store().frames(record.id)
+        if not len(times):
+            return 0.0
 
-    seconds = choose_poster(times.tolist(), vectors, look)
-    write_atomically(saved, str(round(seconds * 1000)).encode("ascii"))
-    return seconds
+        def look(seconds: float) -> Look:
+            try:
+                with Image.open(_thumbnail_file(record, seconds)) as image:
+                    return look_of(image)
+            except (MediaError, OSError):
+                return Look(spread=0.0, median=0.0)  # unreadable: never preferred
+
+        return choose_poster(times.tolist(), vectors, look)
+
+    return store().poster_time(record, choose)
 
 
 @bp.get("/media/posters/<int:video_id>.jpg")

@@ -14,20 +14,20 @@ from indexer.cli.options import (data_dir_option, encoder_choice, encoder_option
                                  resolve_encoder, taxonomy_option, warn_if_random_weights)
 from indexer.cli.progress import IndexProgress, count, summary_line
 from indexer.errors import ReelsearchError
-from indexer.models.encoder import encoder_spec
+from indexer.models.loading import encoder_spec
+from indexer.types import check_sample_every
 
 
 def _every(every: float | None, rate: float | None) -> float:
+    """Seconds between sampled frames from ``--every`` or ``--rate`` (checked by check_sample_every)."""
     if every is not None and rate is not None:
         raise click.UsageError("give either --every SECONDS or --rate PER_SECOND, not both")
-    if rate is not None:
-        if rate <= 0:
-            raise click.BadParameter("must be > 0", param_hint="--rate")
-        return 1.0 / rate
-    value = 0.5 if every is None else every
-    if value <= 0:
-        raise click.BadParameter("must be > 0", param_hint="--every")
-    return value
+    hint, value = ("--rate", rate) if rate is not None else ("--every", 0.5 if every is None else every)
+    try:
+        check_sample_every(value)
+    except ValueError:
+        raise click.BadParameter("must be > 0", param_hint=hint) from None
+    return 1.0 / value if hint == "--rate" else float(value)
 
 
 @click.command()

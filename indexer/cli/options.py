@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 import click
 
-from indexer.models.encoder import PRECISIONS, Encoder, choose_encoder, encoder_spec, random_weights
+from indexer.models.encoder import PRECISIONS, Encoder
+from indexer.models.loading import choose_encoder, encoder_spec, random_weights
 from indexer.errors import ReelsearchError
 from indexer.store.facade import Store
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.errors import NotFoundError, TaxonomyError
+from indexer.labels.names import match_key
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +74,6 @@ class Category:
             raise ValueError(f"category {self.id!r}: restricted must be true or false")
 
 
-def _normalise(text: str) -> str:
-    return " ".join(re.sub(r"[-_]", " ", text).lower().split())
-
-
 @dataclass(frozen=True)
 class Taxonomy:
     """All categories (parents before children), shared background prompts, default threshold."""
@@ -112,21 +109,25 @@ class Taxonomy:
         raise NotFoundError(f"unknown category {id!r} in {self.source}")
 
     def find(self, text: str) -> Category | None:
-        """Category whose id, name or last id component matches ``text`` (case, '-' and '_' ignored).
-
-        Exact id wins over name, name over last component; an ambiguous last component gives None.
-        """
-        key = _normalise(text)
-        for attr in ("id", "name"):
-            for cat in self.categories:
-                if _normalise(getattr(cat, attr)) == key:
-                    return cat
-        hits = [c for c in self.categories if _normalise(c.id.rpartition("/")[2]) == key]
+        """Category whose id, name or last id component matches ``text`` (case, '-' and '_'
+        and invisible characters ignored; see :meth:`matches`); an ambiguous text gives None."""
+        hits = self.matches(text)
         if len(hits) > 1:
             log.warning("%r matches several categories (%s); give the full id",
                         text, ", ".join(c.id for c in hits))
             return None
         return hits[0] if hits else None
+
+    def matches(self, text: str) -> tuple[Category, ...]:
+        """Categories ``text`` names: by id, else by display name, else by last id component
+        (compared with :func:`indexer.labels.names.match_key`: case, '-', '_' and invisible
+        characters ignored). More than one means the text is ambiguous."""
+        key = match_key(text)
+        for part in (lambda c: c.id, lambda c: c.name, lambda c: c.id.rpartition("/")[2]):
+            hits = tuple(c for c in self.categories if match_key(part(c)) == key)
+            if hits:
+                return hits
+        return ()
 
     def children(self, id: str) -> tuple[Category, ...]:
         """Direct children of ``id``; raises NotFoundError for an unknown id."""

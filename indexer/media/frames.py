@@ -30,7 +30,8 @@ from indexer.errors import MediaError
 from indexer.media.prefetch import prefetch
 from indexer.media.probe import Container, VideoStream, open_container, pixel_aspect, probe, video_stream
 from indexer.media.scan_state import REORDER_DEPTH, Clock, Damage, ScanReport
-from indexer.types import SampledFrame, ShotCut, format_timestamp
+from indexer.media.thumbnails import thumbnail_rgb, upright
+from indexer.types import SampledFrame, ShotCut, check_sample_every, format_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +55,10 @@ class FrameScanner:
         detector: CutDetector | None = None, threads: int = 0, gate: ChangeGate | None = None,
         thumb_width: int = 0,
     ) -> None:
-        if not (isinstance(every, (int, float)) and math.isfinite(every) and every > 0):
-            raise ValueError(f"every must be a positive number of seconds, got {every!r}")
         if image_size < 1:
             raise ValueError(f"image_size must be >= 1, got {image_size!r}")
         self.path = Path(path)
-        self.every = float(every)
+        self.every = check_sample_every(every)
         self.image_size = int(image_size)
         self.shot_aware = shot_aware
         self.threads = threads  # decoder threads; 0 lets FFmpeg choose
@@ -203,25 +202,11 @@ class FrameScanner:
         rgb = small.to_ndarray()
         top, left = (height - size) // 2, (width - size) // 2
         image = rgb[top : top + size, left : left + size]
-        return self._upright(image)
+        return upright(image, self.info.rotation)
 
     def thumbnail(self, frame: av.VideoFrame) -> np.ndarray:
         """The whole frame, ``thumb_width`` wide (display aspect and rotation applied), RGB uint8."""
-        rotated = self.info.rotation in (90, 270)
-        shown_w, shown_h = frame.width * self._sar, Fraction(frame.height)
-        if rotated:  # the displayed width is the coded height
-            shown_w, shown_h = shown_h, shown_w
-        out_w = self.thumb_width
-        out_h = max(2, round(out_w * shown_h / shown_w))
-        coded = (out_h, out_w) if rotated else (out_w, out_h)
-        rgb = frame.reformat(width=coded[0], height=coded[1], format="rgb24",
-                             interpolation="BILINEAR").to_ndarray()
-        return self._upright(rgb)
-
-    def _upright(self, rgb: np.ndarray) -> np.ndarray:
-        """``rgb`` turned by the display rotation, as a C-contiguous array."""
-        turns = (-self.info.rotation // 90) % 4  # np.rot90 turns counter-clockwise
-        return np.ascontiguousarray(np.rot90(rgb, turns) if turns else rgb)
+        return thumbnail_rgb(frame, self.thumb_width, self._sar, self.info.rotation)
 
     def _scaled_size(self, width: int, height: int) -> tuple[int, int]:
         """Coded size scaled (pixel aspect corrected) so the short side is image_size."""

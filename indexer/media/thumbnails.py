@@ -1,43 +1,30 @@
-"""Thumbnails of encoded frames: small JPEGs made while indexing, so result pages load fast.
+"""Thumbnails as pictures: a decoded frame scaled to a width (display aspect and rotation
+applied) and encoded as JPEG bytes.
 
-The indexer writes one ``THUMB_WIDTH``-wide JPEG per stored frame (the scanner already has the
-decoded frame; a thumbnail costs one small resize and ~0.5 ms of JPEG). The web layer serves
-them and makes others on demand under the same naming scheme. One folder per video version
-(id + content hash), so a re-indexed file never shows stale pictures.
+The scanner makes one for every stored frame while indexing; :func:`frame_thumbnail` makes one
+for any other moment on demand (the web's thumbnails), opening the file the same way the
+scanner does (same video stream, same clock from PTS). Where the files live is the store's
+business (:mod:`indexer.store.thumbnails`).
 """
 
 from __future__ import annotations
 
 import io
-import logging
-import os
-import secrets
-import shutil
+from fractions import Fraction
 from pathlib import Path
-from typing import Sequence
 
+import av
 import numpy as np
 from PIL import Image
 
-log = logging.getLogger(__name__)
+from indexer.errors import MediaError
+from indexer.media.probe import open_container, pixel_aspect, probe, video_stream
+from indexer.media.scan_state import Clock
 
-THUMB_WIDTH = 320  # pixels
+#: Width in pixels of every thumbnail (stored while indexing and made on demand).
+THUMB_WIDTH = 320
 JPEG_QUALITY = 82
-
-
-def thumbs_folder(thumbs_dir: Path, video_id: int, content_hash: str) -> Path:
-    """The folder of one video version's thumbnails."""
-    return thumbs_dir / f"{video_id}-{content_hash[:12]}"
-
-
-def remove_thumbnails(thumbs_dir: Path, video_id: int, content_hash: str) -> None:
-    """Delete one video version's thumbnails (a re-indexed or forgotten file); never raises."""
-    shutil.rmtree(thumbs_folder(thumbs_dir, video_id, content_hash), ignore_errors=True)
-
-
-def thumb_path(thumbs_dir: Path, video_id: int, content_hash: str, ms: int, width: int) -> Path:
-    """Where the thumbnail of the frame at ``ms`` milliseconds lives (one folder per video version)."""
-    return thumbs_folder(thumbs_dir, video_id, content_hash) / f"{ms:09d}-{width}.jpg"
+_LATE = 0.0006  # seconds: a frame this close after the asked time still counts as shown then
 
 
 def jpeg_bytes(image: np.ndarray | Image.Image) -> bytes:
@@ -48,29 +35,44 @@ def jpeg_bytes(image: np.ndarray | Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
+    """``rgb`` turned by the display rotation (degrees clockwise), as a C-contiguous array."""
+    turns = (-rotation // 90) % 4  # np.rot90 turns counter-clockwise
+    return np.ascontiguousarray(np.rot90(rgb, turns) if turns else rgb)
 
 
-def save_thumbnails(thumbs_dir: Path, video_id: int, content_hash: str, times: Sequence[float],
-                    jpegs: Sequence[bytes], width: int = THUMB_WIDTH) -> int:
-    """Store the JPEGs of frames at ``times`` (seconds); returns how many were written.
+def thumbnail_rgb(frame: av.VideoFrame, width: int, sar: Fraction, rotation: int) -> np.ndarray:
+    """The whole frame, ``width`` wide as displayed (pixel aspect and rotation applied), RGB uint8."""
+    rotated = rotation in (90, 270)
+    shown_w, shown_h = frame.width * sar, Fraction(frame.height)
+    if rotated:  # the displayed width is the coded height
+        shown_w, shown_h = shown_h, shown_w
+    out_h = max(2, round(width * shown_h / shown_w))
+    coded = (out_h, width) if rotated else (width, out_h)
+    rgb = frame.reformat(width=coded[0], height=coded[1], format="rgb24", interpolation="BILINEAR").to_ndarray()
+    return upright(rgb, rotation)
 
-    A thumbnail that cannot be written is logged and skipped: it is made again on demand.
+
+def frame_thumbnail(path: Path, seconds: float, width: int = THUMB_WIDTH) -> bytes:
+    """JPEG of the frame shown at ``seconds`` from the stream start, ``width`` pixels wide.
+
+    Raises MediaError if the file cannot be opened or holds no decodable video frame there.
     """
-    written = 0
-    for t, data in zip(times, jpegs):
-        path = thumb_path(thumbs_dir, video_id, content_hash, int(round(t * 1000)), width)
-        try:
-            write_atomically(path, data)
-            written += 1
-        except OSError as exc:
-            log.warning("thumbnail %s not written: %s", path, exc)
-    return written
+    info = probe(path)
+    try:
+        with open_container(path) as container:
+            stream = video_stream(container, path)
+            stream.thread_type = "AUTO"
+            clock = Clock(stream)
+            target = max(seconds, 0.0)
+            container.seek(int(target / clock.time_base) + (clock.start or 0), stream=stream, backward=True)
+            chosen = None
+            for frame in container.decode(stream):
+                if chosen is not None and clock.seconds(clock.stamp(frame)) > target + _LATE:
+                    break
+                chosen = frame
+            if chosen is None:
+                raise MediaError(path, "no video frame could be decoded")
+            return jpeg_bytes(thumbnail_rgb(chosen, width, pixel_aspect(stream), info.rotation))
+    except (av.error.FFmpegError, OSError) as exc:
+        raise MediaError(path, f"cannot read a frame: {exc}") from None

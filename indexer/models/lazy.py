@@ -24,6 +24,15 @@ from indexer.errors import EncoderError
 log = logging.getLogger(__name__)
 
 
+def open_clip_class() -> Any:
+    """``OpenClipEncoder``, imported on demand (torch and open_clip take seconds to import)."""
+    try:
+        from indexer.models.clip_encoder import OpenClipEncoder
+    except ImportError as exc:
+        raise EncoderError(f"open_clip cannot be imported ({exc}); reinstall reelsearch's dependencies") from exc
+    return OpenClipEncoder
+
+
 class LazyClipEncoder:
     """An ``Encoder`` for a recorded open_clip spec whose towers load on first use.
 
@@ -104,9 +113,7 @@ class LazyClipEncoder:
         """
         with self._lock:
             if self._full is None:
-                from indexer.models.encoder import _open_clip_encoder_class  # noqa: PLC0415
-
-                encoder = _open_clip_encoder_class().from_spec(self._spec, weights=self._weights)
+                encoder = open_clip_class().from_spec(self._spec, weights=self._weights)
                 if encoder.name != self.name or encoder.dim != self.dim:
                     raise EncoderError(
                         f"the index was built with encoder {self.name} (dim {self.dim}) but {encoder.name} "

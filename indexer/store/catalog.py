@@ -27,7 +27,7 @@ from pathlib import Path
 from indexer.errors import StoreError
 from indexer.store.migrations import check_version, has_summaries, migrate
 from indexer.store.summaries import refresh_coverage
-from indexer.types import Segment, VideoInfo
+from indexer.types import Segment, VideoInfo, check_sample_every
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +74,7 @@ class NewVideo:
         _finite("mtime", self.mtime, minimum=None)
         if not isinstance(self.info, VideoInfo):
             raise TypeError("info must be a VideoInfo")
-        _finite("sample_every", self.sample_every)
-        if self.sample_every <= 0:
-            raise ValueError(f"sample_every must be > 0, got {self.sample_every!r}")
+        check_sample_every(self.sample_every)
         if self.status not in VIDEO_STATUSES:
             raise ValueError(f"status must be 'ok' or 'partial', got {self.status!r}")
         if not isinstance(self.note, str):

@@ -7,7 +7,11 @@ Semantics (re-indexing relies on them, see ``catalog_segments.insert_auto_segmen
   rejected) of the same label, so a rejected segment stays rejected;
 - relabelling an automatic row also leaves a rejected curator row for the old label and
   span, so re-indexing does not bring the old label back;
-- add creates a curator row; delete removes curator rows only (reject automatic ones).
+- add creates a curator row; delete removes curator rows only (reject automatic ones);
+- add and edit store the label their ``resolve`` callable returns for what the curator typed,
+  given the labels in use (read in the same transaction):
+  :func:`indexer.labels.names.label_resolver` turns "Wine" into ``alcohol/wine``, refuses
+  invisible labels and raises CloseLabelError for an unconfirmed tag close to a label.
 
 Every operation is one transaction that also writes one ``audit_log`` row per changed segment
 (who, when, action, before and after as JSON). Each takes the curator's user name, which must
@@ -28,6 +32,7 @@ import re
 import secrets
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from indexer.store import queries as q
@@ -38,7 +43,6 @@ from indexer.store import Store
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 14, 8, 1
 MIN_PASSWORD = 8
-MAX_LABEL = 200
 USER_NAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 
 
@@ -130,11 +134,12 @@ def _check_user(conn: sqlite3.Connection, user: str) -> None:
         raise QueryError(f"unknown curator {user!r}; create the account with `reelsearch user add`")
 
 
-def _check_label(label: str) -> str:
-    label = (label or "").strip()
-    if not label or len(label) > MAX_LABEL or any(ord(c) < 32 for c in label):
-        raise QueryError(f"a label is 1 to {MAX_LABEL} printable characters")
-    return label
+#: Turns what a curator typed into the label to store, given every label in use.
+LabelResolver = Callable[[str, list[str]], str]
+
+
+def _resolve_label(conn: sqlite3.Connection, label: str, resolve: LabelResolver) -> str:
+    return resolve(label, [row[0] for row in conn.execute("SELECT DISTINCT label FROM segments")])
 
 
 def _check_span(conn: sqlite3.Connection, video_id: int, start: float, end: float) -> None:
@@ -203,14 +208,17 @@ def reject(store: Store, segment_id: int, user: str) -> SegmentRecord:
     return _set_status(store, segment_id, user, "rejected", "reject")
 
 
-def edit(store: Store, segment_id: int, user: str, *, start: float | None = None,
-         end: float | None = None, label: str | None = None) -> SegmentRecord:
+def edit(store: Store, segment_id: int, user: str, *, resolve: LabelResolver,
+         start: float | None = None, end: float | None = None,
+         label: str | None = None) -> SegmentRecord:
     """Change a segment's start, end and/or label; it becomes a curator segment (a boundary
     set by hand has no uncertainty). Relabelling an automatic segment also stores a rejected
-    curator segment for the old label.
+    curator segment for the old label. ``label`` goes through ``resolve`` (see the module
+    docstring).
 
     Raises: NotFoundError (no such segment), QueryError (unknown user, nothing to change,
-    end <= start, outside the video, bad label), StoreError (read-only).
+    end <= start, outside the video, bad label), CloseLabelError (a new tag close to an
+    existing label, not confirmed), StoreError (read-only).
     """
     if start is None and end is None and label is None:
         raise QueryError("nothing to change: give a new start, end or label")
@@ -223,7 +231,7 @@ def edit(store: Store, segment_id: int, user: str, *, start: float | None = None
         if end is not None:
             values.update(end=end, end_uncertainty=0.0)
         if label is not None:
-            values["label"] = _check_label(label)
+            values["label"] = _resolve_label(conn, label, resolve)
         _check_span(conn, before.video_id, values.get("start", before.start),
                     values.get("end", before.end))
         after = _update(conn, segment_id, user, **values)
@@ -235,16 +243,18 @@ def edit(store: Store, segment_id: int, user: str, *, start: float | None = None
     return after
 
 
-def add(store: Store, video_id: int, user: str, label: str, start: float,
-        end: float) -> SegmentRecord:
-    """Add a curator segment (any taxonomy category or free-text tag).
+def add(store: Store, video_id: int, user: str, label: str, start: float, end: float, *,
+        resolve: LabelResolver) -> SegmentRecord:
+    """Add a curator segment: a taxonomy category or a free-text tag, as ``resolve`` makes of
+    ``label`` (see the module docstring).
 
     Raises: NotFoundError (no such video), QueryError (unknown user, end <= start, outside
-    the video, bad label), StoreError (read-only).
+    the video, bad label), CloseLabelError (a new tag close to an existing label, not
+    confirmed), StoreError (read-only).
     """
     with store.catalog.write() as conn:
         _check_user(conn, user)
-        label = _check_label(label)
+        label = _resolve_label(conn, label, resolve)
         _check_span(conn, video_id, start, end)
         after = _insert(conn, user, video_id, label, start, end)
         _log(conn, user, "add", video_id, after.id, None, after)

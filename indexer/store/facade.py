@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Callable, Self
 
 import numpy as np
 
@@ -41,9 +41,9 @@ from indexer.errors import EncoderMismatchError, StoreError
 from indexer.store.reads import CatalogReads
 from indexer.store.sync import CatalogFrames, VectorFile
 from indexer.store.text_vectors import CachedTextEncoder, TextVectors
+from indexer.store.thumbnails import cached_poster_time, cached_thumbnail, remove_thumbnails, save_thumbnails
 from indexer.types import Segment, ShotCut
 from indexer.store.frame_ids import VideoRanges
-from indexer.store.summaries import sample_vectors
 from indexer.store.vectors import IVF_THRESHOLD, VectorIndex
 from indexer.store.ivf import build_ivf, exact_topk, ivf_nlist
 
@@ -179,13 +179,16 @@ class Store(CatalogReads):
     # --- writes ---------------------------------------------------------------------------
 
     def write_video(self, info: NewVideo, times: np.ndarray, pts: np.ndarray, vectors: np.ndarray,
-                    cuts: Sequence[ShotCut], segments: Sequence[Segment]) -> int:
+                    cuts: Sequence[ShotCut], segments: Sequence[Segment], *,
+                    thumbnails: Sequence[bytes] = (), thumb_width: int = 0) -> int:
         """Store a video, its frames with embeddings, cuts and automatic segments; return its id.
 
         One transaction. A video already stored under the same path keeps its id and its
         curator segments; its frames, cuts and automatic segments are replaced. New automatic
         segments overlapping a curator segment (active or rejected) of the same label are not
         stored. The vectors are then added to the FAISS index (saved every few videos).
+        ``thumbnails`` (JPEGs of the frames at ``times``, ``thumb_width`` wide) are written to
+        the thumbnail folder of this version; an older version's thumbnails are removed.
 
         Raises:
             ValueError: arrays of different lengths, wrong vector dim, non-finite values, or a
@@ -197,6 +200,7 @@ class Store(CatalogReads):
             raise ValueError("write_video stores automatic segments only (source='auto')")
         with self._lock:
             index = self._vectors.become_writer(WRITER_WAIT_SECONDS)
+            older = self.video_by_path(info.path)
             with self.catalog.write() as conn:
                 video_id, old_ids = q.upsert_video(conn, info, time.time())
                 ids = q.insert_frames(conn, video_id, times, pts, vectors)
@@ -206,6 +210,10 @@ class Store(CatalogReads):
             self._apply(index, generation, old_ids, ids, vectors)
             self._vectors.flush(every_videos=self._flush_every[0],
                                 every_seconds=self._flush_every[1])
+        if older is not None and older.content_hash != info.content_hash:
+            remove_thumbnails(self.thumbs_dir, older.id, older.content_hash)
+        if thumbnails:
+            save_thumbnails(self.thumbs_dir, video_id, info.content_hash, times.tolist(), thumbnails, thumb_width)
         log.debug("stored %s as video %d: %d frames, %d/%d segments", info.path, video_id,
                   len(ids), kept, len(segments))
         return video_id
@@ -224,16 +232,30 @@ class Store(CatalogReads):
         self._vectors.changed(generation)
 
     def delete_video(self, video_id: int) -> None:
-        """Forget a video with its frames, vectors, cuts and segments (curator ones too).
+        """Forget a video with its frames, vectors, cuts, segments (curator ones too) and thumbnails.
 
         Raises: NotFoundError (no such video), StoreError (read-only, another writer).
         """
         with self._lock:
+            video = self.get_video(video_id)
             index = self._vectors.become_writer(WRITER_WAIT_SECONDS)
             with self.catalog.write() as conn:
                 removed = q.delete_video(conn, video_id)
                 generation = q.bump_generation(conn)
             self._apply(index, generation, removed, removed[:0], None)
+        remove_thumbnails(self.thumbs_dir, video.id, video.content_hash)
+
+    def thumbnail(self, video: VideoRecord, seconds: float, width: int, make: Callable[[], bytes]) -> Path:
+        """The JPEG file of ``video``'s frame at ``seconds`` (to the ms), written from ``make()`` if missing.
+
+        Raises whatever ``make`` raises, OSError if the file cannot be written.
+        """
+        return cached_thumbnail(self.thumbs_dir, video.id, video.content_hash, int(round(seconds * 1000)),
+                                width, make)
+
+    def poster_time(self, video: VideoRecord, choose: Callable[[], float]) -> float:
+        """``video``'s poster frame time, chosen once by ``choose()`` and kept with its thumbnails."""
+        return cached_poster_time(self.thumbs_dir, video.id, video.content_hash, choose)
 
     def rename_video(self, video_id: int, new_path: Path, mtime: float) -> None:
         """Point a stored video at its new path (a rename is not a re-encode).
@@ -331,7 +353,7 @@ class Store(CatalogReads):
         smallest sample keys (:mod:`indexer.store.summaries`), read through an index."""
         with self.catalog.read() as conn:
             dim = q.get_meta(conn, "encoder_dim")
-            return sample_vectors(conn, size, int(dim)) if dim else np.zeros((0, 0), np.float32)
+            return q.sample_vectors(conn, size, int(dim)) if dim else np.zeros((0, 0), np.float32)
 
     def index_info(self) -> IndexInfo:
         """Kind and size of the vector index now."""

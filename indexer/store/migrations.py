@@ -106,7 +106,7 @@ def m002_own_parent_segments(conn: sqlite3.Connection) -> None:
     """Automatic parent segments become evidence of the parent itself: earlier versions also
     stored a parent wherever a sub-category was detected. Each automatic parent segment keeps
     only the time no automatic segment of a sub-category covers (category ids nest by '/');
-    the parent's presence there is derived at read time (:mod:`indexer.labels.coverage`)."""
+    the parent's presence there is derived at read time (:mod:`indexer.store.coverage`)."""
     rows = conn.execute("SELECT id, video_id, label, start, \"end\" FROM segments "
                         "WHERE source = 'auto' ORDER BY video_id, start").fetchall()
     by_video: dict[int, list[tuple]] = {}

@@ -317,6 +317,12 @@ def range_vectors(conn: sqlite3.Connection, ranges: np.ndarray,
         yield np.array([r[0] for r in rows], np.int64), decode_vectors([r[1] for r in rows], dim)
 
 
+def sample_vectors(conn: sqlite3.Connection, size: int, dim: int) -> np.ndarray:
+    """The embeddings of the ``size`` frames with the smallest sample keys, (n, dim) float32."""
+    rows = conn.execute("SELECT embedding FROM frames ORDER BY sample_key LIMIT ?", (int(size),))
+    return decode_vectors([r[0] for r in rows], dim)
+
+
 def frames_after(conn: sqlite3.Connection, after_id: int,
                  dim: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (ids, vectors) batches of every frame with id > ``after_id``, in id order."""

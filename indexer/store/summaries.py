@@ -10,7 +10,7 @@ label coverage.
   in O(1).
 * ``frames.sample_key``: a pseudo-random 62-bit key per frame, from the video's content hash
   and the frame's PTS (the same video always gets the same keys). The index sample of the
-  relevance cutoff is the frames with the smallest keys (:func:`sample_vectors`): a uniform
+  relevance cutoff is the frames with the smallest keys (:func:`indexer.store.queries.sample_vectors`): a uniform
   sample of the archive's frames read through an index, O(sample) whatever the archive's size.
 * ``label_coverage``: per label *and per ancestor of a label* (category ids nest by ``/``:
   ``places/port`` also counts for ``places``) and per video, the screen time its active
@@ -29,6 +29,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from indexer.store.coverage import LabelTree, video_coverage as coverage_of
 
 MICROS = 1_000_000
 KEY_BITS = 62
@@ -82,14 +84,6 @@ def sample_keys(content_hash: str, pts: np.ndarray) -> np.ndarray:
         x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         x ^= x >> np.uint64(31)
     return (x >> np.uint64(64 - KEY_BITS)).astype(np.int64)
-
-
-def sample_vectors(conn: sqlite3.Connection, size: int, dim: int) -> np.ndarray:
-    """The embeddings of the ``size`` frames with the smallest sample keys, (n, dim) float32."""
-    from indexer.store.queries import decode_vectors
-
-    rows = conn.execute("SELECT embedding FROM frames ORDER BY sample_key LIMIT ?", (int(size),))
-    return decode_vectors([r[0] for r in rows], dim)
 
 
 # --- counters -----------------------------------------------------------------------------
@@ -152,12 +146,10 @@ def video_evidence(conn: sqlite3.Connection, video_ids: Sequence[int]) -> dict[i
 
 
 def present(evidence: Sequence[Evidence]) -> dict[str, tuple[Evidence, ...]]:
-    """label -> coverage pieces (:mod:`indexer.labels.coverage`) of one video, every label and
+    """label -> coverage pieces (:mod:`indexer.store.coverage`) of one video, every label and
     every ancestor of a label (ids nest by ``/``) counted as a category."""
-    from indexer.labels.coverage import LabelTree, video_coverage
-
     tree = LabelTree({key for e in evidence for key in label_and_ancestors(e.label)})
-    return video_coverage(evidence, tree)
+    return coverage_of(evidence, tree)
 
 
 def video_coverage(conn: sqlite3.Connection, video_id: int) -> dict[str, tuple[int, int]]:

@@ -160,3 +160,33 @@ def test_curator_drags_a_segment_edge_to_retime_it(page, live_server, live_data)
     assert "segment" in page.locator(".flash").inner_text().lower()
     saved = page.locator(f"tr.seg-row:has(input[name=end][value='{dragged:.3f}'])")
     assert saved.count() == 1 and "curator" in saved.inner_text()
+
+
+def test_curator_confirms_a_new_tag_that_looks_like_a_category(page, live_server, live_data):
+    vid = live_data.ids["meadow"]
+    page.goto(f"{live_server}/login?next=/videos/{vid}")
+    page.fill("input[name=name]", CURATOR)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url(re.compile(rf"/videos/{vid}$"))
+
+    def add(label: str) -> None:
+        form = page.locator("#add-form")
+        form.locator("input[name=label]").fill(label)
+        form.locator("input[name=start]").fill("0.5")
+        form.locator("input[name=end]").fill("1.0")
+        form.locator("button[type=submit]").click()
+        page.wait_for_url(re.compile(rf"/videos/{vid}/segments$"))
+
+    add("Yelow")  # one letter from the category "Yellow"
+    assert page.locator("h1").inner_text() == "New tag “Yelow”?"
+    screenshot(page, "confirm-tag")
+    page.locator("button.use-suggestion").first.click()
+    page.wait_for_url(re.compile(rf"/videos/{vid}#segment-\d+"))
+    assert "warm/yellow" in page.locator(".flash").inner_text()
+
+    add("Yelow")
+    page.locator("button.create-tag").click()
+    page.wait_for_url(re.compile(rf"/videos/{vid}#segment-\d+"))
+    assert "Yelow" in page.locator(".flash").inner_text()
+    assert page.locator(".lane-name[title='Yelow']").count() == 1

@@ -1,4 +1,4 @@
-"""Tests for indexer.models.encoder: plugin loading, protocol validation, spec round trips (no torch)."""
+"""Tests for indexer.models.loading (and the Encoder protocol): plugin loading, protocol validation, spec round trips (no torch)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.models.encoder import Encoder, choose_encoder, encoder_spec, load_encoder, load_from_spec, load_plugin
+from indexer.models.encoder import Encoder
+
+from indexer.models.loading import choose_encoder, encoder_spec, load_encoder, load_from_spec, load_plugin
 from indexer.errors import EncoderError
 from indexer.models.colour import ColourEncoder
 
@@ -68,9 +70,9 @@ def test_importing_encoder_does_not_import_torch() -> None:
     ("spec", "dim"),
     [
         ("indexer.models.colour:ColourEncoder", 32),
-        ("test_encoder:make_colour_encoder", 24),
-        ("test_encoder:INSTANCE", 20),
-        ("test_encoder:Holder.encoder", 32),
+        ("test_loading:make_colour_encoder", 24),
+        ("test_loading:INSTANCE", 20),
+        ("test_loading:Holder.encoder", 32),
     ],
 )
 def test_plugin_forms_load(spec: str, dim: int) -> None:
@@ -92,7 +94,7 @@ def test_legacy_module_names_still_load() -> None:
 
 
 def test_instance_plugin_is_the_instance_itself() -> None:
-    assert load_plugin("test_encoder:INSTANCE") is INSTANCE
+    assert load_plugin("test_loading:INSTANCE") is INSTANCE
 
 
 @pytest.mark.parametrize(
@@ -102,9 +104,9 @@ def test_instance_plugin_is_the_instance_itself() -> None:
         (":ColourEncoder", "module:attr"),
         ("no_such_module_xyz:Thing", "cannot import module 'no_such_module_xyz'"),
         ("indexer.models.colour:Nope", "has no attribute 'Nope'"),
-        ("test_encoder:NoTexts", "missing encode_texts()"),
-        ("test_encoder:BadValues", "name (a non-empty str), dim (a positive int)"),
-        ("test_encoder:failing_factory", "model server down"),
+        ("test_loading:NoTexts", "missing encode_texts()"),
+        ("test_loading:BadValues", "name (a non-empty str), dim (a positive int)"),
+        ("test_loading:failing_factory", "model server down"),
         ("json:dumps", "calling dumps() failed"),
     ],
 )
@@ -127,16 +129,16 @@ def test_other_model_needs_weights_choice() -> None:
 
 
 def test_plugin_spec_round_trip_is_json() -> None:
-    encoder = load_encoder(plugin="test_encoder:make_colour_encoder")
+    encoder = load_encoder(plugin="test_loading:make_colour_encoder")
     spec = json.loads(json.dumps(encoder_spec(encoder)))
-    assert spec == {"kind": "plugin", "plugin": "test_encoder:make_colour_encoder", "name": encoder.name, "dim": 24}
+    assert spec == {"kind": "plugin", "plugin": "test_loading:make_colour_encoder", "name": encoder.name, "dim": 24}
     again = load_from_spec(spec)
     assert again.name == encoder.name and again.dim == 24
     np.testing.assert_array_equal(again.encode_texts(["blue"]), encoder.encode_texts(["blue"]))
 
 
 def test_choose_encoder_follows_the_recorded_spec_unless_told_otherwise() -> None:
-    recorded = encoder_spec(load_encoder(plugin="test_encoder:make_colour_encoder"))
+    recorded = encoder_spec(load_encoder(plugin="test_loading:make_colour_encoder"))
     choice = {"model": None, "pretrained": None, "weights": None, "plugin": None, "precision": None}
     assert choose_encoder(recorded, choice).dim == 24  # the store's own encoder
     other = choose_encoder(recorded, {**choice, "plugin": "indexer.models.colour:ColourEncoder"})

@@ -1,4 +1,4 @@
-"""Tests for indexer.pipeline.orchestrate: end-to-end indexing with the fake colour encoder.
+"""Tests for indexer.pipeline.orchestrate (analyse + commit through Indexer): end-to-end indexing with the fake colour encoder.
 
 Videos come from tests/media.py with exact cut times; the store is a real SQLite file and a
 real FAISS index in tmp_path.
@@ -17,6 +17,7 @@ import pytest
 from indexer.labels.classify import LabelModel
 from indexer.pipeline.orchestrate import IndexOptions, Indexer, prune_missing
 from indexer.labels.segments import make_report
+from indexer.labels.names import label_resolver
 from indexer.store import Store
 from indexer.labels.taxonomy import parse_taxonomy
 from media import COLOUR_TAXONOMY, Scene, make_video
@@ -176,7 +177,8 @@ def test_curator_edits_survive_reindexing_a_changed_file(tmp_path, store, colour
     (blue,) = [s for s in store.segments(vid) if s.label == "blue"]
     curation.reject(store, red.id, "alice")
     curation.accept(store, blue.id, "alice")
-    tag = curation.add(store, vid, "alice", "logo on screen", 0.5, 1.0)
+    tag = curation.add(store, vid, "alice", "logo on screen", 0.5, 1.0,
+                         resolve=label_resolver(parse_taxonomy(COLOUR_TAXONOMY, Path("colours.toml"))))
     # the file changes (re-encoded, same scenes): the auto rows are rebuilt, curator rows stay
     make_video(path, [Scene("red", 45), Scene("blue", 45)], size=(200, 150))
     os.utime(path, (5, 5))
@@ -193,7 +195,7 @@ def test_a_thumbnail_is_stored_for_every_frame(tmp_path, store, colour_encoder, 
     from PIL import Image
 
     from indexer.models.colour import COLOURS
-    from indexer.media.thumbnails import thumb_path
+    from indexer.store.thumbnails import thumb_path
 
     video = make_video(tmp_path / "t.mp4", [Scene("red", 45), Scene("blue", 45)], size=(320, 180))
     result = _indexer(store, colour_encoder, taxonomy).index_file(video.path)
