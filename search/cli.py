@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +20,12 @@ from indexer.cli.options import data_dir_option, encoder_options, taxonomy_optio
 from indexer.errors import EncoderMismatchError, NotFoundError, QueryError, ReelsearchError
 from indexer.types import format_timestamp, round_for_json
 
+from .query import parse_like
 from .results import SearchResponse, deep_link
 
 log = logging.getLogger(__name__)
 
-_LIKE_RE = re.compile(r"^(?P<video>.+)@(?P<seconds>[0-9]+(\.[0-9]*)?|\.[0-9]+)$")
 PATH_WIDTH = 44
-
-
-def parse_like(value: str) -> tuple[str, float]:
-    """``VIDEO@SECONDS`` -> (video id or path, seconds); raises QueryError when malformed."""
-    match = _LIKE_RE.match(value.strip())
-    if not match:
-        raise QueryError(f"--like wants VIDEO@SECONDS (a video id or path, e.g. 3@12.5), got {value!r}")
-    return match["video"], float(match["seconds"])
 
 
 def resolve_video_id(store: Any, video: str) -> int:
@@ -93,8 +84,7 @@ def render_table(response: SearchResponse, *, links: bool = False) -> str:
 
 def render_json_lines(response: SearchResponse) -> str:
     """One JSON object per video, best first."""
-    return "\n".join(json.dumps(round_for_json({"rank": rank, **r.to_dict()}))
-                     for rank, r in enumerate(response.results, 1))
+    return "\n".join(json.dumps(round_for_json(r.to_dict(rank))) for rank, r in enumerate(response.results, 1))
 
 
 def _is_negative_term(word: str) -> bool:
@@ -194,7 +184,7 @@ def search(words: tuple[str, ...], image: Path | None, like: str | None, negativ
     with open_store(data_dir, readonly=True) as store:
         warn_if_random_weights(store)
         try:
-            response = _run(store, query, image, like, negatives, taxonomy, choice, options)
+            response = _answer(store, query, image, like, negatives, taxonomy, choice, options)
         except ReelsearchError as exc:
             raise click.ClickException(str(exc)) from None
     if response.results:
@@ -206,7 +196,7 @@ def search(words: tuple[str, ...], image: Path | None, like: str | None, negativ
         click.echo(response.message + hint, err=True)
 
 
-def _run(store: Any, query: str | None, image: Path | None, like: str | None, negatives: tuple[str, ...],
+def _answer(store: Any, query: str | None, image: Path | None, like: str | None, negatives: tuple[str, ...],
          taxonomy_path: Path | None, choice: dict[str, Any], options: dict[str, Any]) -> SearchResponse:
     from indexer.labels.taxonomy import load_taxonomy  # noqa: PLC0415
 

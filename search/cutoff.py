@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.labels.classify import LOGIT_SCALE
+from indexer.labels.classify import first_softmax
 
 from .query import QueryVectors
 
@@ -154,19 +154,12 @@ class FrameJudge:
         hits = (scores if self.positive is None else v @ self.positive) >= self.cutoff.floor
         if self.cutoff.method == "background":
             rivals = (v @ np.concatenate([self.background, self.negatives]).T).astype(np.float64)
-            hits &= (scores > rivals.max(axis=1)) & (_first_softmax(scores, rivals) >= self.cutoff.threshold)
+            hits &= (scores > rivals.max(axis=1)) & (first_softmax(scores, rivals) >= self.cutoff.threshold)
         else:
             hits &= scores >= self.cutoff.threshold
             if len(self.negatives):
                 hits &= scores > (v @ self.negatives.T).max(axis=1)
         return scores, hits
-
-
-def _first_softmax(target: np.ndarray, rivals: np.ndarray) -> np.ndarray:
-    """softmax(LOGIT_SCALE * [target, rivals...])[0] per row, computed stably."""
-    logits = LOGIT_SCALE * np.concatenate([target[:, None], rivals], axis=1)
-    weights = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return weights[:, 0] / weights.sum(axis=1)
 
 
 def distribution_floor(query: np.ndarray, sample: np.ndarray, z: float) -> float:

@@ -34,7 +34,6 @@ class TextCache:
         self.size = size
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
-        self.hits = self.misses = 0
 
     def __len__(self) -> int:
         return len(self._vectors)
@@ -46,8 +45,6 @@ class TextCache:
         """
         with self._lock:  # one model: concurrent encodes would only compete for the cores
             missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
-            self.hits += len(texts) - len(missing)
-            self.misses += len(missing)
             if missing:
                 fresh = l2_normalize(np.asarray(self.encoder.encode_texts(missing), dtype=np.float32))
                 if fresh.shape != (len(missing), self.encoder.dim):

@@ -107,7 +107,7 @@ class SearchEngine:
         chosen = _filters(filters, category=category, restricted=restricted, min_duration=min_duration,
                           max_duration=max_duration, video_id=video_id)
         label = query if isinstance(query, str) else str(parsed)
-        return self._run(vectors.query, judge, chosen, k, label, "text")
+        return self._search_vector(vectors.query, judge, chosen, k, label, "text")
 
     def search_image(self, image: Any, *, k: int = 20, min_score: float | None = None,
                      filters: Filters | None = None, **fields: Any) -> SearchResponse:
@@ -122,7 +122,7 @@ class SearchEngine:
         query = encode_image(self._encoder(), image)
         judge = self._judge(query, min_score)
         label = f"image {Path(image).name}" if isinstance(image, (str, Path)) else "the image"
-        return self._run(query, judge, _filters(filters, **fields), k, label, "image")
+        return self._search_vector(query, judge, _filters(filters, **fields), k, label, "image")
 
     def search_like(self, video_id: int, time: float, *, k: int = 20, min_score: float | None = None,
                     filters: Filters | None = None, **fields: Any) -> SearchResponse:
@@ -143,7 +143,7 @@ class SearchEngine:
         query = np.asarray(vectors[nearest], dtype=np.float32)
         judge = self._judge(query, min_score)
         label = f"like {video.path.name}@{time:.3f}"  # the time asked for, not the stored frame's
-        return self._run(query, judge, _filters(filters, **fields), k, label, "like")
+        return self._search_vector(query, judge, _filters(filters, **fields), k, label, "like")
 
     def embed(self, query: ParsedQuery) -> QueryVectors:
         """The query's vectors (term embeddings come from the LRU cache when seen before).
@@ -181,7 +181,7 @@ class SearchEngine:
         threshold = self.taxonomy.threshold if self.taxonomy else DEFAULT_THRESHOLD
         return text_judge(query, self._background_vectors(), sample, threshold)
 
-    def _run(self, query: np.ndarray, judge: FrameJudge, filters: Filters, k: int,
+    def _search_vector(self, query: np.ndarray, judge: FrameJudge, filters: Filters, k: int,
              label: str, kind: str) -> SearchResponse:
         if not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise QueryError(f"k (the number of videos) must be between 1 and {MAX_K}, got {k!r}")

@@ -51,6 +51,7 @@ MAX_TERM_TOKENS = 75
 #: Largest accepted weight.
 MAX_WEIGHT = 10.0
 
+_LIKE_RE = re.compile(r"^(?P<video>.+)@(?P<seconds>[0-9]+(\.[0-9]*)?|\.[0-9]+)$")
 _NUMBER_RE = re.compile(r"^(\d+(\.\d*)?|\.\d+)$")
 _WORD_RE = re.compile(r'[^\s"+]+')
 # A rough lower bound of CLIP's BPE token count: words, single digits, runs of punctuation.
@@ -248,3 +249,14 @@ def embed_query(query: ParsedQuery, encode_texts: Callable[[list[str]], np.ndarr
     neg_rows = np.array([by_text[t] for t, _ in query.negatives], dtype=np.float32)
     return QueryVectors(query=l2_normalize(combined), positive=l2_normalize(positive),
                         negatives=neg_rows.reshape(len(query.negatives), vectors.shape[1]))
+
+
+def parse_like(value: str) -> tuple[str, float]:
+    """A "more like this" reference ``VIDEO@SECONDS`` -> (video id or path, seconds >= 0).
+
+    The one grammar of ``search --like`` and the web's ``like=``. Raises QueryError when malformed.
+    """
+    match = _LIKE_RE.match(value.strip())
+    if not match:
+        raise QueryError(f"'like' wants VIDEO@SECONDS (a video id or path, e.g. 3@12.5), got {value!r}")
+    return match["video"], float(match["seconds"])

@@ -46,13 +46,10 @@ class VideoResult:
         if not math.isfinite(self.score):
             raise ValueError(f"score must be finite, got {self.score!r}")
 
-    @property
-    def best_scene(self) -> Scene:
-        return max(self.scenes, key=lambda s: s.score)
-
-    def to_dict(self) -> dict:
+    def to_dict(self, rank: int) -> dict:
+        """The one JSON shape of a search result (CLI ``search --json`` lines and ``/api/search``)."""
         path = str(self.video.path)
-        return {"video_id": self.video.id, "path": path, "duration": self.video.duration,
+        return {"rank": rank, "video_id": self.video.id, "path": path, "duration": self.video.duration,
                 "score": round(self.score, 6), "scenes": [scene_dict(s, path) for s in self.scenes]}
 
 
@@ -72,8 +69,3 @@ class SearchResponse:
 
     def __len__(self) -> int:
         return len(self.results)
-
-    def to_dict(self) -> dict:
-        return {"query": self.query, "results": [r.to_dict() for r in self.results],
-                "cutoff": self.cutoff.to_dict() if self.cutoff else None, "message": self.message,
-                "best_score": self.best_score}

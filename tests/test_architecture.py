@@ -44,10 +44,23 @@ def _modules() -> dict[str, Path]:
 MODULES = _modules()
 
 
+def _type_only(tree: ast.Module) -> set[int]:
+    """ids of the import nodes under ``if TYPE_CHECKING:`` (annotations only, never run)."""
+    skipped = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped |= {id(inner) for stmt in node.body for inner in ast.walk(stmt)}
+    return skipped
+
+
 def _imports(name: str, path: Path) -> Iterator[tuple[str, int]]:
-    """Every module ``name`` imports (top level or inside functions), with its line."""
+    """Every module ``name`` imports when it runs (top level or inside functions), with its line."""
     is_package = path.name == "__init__.py"
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    tree = ast.parse(path.read_text(), str(path))
+    type_only = _type_only(tree)
+    for node in ast.walk(tree):
+        if id(node) in type_only:
+            continue
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield alias.name, node.lineno
@@ -136,3 +149,4 @@ def test_the_graph_reader_sees_imports() -> None:
     assert "indexer.store.queries" in graph["indexer.store.curation"]  # `from indexer.store import queries`
     assert "indexer.pipeline.orchestrate" in graph["indexer.cli.index"]  # imported inside a function
     assert any(dep == "av" for dep, _ in _imports("indexer.media.probe", MODULES["indexer.media.probe"]))
+    assert "indexer.labels.taxonomy" not in graph["indexer.labels.names"]  # under TYPE_CHECKING only

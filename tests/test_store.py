@@ -224,6 +224,16 @@ def test_open_reconciles_a_damaged_vector_file(tmp_path: Path, damage: str) -> N
     assert VectorIndex.load(path, DIM).ids().tolist() == list(range(1, 61))  # repaired file saved
 
 
+@pytest.mark.parametrize("bad_id", [2 ** 63, 2 ** 64 + 5, -(2 ** 63) - 1, 10 ** 40])
+def test_ids_beyond_64_bits_are_not_found(store: Store, bad_id: int) -> None:
+    write(store, "/v/a.mp4", 3, seed=1)
+    with pytest.raises(NotFoundError, match="no video"):
+        store.get_video(bad_id)
+    with pytest.raises(NotFoundError, match="no segment"):
+        store.get_segment(bad_id)
+    assert store.cuts(bad_id) == [] and store.segments(bad_id) == [] and store.frame_times(bad_id) == []
+
+
 def test_frame_times_match_the_frames(store: Store) -> None:
     vid, _ = write(store, "/t.mp4", 12, seed=5)
     _ids, times, _vectors = store.frames(vid)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from PIL import Image
@@ -21,7 +22,7 @@ def test_search_returns_videos_with_scenes(client, web_data):
         truth = [t for c, s, e in web_data.videos[name].scene_spans if c == "green" for t in (s, e)]
         scenes = [t for s in result["scenes"] for t in (s["start"], s["end"])]
         assert scenes == pytest.approx(truth, abs=0.002)
-        assert all("cool/green" in [lab["id"] for lab in s["labels"]] for s in result["scenes"])
+        assert all("cool/green" in s["labels"] for s in result["scenes"])
         assert all(s["thumb"].startswith("/media/thumbs/") for s in result["scenes"])
 
 
@@ -31,7 +32,7 @@ def test_search_k_limits_videos(client):
 
 @pytest.mark.parametrize("query,needle", [
     ("", "give q"), ("k=0&q=red", "k must be"), ("k=x&q=red", "whole number"),
-    ("q=" + "a" * 400, "limit"), ('q="open', "quote"), ("like=abc", "VIDEO_ID@SECONDS"),
+    ("q=" + "a" * 400, "limit"), ('q="open', "quote"), ("like=abc", "VIDEO@SECONDS"),
 ])
 def test_search_bad_queries_are_400(client, query, needle):
     response = client.get("/api/search?" + query)
@@ -130,14 +131,14 @@ def test_audit_of_untouched_video_is_empty(client, web_data):
 
 
 def test_openapi_document_lists_the_routes(client, app):
-    yaml = pytest.importorskip("yaml")
+    import yaml
     response = client.get("/api/openapi.yaml")
     assert response.status_code == 200
     spec = yaml.safe_load(response.get_data(as_text=True))
     documented = set(spec["paths"])
     for rule in app.url_map.iter_rules():
-        path = rule.rule.replace("<int:", "{").replace("<path:", "{").replace("<", "{").replace(">", "}")
-        if path.startswith("/api/") and "_rest" not in path and "action" not in path:
+        path = re.sub(r"<(?:[a-z]+(?:\([^)]*\))?:)?(\w+)>", r"{\1}", rule.rule)
+        if path.startswith("/api/") and "action" not in path:
             assert path in documented, path
     assert "/api/segments/{segment_id}/accept" in documented
 

@@ -101,6 +101,85 @@ def test_main_has_every_command(monkeypatch, capsys):
         assert command in out
 
 
+def test_user_passwd_sets_a_new_password_and_ends_sessions(group, writable_data):
+    from indexer.store import Store, access
+
+    data_dir = str(writable_data.data_dir)
+    with Store.open(writable_data.data_dir, readonly=True) as store:
+        before = access.session_generation(store, "alice")
+    result = CliRunner().invoke(group, ["user", "passwd", "alice", "--password-stdin", "--data-dir", data_dir],
+                                input="a brand new secret\n")
+    assert result.exit_code == 0, result.output
+    assert "sessions have ended" in result.output
+    assert _check(writable_data.data_dir, "alice", "a brand new secret")
+    with Store.open(writable_data.data_dir, readonly=True) as store:
+        assert access.session_generation(store, "alice") == before + 1
+    missing = CliRunner().invoke(group, ["user", "passwd", "zed", "--password-stdin", "--data-dir", data_dir],
+                                 input="long enough pw\n")
+    assert missing.exit_code == 1 and "user add zed" in missing.output
+
+
+def test_serve_defaults_and_quiet_queue_warnings(group, web_data, monkeypatch):
+    import logging
+
+    import waitress
+
+    from web.cli import QueueDepthWarnings
+
+    calls = {}
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: calls.update(app=app, **kw))
+    for _ in range(2):
+        assert CliRunner().invoke(group, ["serve", "--data-dir", str(web_data.data_dir)]).exit_code == 0
+        calls["app"].extensions["reelsearch"].close()
+    assert calls["threads"] == 16 and calls["connection_limit"] >= calls["threads"]
+    queue_filters = [f for f in logging.getLogger("waitress.queue").filters if isinstance(f, QueueDepthWarnings)]
+    assert len(queue_filters) == 1  # installed once, however often serve runs in a process
+
+
+def test_queue_depth_warnings_are_one_line_a_minute(caplog, monkeypatch):
+    import logging
+
+    from web import cli
+
+    clock = iter([0.0, 1.0, 2.0, 30.0, 61.0])
+    monkeypatch.setattr(cli.time, "monotonic", lambda: next(clock))
+    logger = logging.getLogger("reelsearch.test.queue")
+    logger.addFilter(cli.QueueDepthWarnings(interval=60))
+    with caplog.at_level(logging.WARNING, logger="reelsearch.test.queue"):
+        for depth in range(1, 6):
+            logger.warning("Task queue depth is %d", depth)
+        logger.warning("something else")
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0].startswith("Task queue depth is 1; all --threads are busy")
+    assert lines[1].startswith("Task queue depth is 5 (3 more such warnings in the last 60 s)")
+    assert lines[2:] == ["something else"]
+
+
+def test_serve_migrates_an_old_index(group, writable_data, monkeypatch):
+    import sqlite3
+
+    import waitress
+
+    from indexer.store import Store, migrations
+
+    catalog = writable_data.data_dir / Store.CATALOG
+    conn = sqlite3.connect(catalog)  # back to the first schema version, as an older reelsearch left it
+    with conn:
+        conn.execute("DROP TABLE sign_in_failures")
+        conn.execute("ALTER TABLE users DROP COLUMN session_generation")
+        conn.execute(f"PRAGMA user_version = {migrations.SCHEMA_VERSION - 1}")
+    conn.close()
+    calls = {}
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: calls.update(app=app))
+    assert CliRunner().invoke(group, ["serve", "--data-dir", str(writable_data.data_dir)]).exit_code == 0
+    client = calls["app"].test_client()
+    assert client.get("/api/videos").status_code == 200
+    calls["app"].extensions["reelsearch"].close()
+    conn = sqlite3.connect(catalog)
+    assert migrations.schema_version(conn) == migrations.SCHEMA_VERSION
+    conn.close()
+
+
 def _first_thumbnail(page: bytes) -> str:
     match = re.search(rb'src="(/media/(?:thumbs/\d+/\d+|posters/\d+)\.jpg)"', page)
     assert match, page[:2000]

@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.routing import IntegerConverter
 
 from indexer.types import format_timestamp, round_for_json
 
@@ -47,11 +48,27 @@ def _timestamp(seconds: float | None) -> str:
     return "–" if seconds is None else format_timestamp(max(0.0, float(seconds)))
 
 
-class RoundedJSONProvider(DefaultJSONProvider):
-    """Flask's JSON with every float rounded to the microsecond, as the CLI's ``--json`` is."""
+class RowIdConverter(IntegerConverter):
+    """``<id:name>``: a row id, 1 .. 2**63-1 (what SQLite can hold); anything else is 404."""
+
+    def __init__(self, url_map: Any) -> None:
+        super().__init__(url_map, min=1, max=2 ** 63 - 1)
+
+
+class AppJSON(DefaultJSONProvider):
+    """Flask's JSON with every float rounded to the microsecond on the way out, as the CLI's
+    ``--json`` is; on the way in, a document nested too deeply to parse is a ValueError (so
+    ``request.get_json(silent=True)`` gives None and the view answers 400), not a RecursionError
+    that would be a 500."""
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         return super().dumps(round_for_json(obj), **kwargs)
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -67,7 +84,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .security import init_security
 
     app = Flask(__name__)
-    app.json = RoundedJSONProvider(app)
+    app.url_map.converters["id"] = RowIdConverter
+    app.json = AppJSON(app)
     load_config(app, config)
     init_security(app)
     init_errors(app)

@@ -18,9 +18,9 @@ from search.report import label_report, labels_json, video_labels
 
 from . import browsing
 from .archive import archive, store
-from .curating import apply_change, audit_entries
+from .segment_edits import apply_change, audit_entries
 from .pages import label_totals, overall_stats, page_number, restricted_summary
-from .searching import SearchRequest, label_view, parse_k, request_query, response_view, run_search
+from .search_requests import SearchRequest, label_view, parse_k, request_query, response_view, run_search
 from .security import csrf_exempt, curator_required, current_user
 from .timeline import category_colours
 from .video_page import audit_dict, segment_dict, video_dict
@@ -47,7 +47,7 @@ def _search_request() -> SearchRequest:
 def search():
     """Search by text (q), by image (multipart 'image') or like a frame (like=ID@SECONDS)."""
     req = _search_request()
-    response = run_search(archive().engine(), req)
+    response = run_search(req)
     return jsonify(response_view(response, req, archive().taxonomy))
 
 
@@ -95,7 +95,7 @@ def _per_page() -> int:
     return number
 
 
-@bp.get("/videos/<int:video_id>")
+@bp.get("/videos/<id:video_id>")
 def video(video_id: int):
     """One video with the labels present in it (curator decisions applied), its segments
     (rejected too with include_rejected=1), cuts and links."""
@@ -109,7 +109,7 @@ def video(video_id: int):
                    media=f"/media/videos/{video_id}")
 
 
-@bp.get("/videos/<int:video_id>/report")
+@bp.get("/videos/<id:video_id>/report")
 def report(video_id: int):
     """contains / first appearance / total duration / segments for ?label=."""
     st = store()
@@ -118,7 +118,7 @@ def report(video_id: int):
     return jsonify(view.to_json())
 
 
-@bp.get("/videos/<int:video_id>/audit")
+@bp.get("/videos/<id:video_id>/audit")
 def audit(video_id: int):
     """The video's curator audit log, newest first."""
     store().get_video(video_id)
@@ -147,7 +147,7 @@ def close_label(exc: CloseLabelError):
                                 for s in exc.suggestions]), 409
 
 
-@bp.post("/videos/<int:video_id>/segments")
+@bp.post("/videos/<id:video_id>/segments")
 @curator_required
 def add_segment(video_id: int):
     """Add a curator segment: {"label", "start", "end"} -> 201 with the segment."""
@@ -155,7 +155,7 @@ def add_segment(video_id: int):
     return jsonify(segment=_segment(seg)), 201
 
 
-@bp.patch("/segments/<int:segment_id>")
+@bp.patch("/segments/<id:segment_id>")
 @curator_required
 def edit_segment(segment_id: int):
     """Change any of {"start", "end", "label"}."""
@@ -163,7 +163,7 @@ def edit_segment(segment_id: int):
     return jsonify(segment=_segment(seg))
 
 
-@bp.post("/segments/<int:segment_id>/<any(accept, reject):action>")
+@bp.post("/segments/<id:segment_id>/<any(accept, reject):action>")
 @curator_required
 def set_status(segment_id: int, action: str):
     """Accept or reject a segment."""
@@ -171,7 +171,7 @@ def set_status(segment_id: int, action: str):
     return jsonify(segment=_segment(seg))
 
 
-@bp.delete("/segments/<int:segment_id>")
+@bp.delete("/segments/<id:segment_id>")
 @curator_required
 def delete_segment(segment_id: int):
     """Delete a curator segment; returns it as it was."""
@@ -184,10 +184,3 @@ def openapi():
     """This API's OpenAPI description."""
     text = resources.files("web").joinpath("openapi.yaml").read_text(encoding="utf-8")
     return Response(text, mimetype="application/yaml")
-
-
-@bp.route("/<path:_rest>", methods=["GET", "POST", "PATCH", "DELETE", "PUT"])
-@csrf_exempt
-def unknown(_rest: str):
-    """Unknown API paths answer JSON 404, whatever the method."""
-    abort(404, f"no API endpoint /api/{_rest}; see /api/openapi.yaml")

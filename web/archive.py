@@ -23,6 +23,8 @@ from flask import Flask, current_app, g
 
 from indexer.errors import StoreError
 
+from .uploads import UploadDecoder
+
 log = logging.getLogger(__name__)
 
 EXTENSION = "reelsearch"
@@ -46,8 +48,9 @@ class Archive:
     """Process-wide access to one data dir: store reader, taxonomy, encoder, search engine."""
 
     def __init__(self, data_dir: Path, *, taxonomy_path: Path | None = None,
-                 encoder: Any = None) -> None:
+                 encoder: Any = None, image_searches: int = 2) -> None:
         self.data_dir = Path(data_dir)
+        self.uploads = UploadDecoder(image_searches)  # decodes query images, a few at a time
         self.taxonomy_path = Path(taxonomy_path) if taxonomy_path else None
         self._encoder_choice = encoder
         self.lock = threading.RLock()
@@ -103,6 +106,7 @@ class Archive:
             if self._store is not None:
                 self._store.close()
             self._store = self._engine = None
+        self.uploads.close()
 
     # -- taxonomy, encoder, engine --------------------------------------------------------
     @property
@@ -171,4 +175,5 @@ def writable_store() -> Iterator[Any]:
 def init_archive(app: Flask) -> None:
     """Attach an Archive for ``app.config['DATA_DIR']`` to ``app``."""
     app.extensions[EXTENSION] = Archive(app.config["DATA_DIR"], taxonomy_path=app.config.get("TAXONOMY"),
-                                        encoder=app.config.get("ENCODER"))
+                                        encoder=app.config.get("ENCODER"),
+                                        image_searches=int(app.config["IMAGE_SEARCHES"]))

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import logging
 import time
+import unicodedata
 from urllib.parse import urlsplit
 
 from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template,
                    request, url_for)
 
-from .curating import verify_curator
+from . import throttle
+from .segment_edits import verify_curator
 from .security import csrf_token, current_user, sign_in, sign_out
-from .throttle import FailureThrottle
 
 log = logging.getLogger(__name__)
 
@@ -28,38 +29,44 @@ FAILED_LOGIN_DELAY = 0.5  # seconds
 
 
 def safe_next(target: str | None) -> str:
-    """A local path to return to after signing in (never another site)."""
+    """A local path to return to after signing in (never another site, never a control
+    character that could split the Location header)."""
     if not target:
         return url_for("pages.search")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
-            or "\\" in target:
+            or "\\" in target or any(unicodedata.category(c).startswith("C") for c in target):
         return url_for("pages.search")
     return target
 
 
-def _throttle() -> FailureThrottle:
+def _policy() -> throttle.ThrottlePolicy:
     ext = current_app.extensions
-    if "reelsearch.login_throttle" not in ext:
-        ext["reelsearch.login_throttle"] = FailureThrottle(int(current_app.config["LOGIN_FAILURES"]),
-                                                           float(current_app.config["LOGIN_WINDOW"]))
-    return ext["reelsearch.login_throttle"]
+    if "reelsearch.sign_in_policy" not in ext:
+        ext["reelsearch.sign_in_policy"] = throttle.ThrottlePolicy.from_config(current_app.config)
+    return ext["reelsearch.sign_in_policy"]
 
 
 def _check(name: str, password: str) -> bool:
-    """True for a right name and password. Aborts 429 while this address is locked out."""
+    """True for a right name and password. Aborts 429 (with Retry-After) while locked out."""
     address = request.remote_addr or "?"
-    wait = _throttle().wait_seconds(address)
-    if wait > 0:
-        abort(429, f"too many failed sign-ins from this address; try again in {int(wait // 60) + 1} min")
+    attempt = throttle.begin(_policy(), name, address)
+    if not attempt.allowed:
+        wait = throttle.retry_after(attempt)
+        log.warning("sign-in for %r from %s refused: too many failures (locked for %d s)", name, address, wait)
+        abort(429, f"too many failed sign-ins; try again in {wait // 60 + 1} min", retry_after=wait)
     ok = bool(name) and bool(password) and verify_curator(name, password)
     if ok:
-        _throttle().succeeded(address)
+        throttle.succeeded(attempt, name, address)
     else:
-        _throttle().failed(address)
-        log.info("failed sign-in for %r from %s", name, address)
+        log.warning("failed sign-in for %r from %s", name, address)
         time.sleep(FAILED_LOGIN_DELAY)
     return ok
+
+
+def _start_session(name: str) -> None:
+    sign_in(name)
+    log.info("curator %s signed in from %s", name, request.remote_addr)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -72,8 +79,7 @@ def login():
     if not _check(name, request.form.get("password", "")):
         return render_template("login.html", next=next_url, name=name,
                                error="Wrong name or password."), 401
-    sign_in(name)
-    log.info("curator %s signed in", name)
+    _start_session(name)
     flash(f"Signed in as {name}.", "success")
     return redirect(next_url)
 
@@ -101,7 +107,7 @@ def api_login():
     name = str(body.get("name") or "").strip()
     if not _check(name, str(body.get("password") or "")):
         abort(401, "wrong name or password")
-    sign_in(name)
+    _start_session(name)
     return jsonify(user=name, csrf_token=csrf_token())
 
 

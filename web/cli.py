@@ -1,13 +1,15 @@
-"""The web layer's commands: ``reelsearch serve`` and ``reelsearch user add``.
+"""The web layer's commands: ``reelsearch serve`` and ``reelsearch user add`` / ``passwd``.
 
 ``serve`` runs the web app under waitress (a production WSGI server, not Flask's debug
-server); ``user add NAME`` creates a curator account (password hashed by indexer.store.curation).
+server); ``user add NAME`` creates a curator account (password hashed by indexer.store.curation),
+``user passwd NAME`` changes its password and ends all its sessions.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -18,13 +20,48 @@ from indexer.errors import ReelsearchError
 log = logging.getLogger(__name__)
 
 
+QUEUE_WARNING_INTERVAL = 60.0  # seconds between two "Task queue depth" lines of waitress
+
+
+class QueueDepthWarnings(logging.Filter):
+    """Let through one of waitress's "Task queue depth" warnings per ``interval`` seconds (they
+    come at every queued request under load), saying how many were held back."""
+
+    def __init__(self, interval: float = QUEUE_WARNING_INTERVAL) -> None:
+        super().__init__()
+        self.interval, self._last, self._held = interval, float("-inf"), 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Task queue depth"):
+            return True
+        now = time.monotonic()
+        if now - self._last < self.interval:
+            self._held += 1
+            return False
+        if self._held:
+            record.msg = f"{record.msg} ({self._held} more such warnings in the last {self.interval:g} s)"
+        record.msg = f"{record.msg}; all --threads are busy, requests wait"
+        self._last, self._held = now, 0
+        return True
+
+
+def _migrate(data_dir: Path) -> None:
+    """Bring the index to this version's schema (the server itself only reads it)."""
+    from indexer.store import Store
+
+    try:
+        Store.open(data_dir).close()
+    except ReelsearchError as exc:
+        raise click.ClickException(f"cannot open the index: {exc}") from None
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to listen on (0.0.0.0 for all; put HTTPS in front if you do).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
               help="TCP port to listen on.")
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64),
-              help="Worker threads serving requests.")
+@click.option("--threads", default=16, show_default=True, type=click.IntRange(1, 64),
+              help="Worker threads serving requests (image searches are limited separately: IMAGE_SEARCHES).")
 @data_dir_option
 def serve(host: str, port: int, threads: int, data_dir: Path) -> None:
     """Serve the web UI (search, browse, video pages, curator tools, JSON API)."""
@@ -34,7 +71,12 @@ def serve(host: str, port: int, threads: int, data_dir: Path) -> None:
 
     from . import create_app
 
-    try:  # serving from the wrong folder must not create a store there
+    try:
+        Store.require(data_dir)  # serving from the wrong folder must not create a store there
+    except ReelsearchError as exc:
+        raise click.ClickException(str(exc)) from None
+    _migrate(data_dir)
+    try:
         with Store.open(data_dir, readonly=True) as store:
             warn_if_random_weights(store)
     except ReelsearchError as exc:
@@ -46,8 +88,11 @@ def serve(host: str, port: int, threads: int, data_dir: Path) -> None:
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     shown = f"[{shown}]" if ":" in shown else shown
     click.echo(f"reelsearch: serving {data_dir} on http://{shown}:{port}/  (Ctrl+C to stop)")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="reelsearch",
-                   clear_untrusted_proxy_headers=True)
+    queue_log = logging.getLogger("waitress.queue")
+    if not any(isinstance(f, QueueDepthWarnings) for f in queue_log.filters):
+        queue_log.addFilter(QueueDepthWarnings())
+    waitress.serve(app, host=host, port=port, threads=threads, connection_limit=threads * 16,
+                   ident="reelsearch", clear_untrusted_proxy_headers=True)
 
 
 @click.group()
@@ -65,19 +110,37 @@ def _read_password(password_stdin: bool) -> str:
     return password
 
 
+def _set_password(name: str, password_stdin: bool, data_dir: Path, *, create: bool) -> None:
+    """Read a password and create the account (``create``) or give the existing one a new
+    password (which ends its sessions). Library errors become one-line click errors."""
+    from indexer.store import Store, curation
+
+    password = _read_password(password_stdin)
+    try:
+        with Store.open(data_dir) as store:
+            if create:
+                curation.add_user(store, name, password)
+            else:
+                curation.set_password(store, name, password)
+    except (ReelsearchError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @user.command("add")
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
 @data_dir_option
 def user_add(name: str, password_stdin: bool, data_dir: Path) -> None:
     """Create the curator account NAME (or set a new password for it)."""
-    from indexer.store import curation
-    from indexer.store import Store
-
-    password = _read_password(password_stdin)
-    try:
-        with Store.open(data_dir) as store:
-            curation.add_user(store, name, password)
-    except (ReelsearchError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+    _set_password(name, password_stdin, data_dir, create=True)
     click.echo(f"curator {name} can now sign in")
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from the first line of stdin.")
+@data_dir_option
+def user_passwd(name: str, password_stdin: bool, data_dir: Path) -> None:
+    """Set a new password for the curator NAME and end all of NAME's sessions."""
+    _set_password(name, password_stdin, data_dir, create=False)
+    click.echo(f"new password for curator {name}; all of {name}'s sessions have ended")

@@ -32,11 +32,14 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,  # upload limit (query images), bytes
     "TAXONOMY": None,  # path of a taxonomy TOML; None: the default taxonomy
     "ENCODER": None,  # an Encoder object or "module:attr"; None: the encoder the store records
+    "IMAGE_SEARCHES": 2,  # uploaded images decoded at once; more are answered 503 + Retry-After
     "THUMB_WIDTH": THUMB_WIDTH,  # pixels
     "SEARCH_LIMIT": 20,  # videos per search
     "VIDEOS_PER_PAGE": 50,  # rows of the videos list
-    "LOGIN_FAILURES": 10,  # failed sign-ins from one address ...
-    "LOGIN_WINDOW": 600,  # ... within this many seconds lock it out until the window passes
+    "LOGIN_FAILURES": 10,  # failed sign-ins of one account from one address ...
+    "LOGIN_FAILURES_ACCOUNT": 50,  # ... of one account from any address ...
+    "LOGIN_FAILURES_ADDRESS": 50,  # ... from one address to any account ...
+    "LOGIN_WINDOW": 600,  # ... within this many seconds lock that out until the window passes
     "SESSION_COOKIE_NAME": "reelsearch_session",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",

@@ -13,17 +13,17 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from indexer.errors import CloseLabelError, QueryError
 
 from .archive import archive
-from .curating import apply_change
-from .searching import label_view
+from .search_requests import label_view
+from .segment_edits import apply_change
 from .security import curator_required, current_user
 
-bp = Blueprint("curate", __name__, url_prefix="/videos/<int:video_id>/segments")
+bp = Blueprint("curate", __name__, url_prefix="/videos/<id:video_id>/segments")
 
 _DONE = {"accept": "Accepted", "reject": "Rejected", "edit": "Saved", "add": "Added",
          "delete": "Deleted"}
 
 
-def _run(action: str, video_id: int, segment_id: int | None = None):
+def _apply_form(action: str, video_id: int, segment_id: int | None = None):
     """Apply the action; flash the outcome; back to the video page."""
     anchor = "curator"
     try:
@@ -52,32 +52,32 @@ def _confirm_tag(exc: CloseLabelError, video_id: int) -> str:
 @curator_required
 def add(video_id: int):
     """Add a curator segment (category id or free-text tag, start, end)."""
-    return _run("add", video_id)
+    return _apply_form("add", video_id)
 
 
-@bp.post("/<int:segment_id>/accept")
+@bp.post("/<id:segment_id>/accept")
 @curator_required
 def accept(video_id: int, segment_id: int):
     """Confirm a segment."""
-    return _run("accept", video_id, segment_id)
+    return _apply_form("accept", video_id, segment_id)
 
 
-@bp.post("/<int:segment_id>/reject")
+@bp.post("/<id:segment_id>/reject")
 @curator_required
 def reject(video_id: int, segment_id: int):
     """Reject a segment (kept as rejected, so re-indexing does not bring it back)."""
-    return _run("reject", video_id, segment_id)
+    return _apply_form("reject", video_id, segment_id)
 
 
-@bp.post("/<int:segment_id>/edit")
+@bp.post("/<id:segment_id>/edit")
 @curator_required
 def edit(video_id: int, segment_id: int):
     """Change start, end and/or label."""
-    return _run("edit", video_id, segment_id)
+    return _apply_form("edit", video_id, segment_id)
 
 
-@bp.post("/<int:segment_id>/delete")
+@bp.post("/<id:segment_id>/delete")
 @curator_required
 def delete(video_id: int, segment_id: int):
     """Delete a curator segment."""
-    return _run("delete", video_id, segment_id)
+    return _apply_form("delete", video_id, segment_id)

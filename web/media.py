@@ -4,6 +4,10 @@ Files are found only by video id in the index: no route takes a path, so nothing
 index can be served. A thumbnail is the nearest stored frame of the same shot (made while
 indexing), else a frame on a 0.25 s grid (a bounded cache) made with PyAV on first request and
 cached under ``<data_dir>/thumbs``.
+
+A Range header that is not one well-formed byte range (``bytes=abc``, ``items=0-10``, several
+ranges) is ignored, as RFC 9110 allows, so the answer is the whole file (200), not 416; a
+well-formed range beyond the end is still 416. This holds for every file the app sends.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ import bisect
 import logging
 import mimetypes
 
-from flask import Blueprint, abort, current_app, send_file
+from flask import Blueprint, abort, current_app, request, send_file
 from PIL import Image
+from werkzeug.http import parse_range_header
 
 from indexer.errors import MediaError
 from indexer.media.thumbnails import frame_thumbnail
@@ -31,7 +36,19 @@ _TYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", "
 THUMB_MAX_AGE = 7 * 24 * 3600
 
 
-@bp.get("/media/videos/<int:video_id>")
+@bp.before_app_request
+def ignore_malformed_range() -> None:
+    """Drop a Range header that is not a single ``bytes`` range, before any view sees it."""
+    header = request.environ.get("HTTP_RANGE")
+    if header is None:
+        return
+    parsed = parse_range_header(header)
+    if parsed is None or parsed.units != "bytes" or len(parsed.ranges) != 1:
+        log.debug("ignoring the Range header %r", header)
+        del request.environ["HTTP_RANGE"]
+
+
+@bp.get("/media/videos/<id:video_id>")
 def video_file(video_id: int):
     """The video file, with Range support (206 Partial Content) so players can seek."""
     record = store().get_video(video_id)  # NotFoundError -> 404
@@ -87,11 +104,11 @@ def _thumbnail_file(record, seconds: float):
     return store().thumbnail(record, seconds, width, lambda: frame_thumbnail(record.path, seconds, width))
 
 
-@bp.get("/media/thumbs/<int:video_id>/<int:ms>.jpg")
+@bp.get("/media/thumbs/<id:video_id>/<int:ms>.jpg")
 def thumbnail(video_id: int, ms: int):
     """A ~320 px JPEG of the stored frame nearest ``ms`` milliseconds within its shot."""
     record = store().get_video(video_id)
-    return _send_thumbnail(record, _snap(*_timing(video_id), min(ms / 1000, record.duration)))
+    return _send_thumbnail(record, _snap(*_timing(video_id), min(ms, int(record.duration * 1000)) / 1000))
 
 
 def poster_time(record) -> float:
@@ -118,7 +135,7 @@ def poster_time(record) -> float:
     return store().poster_time(record, choose)
 
 
-@bp.get("/media/posters/<int:video_id>.jpg")
+@bp.get("/media/posters/<id:video_id>.jpg")
 def poster(video_id: int):
     """The video's poster: a representative frame, never a black or near-uniform one."""
     record = store().get_video(video_id)

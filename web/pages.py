@@ -15,7 +15,7 @@ from search.report import label_report
 from . import browsing
 from .archive import archive, store
 from .search_display import EmptyResult, explain_empty
-from .searching import SearchRequest, request_query, response_view, run_search
+from .search_requests import SearchRequest, request_query, response_view, run_search
 from .security import csrf_exempt, current_user
 from .timeline import category_colours, label_colour
 from .video_list import VideoQuery, file_size, list_videos
@@ -100,7 +100,7 @@ def search():
     try:
         req = _search_request()
         if req is not None:
-            response = response_view(run_search(archive().engine(), req), req, archive().taxonomy)
+            response = response_view(run_search(req), req, archive().taxonomy)
     except (QueryError, NotFoundError) as exc:
         status, error = (404 if isinstance(exc, NotFoundError) else 400), str(exc)
     category = request.values.get("category") or ""
@@ -182,10 +182,10 @@ def parse_time(value: str | None, duration: float) -> float | None:
     return min(t, duration)
 
 
-@bp.get("/videos/<int:video_id>")
+@bp.get("/videos/<id:video_id>")
 def video(video_id: int):
     """Player, timeline (lanes per label + shots), report form, curator tools, audit log."""
-    from .curating import audit_entries
+    from .segment_edits import audit_entries
 
     st, taxonomy = store(), archive().taxonomy
     record = st.get_video(video_id)  # NotFoundError -> 404

@@ -8,6 +8,9 @@ Design:
   view is marked :func:`csrf_exempt` (only read-only POSTs such as a search by uploaded image).
   A mismatch is answered 403.
 - Signing in clears the old session (no session fixation) and issues a fresh CSRF token.
+- Sessions are revocable: a session carries the curator's session generation from the store
+  and is checked against it on every request; signing out (and a password change) bumps the
+  generation, so a copied cookie stops working everywhere at once, also after a restart.
 """
 
 from __future__ import annotations
@@ -20,12 +23,18 @@ from typing import Any, Callable
 
 from flask import Flask, abort, current_app, redirect, request, session, url_for
 
+from indexer.errors import NotFoundError
+from indexer.store import access
+
+from .archive import store, writable_store
+
 log = logging.getLogger(__name__)
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _EXEMPT_ATTR = "_reelsearch_csrf_exempt"
+_GENERATION = "session_generation"
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; media-src 'self'; script-src 'self'; "
@@ -59,7 +68,8 @@ def _check_csrf() -> None:
     expected = session.get(CSRF_FIELD)
     sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD)
     if not expected or not sent or not hmac.compare_digest(str(expected), str(sent)):
-        log.info("CSRF check failed for %s %s", request.method, request.path)
+        log.warning("CSRF check failed for %s %s from %s (%s token)", request.method, request.path,
+                    request.remote_addr, "no" if not sent else "wrong")
         abort(403, "missing or invalid CSRF token: reload the page and try again "
                    f"(JSON clients: send the token from GET /api/session in the {CSRF_HEADER} header)")
 
@@ -70,17 +80,51 @@ def current_user() -> str | None:
     return user if isinstance(user, str) and user else None
 
 
+def session_generation(name: str) -> int | None:
+    """The curator's current session generation in the store (None: no such account)."""
+    return access.session_generation(store(), name)
+
+
+def end_sessions(name: str) -> None:
+    """End every session of the curator ``name`` (bump the generation). Raises StoreError."""
+    try:
+        with writable_store() as writer:
+            access.end_sessions(writer, name)
+    except NotFoundError:
+        log.info("signed out %r, whose account no longer exists", name)
+
+
 def sign_in(name: str) -> None:
-    """Start a fresh session for ``name`` (clears the old one; new CSRF token)."""
+    """Start a fresh session for ``name`` under its current session generation (clears the
+    old session; new CSRF token)."""
     session.clear()
     session.permanent = True
     session["user"] = name
+    session[_GENERATION] = session_generation(name) or 0
     csrf_token()
 
 
 def sign_out() -> None:
-    """Forget the signed-in user (a fresh CSRF token is issued on the next form)."""
+    """End every session of the signed-in curator (in the store) and clear this one (a fresh
+    CSRF token is issued on the next form). Raises StoreError if the store cannot be written."""
+    user = current_user()
+    if user is not None:
+        end_sessions(user)
+        log.info("curator %s signed out; all their sessions ended", user)
     session.clear()
+
+
+def _check_session() -> None:
+    """before_request hook: a session whose curator was signed out (or changed password, or
+    was removed) since it was issued is anonymous from now on (its CSRF token stays)."""
+    user = session.get("user")
+    if user is None:
+        return
+    generation = session.get(_GENERATION)
+    if not isinstance(user, str) or type(generation) is not int or session_generation(user) != generation:
+        log.info("ignoring an ended session of %r", user)
+        session.pop("user", None)
+        session.pop(_GENERATION, None)
 
 
 def wants_json() -> bool:
@@ -114,6 +158,7 @@ def _security_headers(response: Any) -> Any:
 
 def init_security(app: Flask) -> None:
     """Install the CSRF check, the headers and the template helpers on ``app``."""
+    app.before_request(_check_session)
     app.before_request(_check_csrf)
     app.after_request(_security_headers)
     app.jinja_env.globals.update(csrf_token=csrf_token, current_user=current_user)

@@ -114,7 +114,7 @@ class LabelModel:
         thresholds = self.thresholds.astype(np.float32)
         for c, neg in enumerate(self.negatives):
             rivals = np.concatenate([bg, (v @ neg.T).astype(np.float64)], axis=1)
-            out[:, c] = _first_softmax(sims[:, c], rivals)
+            out[:, c] = first_softmax(sims[:, c], rivals)
             loses = sims[:, c] <= rivals.max(axis=1)
             # float32 cap strictly below the float32 threshold that present() compares with
             out[loses, c] = np.minimum(out[loses, c], np.nextafter(thresholds[c], np.float32(0)))
@@ -178,8 +178,9 @@ def _rows(vectors: Sequence[np.ndarray], dim: int) -> np.ndarray:
     return np.stack(vectors) if vectors else np.zeros((0, dim), dtype=np.float32)
 
 
-def _first_softmax(target: np.ndarray, rivals: np.ndarray) -> np.ndarray:
-    """softmax(LOGIT_SCALE * [target, rivals...])[0] per row, computed stably."""
+def first_softmax(target: np.ndarray, rivals: np.ndarray) -> np.ndarray:
+    """softmax(LOGIT_SCALE * [target, rivals...])[0] per row, computed stably: how much a target
+    similarity wins over its rivals (labels here, search's background cutoff too)."""
     logits = LOGIT_SCALE * np.concatenate([target[:, None], rivals], axis=1)
     top = logits.max(axis=1, keepdims=True)
     weights = np.exp(logits - top)

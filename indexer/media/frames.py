@@ -84,7 +84,7 @@ class FrameScanner:
             self._sar = pixel_aspect(stream)
             clock = Clock(stream)
             # Decoding runs in its own thread, so the frame-threaded decoder keeps working
-            # while this thread scores and samples frames (decode alone keeps ~1.4 of 2 cores busy).
+            # while this thread scores and samples frames.
             frames = prefetch(self._decode(container, stream, clock, damage), maxsize=_DECODE_AHEAD)
             try:
                 yield from self._sample(self._timed(frames, clock, damage))

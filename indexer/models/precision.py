@@ -2,9 +2,9 @@
 
 The image tower is the main cost of indexing on a CPU. CPUs with native bfloat16 arithmetic
 (AVX512-BF16 or AMX: AMD Zen 4 and later, Intel Cooper Lake / Sapphire Rapids and later) run
-its matrix products several times faster in bf16 than in fp32 (on this project's 2-core EPYC,
-ViT-B-32 goes from ~22 to ~72 images/s at batch 32), while bf16 keeps fp32's exponent range, so CLIP
-vectors barely move (cosine ~0.99995 to fp32). Elsewhere bf16 is emulated and slower, so
+its matrix products several times faster in bf16 than in fp32 (``benchmarks/bench_index.py``
+prints the figures for a machine), while bf16 keeps fp32's exponent range, so CLIP vectors barely
+move from fp32's. Elsewhere bf16 is emulated and slower, so
 ``auto`` picks bf16 only where the CPU has it natively, else fp32. ``int8`` quantises the
 tower's linear layers dynamically (weights int8, activations fp32): a smaller gain here and a
 larger departure from fp32. The text tower always stays fp32, so queries are unchanged.

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from indexer.store import queries as q
 from indexer.store import segment_queries as qs
 from indexer.store.catalog import SegmentRecord
-from indexer.errors import QueryError
+from indexer.errors import NotFoundError, QueryError
 from indexer.store import Store
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 14, 8, 1
@@ -83,26 +83,51 @@ def verify_password(password: str, encoded: str) -> bool:
 
 
 def add_user(store: Store, name: str, password: str) -> bool:
-    """Create the curator account ``name``, or set a new password for it; return True if it
-    was created.
+    """Create the curator account ``name``, or set a new password for it (which ends all its
+    sessions); return True if it was created.
 
     Raises:
         QueryError: the name is not 1-64 of ``A-Z a-z 0-9 _ . @ -``, or the password is
             shorter than 8 characters.
         StoreError: the store is read-only.
     """
-    if not USER_NAME.fullmatch(name or ""):
-        raise QueryError("a user name is 1 to 64 letters, digits or _ . @ -")
-    if len(password or "") < MIN_PASSWORD:
-        raise QueryError(f"the password must have at least {MIN_PASSWORD} characters")
-    encoded = hash_password(password)
+    encoded = _new_hash(name, password)
     with store.catalog.write() as conn:
-        cur = conn.execute("UPDATE users SET password_hash = ? WHERE name = ?", (encoded, name))
-        if cur.rowcount:
+        if _set_hash(conn, name, encoded):
             return False
         conn.execute("INSERT INTO users (name, password_hash, created_at) VALUES (?, ?, ?)",
                      (name, encoded, time.time()))
     return True
+
+
+def set_password(store: Store, name: str, password: str) -> None:
+    """Give the existing account ``name`` a new password and end all its sessions.
+
+    Raises:
+        NotFoundError: no such account.
+        QueryError: bad name or a password shorter than 8 characters.
+        StoreError: the store is read-only.
+    """
+    encoded = _new_hash(name, password)
+    with store.catalog.write() as conn:
+        if not _set_hash(conn, name, encoded):
+            raise NotFoundError(f"no curator account {name!r}; create it with `reelsearch user add {name}`")
+
+
+def _new_hash(name: str, password: str) -> str:
+    """The hash of a new password after checking the name and the password. Raises QueryError."""
+    if not USER_NAME.fullmatch(name or ""):
+        raise QueryError("a user name is 1 to 64 letters, digits or _ . @ -")
+    if len(password or "") < MIN_PASSWORD:
+        raise QueryError(f"the password must have at least {MIN_PASSWORD} characters")
+    return hash_password(password)
+
+
+def _set_hash(conn: sqlite3.Connection, name: str, encoded: str) -> bool:
+    """Store a new password hash for an existing account and end its sessions; False if none."""
+    cur = conn.execute("UPDATE users SET password_hash = ?, session_generation = session_generation + 1 "
+                       "WHERE name = ?", (encoded, name))
+    return bool(cur.rowcount)
 
 
 def check_password(store: Store, name: str, password: str) -> bool:
@@ -280,7 +305,7 @@ def delete(store: Store, segment_id: int, user: str) -> SegmentRecord:
 def audit(store: Store, video_id: int, *, limit: int | None = None) -> list[AuditEntry]:
     """The video's audit log, newest first (kept after the video is deleted)."""
     sql = "SELECT * FROM audit_log WHERE video_id = ? ORDER BY at DESC, id DESC"
-    args: tuple = (int(video_id),)
+    args: tuple = (q.sql_id(video_id),)
     if limit is not None:
         sql, args = sql + " LIMIT ?", (*args, int(limit))
     with store.catalog.read() as conn:

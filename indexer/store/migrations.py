@@ -143,7 +143,6 @@ def _keep_uncovered(conn: sqlite3.Connection, seg_id: int, start: float, end: fl
                      "status, created_by, updated_at FROM segments WHERE id = ?", (a, b, seg_id))
 
 
-
 M003_TEXT_VECTORS = """
         CREATE TABLE text_vectors (
             encoder TEXT NOT NULL,
@@ -162,7 +161,24 @@ def m003_text_vectors(conn: sqlite3.Connection) -> None:
     _run_statements(conn, M003_TEXT_VECTORS)
 
 
-M004_SUMMARIES = """
+M004_SIGN_IN = """
+        ALTER TABLE users ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE sign_in_failures (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            key TEXT NOT NULL,
+            at REAL NOT NULL
+        );
+        CREATE INDEX sign_in_failures_key ON sign_in_failures (key, at);
+        CREATE INDEX sign_in_failures_at ON sign_in_failures (at)
+"""
+
+
+def m004_sign_in(conn: sqlite3.Connection) -> None:
+    """Revocable sessions (a generation per curator) and the failed sign-in ledger."""
+    _run_statements(conn, M004_SIGN_IN)
+
+
+M005_SUMMARIES = """
         ALTER TABLE videos ADD COLUMN name TEXT NOT NULL DEFAULT '';
         ALTER TABLE videos ADD COLUMN first_frame INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE videos ADD COLUMN frame_count INTEGER NOT NULL DEFAULT 0;
@@ -193,14 +209,14 @@ M004_SUMMARIES = """
 """
 
 
-def m004_summaries(conn: sqlite3.Connection) -> None:
+def m005_summaries(conn: sqlite3.Connection) -> None:
     """Summaries kept in step with every change (:mod:`indexer.store.summaries`): sortable
     video names, each video's frame-id range, frame sample keys, counters, label coverage."""
     from pathlib import PurePath
 
     from indexer.store import summaries
 
-    _run_statements(conn, M004_SUMMARIES)
+    _run_statements(conn, M005_SUMMARIES)
     for video_id, path, content_hash in conn.execute("SELECT id, path, content_hash FROM videos").fetchall():
         _contiguous_frames(conn, video_id)
         ids, pts = zip(*conn.execute("SELECT id, pts FROM frames WHERE video_id = ? ORDER BY id",
@@ -228,13 +244,14 @@ def _contiguous_frames(conn: sqlite3.Connection, video_id: int) -> None:
 
 
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_own_parent_segments,
-                                                              m003_text_vectors, m004_summaries)
+                                                              m003_text_vectors, m004_sign_in,
+                                                              m005_summaries)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def has_summaries(version: int) -> bool:
     """Whether a catalog at schema ``version`` has the summaries (and their triggers)."""
-    return m004_summaries in MIGRATIONS[:version]
+    return m005_summaries in MIGRATIONS[:version]
 
 
 def _run_statements(conn: sqlite3.Connection, script: str) -> None:

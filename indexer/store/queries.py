@@ -75,9 +75,20 @@ def videos_by_hash(conn: sqlite3.Connection, content_hash: str) -> list[VideoRec
     return [VideoRecord.from_row(r) for r in rows]
 
 
+SQL_INT_RANGE = range(-(2 ** 63), 2 ** 63)
+
+
+def sql_id(value: int) -> int:
+    """A row id SQLite can bind: an id outside its 64-bit range names no row, so it becomes -1
+    (no row has a negative id) instead of an OverflowError. Raises ValueError / TypeError for
+    a value that is not an integer."""
+    number = int(value)
+    return number if number in SQL_INT_RANGE else -1
+
+
 def get_video(conn: sqlite3.Connection, video_id: int) -> VideoRecord:
     """Raises: NotFoundError if there is no such video."""
-    row = conn.execute("SELECT * FROM videos WHERE id = ?", (int(video_id),)).fetchone()
+    row = conn.execute("SELECT * FROM videos WHERE id = ?", (sql_id(video_id),)).fetchone()
     if row is None:
         raise NotFoundError(f"no video with id {video_id} in the index")
     return VideoRecord.from_row(row)
@@ -157,7 +168,7 @@ def delete_video(conn: sqlite3.Connection, video_id: int) -> np.ndarray:
     """
     get_video(conn, video_id)
     ids = video_frame_ids(conn, [video_id])
-    conn.execute("DELETE FROM videos WHERE id = ?", (int(video_id),))
+    conn.execute("DELETE FROM videos WHERE id = ?", (sql_id(video_id),))
     return ids
 
 
@@ -165,12 +176,12 @@ def rename_video(conn: sqlite3.Connection, video_id: int, new_path: str, mtime: 
     """Raises: NotFoundError (no such video), StoreError (another video has that path)."""
     get_video(conn, video_id)
     other = conn.execute("SELECT id FROM videos WHERE path = ? AND id != ?",
-                         (new_path, int(video_id))).fetchone()
+                         (new_path, sql_id(video_id))).fetchone()
     if other is not None:
         raise StoreError(f"cannot rename video {video_id}: {new_path} is already indexed "
                          f"as video {other[0]}")
     conn.execute("UPDATE videos SET path = ?, name = ?, mtime = ? WHERE id = ?",
-                 (new_path, PurePath(new_path).name.casefold(), float(mtime), int(video_id)))
+                 (new_path, PurePath(new_path).name.casefold(), float(mtime), sql_id(video_id)))
 
 
 # --- frames and cuts --------------------------------------------------------------------
@@ -231,7 +242,7 @@ def frames(conn: sqlite3.Connection, video_id: int) -> tuple[np.ndarray, np.ndar
     """
     get_video(conn, video_id)
     rows = conn.execute("SELECT id, time, embedding FROM frames WHERE video_id = ? "
-                        "ORDER BY time, id", (int(video_id),)).fetchall()
+                        "ORDER BY time, id", (sql_id(video_id),)).fetchall()
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     times = np.array([r[1] for r in rows], dtype=np.float64)
     return ids, times, decode_vectors([r[2] for r in rows])
@@ -239,12 +250,12 @@ def frames(conn: sqlite3.Connection, video_id: int) -> tuple[np.ndarray, np.ndar
 
 def frame_times(conn: sqlite3.Connection, video_id: int) -> list[float]:
     """Times of a video's stored frames, in order (no embeddings read)."""
-    rows = conn.execute("SELECT time FROM frames WHERE video_id = ? ORDER BY time", (int(video_id),))
+    rows = conn.execute("SELECT time FROM frames WHERE video_id = ? ORDER BY time", (sql_id(video_id),))
     return [r[0] for r in rows]
 
 
 def cuts(conn: sqlite3.Connection, video_id: int) -> list[float]:
-    rows = conn.execute("SELECT time FROM cuts WHERE video_id = ? ORDER BY time", (int(video_id),))
+    rows = conn.execute("SELECT time FROM cuts WHERE video_id = ? ORDER BY time", (sql_id(video_id),))
     return [r[0] for r in rows]
 
 

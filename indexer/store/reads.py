@@ -30,11 +30,6 @@ class CatalogReads:
             spec = q.get_meta(conn, "encoder_spec")
         return None if spec is None else json.loads(spec)
 
-    def encoder_name(self) -> str | None:
-        """The name recorded by :meth:`bind_encoder`, or None."""
-        with self.catalog.read() as conn:
-            return q.get_meta(conn, "encoder_name")
-
     @property
     def dim(self) -> int | None:
         """Embedding dimension of the bound encoder (None before the first bind)."""

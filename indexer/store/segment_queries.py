@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from indexer.store.catalog import SegmentRecord
 from indexer.errors import NotFoundError
+from indexer.store.queries import sql_id
 from indexer.types import Segment
 
 
@@ -49,13 +50,13 @@ def segments(conn: sqlite3.Connection, video_id: int, *,
     sql = "SELECT * FROM segments WHERE video_id = ?"
     if not include_rejected:
         sql += " AND status = 'active'"
-    rows = conn.execute(sql + " ORDER BY start, label, id", (int(video_id),))
+    rows = conn.execute(sql + " ORDER BY start, label, id", (sql_id(video_id),))
     return [SegmentRecord.from_row(r) for r in rows]
 
 
 def get_segment(conn: sqlite3.Connection, segment_id: int) -> SegmentRecord:
     """Raises: NotFoundError if there is no such segment."""
-    row = conn.execute("SELECT * FROM segments WHERE id = ?", (int(segment_id),)).fetchone()
+    row = conn.execute("SELECT * FROM segments WHERE id = ?", (sql_id(segment_id),)).fetchone()
     if row is None:
         raise NotFoundError(f"no segment with id {segment_id}")
     return SegmentRecord.from_row(row)

@@ -12,9 +12,9 @@ import logging
 import math
 from typing import Any, Mapping
 
-from indexer.store import curation
 from indexer.errors import NotFoundError, QueryError
 from indexer.labels.names import label_resolver
+from indexer.store import curation
 
 from .archive import archive, store, writable_store
 
@@ -43,7 +43,7 @@ def parse_seconds(value: Any, name: str, *, required: bool) -> float | None:
         raise QueryError(f"{name} must be a number of seconds, got {value!r}")
     try:
         seconds = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise QueryError(f"{name} must be a number of seconds, got {value!r}") from None
     if not math.isfinite(seconds) or seconds < 0:
         raise QueryError(f"{name} must be a number of seconds >= 0, got {value!r}")
