@@ -79,6 +79,26 @@ def build(archive: SyntheticArchive, folder: Path) -> None:
     print(f"  on disk: catalog {mib(folder / Store.CATALOG):7.1f} MiB  index {mib(folder / Store.VECTORS):6.1f} MiB")
 
 
+def retune(folder: Path) -> None:
+    """Tune the stored IVF index's nprobe again with the store's tuner (for a store built by an
+    earlier run: the build itself is unchanged) and save it."""
+    from indexer.store.ivf import RECALL_K, _merge_topk, _tune_queries, tune_nprobe
+    from indexer.store.sync import CatalogFrames
+
+    began = time.perf_counter()
+    with Store.open(folder) as store:
+        index = store._vectors.become_writer(10.0)
+        queries = _tune_queries(store.sample_vectors(20_000), np.random.default_rng(0))
+        best = (np.full((len(queries), RECALL_K), -np.inf, np.float32), np.full((len(queries), RECALL_K), -1, np.int64))
+        with store.catalog.read() as conn:
+            for ids, vectors in CatalogFrames(conn, DIM).vectors_after(0):
+                best = _merge_topk(best, queries @ vectors.T, ids, RECALL_K)
+        nprobe, recall = tune_nprobe(index._base, queries, best[1])
+        index._base.nprobe = nprobe
+        store._vectors.save()
+    print(f"  re-tuned the stored index: nprobe {nprobe}, recall@10 {recall:.3f} ({time.perf_counter() - began:.0f} s)")
+
+
 def step_costs(store: Store, taxonomy) -> None:
     """Time every read the pages and a first search make that could grow with the archive,
     each on its own (summaries the store maintains; one page of a listing)."""
@@ -209,6 +229,8 @@ def main() -> None:
     parser.add_argument("--text-z", default="", help="with --cutoff-only: Z values to compare, e.g. 4,5,6")
     parser.add_argument("--no-server", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the data dirs")
+    parser.add_argument("--reuse", action="store_true", help="use a data dir kept by an earlier run (implies --keep)")
+    parser.add_argument("--retune", action="store_true", help="with --reuse: tune the index's nprobe again")
     args = parser.parse_args()
     categories = list(load_taxonomy().ids)
     print("other processes share this machine's cores; figures move from run to run")
@@ -216,11 +238,18 @@ def main() -> None:
         videos = min(args.videos, max(1, frames // 10))
         archive = SyntheticArchive(videos, frames // videos, categories)
         folder = args.dir / f"{frames}"
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
+        reuse = args.reuse and (folder / Store.CATALOG).exists()
+        if not reuse:
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
         print(f"\n== {archive.frames:,} frames: {videos:,} videos x {archive.per_video} frames, dim {DIM}")
         try:
-            build(archive, folder)
+            if reuse:
+                print(f"  (the store in {folder} from an earlier run)")
+                if args.retune:
+                    retune(folder)
+            else:
+                build(archive, folder)
             if args.cutoff_only:
                 with Store.open(folder, readonly=True) as store:
                     engine = SearchEngine(store, SyntheticEncoder(), load_taxonomy())
@@ -232,7 +261,7 @@ def main() -> None:
             if not args.no_server:
                 server_figures(archive, folder, args.queries, args.k, args.clients)
         finally:
-            if not args.keep:
+            if not (args.keep or args.reuse):
                 shutil.rmtree(folder, ignore_errors=True)
 
 
