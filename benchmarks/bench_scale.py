@@ -150,8 +150,13 @@ def engine_figures(archive: SyntheticArchive, folder: Path, queries: int, k: int
         "more like this": lambda t: engine.search_like(videos[t], float(rng.integers(archive.per_video)) * 0.5, k=k),
     }
     for name, run in runs.items():
-        seconds = [timed(run, t)[1] for t in topics]
-        print(f"  engine {name:<28} {pct(seconds)}")
+        seconds, cpu = [], []
+        for t in topics:
+            began = time.thread_time()
+            seconds.append(timed(run, t)[1])
+            cpu.append(time.thread_time() - began)
+        print(f"  engine {name:<37} wall {pct(seconds)}  CPU p50 {np.median(cpu) * 1000:6.1f} ms "
+              f"p99 {np.percentile(cpu, 99) * 1000:6.1f} ms")
     cutoff_figures(archive, engine, topics)
     print(f"  bench process RSS {proc_memory(os.getpid())['VmRSS']:.0f} MiB")
     store.close()
@@ -196,8 +201,10 @@ def server_figures(archive: SyntheticArchive, folder: Path, queries: int, k: int
                                for t in topics],
         }
         for name, paths in loops.items():
+            cpu_before = server.cpu_seconds()
             seconds, _ = timed_loop(server, paths)
-            print(f"  serve {name:<29} {pct(seconds)}")
+            cpu = (server.cpu_seconds() - cpu_before) / len(paths)
+            print(f"  serve {name:<29} wall {pct(seconds)}  server CPU {cpu * 1000:6.1f} ms a request")
         middle = max(1, archive.videos // 100)
         pages = [("/browse", "/browse"), ("/api/categories", "/api/categories"),
                  ("/videos (page 1)", "/videos"), (f"/videos?page={middle}", f"/videos?page={middle}"),

@@ -85,6 +85,11 @@ class Server:
             conn.close()
         return response.status, body, seconds
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used so far (user + system, all threads)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def memory(self) -> dict[str, float]:
         return proc_memory(self.proc.pid)
 
