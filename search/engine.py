@@ -145,6 +145,17 @@ class SearchEngine:
         label = f"like {video.path.name}@{time:.3f}"  # the time asked for, not the stored frame's
         return self._search_vector(query, judge, _filters(filters, **fields), k, label, "like")
 
+    def search_vector(self, vector: np.ndarray, label: str, *, k: int = 20, min_score: float | None = None,
+                      filters: Filters | None = None, **fields: Any) -> SearchResponse:
+        """Scenes near any query vector (a query refined by relevance feedback), judged like an
+        image query. Raises QueryError (bad vector, ``k`` or filter), NotFoundError."""
+        query = np.asarray(vector, dtype=np.float32).reshape(-1)
+        norm = float(np.linalg.norm(query))
+        if query.size != self.store.dim or not math.isfinite(norm) or norm == 0:
+            raise QueryError(f"a query vector must have {self.store.dim} finite, not all zero, numbers")
+        query = query / norm
+        return self._search_vector(query, self._judge(query, min_score), _filters(filters, **fields), k, label, "image")
+
     def embed(self, query: ParsedQuery) -> QueryVectors:
         """The query's vectors (term embeddings come from the LRU cache when seen before).
 

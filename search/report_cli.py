@@ -111,11 +111,12 @@ def resolve_video(store: Store, arg: str, taxonomy: Taxonomy, choice: dict[str, 
 
 
 def _index_now(store: Store, path: Path, taxonomy: Taxonomy, choice: dict[str, Any]) -> VideoRecord:
-    from indexer.labels.classify import LabelModel  # noqa: PLC0415 (only a new file needs the pipeline)
-    from indexer.pipeline.orchestrate import Indexer  # noqa: PLC0415
+    from indexer.pipeline.labelling import current_label_model, with_user_categories  # noqa: PLC0415
+    from indexer.pipeline.orchestrate import Indexer  # noqa: PLC0415 (only a new file needs the pipeline)
 
     encoder = resolve_encoder(store, choice)
-    result = Indexer(store, encoder, LabelModel.build(taxonomy, store.cached_texts(encoder, "prompt"))).index_file(path)
+    labels = current_label_model(store, with_user_categories(taxonomy, store), store.cached_texts(encoder, "prompt"))
+    result = Indexer(store, encoder, labels).index_file(path)
     store.flush()
     if result.failed or result.video_id is None:
         raise MediaError(path, result.reason or "could not be indexed")

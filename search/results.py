@@ -46,9 +46,10 @@ class VideoResult:
         if not math.isfinite(self.score):
             raise ValueError(f"score must be finite, got {self.score!r}")
 
-    def to_dict(self, rank: int) -> dict:
-        """The one JSON shape of a search result (CLI ``search --json`` lines and ``/api/search``)."""
-        path = str(self.video.path)
+    def to_dict(self, rank: int, shown_path: str | None = None) -> dict:
+        """The one JSON shape of a search result (CLI ``search --json`` lines and ``/api/search``);
+        ``shown_path`` replaces the video's path in it (the web app hides absolute paths)."""
+        path = str(self.video.path) if shown_path is None else shown_path
         return {"rank": rank, "video_id": self.video.id, "path": path, "duration": self.video.duration,
                 "score": round(self.score, 6), "scenes": [scene_dict(s, path) for s in self.scenes]}
 

@@ -163,11 +163,22 @@ def test_serve_migrates_an_old_index(group, writable_data, monkeypatch):
     from indexer.store import Store, migrations
 
     catalog = writable_data.data_dir / Store.CATALOG
-    conn = sqlite3.connect(catalog)  # back to the first schema version, as an older reelsearch left it
+    conn = sqlite3.connect(catalog)  # back to schema version 3, as an older reelsearch left it
     with conn:
-        conn.execute("DROP TABLE sign_in_failures")
+        for table in ("user_categories", "label_models", "learn_runs", "reviews", "sign_in_failures"):
+            conn.execute(f"DROP TABLE {table}")  # what migrations 4 (sign-in) and 5 (curator learning) add
         conn.execute("ALTER TABLE users DROP COLUMN session_generation")
-        conn.execute(f"PRAGMA user_version = {migrations.SCHEMA_VERSION - 1}")
+        for trigger in ("videos_counted", "videos_uncounted", "videos_recounted", "segments_added",
+                        "segments_removed", "segments_changed"):  # and what migration 6 (summaries) adds
+            conn.execute(f"DROP TRIGGER {trigger}")
+        for index in ("videos_name", "videos_duration", "videos_indexed_at", "frames_sample"):
+            conn.execute(f"DROP INDEX {index}")
+        for table in ("counters", "label_coverage", "label_totals", "coverage_dirty"):
+            conn.execute(f"DROP TABLE {table}")
+        for table, column in (("videos", "name"), ("videos", "first_frame"), ("videos", "frame_count"),
+                              ("frames", "sample_key")):
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        conn.execute("PRAGMA user_version = 3")
     conn.close()
     calls = {}
     monkeypatch.setattr(waitress, "serve", lambda app, **kw: calls.update(app=app))

@@ -77,7 +77,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Raises FileNotFoundError / tomllib.TOMLDecodeError for a bad config file and OSError when
     the secret key cannot be created in the data dir.
     """
-    from . import api, auth, curate, media, pages
+    from . import api, auth, curate, media, pages, teach
     from .archive import init_archive
     from .config import load_config
     from .errors import init_errors
@@ -93,7 +93,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.filters["ts"] = _timestamp
     app.jinja_env.filters["human"] = _human_duration
     app.jinja_env.filters["date"] = _date
-    for blueprint in (pages.bp, curate.bp, api.bp, auth.bp, media.bp):
+    for blueprint in (pages.bp, curate.bp, teach.bp, api.bp, auth.bp, media.bp):
         app.register_blueprint(blueprint)
     log.info("reelsearch web app for %s", app.config["DATA_DIR"])
     return app

@@ -17,11 +17,12 @@ from indexer.errors import CloseLabelError, NotFoundError, QueryError
 from search.report import label_report, labels_json, video_labels
 
 from . import browsing
-from .archive import archive, store
+from .archive import archive, shown_path, store
 from .segment_edits import apply_change, audit_entries
 from .pages import label_totals, overall_stats, page_number, restricted_summary
-from .search_requests import SearchRequest, label_view, parse_k, request_query, response_view, run_search
+from .search_requests import SearchRequest, label_view, parse_k, request_query
 from .security import csrf_exempt, curator_required, current_user
+from .teaching import search_with_feedback
 from .timeline import category_colours
 from .video_page import audit_dict, segment_dict, video_dict
 
@@ -45,10 +46,11 @@ def _search_request() -> SearchRequest:
 @bp.route("/search", methods=["GET", "POST"])
 @csrf_exempt  # read-only; POST only carries an uploaded image
 def search():
-    """Search by text (q), by image (multipart 'image') or like a frame (like=ID@SECONDS)."""
+    """Search by text (q), by image (multipart 'image') or like a frame (like=ID@SECONDS);
+    ``up``/``down`` (VIDEO@START-END, repeated) refine it by relevance feedback."""
     req = _search_request()
-    response = run_search(req)
-    return jsonify(response_view(response, req, archive().taxonomy))
+    view, feedback = search_with_feedback(req, request.values)
+    return jsonify({**view, "feedback": {"up": feedback["up"], "down": feedback["down"], "refined": feedback["refined"]}})
 
 
 @bp.get("/categories")
@@ -103,7 +105,7 @@ def video(video_id: int):
     record = st.get_video(video_id)
     rejected = request.args.get("include_rejected", "").lower() in ("1", "true", "yes")
     colours = category_colours(taxonomy.ids)
-    present = labels_json(record, video_labels(st, record, taxonomy), taxonomy)["labels"]
+    present = labels_json(record, video_labels(st, record, taxonomy), taxonomy)["labels"]  # no path
     return jsonify(video=video_dict(record), labels=present, cuts=st.cuts(video_id),
                    segments=[segment_dict(s, colours) for s in st.segments(video_id, include_rejected=rejected)],
                    media=f"/media/videos/{video_id}")
@@ -115,7 +117,7 @@ def report(video_id: int):
     st = store()
     record = st.get_video(video_id)
     view = label_report(st, record, request.args.get("label", ""), archive().taxonomy, archive().encoder)
-    return jsonify(view.to_json())
+    return jsonify({**view.to_json(), "video": shown_path(record.path)})
 
 
 @bp.get("/videos/<id:video_id>/audit")

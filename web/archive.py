@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -48,8 +49,9 @@ class Archive:
     """Process-wide access to one data dir: store reader, taxonomy, encoder, search engine."""
 
     def __init__(self, data_dir: Path, *, taxonomy_path: Path | None = None,
-                 encoder: Any = None, image_searches: int = 2) -> None:
+                 encoder: Any = None, image_searches: int = 2, show_full_paths: bool = False) -> None:
         self.data_dir = Path(data_dir)
+        self.show_full_paths = show_full_paths
         self.uploads = UploadDecoder(image_searches)  # decodes query images, a few at a time
         self.taxonomy_path = Path(taxonomy_path) if taxonomy_path else None
         self._encoder_choice = encoder
@@ -100,6 +102,17 @@ class Archive:
                 self._cache.popitem(last=False)
         return value
 
+    def shown_path(self, path: Path) -> str:
+        """How a video's path is shown: relative to the folder that holds every indexed video
+        (the absolute path with ``show_full_paths``), so the server's layout stays private."""
+        if self.show_full_paths:
+            return str(path)
+        root = self.cached("video_root", lambda: common_folder(v.path for v in self.reader().list_videos()))
+        try:
+            return Path(path).relative_to(root).as_posix() if root else Path(path).name
+        except ValueError:  # a video indexed since the root was computed
+            return Path(path).name
+
     def close(self) -> None:
         """Close the reader (tests, shutdown)."""
         with self.lock:
@@ -111,12 +124,19 @@ class Archive:
     # -- taxonomy, encoder, engine --------------------------------------------------------
     @property
     def taxonomy(self) -> Any:
-        """The category taxonomy (loaded once). Raises TaxonomyError if the file is malformed."""
+        """The category taxonomy (the file is read once) with the categories curators created in
+        the store. Raises TaxonomyError if the file is malformed."""
         if self._taxonomy is None:
             from indexer.labels.taxonomy import load_taxonomy
 
             self._taxonomy = load_taxonomy(self.taxonomy_path)
-        return self._taxonomy
+        from indexer.store import Store
+
+        if not (self.data_dir / Store.CATALOG).exists():
+            return self._taxonomy
+        from indexer.pipeline.labelling import with_user_categories
+
+        return self.cached("taxonomy", lambda: with_user_categories(self._taxonomy, self.reader()))
 
     def encoder(self) -> Any:
         """The configured encoder, else the one the store was built with (loaded once).
@@ -143,11 +163,23 @@ class Archive:
         """The search engine over the shared reader (built once per opened store)."""
         store = self.reader()
         with self.lock:
-            if self._engine is None:
+            taxonomy = self.taxonomy
+            if self._engine is None or self._engine.taxonomy is not taxonomy:  # a user category was added
                 from search.engine import SearchEngine
 
-                self._engine = SearchEngine(store, store.cached_texts(self.encoder()), self.taxonomy)
+                self._engine = SearchEngine(store, store.cached_texts(self.encoder()), taxonomy)
             return self._engine
+
+
+def common_folder(paths: Iterator[Path] | list[Path]) -> Path | None:
+    """The deepest folder containing all ``paths`` (None for none)."""
+    parents = [str(Path(p).parent) for p in paths]
+    return Path(os.path.commonpath(parents)) if parents else None
+
+
+def shown_path(path: Path) -> str:
+    """:meth:`Archive.shown_path` of the current app."""
+    return archive().shown_path(path)
 
 
 def archive() -> Archive:
@@ -176,4 +208,5 @@ def init_archive(app: Flask) -> None:
     """Attach an Archive for ``app.config['DATA_DIR']`` to ``app``."""
     app.extensions[EXTENSION] = Archive(app.config["DATA_DIR"], taxonomy_path=app.config.get("TAXONOMY"),
                                         encoder=app.config.get("ENCODER"),
-                                        image_searches=int(app.config["IMAGE_SEARCHES"]))
+                                        image_searches=int(app.config["IMAGE_SEARCHES"]),
+                                        show_full_paths=bool(app.config["SHOW_FULL_PATHS"]))

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 from indexer.store.coverage import coverage, covered_seconds, label_tree, video_coverage
 
+from .archive import shown_path
 from .timeline import category_colours, label_colour, make_block
 
 PER_PAGE = 50
@@ -98,7 +99,7 @@ def label_listing(store: Any, taxonomy: Any, label: str, page: int = 1,
         if not mine:  # changed since the page was counted
             continue
         longest = max(mine, key=lambda s: (s.end - s.start, -s.start))
-        rows.append({"video_id": video.id, "name": video.path.name, "path": str(video.path),
+        rows.append({"video_id": video.id, "name": video.path.name, "path": shown_path(video.path),
                      "thumb_time": round((longest.start + longest.end) / 2, 6),
                      "duration": video.duration, "screen_time": round(seconds, 6),
                      "share": seconds / video.duration if video.duration else 0.0,

@@ -32,6 +32,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,  # upload limit (query images), bytes
     "TAXONOMY": None,  # path of a taxonomy TOML; None: the default taxonomy
     "ENCODER": None,  # an Encoder object or "module:attr"; None: the encoder the store records
+    "SHOW_FULL_PATHS": False,  # False: video paths relative to the folder holding all videos
     "IMAGE_SEARCHES": 2,  # uploaded images decoded at once; more are answered 503 + Retry-After
     "THUMB_WIDTH": THUMB_WIDTH,  # pixels
     "SEARCH_LIMIT": 20,  # videos per search

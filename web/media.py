@@ -23,7 +23,7 @@ from werkzeug.http import parse_range_header
 from indexer.errors import MediaError
 from indexer.media.thumbnails import frame_thumbnail
 
-from .archive import archive, store
+from .archive import archive, shown_path, store
 from .posters import Look, choose_poster, look_of
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def video_file(video_id: int):
     record = store().get_video(video_id)  # NotFoundError -> 404
     path = record.path
     if not path.is_file():
-        abort(404, f"the file of video {video_id} is no longer at {path}")
+        abort(404, f"the file of video {video_id} is no longer at {shown_path(path)}")
     mimetype = _TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] \
         or "application/octet-stream"
     response = send_file(path, mimetype=mimetype, conditional=True, etag=True, max_age=0)

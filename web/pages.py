@@ -13,10 +13,11 @@ from search.filters import restricted_roots
 from search.report import label_report
 
 from . import browsing
-from .archive import archive, store
+from .archive import archive, shown_path, store
 from .search_display import EmptyResult, explain_empty
-from .search_requests import SearchRequest, request_query, response_view, run_search
+from .search_requests import SearchRequest, request_query
 from .security import csrf_exempt, current_user
+from .teaching import search_with_feedback
 from .timeline import category_colours, label_colour
 from .video_list import VideoQuery, file_size, list_videos
 from .video_page import audit_dict, segment_dict, timeline, video_dict
@@ -96,11 +97,11 @@ def search():
     if request.method == "POST" and not (request.files.get("image") and request.files["image"].filename):
         return redirect(url_for("pages.search", q=request.form.get("q", "").strip() or None,
                                 category=request.form.get("category") or None))
-    status, error, response, req = 200, None, None, None
+    status, error, response, req, feedback = 200, None, None, None, None
     try:
         req = _search_request()
         if req is not None:
-            response = response_view(run_search(req), req, archive().taxonomy)
+            response, feedback = search_with_feedback(req, request.values)
     except (QueryError, NotFoundError) as exc:
         status, error = (404 if isinstance(exc, NotFoundError) else 400), str(exc)
     category = request.values.get("category") or ""
@@ -109,7 +110,7 @@ def search():
     return render_template(
         "search.html", active="search", q=request.values.get("q", ""), category=category,
         category_name=names.get(category, category), categories=category_options(),
-        response=response, empty=empty, error=error, like_info=_like_info(req), stats=overall_stats(),
+        response=response, empty=empty, error=error, like_info=_like_info(req), stats=overall_stats(), feedback=feedback,
         upload_limit_mb=f"{current_app.config['MAX_CONTENT_LENGTH'] / 1048576:g}"), status
 
 
@@ -195,7 +196,8 @@ def video(video_id: int):
     status, report, report_error, label = 200, None, None, (request.args.get("label") or "").strip()
     if label:
         try:
-            report = label_report(st, record, label, taxonomy, archive().encoder).to_json()
+            report = {**label_report(st, record, label, taxonomy, archive().encoder).to_json(),
+                      "video": shown_path(record.path)}
         except QueryError as exc:
             status, report_error = 400, str(exc)
     view = timeline(record, segments, st.cuts(video_id), taxonomy, show_rejected=curator, report=report)

@@ -14,7 +14,7 @@ from indexer.errors import NotFoundError, QueryError
 from indexer.types import format_timestamp
 from search.query import parse_like as parse_query_like
 
-from .archive import archive
+from .archive import archive, shown_path
 from .search_display import add_strengths
 from .timeline import category_colours, label_colour, make_block
 
@@ -123,7 +123,7 @@ def response_view(response: Any, req: SearchRequest, taxonomy: Any) -> dict[str,
     the one shape of :meth:`search.results.VideoResult.to_dict`, plus links and display data."""
     results = []
     for rank, result in enumerate(response.results, 1):
-        video, core = result.video, result.to_dict(rank)
+        video, core = result.video, result.to_dict(rank, shown_path(result.video.path))
         results.append({**core, "name": video.path.name, "href": url_for("pages.video", video_id=video.id),
                         "scenes": [scene_view(video.id, s, taxonomy, video.duration) for s in core["scenes"]]})
     add_strengths(results, response.cutoff)

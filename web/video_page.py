@@ -12,6 +12,7 @@ from typing import Any, Mapping
 from indexer.store.coverage import label_tree, video_coverage
 from indexer.types import format_timestamp
 
+from .archive import shown_path
 from .ruler import ruler_ticks
 from .timeline import (category_colours, label_colour, nest_lanes, report_lane, segment_lanes,
                        shot_lane)
@@ -27,7 +28,7 @@ def fps_label(fps: Any) -> str:
 
 def video_dict(video: Any) -> dict[str, Any]:
     """JSON-able metadata of a VideoRecord."""
-    return {"id": video.id, "name": video.path.name, "path": str(video.path),
+    return {"id": video.id, "name": video.path.name, "path": shown_path(video.path),
             "duration": video.duration, "duration_hms": format_timestamp(video.duration),
             "fps": None if video.fps is None else f"{video.fps.numerator}/{video.fps.denominator}",
             "fps_label": fps_label(video.fps), "width": video.width, "height": video.height,

@@ -50,9 +50,9 @@ def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batc
           shot_aware: bool, reencode_window: float, prune: bool, optimize: bool, taxonomy: Path | None, data_dir: Path,
           **encoder_kw) -> None:
     """Index video files and folders (recursively) into the store."""
-    from indexer.labels.classify import LabelModel
-    from indexer.pipeline.orchestrate import IndexOptions, prune_missing
     from indexer.labels.taxonomy import load_taxonomy
+    from indexer.pipeline.labelling import current_label_model, with_user_categories
+    from indexer.pipeline.orchestrate import IndexOptions, prune_missing
 
     if not paths and not (prune or optimize):
         raise click.UsageError("give at least one file or folder to index (or --prune / --optimize)")
@@ -64,7 +64,8 @@ def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batc
             if paths:
                 encoder = resolve_encoder(store, encoder_choice(encoder_kw))
                 warn_if_random_weights(store)
-                labels = LabelModel.build(load_taxonomy(taxonomy), store.cached_texts(encoder, "prompt"))
+                tax = with_user_categories(load_taxonomy(taxonomy), store)
+                labels = current_label_model(store, tax, store.cached_texts(encoder, "prompt"))
                 failed = _index_paths(store, encoder, labels, options, paths)
                 # a model loaded now records what a store of an older version lacks (its text tower)
                 store.bind_encoder(encoder.name, encoder.dim, encoder_spec(encoder))

@@ -20,6 +20,9 @@ COMMANDS = {
     "search": "search.cli:search",
     "report": "search.report_cli:report",
     "labels": "search.report_cli:labels",
+    "eval": "search.teach.cli:eval_command",
+    "learn": "search.teach.cli:learn",
+    "review": "search.teach.cli:review",
     "serve": "web.cli:serve",
     "user": "web.cli:user",
 }

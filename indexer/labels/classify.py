@@ -21,6 +21,10 @@ all its competitors it is capped just below the threshold (for thresholds >= 0.5
 changes anything: losing to a competitor already means ``p_c < 0.5``). So :meth:`LabelModel.present`
 is a plain threshold test on the scores, and ``scores`` followed by ``present`` is always exact.
 
+A category with a learned head (:class:`~indexer.labels.heads.LearnedHead`, fitted to curator
+judgements by ``reelsearch learn``) is scored by that head instead: its calibrated probability,
+against the head's own threshold (:meth:`LabelModel.with_heads`).
+
 Hierarchy is not applied here: every category is scored and decided on its own prompts, so a
 stored parent segment is evidence of the parent itself. Where a parent is present because of a
 child (and how curator rejections change that) is derived at read time by :mod:`indexer.store.coverage`.
@@ -29,13 +33,15 @@ child (and how curator rejections change that) is derived at read time by :mod:`
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
 
-from indexer.models.encoder import Encoder, l2_normalize
+from indexer.labels.heads import LearnedHead
 from indexer.labels.taxonomy import Taxonomy
+from indexer.models.encoder import Encoder, l2_normalize
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +59,7 @@ class LabelModel:
         thresholds: (C,) float64, probability each label needs.
         background: (B, d) float32, shared competitor vectors (B >= 1 unless every label has negatives).
         negatives: per label, a (k, d) float32 array of its own competitors (k may be 0).
+        heads: per label, its learned head or None (empty: no label has one).
     """
 
     labels: tuple[str, ...]
@@ -60,6 +67,7 @@ class LabelModel:
     thresholds: np.ndarray
     background: np.ndarray
     negatives: tuple[np.ndarray, ...]
+    heads: tuple[LearnedHead | None, ...] = ()
 
     def __post_init__(self) -> None:
         c = len(self.labels)
@@ -76,6 +84,8 @@ class LabelModel:
             raise ValueError(f"negatives must hold one (k, {d}) array per label")
         if any(len(self.background) + len(n) == 0 for n in self.negatives):
             raise ValueError("every label needs at least one competitor (background or negative prompt)")
+        if self.heads and (len(self.heads) != c or any(h is not None and h.dim != d for h in self.heads)):
+            raise ValueError(f"heads must hold one LearnedHead of dim {d} (or None) per label")
 
     @property
     def dim(self) -> int:
@@ -100,6 +110,13 @@ class LabelModel:
         log.debug("label model: %d labels, %d prompts embedded", len(cats), len(texts))
         return model
 
+    def with_heads(self, heads: Mapping[str, LearnedHead]) -> LabelModel:
+        """This model with the learned ``heads`` (label -> head; unknown labels are ignored) scoring
+        their labels, each against its own threshold; labels without one stay zero-shot."""
+        by_label = tuple(heads.get(label) for label in self.labels)
+        thresholds = np.array([h.threshold if h is not None else t for h, t in zip(by_label, self.thresholds)])
+        return replace(self, heads=by_label if any(by_label) else (), thresholds=thresholds)
+
     def scores(self, vectors: np.ndarray) -> np.ndarray:
         """Per-frame, per-label scores in [0, 1]: (N, d) embeddings -> (N, C) float32.
 
@@ -118,6 +135,9 @@ class LabelModel:
             loses = sims[:, c] <= rivals.max(axis=1)
             # float32 cap strictly below the float32 threshold that present() compares with
             out[loses, c] = np.minimum(out[loses, c], np.nextafter(thresholds[c], np.float32(0)))
+        for c, head in enumerate(self.heads):
+            if head is not None:
+                out[:, c] = head.probabilities(v)
         return out
 
     def present(self, scores: np.ndarray) -> np.ndarray:

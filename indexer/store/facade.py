@@ -40,6 +40,7 @@ from indexer.store.segment_queries import LabelStat
 from indexer.errors import EncoderMismatchError, StoreError
 from indexer.store.reads import CatalogReads
 from indexer.store.sync import CatalogFrames, VectorFile
+from indexer.store.teaching import Teaching
 from indexer.store.text_vectors import CachedTextEncoder, TextVectors
 from indexer.store.thumbnails import cached_poster_time, cached_thumbnail, remove_thumbnails, save_thumbnails
 from indexer.types import Segment, ShotCut
@@ -81,6 +82,7 @@ class Store(CatalogReads):
         self._flush_every = (flush_every_videos, flush_every_seconds)
         self._ranges = VideoRanges()  # frame id -> video id
         self.text_vectors = TextVectors(catalog)  # cached prompt and query embeddings
+        self.teaching = Teaching(catalog)  # reviewed marks, learned models, user categories
         self._closed = False
 
     @classmethod

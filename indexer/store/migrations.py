@@ -178,7 +178,49 @@ def m004_sign_in(conn: sqlite3.Connection) -> None:
     _run_statements(conn, M004_SIGN_IN)
 
 
-M005_SUMMARIES = """
+M005_CURATOR_LEARNING = """
+        CREATE TABLE reviews (
+            video_id INTEGER NOT NULL REFERENCES videos (id) ON DELETE CASCADE,
+            label TEXT NOT NULL,
+            user TEXT NOT NULL,
+            at REAL NOT NULL,
+            PRIMARY KEY (video_id, label)
+        );
+        CREATE TABLE learn_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at REAL NOT NULL,
+            user TEXT,
+            kind TEXT NOT NULL CHECK (kind IN ('learn', 'feedback')),
+            status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'rolled_back')),
+            summary TEXT NOT NULL,
+            videos TEXT NOT NULL,
+            snapshot TEXT NOT NULL
+        );
+        CREATE TABLE label_models (
+            run_id INTEGER NOT NULL REFERENCES learn_runs (id) ON DELETE CASCADE,
+            label TEXT NOT NULL,
+            weights BLOB NOT NULL,
+            params TEXT NOT NULL,
+            trained_on TEXT NOT NULL,
+            PRIMARY KEY (run_id, label)
+        );
+        CREATE TABLE user_categories (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            prompts TEXT NOT NULL,
+            created_by TEXT,
+            created_at REAL NOT NULL
+        )
+"""
+
+
+def m005_curator_learning(conn: sqlite3.Connection) -> None:
+    """Curators teach: "reviewed" marks per (video, category), versioned learned category models
+    with the automatic segments each version replaced (for rollback), and user categories."""
+    _run_statements(conn, M005_CURATOR_LEARNING)
+
+
+M006_SUMMARIES = """
         ALTER TABLE videos ADD COLUMN name TEXT NOT NULL DEFAULT '';
         ALTER TABLE videos ADD COLUMN first_frame INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE videos ADD COLUMN frame_count INTEGER NOT NULL DEFAULT 0;
@@ -209,14 +251,14 @@ M005_SUMMARIES = """
 """
 
 
-def m005_summaries(conn: sqlite3.Connection) -> None:
+def m006_summaries(conn: sqlite3.Connection) -> None:
     """Summaries kept in step with every change (:mod:`indexer.store.summaries`): sortable
     video names, each video's frame-id range, frame sample keys, counters, label coverage."""
     from pathlib import PurePath
 
     from indexer.store import summaries
 
-    _run_statements(conn, M005_SUMMARIES)
+    _run_statements(conn, M006_SUMMARIES)
     for video_id, path, content_hash in conn.execute("SELECT id, path, content_hash FROM videos").fetchall():
         _contiguous_frames(conn, video_id)
         ids, pts = zip(*conn.execute("SELECT id, pts FROM frames WHERE video_id = ? ORDER BY id",
@@ -245,13 +287,13 @@ def _contiguous_frames(conn: sqlite3.Connection, video_id: int) -> None:
 
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_own_parent_segments,
                                                               m003_text_vectors, m004_sign_in,
-                                                              m005_summaries)
+                                                              m005_curator_learning, m006_summaries)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def has_summaries(version: int) -> bool:
     """Whether a catalog at schema ``version`` has the summaries (and their triggers)."""
-    return m005_summaries in MIGRATIONS[:version]
+    return m006_summaries in MIGRATIONS[:version]
 
 
 def _run_statements(conn: sqlite3.Connection, script: str) -> None:
