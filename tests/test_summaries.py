@@ -5,6 +5,7 @@ and deletions came before."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from fractions import Fraction
 from pathlib import Path
@@ -223,3 +224,13 @@ def test_the_union_of_several_labels_counts_overlaps_once(store: Store) -> None:
     write(store, "/v/b.mp4", 2, 2, [Segment("tobacco", 1.0, 2.0, 0.9)])
     write(store, "/v/c.mp4", 2, 3, [Segment("places", 0.0, 9.0, 0.9)])
     assert store.labels_union(["alcohol", "tobacco"]) == (2, 5.0 + 1.0)
+
+
+def test_the_first_and_last_paths_share_every_folder_all_paths_share(store: Store) -> None:
+    assert store.video_path_bounds() == []
+    for path in ("/media/ads/b/x.mp4", "/media/ads/b-c/y.mp4", "/media/ads/b/z.mp4", "/media/ads/a.mp4"):
+        write(store, path, 1, 1)
+    bounds = store.video_path_bounds()
+    assert bounds == [Path("/media/ads/a.mp4"), Path("/media/ads/b/z.mp4")]
+    parents = [str(v.path.parent) for v in store.list_videos()]
+    assert os.path.commonpath([str(p.parent) for p in bounds]) == os.path.commonpath(parents) == "/media/ads"

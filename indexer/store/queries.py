@@ -11,7 +11,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
@@ -108,6 +108,13 @@ def list_videos(conn: sqlite3.Connection, *, ids: Sequence[int] | None = None,
         sql += " AND duration <= ?"
         args.append(float(max_duration))
     return [VideoRecord.from_row(r) for r in conn.execute(sql + " ORDER BY path", args)]
+
+
+def path_bounds(conn: sqlite3.Connection) -> list[Path]:
+    """The smallest and largest video path ([] without videos), each read from the path index."""
+    low = conn.execute("SELECT min(path) FROM videos").fetchone()[0]
+    high = conn.execute("SELECT max(path) FROM videos").fetchone()[0]
+    return [] if low is None else [Path(low), Path(high)]
 
 
 VIDEO_SORTS = {"name": "name", "duration": "duration", "date": "indexed_at", "id": "id"}

@@ -64,6 +64,13 @@ class CatalogReads:
         with self.catalog.read() as conn:
             return summaries.counters(conn).get("videos", 0)
 
+    def video_path_bounds(self) -> list[Path]:
+        """The first and last stored video path in sorted order ([] when there is none): every
+        path lies between them, so they share every folder that all paths share (two index
+        lookups, whatever the number of videos)."""
+        with self.catalog.read() as conn:
+            return q.path_bounds(conn)
+
     def overview(self) -> tuple[int, float]:
         """(number of videos, their total duration in seconds), from maintained counters."""
         with self.catalog.read() as conn:
