@@ -116,9 +116,52 @@ class ShotCut:
     time: float  # seconds from stream start (PTS of the first frame after the cut)
     pts: int
     score: float  # detector's difference score (higher = stronger cut)
+    margin: float | None = None  # score minus the threshold it had to reach (None: not recorded)
 
     def __post_init__(self) -> None:
         _check_time("time", self.time)
+
+
+#: Kinds of gradual transition: into a flat colour, out of one, or a blend of two shots.
+TRANSITION_KINDS = ("fade_out", "fade_in", "dissolve")
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A gradual transition between two shots: ``start`` and ``end`` are the times of its first
+    and last frame (frames that are a blend of the shot before and the shot after).
+
+    ``kind`` is ``fade_out`` (into a flat colour: black, white, any), ``fade_in`` (out of one) or
+    ``dissolve``; ``colour`` names the flat frame of a fade (``black``, ``white`` or ``colour``,
+    empty for a dissolve); ``strength`` is the difference between the frames on either side (the
+    cut detector's 0..255 score scale).
+    """
+
+    kind: str
+    start: float
+    end: float
+    start_pts: int
+    end_pts: int
+    strength: float
+    colour: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in TRANSITION_KINDS:
+            raise ValueError(f"transition kind must be one of {TRANSITION_KINDS}, got {self.kind!r}")
+        _check_time("start", self.start)
+        _check_time("end", self.end)
+        if self.end < self.start or self.end_pts < self.start_pts:
+            raise ValueError(f"transition ends ({self.end}) before it starts ({self.start})")
+
+    @property
+    def middle(self) -> float:
+        """The honest boundary between the two shots: the transition's midpoint."""
+        return (self.start + self.end) / 2
+
+    @property
+    def half_length(self) -> float:
+        """How far the boundary may lie from :attr:`middle` (half the transition)."""
+        return (self.end - self.start) / 2
 
 
 @dataclass(frozen=True)

@@ -271,7 +271,7 @@ class SearchEngine:
         if not hits.any():
             return None, float(scores.max())
         video = self.store.get_video(video_id)
-        scenes = group_scenes(times, scores, hits, self.store.cuts(video_id), video.duration,
+        scenes = group_scenes(times, scores, hits, self.store.boundaries(video_id), video.duration,
                               every=video.sample_every, max_gap=GAP_SAMPLES * video.sample_every)
         tree = label_tree(self.taxonomy.ids if self.taxonomy else ())
         present = video_coverage(self.store.segments(video_id, include_rejected=True), tree)

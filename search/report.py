@@ -5,7 +5,7 @@ Does the video contain X, when first, for how long, in which segments? A taxonom
 free-text tag, any case) is answered from the stored segments as curators left them
 (:mod:`indexer.store.coverage`: children counted for a parent). Any other text,
 or a label with competing prompts, is scored against the video's stored frame vectors with a
-prompt model (no re-decode), snapped to the stored shot cuts.
+prompt model (no re-decode), snapped to the stored shot cuts and transitions.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def label_report(store: Store, video: VideoRecord, label: str, taxonomy: Taxonom
     except ValueError as exc:
         raise QueryError(str(exc)) from None
     _ids, times, vectors = store.frames(video.id)
-    segments = label_segments(model, times, vectors, store.cuts(video.id), video.duration, video.sample_every)
+    segments = label_segments(model, times, vectors, store.boundaries(video.id), video.duration, video.sample_every)
     return ReportView(video, text, "prompt", make_report(text, segments, video.duration))
 
 

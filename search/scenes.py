@@ -13,7 +13,8 @@ sampled frames after it that looked the same.
    scene is the union of the matching shots around it; a shot that does not match splits it.
 2. A boundary lies between the last stored frame ``P`` on one side and the first one ``N`` on
    the other. When a shot cut lies in ``(P, N]`` the boundary is that cut: exact, a scene that
-   starts at a cut starts on the cut frame. Otherwise the frames sampled between ``P`` and ``N``
+   starts at a cut starts on the cut frame. A gradual transition (fade, dissolve) reaching into
+   ``(P, N]`` counts as well, at its middle (never past ``P`` or ``N`` themselves). Otherwise the frames sampled between ``P`` and ``N``
    looked like ``P`` (or were all stored), so the change happened within the last sampling
    interval before ``N``: the boundary is ``max(midpoint(P, N), N - every / 2)``, uncertain by
    about half a sampling interval. A scene that reaches the first or last stored frame extends
@@ -30,6 +31,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+
+from indexer.labels.segments import shot_bounds
 
 log = logging.getLogger(__name__)
 
@@ -79,16 +82,17 @@ def _runs(times: np.ndarray, hits: np.ndarray, shot: np.ndarray, max_gap: float)
     return runs
 
 
-def _boundary(times: np.ndarray, cuts: np.ndarray, before: int, every: float) -> float:
+def _boundary(times: np.ndarray, bounds: np.ndarray, before: int, every: float) -> float:
     """Where the content changes between stored frames ``before`` and ``before + 1``."""
     p, n = float(times[before]), float(times[before + 1])
-    lo, hi = np.searchsorted(cuts, p, side="right"), np.searchsorted(cuts, n, side="right")
-    if hi > lo:  # cuts in (p, n]: the change is at one of them
-        return float(cuts[lo])
+    near = bounds[(bounds[:, 1] > p) & (bounds[:, 0] <= n)]
+    if near.size:  # a cut or transition in (p, n]: the change is at the first of them
+        return min(max(float(near[0].mean()), p), n)
     return max((p + n) / 2, n - every / 2)
 
 
-def group_scenes(times: np.ndarray, scores: np.ndarray, hits: np.ndarray, cuts: Sequence[float],
+def group_scenes(times: np.ndarray, scores: np.ndarray, hits: np.ndarray,
+                 cuts: Sequence[float | tuple[float, float]],
                  duration: float, *, every: float, max_gap: float) -> list[Scene]:
     """Scenes of one video from all its stored frames (rules in the module docstring).
 
@@ -96,7 +100,8 @@ def group_scenes(times: np.ndarray, scores: np.ndarray, hits: np.ndarray, cuts: 
         times: (N,) stored frame times in seconds (any order; sorted here).
         scores: (N,) similarity of each frame to the query.
         hits: (N,) bool, which frames match (see search.cutoff).
-        cuts: shot cut times (the first frame of each new shot).
+        cuts: shot boundaries: cut times (the first frame of each new shot) or the (first, last)
+            frame times of gradual transitions.
         duration: the video's duration in seconds.
         every: the sampling interval the video was indexed with (seconds).
         max_gap: longest stretch of non-matching frames a scene bridges (seconds).
@@ -117,15 +122,15 @@ def group_scenes(times: np.ndarray, scores: np.ndarray, hits: np.ndarray, cuts: 
         return []
     order = np.argsort(times, kind="stable")
     times, scores, hits = times[order], scores[order], hits[order]
-    cut_arr = np.sort(np.asarray(cuts, dtype=np.float64))
-    shot = np.searchsorted(cut_arr, times, side="right")
+    bounds = shot_bounds(cuts)
+    shot = np.searchsorted(bounds.mean(axis=1), times, side="right")
     scenes = []
     for first, last in _runs(times, hits, shot, max_gap):
         span = np.arange(first, last + 1)[hits[first:last + 1]]
         best = int(span[np.argmax(scores[span])])
-        start = 0.0 if first == 0 else _boundary(times, cut_arr, first - 1, every)
+        start = 0.0 if first == 0 else _boundary(times, bounds, first - 1, every)
         end = max(duration, float(times[last])) if last == len(times) - 1 else \
-            _boundary(times, cut_arr, last, every)
+            _boundary(times, bounds, last, every)
         scenes.append(Scene(start=start, end=end, best_time=float(times[best]),
                             score=float(scores[best]), hits=len(span)))
     return scenes

@@ -14,7 +14,7 @@ from indexer.store import segment_queries as qs
 from indexer.store import migrations
 from indexer.store.catalog import Catalog, NewVideo, SegmentRecord, VideoRecord
 from indexer.errors import NotFoundError, StoreError
-from indexer.types import Segment, VideoInfo
+from indexer.types import Segment, ShotCut, Transition, VideoInfo
 
 
 def info(path: str = "/v.mp4", duration: float = 30.0, fps: Fraction | None = Fraction(24000, 1001)) -> VideoInfo:
@@ -57,7 +57,7 @@ def test_new_catalog_has_schema_wal_and_foreign_keys(catalog: Catalog) -> None:
     conn = catalog.conn
     assert migrations.schema_version(conn) == migrations.SCHEMA_VERSION == len(migrations.MIGRATIONS)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"meta", "videos", "frames", "cuts", "segments", "users", "audit_log"} <= tables
+    assert {"meta", "videos", "frames", "cuts", "transitions", "segments", "users", "audit_log"} <= tables
     indexes = {r[0]: r[1] for r in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
     assert "frames (video_id, time)" in indexes["frames_video_time"]
     assert {"segments_video", "segments_label", "cuts_video"} <= set(indexes)
@@ -105,6 +105,32 @@ def test_failed_migration_changes_nothing(tmp_path: Path, monkeypatch: pytest.Mo
     assert migrations.schema_version(conn) == version
     assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'half_done'").fetchone()[0] == 0
     conn.close()
+
+
+def test_version_1_store_gains_transitions_and_cut_margins(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "c.sqlite3"
+    with monkeypatch.context() as patch:  # a store written before transitions existed
+        patch.setattr(migrations, "MIGRATIONS", (migrations.m001_initial,))
+        patch.setattr(migrations, "SCHEMA_VERSION", 1)
+        old = Catalog.open(path)
+        video_id = add_version1_video(old, "/v.mp4", [], [0.0, 0.5])
+        with old.write() as conn:
+            conn.execute("INSERT INTO cuts (video_id, time, pts, score) VALUES (?, 1.5, 45, 30.0)", (video_id,))
+        old.close()
+    catalog = Catalog.open(path)
+    with catalog.read() as conn:
+        assert migrations.schema_version(conn) == migrations.SCHEMA_VERSION
+        assert q.shot_cuts(conn, video_id) == [ShotCut(1.5, 45, 30.0, None)]  # margin unknown
+        assert q.transitions(conn, video_id) == []
+    fade = Transition("fade_out", 2.0, 2.5, 60, 75, 40.0, "black")
+    with catalog.write() as conn:
+        q.insert_transitions(conn, video_id, [fade])
+        q.insert_cuts(conn, video_id, [ShotCut(3.0, 90, 20.0, 7.5)])
+    with catalog.read() as conn:
+        assert q.transitions(conn, video_id) == [fade]
+        assert q.shot_cuts(conn, video_id)[-1].margin == 7.5
+    catalog.close()
 
 
 def test_migration_keeps_only_the_parents_own_evidence(tmp_path: Path,

@@ -35,12 +35,11 @@ def rgb_frame(rgb: tuple[int, int, int], size: tuple[int, int] = (150, 100)) -> 
 
 def feed_all(detector: CutDetector, frames: list[av.VideoFrame]) -> list[tuple[int, ShotCut]]:
     """Feed frames at 29.97 fps; return (index, cut) for every detected cut."""
-    cuts = []
+    events = []
     for i, frame in enumerate(frames):
-        cut = detector.feed(frame, float(i / FPS), i * 3003)
-        if cut is not None:
-            cuts.append((i, cut))
-    return cuts
+        events += detector.feed(frame, float(i / FPS), i * 3003)
+    events += detector.flush()
+    return [(e.pts // 3003, e) for e in events if isinstance(e, ShotCut)]
 
 
 def test_signature_respects_line_padding() -> None:
@@ -75,13 +74,22 @@ def test_no_cut_within_a_shot() -> None:
     assert feed_all(CutDetector(), frames) == []
 
 
-def test_adaptive_threshold_ignores_flicker_but_finds_the_cut() -> None:
-    # Busy footage: every frame differs by 45 luma levels (score 15, above the floor 12).
+def test_adaptive_threshold_ignores_busy_footage_but_finds_the_cut() -> None:
+    # Busy footage: Y, U and V wander by 12..21 levels a frame each (scores ~16, above the floor 8).
+    rng = np.random.default_rng(3)
+    walk = 128 + np.cumsum(rng.integers(12, 22, size=(90, 3)) * rng.choice([-1, 1], size=(90, 3)), axis=0)
+    busy = [yuv_frame(*map(int, p)) for p in 60 + np.abs((walk - 60) % 240 - 120)]
+    cut_to = [yuv_frame(240, 30, 230)] * 20
+    assert len(feed_all(CutDetector(threshold=8, ratio=1, spread=0), busy)) > 5  # floor alone fails
+    cuts = feed_all(CutDetector(threshold=8), busy + cut_to)
+    assert [i for i, _ in cuts] == [90]
+
+
+def test_flicker_is_no_cut() -> None:
+    # Every other frame 45 levels brighter: a run of one-frame flashes, never a new shot.
     flicker = [yuv_frame(100 + 45 * (i % 2), 128, 128) for i in range(60)]
-    cut_to = [yuv_frame(230, 40, 220)] * 20
-    assert len(feed_all(CutDetector(threshold=12, ratio=1), flicker)) > 5  # floor alone fails
-    cuts = feed_all(CutDetector(threshold=12, ratio=3), flicker + cut_to)
-    assert [i for i, _ in cuts] == [60]
+    steady = [yuv_frame(100, 128, 128)] * 10
+    assert feed_all(CutDetector(threshold=12, ratio=1, spread=0), flicker + steady) == []
 
 
 def test_min_shot_length_suppresses_close_cuts() -> None:
@@ -112,7 +120,7 @@ def test_reset_forgets_previous_frame() -> None:
     detector = CutDetector()
     feed_all(detector, [yuv_frame(30, 128, 128)] * 10)
     detector.reset()
-    assert detector.feed(yuv_frame(220, 60, 200), 5.0, 5) is None
+    assert detector.feed(yuv_frame(220, 60, 200), 5.0, 5) == [] and detector.flush() == []
 
 
 @pytest.mark.parametrize(
@@ -121,3 +129,67 @@ def test_reset_forgets_previous_frame() -> None:
 def test_rejects_bad_settings(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         CutDetector(**kwargs)
+
+
+def boxed_frame(y: int, u: int, v: int, box: str, size: tuple[int, int] = (320, 180)) -> av.VideoFrame:
+    """A yuv420p picture of one colour inside black bars: 2.39:1 letterbox or 4:3 pillarbox."""
+    width, height = size
+    yy = np.full((height, width), 16, np.uint8)
+    uu = np.full((height // 2, width // 2), 128, np.uint8)
+    vv = uu.copy()
+    if box == "letterbox":
+        bar = (height - round(width / 2.39)) // 2
+        area = (slice(bar, height - bar), slice(None))
+    else:
+        bar = (width - round(height * 4 / 3)) // 2
+        area = (slice(None), slice(bar, width - bar))
+    yy[area] = y
+    half = tuple(slice(s.start // 2 if s.start else None, s.stop // 2 if s.stop else None) for s in area)
+    uu[half], vv[half] = u, v
+    frame = av.VideoFrame(width, height, "yuv420p")
+    for plane, data in zip(frame.planes, (yy, uu, vv)):
+        rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        rows[:, :data.shape[1]] = data
+    return frame
+
+
+@pytest.mark.parametrize("box", ["letterbox", "pillarbox"])
+def test_black_bars_do_not_dilute_a_cut(box: str) -> None:
+    # inside the picture the cut scores ~9, over the whole frame (bars included) under the floor 8
+    frames = [boxed_frame(110, 120, 135, box)] * 20 + [boxed_frame(120, 128, 145, box)] * 20
+    detector = CutDetector()
+    cuts = feed_all(detector, frames)
+    assert [i for i, _ in cuts] == [20]
+    assert cuts[0][1].score == pytest.approx(9.0, abs=0.5) and cuts[0][1].margin > 0.5
+    top, bottom, left, right = detector.area.bars
+    assert (top > 0 and bottom > 0) if box == "letterbox" else (left > 0 and right > 0)
+    full = float(np.abs(detector.signature(frames[20]) - detector.signature(frames[0])).mean())
+    assert full < 8  # what the score was before the bars were left out
+
+
+def test_margin_is_the_score_over_the_threshold() -> None:
+    frames = [yuv_frame(60, 90, 200)] * 20 + [yuv_frame(160, 100, 120)] * 20
+    [(_, cut)] = feed_all(CutDetector(threshold=10), frames)
+    assert cut.margin == pytest.approx(cut.score - 10)
+
+
+@pytest.mark.parametrize("flash", [1, 2, 3])
+def test_flash_is_no_cut_but_a_real_cut_after_it_is(flash: int) -> None:
+    shot, white, other = yuv_frame(80, 110, 140), yuv_frame(235, 128, 128), yuv_frame(150, 60, 200)
+    frames = [shot] * 20 + [white] * flash + [shot] * 20 + [other] * 20
+    assert [i for i, _ in feed_all(CutDetector(), frames)] == [40 + flash]
+
+
+@pytest.mark.parametrize("size", [(160, 120), (320, 180), (720, 480)])
+def test_signature_sees_the_whole_frame(size: tuple[int, int]) -> None:
+    # sizes that are no multiple of the sample grid: the last rows and columns count too
+    width, height = size
+    image = np.full((height, width, 3), 100, np.uint8)
+    changed = image.copy()
+    changed[-height // 8:, :] = 250  # the bottom eighth
+    changed[:, -width // 8:] = 250  # and the right eighth
+    grid = CutDetector().signature
+    a, b = grid(av.VideoFrame.from_ndarray(image, "rgb24").reformat(format="yuv420p")), \
+        grid(av.VideoFrame.from_ndarray(changed, "rgb24").reformat(format="yuv420p"))
+    assert (np.abs(b[0] - a[0]) > 100).any(axis=1)[-2:].all()  # the bottom cell rows changed
+    assert (np.abs(b[0] - a[0]) > 100).any(axis=0)[-3:].all()  # the right cell columns changed

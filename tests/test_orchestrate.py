@@ -60,6 +60,24 @@ def test_scene_times_match_truth_within_a_frame(tmp_path, store, colour_encoder,
     assert store.cuts(result.video_id) == pytest.approx(list(video.cut_times), abs=frame)
 
 
+def test_label_boundary_inside_a_dissolve(tmp_path, store, colour_encoder, taxonomy) -> None:
+    from benchmarks.synthetic_edits import make_edited_clip
+    from indexer.models.colour import COLOURS
+
+    plan = [("shot", 50, {"rgb": COLOURS["red"]}), ("dissolve", 20), ("shot", 50, {"rgb": COLOURS["blue"]})]
+    clip = make_edited_clip(tmp_path / "dissolve.mp4", plan, fps=Fraction(25))
+    result = _indexer(store, colour_encoder, taxonomy).index_file(clip.path)
+    first, last = clip.frame_times[50], clip.frame_times[69]  # the dissolve's first and last frame
+    [transition] = store.transitions(result.video_id)
+    assert (transition.kind, transition.start, transition.end) == ("dissolve", first, last)
+    assert store.cuts(result.video_id) == []
+    [red], [blue] = _segments(store, result.video_id, "red"), _segments(store, result.video_id, "blue")
+    middle, half = (first + last) / 2, (last - first) / 2
+    assert red.end == pytest.approx(middle) and red.end_uncertainty == pytest.approx(half)
+    assert blue.start == pytest.approx(middle) and blue.start_uncertainty == pytest.approx(half)
+    assert store.boundaries(result.video_id) == [(first, last)]
+
+
 def test_variable_frame_rate(tmp_path, store, colour_encoder, taxonomy) -> None:
     rng = np.random.default_rng(3)
     durations = [Fraction(1, int(rng.choice([15, 24, 30, 60]))) for _ in range(110)]

@@ -30,6 +30,24 @@ def test_scene_snaps_to_the_cuts_around_a_matching_shot():
     assert scenes[0].hits == int(((times >= 3.3) & (times < 7.1)).sum())
 
 
+def test_scene_edges_at_dissolves_are_their_middles():
+    # the matching shot dissolves in from 2.9 to 3.7 s and out from 6.8 to 7.4 s
+    bounds = ((2.9, 3.7), (6.8, 7.4))
+    times = _frames(10.0)
+    scenes = _group(times, [(3.5, 7.0)], bounds, 10.0)
+    assert [(s.start, s.end) for s in scenes] == [(pytest.approx(3.3), pytest.approx(7.0))]
+    # a dissolve in the middle of a scene splits nothing: one matching shot runs into another
+    merged = _group(times, [(3.5, 9.9)], bounds, 10.0)
+    assert [(s.start, s.end) for s in merged] == [(pytest.approx(3.3), 10.0)]
+
+
+def test_a_dissolve_middle_past_the_matching_frame_is_clamped():
+    times = np.array([0.0, 1.0, 2.0, 3.0])  # a frame at 1.0 s matches; the dissolve's middle is 1.4 s
+    scenes = group_scenes(times, np.array([0.1, 0.9, 0.1, 0.1]), np.array([False, True, False, False]),
+                          [(0.8, 2.0)], 4.0, every=1.0, max_gap=1.0)
+    assert [(s.start, s.best_time) for s in scenes] == [(1.0, 1.0)]
+
+
 def test_neighbouring_matching_shots_merge():
     cuts = (2.2, 4.4, 6.6)
     times = _frames(9.0, cuts=cuts)

@@ -89,6 +89,25 @@ def test_boundary_between_samples_without_cut() -> None:
     assert 1.5 < seg.start < 2.0 and 5.0 < seg.end < 5.5
 
 
+def test_boundary_inside_a_dissolve_is_its_middle_with_half_its_length() -> None:
+    times = np.arange(0, 10, 0.5)
+    flags = times <= 3.5  # the label's shot dissolves into the next one from 3.6 to 4.8 s
+    [seg] = build(times, flags, cuts=[(3.6, 4.8), 7.0], duration=10.0)
+    assert (seg.start, seg.start_uncertainty) == (0.0, 0.0)
+    assert seg.end == pytest.approx(4.2) and seg.end_uncertainty == pytest.approx(0.6)
+    [after] = build(times, ~flags, cuts=[(3.6, 4.8)], duration=10.0)
+    assert after.start == pytest.approx(4.2) and after.start_uncertainty == pytest.approx(0.6)
+    # without the transition: the midpoint between the samples, half their gap
+    [plain] = build(times, flags, cuts=[7.0], duration=10.0)
+    assert (plain.end, plain.end_uncertainty) == (3.75, 0.25)
+
+
+def test_a_label_seen_only_inside_a_transition_is_no_segment() -> None:
+    times = np.arange(0, 10, 0.5)
+    flags = times == 4.0  # one sample in the middle of a dissolve
+    assert build(times, flags, cuts=[(3.6, 4.4)], duration=10.0, min_length=0) == []
+
+
 def test_label_over_whole_video_spans_zero_to_duration() -> None:
     times = np.arange(0, 10, 0.5)
     segs = build(times, np.ones(times.size, bool), duration=10.02)

@@ -20,7 +20,7 @@ from indexer.errors import EncoderMismatchError, NotFoundError, StoreError
 from indexer.labels.names import label_resolver
 from indexer.labels.taxonomy import load_taxonomy
 from indexer.store import NewVideo, Store
-from indexer.types import Segment, ShotCut, VideoInfo
+from indexer.types import Segment, ShotCut, Transition, VideoInfo
 from indexer.store.vectors import VectorIndex
 
 DIM = 16
@@ -83,6 +83,20 @@ def test_write_and_read_round_trip(store: Store) -> None:
     assert store.encoder_spec() == {"kind": "fake"}
     with pytest.raises(NotFoundError):
         store.get_video(999)
+
+
+def test_transitions_and_cut_margins_round_trip_and_are_replaced(store: Store) -> None:
+    times = np.arange(10) * 0.5
+    dissolve = Transition("dissolve", 1.0, 1.8, 30, 54, 35.5)
+    cut = ShotCut(3.0, 90, 25.0, margin=13.0)
+    video_id = store.write_video(new_video("/videos/d.mp4"), times, (times * 30).astype(int),
+                                 unit(np.random.default_rng(3), 10), [cut], [], transitions=[dissolve])
+    assert store.transitions(video_id) == [dissolve]
+    assert store.shot_cuts(video_id) == [cut]
+    assert store.boundaries(video_id) == [(1.0, 1.8), (3.0, 3.0)]
+    store.write_video(new_video("/videos/d.mp4"), times, (times * 30).astype(int),
+                      unit(np.random.default_rng(4), 10), [], [])  # re-indexed: nothing found now
+    assert store.transitions(video_id) == [] and store.boundaries(video_id) == []
 
 
 def test_write_validates_input(store: Store, tmp_path: Path) -> None:

@@ -40,10 +40,13 @@ def test_eval_learn_review_and_rollback_from_the_shell(tmp_path: Path) -> None:
     assert queue and all(q["category"] == "sand" for q in queue)
     assert [q["priority"] for q in queue] == sorted((q["priority"] for q in queue), reverse=True)
 
-    learned = run(["learn", *common])
-    assert "sand: adopted" in learned and "version 1 stored" in learned
+    learned = json.loads(run(["learn", "--json", *common]))
+    (outcome,) = learned["categories"]
+    assert outcome["status"] == "adopted" and learned["version"] == 1
     after = json.loads(run(["eval", "--json", "--category", "sand", *common]))["categories"][0]
     assert after["learned"]["f1"] > after["zero_shot"]["f1"] == sand["zero_shot"]["f1"]
+    assert after["held_out"] == outcome["held_out"]  # the honest figure: cross-validated when learned
+    assert "held-out" in run(["eval", "--category", "sand", *common])
 
     assert "rolled back version 1" in run(["learn", "--rollback", *common])
     assert json.loads(run(["eval", "--json", *common]))["categories"][0]["learned"] is None

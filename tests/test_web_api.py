@@ -85,6 +85,8 @@ def test_videos_and_video_detail(client, web_data):
     assert detail["video"]["fps"] == "30000/1001"
     assert detail["video"]["duration"] == pytest.approx(web_data.videos["harbour"].duration, abs=0.04)
     assert detail["cuts"] == pytest.approx(list(web_data.videos["harbour"].cut_times), abs=0.001)
+    assert len(detail["cut_margins"]) == 2 and min(detail["cut_margins"]) > 0
+    assert detail["transitions"] == []  # hard cuts only
     assert {s["label"] for s in detail["segments"]} >= {"cool/blue", "warm/red", "cool/green"}
     assert detail["media"] == f"/media/videos/{vid}"
     assert client.get("/api/videos/12345").status_code == 404
@@ -141,6 +143,26 @@ def test_openapi_document_lists_the_routes(client, app):
         if path.startswith("/api/") and "action" not in path:
             assert path in documented, path
     assert "/api/segments/{segment_id}/accept" in documented
+
+
+def test_video_detail_and_page_show_transitions(writable_data):
+    from indexer.store import Store
+    from indexer.store import queries as q
+    from indexer.types import Transition
+
+    vid = writable_data.ids["meadow"]
+    fade = Transition("fade_out", 3.2, 3.9, 288000, 351000, 41.5, "black")
+    with Store.open(writable_data.data_dir) as store:
+        with store.catalog.write() as conn:
+            q.insert_transitions(conn, vid, [fade])
+    app = make_app(writable_data)
+    with app.test_client() as client:
+        detail = client.get(f"/api/videos/{vid}").get_json()
+        assert detail["transitions"] == [{"kind": "fade_out", "colour": "black", "start": 3.2, "end": 3.9,
+                                          "strength": 41.5}]
+        page = client.get(f"/videos/{vid}").get_data(as_text=True)
+        assert 'title="fade out: 00:00:03.200–00:00:03.900"' in page
+    app.extensions["reelsearch"].close()
 
 
 def _floats(value):

@@ -117,3 +117,15 @@ def test_thumbnail_time_past_the_end_is_clamped_and_unknown_video_404(client, we
     assert response.status_code == 200
     response.close()
     assert client.get("/media/thumbs/999/0.jpg").status_code == 404
+
+
+def test_thumbnail_frame_is_never_inside_a_transition():
+    from web.media import _snap
+
+    frames = [0.0, 1.0, 2.0, 2.4, 2.8, 3.2, 4.0, 5.0]
+    bounds = [(2.2, 3.0), (4.5, 4.5)]  # a dissolve from 2.2 to 3.0 s, a cut at 4.5 s
+    assert _snap(frames, bounds, 2.3) == 2.0  # first half of the dissolve: the shot before it
+    assert _snap(frames, bounds, 2.8) == 3.2  # second half: the shot after it
+    assert _snap(frames, bounds, 4.2) == 4.0 and _snap(frames, bounds, 4.6) == 5.0  # cuts as before
+    assert _snap([0.0, 2.4], bounds, 2.6) == 3.25  # no frame outside it there: a grid time after it
+    assert _snap([2.4], [(2.0, 2.3)], 2.1) == 1.75  # ... or before it

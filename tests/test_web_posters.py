@@ -22,6 +22,19 @@ def _image(kind: str) -> Image.Image:
     return Image.fromarray(rng.integers(0, 255, (36, 64, 3), dtype=np.uint8))
 
 
+def test_a_frame_inside_a_transition_is_no_poster():
+    vectors = np.array([[1, 0, 0], [0.6, 0.8, 0], [0, 1, 0], [0, 0.8, 0.6]], dtype=np.float32)
+    order = representative_order(vectors)
+    times = [0.0, 1.0, 2.0, 3.0]
+    looks = {t: Look(spread=60, median=100) for t in times}
+    best = times[order[0]]
+    dissolve = (best - 0.2, best + 0.2)
+    assert choose_poster(times, vectors, looks.__getitem__, avoid=[dissolve]) == times[order[1]]
+    assert choose_poster(times, vectors, looks.__getitem__, avoid=[(best, best)]) == best  # a cut: fine
+    everything = [(-1.0, 4.0)]  # only blends: still a poster
+    assert choose_poster(times, vectors, looks.__getitem__, avoid=everything) == best
+
+
 def test_look_tells_black_and_uniform_from_detail():
     assert look_of(_image("black")).black
     assert look_of(_image("grey")).uniform and not look_of(_image("grey")).black

@@ -115,3 +115,33 @@ def test_reviewed_marks_on_the_video_page(rw_client, writable_data) -> None:
     page = rw_client.get(f"/videos/{vid}").get_data(as_text=True)
     assert "warm/red is no longer marked reviewed." in page and "✓ warm/red" not in page
     assert rw_client.post(f"/videos/{vid}/reviewed", data={"category": "warm/red"}).status_code == 403
+
+
+def test_learn_through_the_api_and_the_eval_page(tmp_path) -> None:
+    from teachworld import CURATOR as TEACHER, SyntheticEncoder, build_world, judge_video
+
+    from benchmarks.synthetic_labels import TAXONOMY_TOML
+    from web import create_app
+
+    enc = SyntheticEncoder()
+    store, _tax, videos = build_world(tmp_path / "index", enc, videos=16)
+    with store:
+        for v in videos[:6]:
+            judge_video(store, v, "sand", TEACHER)
+    (tmp_path / "taxonomy.toml").write_text(TAXONOMY_TOML)
+    app = create_app({"TESTING": True, "DATA_DIR": tmp_path / "index", "TAXONOMY": tmp_path / "taxonomy.toml",
+                      "ENCODER": enc, "SECRET_KEY": "test-secret-key-" + "x" * 32})
+    try:
+        client = app.test_client()
+        headers = {"X-CSRF-Token": sign_in(client, TEACHER, "password123")}
+        result = client.post("/api/learn", json={"category": "sand"}, headers=headers).get_json()
+        (sand,) = result["categories"]
+        assert result["version"] == 1 and sand["status"] == "adopted"
+        assert sand["held_out"]["learned"]["f1"] > sand["held_out"]["zero_shot"]["f1"]
+        page = client.get("/eval").get_data(as_text=True)
+        assert "learned, held-out" in page and "version 1" in page
+        assert client.get("/api/learn/versions").get_json()["versions"][0]["labels"] == ["sand"]
+        assert client.post("/api/learn/rollback", headers=headers).get_json()["rolled_back"] == 1
+        assert "learned, held-out" not in client.get("/eval").get_data(as_text=True)
+    finally:
+        app.extensions["reelsearch"].close()

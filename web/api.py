@@ -100,13 +100,17 @@ def _per_page() -> int:
 @bp.get("/videos/<id:video_id>")
 def video(video_id: int):
     """One video with the labels present in it (curator decisions applied), its segments
-    (rejected too with include_rejected=1), cuts and links."""
+    (rejected too with include_rejected=1), cuts (with their margins), transitions and links."""
     st, taxonomy = store(), archive().taxonomy
     record = st.get_video(video_id)
     rejected = request.args.get("include_rejected", "").lower() in ("1", "true", "yes")
     colours = category_colours(taxonomy.ids)
     present = labels_json(record, video_labels(st, record, taxonomy), taxonomy)["labels"]  # no path
-    return jsonify(video=video_dict(record), labels=present, cuts=st.cuts(video_id),
+    cuts = st.shot_cuts(video_id)
+    transitions = [{"kind": t.kind, "colour": t.colour, "start": t.start, "end": t.end, "strength": t.strength}
+                   for t in st.transitions(video_id)]
+    return jsonify(video=video_dict(record), labels=present, cuts=[c.time for c in cuts],
+                   cut_margins=[c.margin for c in cuts], transitions=transitions,
                    segments=[segment_dict(s, colours) for s in st.segments(video_id, include_rejected=rejected)],
                    media=f"/media/videos/{video_id}")
 

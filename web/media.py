@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import math
 import mimetypes
 
 from flask import Blueprint, abort, current_app, request, send_file
@@ -65,23 +66,31 @@ def video_file(video_id: int):
 THUMB_GRID = 0.25  # seconds: other times are cut on this grid so the cache stays bounded
 
 
-def _snap(frame_times: list[float], cuts: list[float], seconds: float) -> float:
+def _snap(frame_times: list[float], bounds: list[tuple[float, float]], seconds: float) -> float:
     """The stored frame nearest ``seconds`` within its shot (its thumbnail was made while
-    indexing); else ``seconds`` rounded down to the grid, never back across a cut."""
-    i = bisect.bisect_right(cuts, seconds)
-    shot_start = cuts[i - 1] if i else 0.0
-    shot_end = cuts[i] if i < len(cuts) else float("inf")
+    indexing), never one inside a fade or dissolve; else ``seconds`` rounded down to the grid,
+    never back across a cut or into a transition. ``bounds`` are (first, last) times of the cuts
+    (first == last) and transitions, sorted."""
+    middles = [(a + b) / 2 for a, b in bounds]
+    i = bisect.bisect_right(middles, seconds)
+    shot_start = bounds[i - 1][1] if i else 0.0  # a shot starts where a transition has ended
+    shot_end = bounds[i][0] if i < len(bounds) else float("inf")
+    after_transition = bool(i) and bounds[i - 1][1] > bounds[i - 1][0]
     j = bisect.bisect_left(frame_times, seconds)
-    near = [t for t in frame_times[max(0, j - 1):j + 1] if shot_start <= t < shot_end]
+    near = [t for t in frame_times[max(0, j - 2):j + 2]
+            if shot_start <= t < shot_end and not (after_transition and t == shot_start)]
     if near:
         return min(near, key=lambda t: abs(t - seconds))
-    return max(shot_start, int(seconds / THUMB_GRID) * THUMB_GRID)
+    if after_transition:  # the transition's last frame is a blend too: the grid time after it
+        shot_start = math.floor(shot_start / THUMB_GRID + 1) * THUMB_GRID
+    snapped = max(shot_start, int(seconds / THUMB_GRID) * THUMB_GRID)
+    return snapped if snapped < shot_end else max(0.0, shot_end - THUMB_GRID)
 
 
-def _timing(video_id: int) -> tuple[list[float], list[float]]:
-    """Sorted stored frame times and cut times of a video (cached until the store changes)."""
-    def compute() -> tuple[list[float], list[float]]:
-        return store().frame_times(video_id), store().cuts(video_id)  # both sorted by time
+def _timing(video_id: int) -> tuple[list[float], list[tuple[float, float]]]:
+    """Sorted stored frame times and shot boundaries of a video (cached until the store changes)."""
+    def compute() -> tuple[list[float], list[tuple[float, float]]]:
+        return store().frame_times(video_id), store().boundaries(video_id)  # both sorted by time
 
     return archive().cached(f"timing:{video_id}", compute)
 
@@ -130,7 +139,7 @@ def poster_time(record) -> float:
             except (MediaError, OSError):
                 return Look(spread=0.0, median=0.0)  # unreadable: never preferred
 
-        return choose_poster(times.tolist(), vectors, look)
+        return choose_poster(times.tolist(), vectors, look, avoid=store().boundaries(record.id))
 
     return store().poster_time(record, choose)
 

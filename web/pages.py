@@ -200,7 +200,8 @@ def video(video_id: int):
                       "video": shown_path(record.path)}
         except QueryError as exc:
             status, report_error = 400, str(exc)
-    view = timeline(record, segments, st.cuts(video_id), taxonomy, show_rejected=curator, report=report)
+    view = timeline(record, segments, st.cuts(video_id), taxonomy, show_rejected=curator, report=report,
+                    transitions=st.transitions(video_id))
     segments = [s for s in segments if curator or s.status != "rejected"]
     tags = sorted({s.label for s in segments} - set(taxonomy.ids))
     return render_template(

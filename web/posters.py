@@ -60,12 +60,16 @@ def representative_order(vectors: np.ndarray) -> list[int]:
 
 
 def choose_poster(times: Sequence[float], vectors: np.ndarray, look: Callable[[float], Look],
-                  candidates: int = CANDIDATES) -> float:
+                  candidates: int = CANDIDATES, avoid: Sequence[tuple[float, float]] = ()) -> float:
     """The poster time among stored frames ``times`` (with their ``vectors``); ``look(t)``
-    tells what the frame at ``t`` looks like. Raises ValueError when there is no frame."""
+    tells what the frame at ``t`` looks like. A frame inside one of the ``avoid`` spans (fades
+    and dissolves, first to last frame: blends of two shots) is taken only when all are.
+    Raises ValueError when there is no frame."""
     if len(times) != len(vectors):
         raise ValueError(f"need one vector per frame time, got {len(times)} and {len(vectors)}")
-    order = representative_order(vectors)[:candidates]
+    order = representative_order(vectors)
+    clean = [i for i in order if not any(a <= times[i] <= b for a, b in avoid if b > a)]
+    order = (clean or order)[:candidates]
     looks = {}
     for i in order:
         looks[i] = look(float(times[i]))

@@ -140,13 +140,35 @@ def _block(label: str, seg: SegmentLike, duration: float, names: dict[str, str])
                       score=seg.score)
 
 
-def shot_lane(cuts: Sequence[float], duration: float) -> Lane:
-    """The shots between cuts, drawn as alternating blocks."""
-    bounds = [0.0] + sorted(c for c in cuts if 0.0 < c < duration) + [duration]
-    blocks = tuple(
-        make_block(a, b, duration, f"shot {i + 1}: {format_timestamp(a)}–{format_timestamp(b)}")
-        for i, (a, b) in enumerate(zip(bounds, bounds[1:])) if b > a)
-    return Lane(key="__shots__", name="Shots", colour="", blocks=blocks, total=duration,
+class TransitionLike(Protocol):
+    """What the shots lane needs of a gradual transition (indexer.types.Transition)."""
+
+    kind: str
+    start: float
+    end: float
+
+
+_KIND_NAMES = {"fade_out": "fade out", "fade_in": "fade in", "dissolve": "dissolve"}
+
+
+def shot_lane(cuts: Sequence[float], duration: float, transitions: Sequence[TransitionLike] = ()) -> Lane:
+    """The shots between cuts and transitions, drawn as alternating blocks; each gradual
+    transition is a block of its own (source ``transition``) between the two shots."""
+    edges = sorted([(c, c, None) for c in cuts if 0.0 < c < duration]
+                   + [(t.start, t.end, t) for t in transitions if t.end > 0.0 and t.start < duration])
+    blocks, start, shot = [], 0.0, 0
+    for first, last, transition in edges + [(duration, duration, None)]:
+        if first > start:
+            shot += 1
+            blocks.append(make_block(start, first, duration,
+                                     f"shot {shot}: {format_timestamp(start)}–{format_timestamp(first)}"))
+        if transition is not None:
+            name = _KIND_NAMES.get(transition.kind, transition.kind)
+            blocks.append(make_block(max(first, 0.0), min(last, duration), duration,
+                                     f"{name}: {format_timestamp(max(first, 0.0))}–{format_timestamp(min(last, duration))}",
+                                     source="transition"))
+        start = max(start, last)
+    return Lane(key="__shots__", name="Shots", colour="", blocks=tuple(blocks), total=duration,
                 is_category=False)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from indexer.store.coverage import label_tree, video_coverage
 from indexer.types import format_timestamp
@@ -81,11 +81,12 @@ def audit_dict(entry: Any) -> dict[str, Any]:
 
 
 def timeline(video: Any, segments: list[Any], cuts: list[float], taxonomy: Any,
-             *, show_rejected: bool, report: Mapping[str, Any] | None = None) -> dict[str, Any]:
+             *, show_rejected: bool, report: Mapping[str, Any] | None = None,
+             transitions: Sequence[Any] = ()) -> dict[str, Any]:
     """Lanes (labels present, :mod:`indexer.store.coverage`, in taxonomy order, children nested
     under their parents, then tags; rejected segments too if ``show_rejected``), the report's
-    lane (None without a report), the shots lane and the ruler. ``segments``: all the video's
-    segments, rejected ones included (they decide the coverage)."""
+    lane (None without a report), the shots lane (cuts and ``transitions``) and the ruler.
+    ``segments``: all the video's segments, rejected ones included (they decide the coverage)."""
     names = {c.id: c.name for c in taxonomy.categories}
     restricted = frozenset(c.id for c in taxonomy.categories if c.restricted)
     present = video_coverage(segments, label_tree(taxonomy.ids))
@@ -95,5 +96,6 @@ def timeline(video: Any, segments: list[Any], cuts: list[float], taxonomy: Any,
     order = {cid: i for i, cid in enumerate(taxonomy.ids)}
     lanes.sort(key=lambda lane: (order.get(lane.key, len(order)), lane.key))
     drawn = None if report is None else report_lane(str(report["label"]), report["segments"], video.duration)
-    return {"lanes": nest_lanes(lanes), "report_lane": drawn, "shots": shot_lane(cuts, video.duration),
+    return {"lanes": nest_lanes(lanes), "report_lane": drawn,
+            "shots": shot_lane(cuts, video.duration, transitions),
             "ticks": ruler_ticks(video.duration)}

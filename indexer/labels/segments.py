@@ -7,10 +7,14 @@
    single-sample blip or hole inside a shot and never moves the boundary of a run of >= 2 samples,
    nor touches a shot with a single sample.
 2. **Boundaries**: a run of present samples starts where a cut lies between the last sample without
-   the label and the first with it -- exactly at that cut (uncertainty 0). Otherwise at the midpoint
-   between the two samples, with uncertainty half their distance (~ every / 2). Ends likewise, at the
-   first cut after the last sample with the label. (If several cuts lie between two samples, a shot
-   was never sampled: the cut nearest the label's samples is used, uncertainty = spread of the cuts.)
+   the label and the first with it -- exactly at that cut (uncertainty 0). A gradual transition
+   (fade, dissolve) reaching into that interval counts the same way, at its midpoint with uncertainty
+   half its length: the honest answer, since both shots are on screen during a dissolve. Otherwise
+   at the midpoint between the two samples, with uncertainty half their distance (~ every / 2). Ends
+   likewise, at the first boundary after the last sample with the label. (If several boundaries lie
+   between two samples, a shot was never sampled: the one nearest the label's samples is used,
+   uncertainty = their spread plus its half-length.) A run of one sample inside a transition that
+   bounds it on both sides is dropped (a blend, not a shot).
    A run that includes the first sample starts at 0.0, one that includes the last sample ends at
    ``duration`` (video edges count as exact boundaries, like cuts; if a cut follows the last sample,
    the end uncertainty is the time from that cut to the end).
@@ -46,6 +50,8 @@ log = logging.getLogger(__name__)
 MIN_LENGTH = 0.75
 #: Default longest gap (seconds) between two segments of a label that is bridged.
 MAX_GAP = 1.0
+#: A shot boundary: a cut's time, or the (first, last) frame times of a gradual transition.
+Bound = float | tuple[float, float]
 _EPS = 1e-6  # seconds: two times closer than this are the same instant (cut time == frame time)
 
 
@@ -64,24 +70,25 @@ class _Span:
 
 
 def build_segments(label: str, times: np.ndarray, scores: np.ndarray, present: np.ndarray,
-                   cuts: Sequence[float], duration: float, every: float, *,
+                   cuts: Sequence[Bound], duration: float, every: float, *,
                    min_length: float = MIN_LENGTH, max_gap: float = MAX_GAP) -> list[Segment]:
     """Segments of one label from per-sample times (s), scores and present flags (see module doc).
 
-    ``cuts`` are shot-cut times (the first frame of each new shot), ``duration`` the video's
+    ``cuts`` are the shot boundaries: cut times (the first frame of each new shot) or (first, last)
+    frame times of gradual transitions (a cut is (t, t)), in any order. ``duration`` the video's
     length and ``every`` the nominal sampling interval (boundary uncertainties come from the
     actual spacing of the samples around a boundary). Returns segments sorted by start.
 
     Raises ValueError if the arrays differ in length, ``times`` is not increasing, or ``duration``,
     ``every``, ``min_length`` or ``max_gap`` is negative / not finite (``every`` must be > 0).
     """
-    t, s, flags, cut_times, duration = _validate(times, scores, present, cuts, duration, every,
-                                                 min_length, max_gap)
+    t, s, flags, bounds, duration = _validate(times, scores, present, cuts, duration, every,
+                                              min_length, max_gap)
     if t.size == 0:
         return []
-    shot = np.searchsorted(cut_times, t + _EPS, side="right")  # shot number of every sample
+    shot = np.searchsorted(bounds.mean(axis=1), t + _EPS, side="right")  # shot number of every sample
     flags = _smooth(flags, shot)
-    spans = [_place(i, j, t, cut_times, duration) for i, j in _runs(flags)]
+    spans = [sp for i, j in _runs(flags) if (sp := _place(i, j, t, bounds, duration)).end > sp.start]
     spans = _merge(spans, max_gap)
     kept = [sp for sp in spans
             if sp.end - sp.start >= min_length or (sp.start_exact and sp.end_exact)]
@@ -90,7 +97,7 @@ def build_segments(label: str, times: np.ndarray, scores: np.ndarray, present: n
     return [_segment(label, sp, s, flags) for sp in kept]
 
 
-def _validate(times: np.ndarray, scores: np.ndarray, present: np.ndarray, cuts: Sequence[float],
+def _validate(times: np.ndarray, scores: np.ndarray, present: np.ndarray, cuts: Sequence[Bound],
               duration: float, every: float, min_length: float, max_gap: float
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
     t = np.asarray(times, dtype=np.float64).reshape(-1)
@@ -108,8 +115,15 @@ def _validate(times: np.ndarray, scores: np.ndarray, present: np.ndarray, cuts: 
     if t.size and duration < t[-1]:
         log.warning("duration %.3fs is before the last sample %.3fs; using the latter", duration, t[-1])
         duration = float(t[-1])
-    cut_times = np.sort(np.asarray(list(cuts), dtype=np.float64))
-    return t, s, flags, cut_times, float(duration)
+    return t, s, flags, shot_bounds(cuts), float(duration)
+
+
+def shot_bounds(bounds: Sequence[Bound]) -> np.ndarray:
+    """(n, 2) float array of (first, last) boundary times sorted by first: a cut t is (t, t)."""
+    pairs = [(float(b), float(b)) if np.isscalar(b) else (float(b[0]), float(b[1])) for b in bounds]
+    if any(hi < lo for lo, hi in pairs):
+        raise ValueError("a shot boundary ends before it starts")
+    return np.array(sorted(pairs), dtype=np.float64).reshape(-1, 2)
 
 
 def _smooth(flags: np.ndarray, shot: np.ndarray) -> np.ndarray:
@@ -133,32 +147,40 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
 
 
-def _place(i: int, j: int, t: np.ndarray, cuts: np.ndarray, duration: float) -> _Span:
+def _place(i: int, j: int, t: np.ndarray, bounds: np.ndarray, duration: float) -> _Span:
     """Boundaries of the run of samples i..j (see the module docstring)."""
-    start, start_unc, start_exact = _start_boundary(i, t, cuts)
-    end, end_unc, end_exact = _end_boundary(j, t, cuts, duration)
+    start, start_unc, start_exact = _start_boundary(i, t, bounds)
+    end, end_unc, end_exact = _end_boundary(j, t, bounds, duration)
     return _Span(i, j, start, end, start_unc, end_unc, start_exact, end_exact)
 
 
-def _start_boundary(i: int, t: np.ndarray, cuts: np.ndarray) -> tuple[float, float, bool]:
+def _start_boundary(i: int, t: np.ndarray, bounds: np.ndarray) -> tuple[float, float, bool]:
     """(time, uncertainty, exact) of a run that starts at sample i."""
     if i == 0:
         return 0.0, 0.0, True
-    between = cuts[(cuts > t[i - 1] + _EPS) & (cuts <= t[i] + _EPS)]
+    between = bounds[(bounds[:, 1] > t[i - 1] + _EPS) & (bounds[:, 0] <= t[i] + _EPS)]
     if between.size:  # the label's shot begins at the latest of them
-        return float(between[-1]), float(between[-1] - between[0]), True
+        return _honest(between, between[-1])
     return float(t[i - 1] + t[i]) / 2, float(t[i] - t[i - 1]) / 2, False
 
 
-def _end_boundary(j: int, t: np.ndarray, cuts: np.ndarray, duration: float) -> tuple[float, float, bool]:
+def _end_boundary(j: int, t: np.ndarray, bounds: np.ndarray, duration: float) -> tuple[float, float, bool]:
     """(time, uncertainty, exact) of a run that ends at sample j."""
     if j == t.size - 1:
-        after = cuts[(cuts > t[j] + _EPS) & (cuts < duration - _EPS)]  # an unsampled last shot
-        return duration, (duration - float(after[0]) if after.size else 0.0), True
-    between = cuts[(cuts > t[j] + _EPS) & (cuts <= t[j + 1] + _EPS)]
+        after = bounds[(bounds[:, 1] > t[j] + _EPS) & (bounds[:, 0] < duration - _EPS)]  # an unsampled last shot
+        return duration, (duration - float(after[0].mean()) if after.size else 0.0), True
+    between = bounds[(bounds[:, 1] > t[j] + _EPS) & (bounds[:, 0] <= t[j + 1] + _EPS)]
     if between.size:  # the label's shot ends at the earliest of them
-        return float(between[0]), float(between[-1] - between[0]), True
+        return _honest(between, between[0])
     return float(t[j] + t[j + 1]) / 2, float(t[j + 1] - t[j]) / 2, False
+
+
+def _honest(between: np.ndarray, chosen: np.ndarray) -> tuple[float, float, bool]:
+    """A boundary at ``chosen``'s midpoint, uncertain by its half-length plus the spread of
+    the other boundaries ``between`` the same two samples."""
+    middles = between.mean(axis=1)
+    spread = float(middles[-1] - middles[0])
+    return float(chosen.mean()), float(chosen[1] - chosen[0]) / 2 + spread, True
 
 
 def _merge(spans: list[_Span], max_gap: float) -> list[_Span]:
@@ -181,7 +203,7 @@ def _segment(label: str, sp: _Span, scores: np.ndarray, flags: np.ndarray) -> Se
                    start_uncertainty=sp.start_uncertainty, end_uncertainty=sp.end_uncertainty)
 
 
-def label_segments(model: LabelModel, times: np.ndarray, vectors: np.ndarray, cuts: Sequence[float],
+def label_segments(model: LabelModel, times: np.ndarray, vectors: np.ndarray, cuts: Sequence[Bound],
                    duration: float, every: float, *, min_length: float = MIN_LENGTH,
                    max_gap: float = MAX_GAP) -> list[Segment]:
     """Segments of every label of ``model`` for one video, sorted by start (then label).

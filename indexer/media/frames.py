@@ -1,9 +1,10 @@
-"""Decode videos with PyAV: probe them, detect shot cuts and sample frames for the encoder.
+"""Decode videos with PyAV: probe them, detect shot boundaries and sample frames for the encoder.
 
 Every time is seconds from the video stream's start: ``(pts - start_pts) x time_base`` in
 exact fractions, never a frame count divided by a frame rate. :class:`FrameScanner` decodes
-every frame (frame threading on), feeds each to a :class:`~indexer.media.cuts.CutDetector`, and
-yields one :class:`SampledFrame` every ``every`` seconds plus the first frame of each shot.
+every frame (frame threading on), feeds each to a :class:`~indexer.media.cuts.CutDetector` (hard
+cuts, fades, dissolves), and yields one :class:`SampledFrame` every ``every`` seconds plus the
+first frame of each shot (after a fade or dissolve: the first frame handled once it is found).
 Sampled frames are resized by swscale (short side -> ``image_size``), centre-cropped and
 turned upright by the stream's display matrix, without a full-resolution PIL round trip.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import heapq
 import logging
 import math
+from collections import deque
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
@@ -25,24 +27,25 @@ import av
 import numpy as np
 
 from indexer.media.change_gate import ChangeGate
-from indexer.media.cuts import CutDetector
+from indexer.media.cuts import LOOKAHEAD, CutDetector
 from indexer.errors import MediaError
 from indexer.media.prefetch import prefetch
 from indexer.media.probe import Container, VideoStream, open_container, pixel_aspect, probe, video_stream
 from indexer.media.scan_state import REORDER_DEPTH, Clock, Damage, ScanReport
 from indexer.media.thumbnails import thumbnail_rgb, upright
-from indexer.types import SampledFrame, ShotCut, check_sample_every, format_timestamp
+from indexer.types import SampledFrame, ShotCut, Transition, check_sample_every, format_timestamp
 
 log = logging.getLogger(__name__)
 
 _EPS = 1e-9
 _DECODE_AHEAD = 8  # decoded frames queued between the decode thread and the scorer
-_Item = SampledFrame | ShotCut
+_Item = SampledFrame | ShotCut | Transition
 
 
 class FrameScanner:
     """Decode a video once, yielding shot cuts and sampled frames in time order.
 
+    Also yields each :class:`Transition` (fade, dissolve) once it is over, after its frames.
     Construction probes the file (raises MediaError; ValueError for bad settings).
     ``threads`` caps the decoder's threads (0: FFmpeg's choice). Iterating yields :class:`ShotCut`
     (before the frame that starts the new shot) and :class:`SampledFrame`; afterwards
@@ -113,24 +116,53 @@ class FrameScanner:
 
     def _sample(self, timed: Iterator[tuple[av.VideoFrame, float, int]]) -> Iterator[_Item]:
         """Pick one frame per ``every`` seconds (PTS grid) plus each shot's first frame; the
-        gate, if any, keeps only those worth an encode (before they are resized)."""
-        next_index = 0
+        gate, if any, keeps only those worth an encode (before they are resized).
+
+        The detector decides a cut a few frames after it (:data:`~indexer.media.cuts.LOOKAHEAD`), so
+        frames wait in a short queue; a gradual transition is known once it is over, and the
+        first frame handled after it starts the new shot (a clean frame, never a blend)."""
+        self._next_index = 0
+        self._cut_at: dict[int, ShotCut] = {}
+        self._shot_after: float | None = None
+        queue: deque[tuple[av.VideoFrame, float, int, np.ndarray]] = deque()
         for frame, time, pts in timed:
-            cut = self.detector.feed(frame, time, pts)
-            due = time >= next_index * self.every - _EPS
-            if cut is not None:
-                yield cut
-                if self.gate is not None:
-                    self.gate.new_shot()
-            starts_shot = cut is not None and self.shot_aware
-            if due or starts_shot:
-                self.sampled += 1
-                if self.gate is None or self.gate.admit(time, self.detector.last_signature, starts_shot):
-                    thumb = self.thumbnail(frame) if self.thumb_width > 0 else None
-                    yield SampledFrame(time=time, pts=pts, image=self.image(frame),
-                                       shot_start=starts_shot, thumbnail=thumb)
-            if due:
-                next_index = math.floor(time / self.every + _EPS) + 1
+            yield from self._note(self.detector.feed(frame, time, pts))
+            queue.append((frame, time, pts, self.detector.last_signature))
+            while len(queue) > LOOKAHEAD:
+                yield from self._handle(*queue.popleft())
+        yield from self._note(self.detector.flush())
+        while queue:
+            yield from self._handle(*queue.popleft())
+
+    def _note(self, events: list[ShotCut | Transition]) -> Iterator[_Item]:
+        """Remember decided cuts for their frames; yield transitions at once."""
+        for event in events:
+            if isinstance(event, ShotCut):
+                self._cut_at[event.pts] = event
+            else:
+                self._shot_after = event.end
+                yield event
+
+    def _handle(self, frame: av.VideoFrame, time: float, pts: int, signature: np.ndarray) -> Iterator[_Item]:
+        """Yield the cut before ``frame`` (if any) and ``frame`` itself when it is sampled."""
+        cut = self._cut_at.pop(pts, None)
+        after_transition = self._shot_after is not None and time > self._shot_after + _EPS
+        if after_transition:
+            self._shot_after = None
+        due = time >= self._next_index * self.every - _EPS
+        if cut is not None:
+            yield cut
+        if (cut is not None or after_transition) and self.gate is not None:
+            self.gate.new_shot()
+        starts_shot = (cut is not None or after_transition) and self.shot_aware
+        if due or starts_shot:
+            self.sampled += 1
+            if self.gate is None or self.gate.admit(time, signature, starts_shot):
+                thumb = self.thumbnail(frame) if self.thumb_width > 0 else None
+                yield SampledFrame(time=time, pts=pts, image=self.image(frame),
+                                   shot_start=starts_shot, thumbnail=thumb)
+        if due:
+            self._next_index = math.floor(time / self.every + _EPS) + 1
 
     def _timed(
         self, frames: Iterator[av.VideoFrame], clock: Clock, damage: Damage

@@ -31,7 +31,7 @@ from indexer.media.thumbnails import THUMB_WIDTH, jpeg_bytes
 from indexer.models.encoder import Encoder
 from indexer.pipeline.extractors import Extractor, registered
 from indexer.store.catalog import NewVideo
-from indexer.types import Segment, ShotCut, check_sample_every
+from indexer.types import Segment, ShotCut, Transition, check_sample_every
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,8 @@ class Analysis:
 
     ``video`` holds the file's facts (hash, size, probe info with the decoded duration,
     sampling interval, damage note); ``times``/``pts``/``vectors`` the stored frames;
-    ``thumbnails`` their JPEGs (empty when off); ``extracted`` the registered extractors' results.
+    ``thumbnails`` their JPEGs (empty when off); ``extracted`` the registered extractors' results;
+    ``transitions`` the fades and dissolves found next to the ``cuts``.
     """
 
     video: NewVideo
@@ -75,6 +76,7 @@ class Analysis:
     thumbnails: tuple[bytes, ...] = field(default=(), repr=False)
     thumb_width: int = 0
     extracted: Mapping[str, Any] = field(default_factory=dict)
+    transitions: tuple[Transition, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.times)
@@ -151,12 +153,15 @@ class Analyser:
         extractors = {name: factory() for name, factory in registered().items()}
         for extractor in extractors.values():
             extractor.start(scanner.info)
-        times, pts, vectors, cuts, jpegs = self._embed(scanner, extractors)
+        times, pts, vectors, edits, jpegs = self._embed(scanner, extractors)
         report = scanner.report
         if not times.size:
             raise MediaError(path, "no frame could be decoded")
         duration = max(report.duration, float(times[-1]))
-        segments = label_segments(self.labels, times, vectors, [c.time for c in cuts], duration, self.options.every)
+        cuts = [e for e in edits if isinstance(e, ShotCut)]
+        transitions = [e for e in edits if isinstance(e, Transition)]
+        bounds = sorted([(c.time, c.time) for c in cuts] + [(t.start, t.end) for t in transitions])
+        segments = label_segments(self.labels, times, vectors, bounds, duration, self.options.every)
         note = ""
         if report.errors:
             note = (f"{len(report.errors)} decode error(s), about {report.lost_seconds:.1f} s lost; "
@@ -166,23 +171,24 @@ class Analyser:
                          sample_every=self.options.every, status="partial" if note else "ok", note=note)
         return Analysis(video, times, pts, vectors, tuple(cuts), tuple(segments), tuple(jpegs),
                         self.options.thumb_width if jpegs else 0,
-                        {name: extractor.finish() for name, extractor in extractors.items()})
+                        {name: extractor.finish() for name, extractor in extractors.items()},
+                        transitions=tuple(transitions))
 
     def _embed(self, scanner: FrameScanner, extractors: Mapping[str, Extractor],
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[ShotCut], list[bytes]]:
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[ShotCut | Transition], list[bytes]]:
         """Run the scanner in a producer thread; embed its frames (those its change gate
-        admits) in full batches here. Returns (times, pts, vectors), the cuts and the
-        frames' JPEG thumbnails (empty when thumbnails are off)."""
+        admits) in full batches here. Returns (times, pts, vectors), the cuts and transitions,
+        and the frames' JPEG thumbnails (empty when thumbnails are off)."""
         times: list[float] = []
         pts: list[int] = []
         chunks: list[np.ndarray] = []
-        cuts: list[ShotCut] = []
+        edits: list[ShotCut | Transition] = []
         batch: list[np.ndarray] = []
         jpegs: list[bytes] = []
         last_time = 0.0
         for item in prefetch(iter(scanner), maxsize=2 * self.options.batch_size):
-            if isinstance(item, ShotCut):
-                cuts.append(item)
+            if isinstance(item, (ShotCut, Transition)):
+                edits.append(item)
                 continue
             times.append(item.time)
             pts.append(item.pts)
@@ -201,7 +207,7 @@ class Analyser:
         self.progress.advance(max(0.0, scanner.report.duration - last_time))
         log.debug("%s: %d frames sampled, %d encoded", scanner.info.path, scanner.sampled, len(times))
         vectors = np.concatenate(chunks) if chunks else np.zeros((0, self.encoder.dim), np.float32)
-        return np.array(times, dtype=np.float64), np.array(pts, dtype=np.int64), vectors, cuts, jpegs
+        return np.array(times, dtype=np.float64), np.array(pts, dtype=np.int64), vectors, edits, jpegs
 
     def _encode_batch(self, images: list[np.ndarray]) -> np.ndarray:
         vectors = np.asarray(self.encoder.encode_images(np.stack(images)), dtype=np.float32)

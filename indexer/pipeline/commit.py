@@ -1,6 +1,6 @@
 """The side-effect half of indexing: the single writer stores an :class:`Analysis`.
 
-Frames, vectors, cuts, automatic segments and thumbnails go to the store in one call
+Frames, vectors, cuts, transitions, automatic segments and thumbnails go to the store in one call
 (:meth:`Store.write_video`); curator segments of a re-indexed file are kept by the store.
 """
 
@@ -18,5 +18,5 @@ def commit(store: Store, analysis: Analysis) -> int:
         ValueError: vectors of another dimension than the store's encoder.
     """
     return store.write_video(analysis.video, analysis.times, analysis.pts, analysis.vectors,
-                             analysis.cuts, analysis.segments,
+                             analysis.cuts, analysis.segments, transitions=analysis.transitions,
                              thumbnails=analysis.thumbnails, thumb_width=analysis.thumb_width)

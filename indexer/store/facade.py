@@ -43,7 +43,7 @@ from indexer.store.sync import CatalogFrames, VectorFile
 from indexer.store.teaching import Teaching
 from indexer.store.text_vectors import CachedTextEncoder, TextVectors
 from indexer.store.thumbnails import cached_poster_time, cached_thumbnail, remove_thumbnails, save_thumbnails
-from indexer.types import Segment, ShotCut
+from indexer.types import Segment, ShotCut, Transition
 from indexer.store.frame_ids import VideoRanges
 from indexer.store.vectors import IVF_THRESHOLD, VectorIndex
 from indexer.store.ivf import build_ivf, exact_topk, ivf_nlist
@@ -182,8 +182,10 @@ class Store(CatalogReads):
 
     def write_video(self, info: NewVideo, times: np.ndarray, pts: np.ndarray, vectors: np.ndarray,
                     cuts: Sequence[ShotCut], segments: Sequence[Segment], *,
-                    thumbnails: Sequence[bytes] = (), thumb_width: int = 0) -> int:
-        """Store a video, its frames with embeddings, cuts and automatic segments; return its id.
+                    transitions: Sequence[Transition] = (), thumbnails: Sequence[bytes] = (),
+                    thumb_width: int = 0) -> int:
+        """Store a video, its frames with embeddings, cuts, transitions and automatic segments;
+        return its id.
 
         One transaction. A video already stored under the same path keeps its id and its
         curator segments; its frames, cuts and automatic segments are replaced. New automatic
@@ -207,6 +209,7 @@ class Store(CatalogReads):
                 video_id, old_ids = q.upsert_video(conn, info, time.time())
                 ids = q.insert_frames(conn, video_id, times, pts, vectors)
                 q.insert_cuts(conn, video_id, cuts)
+                q.insert_transitions(conn, video_id, transitions)
                 kept = qs.insert_auto_segments(conn, video_id, segments, time.time())
                 generation = q.bump_generation(conn)
             self._apply(index, generation, old_ids, ids, vectors)

@@ -220,7 +220,30 @@ def m005_curator_learning(conn: sqlite3.Connection) -> None:
     _run_statements(conn, M005_CURATOR_LEARNING)
 
 
-M006_SUMMARIES = """
+M006_TRANSITIONS = """
+        ALTER TABLE cuts ADD COLUMN margin REAL;
+        CREATE TABLE transitions (
+            id INTEGER PRIMARY KEY,
+            video_id INTEGER NOT NULL REFERENCES videos (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('fade_out', 'fade_in', 'dissolve')),
+            colour TEXT NOT NULL DEFAULT '',
+            start REAL NOT NULL,
+            "end" REAL NOT NULL,
+            start_pts INTEGER NOT NULL,
+            end_pts INTEGER NOT NULL,
+            strength REAL NOT NULL
+        );
+        CREATE INDEX transitions_video ON transitions (video_id)
+"""
+
+
+def m006_transitions(conn: sqlite3.Connection) -> None:
+    """Gradual transitions (fades, dissolves) next to the cuts, and each cut's margin over its
+    threshold (NULL for cuts stored before: unknown until the video is indexed again)."""
+    _run_statements(conn, M006_TRANSITIONS)
+
+
+M007_SUMMARIES = """
         ALTER TABLE videos ADD COLUMN name TEXT NOT NULL DEFAULT '';
         ALTER TABLE videos ADD COLUMN first_frame INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE videos ADD COLUMN frame_count INTEGER NOT NULL DEFAULT 0;
@@ -251,14 +274,14 @@ M006_SUMMARIES = """
 """
 
 
-def m006_summaries(conn: sqlite3.Connection) -> None:
+def m007_summaries(conn: sqlite3.Connection) -> None:
     """Summaries kept in step with every change (:mod:`indexer.store.summaries`): sortable
     video names, each video's frame-id range, frame sample keys, counters, label coverage."""
     from pathlib import PurePath
 
     from indexer.store import summaries
 
-    _run_statements(conn, M006_SUMMARIES)
+    _run_statements(conn, M007_SUMMARIES)
     for video_id, path, content_hash in conn.execute("SELECT id, path, content_hash FROM videos").fetchall():
         _contiguous_frames(conn, video_id)
         ids, pts = zip(*conn.execute("SELECT id, pts FROM frames WHERE video_id = ? ORDER BY id",
@@ -287,13 +310,14 @@ def _contiguous_frames(conn: sqlite3.Connection, video_id: int) -> None:
 
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_own_parent_segments,
                                                               m003_text_vectors, m004_sign_in,
-                                                              m005_curator_learning, m006_summaries)
+                                                              m005_curator_learning, m006_transitions,
+                                                              m007_summaries)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def has_summaries(version: int) -> bool:
     """Whether a catalog at schema ``version`` has the summaries (and their triggers)."""
-    return m006_summaries in MIGRATIONS[:version]
+    return m007_summaries in MIGRATIONS[:version]
 
 
 def _run_statements(conn: sqlite3.Connection, script: str) -> None:

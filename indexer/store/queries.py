@@ -19,7 +19,7 @@ import numpy as np
 from indexer.store.catalog import NewVideo, VideoRecord
 from indexer.store.summaries import counters, sample_keys
 from indexer.errors import NotFoundError, StoreError
-from indexer.types import ShotCut
+from indexer.types import ShotCut, Transition
 
 ID_CHUNK = 50_000  # ids per json_each() parameter / rows per vector batch
 
@@ -164,6 +164,7 @@ def upsert_video(conn: sqlite3.Connection, new: NewVideo, now: float) -> tuple[i
     conn.execute(f"UPDATE videos SET {assignments} WHERE id = ?", (*values, video_id))
     conn.execute("DELETE FROM frames WHERE video_id = ?", (video_id,))
     conn.execute("DELETE FROM cuts WHERE video_id = ?", (video_id,))
+    conn.execute("DELETE FROM transitions WHERE video_id = ?", (video_id,))
     conn.execute("DELETE FROM segments WHERE video_id = ? AND source = 'auto'", (video_id,))
     return video_id, old_ids
 
@@ -238,8 +239,15 @@ def insert_frames(conn: sqlite3.Connection, video_id: int, times: np.ndarray, pt
 
 
 def insert_cuts(conn: sqlite3.Connection, video_id: int, cuts: Sequence[ShotCut]) -> None:
-    conn.executemany("INSERT INTO cuts (video_id, time, pts, score) VALUES (?, ?, ?, ?)",
-                     [(video_id, c.time, c.pts, c.score) for c in cuts])
+    conn.executemany("INSERT INTO cuts (video_id, time, pts, score, margin) VALUES (?, ?, ?, ?, ?)",
+                     [(video_id, c.time, c.pts, c.score, c.margin) for c in cuts])
+
+
+def insert_transitions(conn: sqlite3.Connection, video_id: int, transitions: Sequence[Transition]) -> None:
+    conn.executemany(
+        'INSERT INTO transitions (video_id, kind, colour, start, "end", start_pts, end_pts, strength) '
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(video_id, t.kind, t.colour, t.start, t.end, t.start_pts, t.end_pts, t.strength) for t in transitions])
 
 
 def frames(conn: sqlite3.Connection, video_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -264,6 +272,19 @@ def frame_times(conn: sqlite3.Connection, video_id: int) -> list[float]:
 def cuts(conn: sqlite3.Connection, video_id: int) -> list[float]:
     rows = conn.execute("SELECT time FROM cuts WHERE video_id = ? ORDER BY time", (sql_id(video_id),))
     return [r[0] for r in rows]
+
+
+def shot_cuts(conn: sqlite3.Connection, video_id: int) -> list[ShotCut]:
+    """The video's cuts with score and margin (None where an older index did not record it)."""
+    rows = conn.execute("SELECT time, pts, score, margin FROM cuts WHERE video_id = ? ORDER BY time",
+                        (int(video_id),))
+    return [ShotCut(time=r[0], pts=r[1], score=r[2], margin=r[3]) for r in rows]
+
+
+def transitions(conn: sqlite3.Connection, video_id: int) -> list[Transition]:
+    rows = conn.execute('SELECT kind, start, "end", start_pts, end_pts, strength, colour FROM transitions '
+                        "WHERE video_id = ? ORDER BY start", (int(video_id),))
+    return [Transition(*r) for r in rows]
 
 
 def decode_vectors(blobs: Sequence[bytes], dim: int | None = None) -> np.ndarray:

@@ -17,6 +17,7 @@ from indexer.store.catalog import Catalog, SegmentRecord, VideoRecord
 from indexer.store import summaries
 from indexer.store.segment_queries import LabelStat
 from indexer.store.summaries import LabelTotal
+from indexer.types import ShotCut, Transition
 
 
 class CatalogReads:
@@ -131,6 +132,23 @@ class CatalogReads:
         """Times (seconds) of the video's detected shot cuts, ascending ([] if unknown id)."""
         with self.catalog.read() as conn:
             return q.cuts(conn, video_id)
+
+    def shot_cuts(self, video_id: int) -> list[ShotCut]:
+        """The video's cuts with their score and margin over the threshold, by time."""
+        with self.catalog.read() as conn:
+            return q.shot_cuts(conn, video_id)
+
+    def transitions(self, video_id: int) -> list[Transition]:
+        """The video's gradual transitions (fades, dissolves), by start ([] if unknown id)."""
+        with self.catalog.read() as conn:
+            return q.transitions(conn, video_id)
+
+    def boundaries(self, video_id: int) -> list[tuple[float, float]]:
+        """Every shot boundary as (first, last) time: a cut is (t, t), a transition its first
+        and last frame; sorted. What segments, scenes, thumbnails and the timeline snap to."""
+        with self.catalog.read() as conn:
+            cuts = [(t, t) for t in q.cuts(conn, video_id)]
+            return sorted(cuts + [(t.start, t.end) for t in q.transitions(conn, video_id)])
 
     def segments(self, video_id: int, *, include_rejected: bool = False) -> list[SegmentRecord]:
         """The video's segments by start time: active ones, plus rejected ones if asked."""

@@ -71,10 +71,15 @@ def render_eval(report: EvalReport) -> str:
         lines.append(_row(c.label, "zero-shot", c.judgements, c.zero_shot))
         if c.learned is not None:
             lines.append(_row("", "learned", "", c.learned))
+        if c.held_out is not None:
+            h = c.held_out["learned"]
+            lines.append(f"{'':<24} {'held-out':<9} {'':>5} {h['precision']:6.3f} {h['recall']:6.3f} {h['f1']:6.3f}"
+                         f" {'(cross-validated when learned)':>20}")
     total = sum(c.judgements for c in report.categories)
     lines.append(_row("overall", "zero-shot", total, report.overall_zero_shot))
     lines.append(_row("", "current", "", report.overall_current))
-    lines.append("frame-level figures over judged frames; boundary error in video frames")
+    lines.append("frame-level figures over judged frames (a learned model trained on them: see its held-out row); "
+                 "boundary error in video frames")
     return "\n".join(lines)
 
 

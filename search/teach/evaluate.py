@@ -10,6 +10,7 @@ leak into the predictions; it works for any encoder.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,12 +72,13 @@ class CategoryEval:
     positives: int
     negatives: int
     zero_shot: Figures
-    learned: Figures | None  # None when no learned head is current
+    learned: Figures | None  # None when no learned head is current (on the judged frames: it trained on them)
+    held_out: dict[str, Any] | None = None  # the current head's cross-validated figures when it was learned
 
     def to_dict(self) -> dict[str, Any]:
         return {"category": self.label, "judgements": self.judgements, "positive_frames": self.positives,
                 "negative_frames": self.negatives, "zero_shot": self.zero_shot.to_dict(),
-                "learned": None if self.learned is None else self.learned.to_dict()}
+                "learned": None if self.learned is None else self.learned.to_dict(), "held_out": self.held_out}
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,11 @@ def evaluate(store: Any, zero_shot: LabelModel, current: LabelModel, videos: Seq
                     continue
                 pred = predict(model, video.video, video.times, video.vectors, video.cuts, label, scores[kind])
                 _collect(pools[label][kind], video, label, pred)
-    return _report(labels, counts, pools, learned_labels, videos)
+    report = _report(labels, counts, pools, learned_labels, videos)
+    heads = store.teaching.current_heads()
+    rows = tuple(dataclasses.replace(c, held_out=heads[c.label].trained_on.get("held_out")) if c.label in heads else c
+                 for c in report.categories)
+    return dataclasses.replace(report, categories=rows)
 
 
 def _collect(pool: _Pool, video: JudgedVideo, label: str, pred: Any) -> None:

@@ -134,7 +134,8 @@ def learn(store: Store, taxonomy: Taxonomy, texts: Any, *, category: str | None 
 
 def _trained_on(fit: FitResult, data: Judged) -> dict[str, Any]:
     return {"videos": sorted(int(v) for v in np.unique(data.video_ids)), "positive_frames": int(data.positive.sum()),
-            "negative_frames": int((~data.positive).sum()), "penalty": fit.penalty, "folds": fit.folds}
+            "negative_frames": int((~data.positive).sum()), "penalty": fit.penalty, "folds": fit.folds,
+            "held_out": {"learned": _counts(fit.learned), "zero_shot": _counts(fit.zero_shot)}}
 
 
 def relabel(store: Store, model: LabelModel, labels: Sequence[str],

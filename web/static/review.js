@@ -62,10 +62,15 @@
   function learn(category) {
     if (result) { result.textContent = "Learning…"; }
     call("POST", "/api/learn", category ? {category: category} : {}).then(function (data) {
-      var adopted = data.categories.filter(function (c) { return c.status === "adopted"; }).map(function (c) { return c.category; });
-      var text = (adopted.length ? "Adopted learned models for " + adopted.join(", ") + ". " : "No model adopted (zero-shot is as good). ") +
-        "Precision " + pct(data.before.precision) + " → " + pct(data.after.precision) +
-        ", recall " + pct(data.before.recall) + " → " + pct(data.after.recall) + ".";
+      var adopted = data.categories.filter(function (c) { return c.status === "adopted"; });
+      var moved = adopted.map(function (c) {
+        var z = c.held_out.zero_shot, l = c.held_out.learned;
+        return c.category + ": precision " + pct(z.precision) + " → " + pct(l.precision) +
+          ", recall " + pct(z.recall) + " → " + pct(l.recall);
+      });
+      var text = adopted.length ? "Adopted (held-out, zero-shot → learned) " + moved.join("; ") + "." :
+        "No model adopted (zero-shot is as good, or too few judged frames). Precision " + pct(data.after.precision) +
+        ", recall " + pct(data.after.recall) + " on the judged frames.";
       if (result) { result.textContent = text; }
     }).catch(function (err) { if (result) { result.textContent = "Not learned: " + err.message; } });
   }
