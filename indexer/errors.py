@@ -58,3 +58,7 @@ class CloseLabelError(QueryError):
 
 class NotFoundError(ReelsearchError):
     """A video, frame, segment or category that was asked for does not exist."""
+
+
+class ClusterError(ReelsearchError):
+    """Distributed work cannot run: Ray missing or unreachable, or workers cannot see the files."""

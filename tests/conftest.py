@@ -23,3 +23,13 @@ def colour_encoder():
     from indexer.models.colour import ColourEncoder
 
     return ColourEncoder()
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One real local Ray cluster (2 CPUs, loopback, no dashboard) shared by the whole test session."""
+    from indexer.pipeline.cluster import connect
+
+    ray = connect("local", num_cpus=2)
+    yield ray
+    ray.shutdown()

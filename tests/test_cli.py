@@ -317,3 +317,27 @@ def test_commands_load_only_what_they_need(tmp_path: Path, env) -> None:
     assert loaded == [] and again == new  # the stored query vector
     _, loaded = _cold(env, "report", str(video.path), "--label", "a dog on a red beach")
     assert loaded == []  # the same text, and the background prompts, are stored
+
+
+def test_index_with_ray_commits_here_and_prints_per_worker_throughput(tmp_path: Path, env, ray_session) -> None:
+    folder = tmp_path / "ads"
+    folder.mkdir()
+    make_video(folder / "a.mp4", [Scene("red", 30), Scene("blue", 30)])
+    make_video(folder / "b.mp4", [Scene("green", 45)])
+    result = run(env, "index", str(folder), *FAKE, "--ray", "--workers", "2")
+    assert result.exit_code == 0, result.output
+    assert "done: 2 indexed, 0 unchanged, 0 renamed, 0 failed" in result.output
+    workers = [line for line in result.output.splitlines() if line.startswith("  worker ")]
+    assert workers and all("x realtime)" in line for line in workers)
+    again = run(env, "index", "--ray", str(folder), *FAKE)  # an existing path after --ray is a path
+    assert "done: 0 indexed, 2 unchanged" in again.output
+    again = run(env, "index", str(folder), "--ray=auto", *FAKE)  # joins the running session
+    assert "done: 0 indexed, 2 unchanged" in again.output
+
+
+def test_ray_option_without_ray_installed_says_how_to_get_it(tmp_path: Path, env, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    make_video(tmp_path / "a.mp4", [Scene("red", 10)])
+    result = run(env, "index", str(tmp_path / "a.mp4"), *FAKE, "--ray")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == "Error: distributed work needs Ray: pip install 'reelsearch[ray]'"

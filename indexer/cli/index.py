@@ -12,7 +12,7 @@ import click
 
 from indexer.cli.options import (data_dir_option, encoder_choice, encoder_options, open_store,
                                  resolve_encoder, taxonomy_option, warn_if_random_weights)
-from indexer.cli.progress import IndexProgress, count, summary_line
+from indexer.cli.progress import IndexProgress, count, summary_line, worker_line
 from indexer.errors import ReelsearchError
 from indexer.models.loading import encoder_spec
 from indexer.types import check_sample_every
@@ -43,21 +43,32 @@ def _every(every: float | None, rate: float | None) -> float:
 @click.option("--prune", is_flag=True, help="Forget indexed videos whose files are gone.")
 @click.option("--optimize", is_flag=True,
               help="Build/rebuild the approximate (IVF-SQ8) vector index now; it is built automatically past 200k frames.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Analyse on a Ray cluster, commit here: no ADDRESS starts a local cluster, 'auto' joins "
+                   "the one `ray start` runs, else HOST:PORT. Files must be at the same path on every worker.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="With --ray: analysis actors [default: one per GPU, else one per CPU of the cluster].")
 @taxonomy_option
 @data_dir_option
 @encoder_options
 def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batch_size: int,
-          shot_aware: bool, reencode_window: float, prune: bool, optimize: bool, taxonomy: Path | None, data_dir: Path,
-          **encoder_kw) -> None:
+          shot_aware: bool, reencode_window: float, prune: bool, optimize: bool, ray_address: str | None,
+          workers: int | None, taxonomy: Path | None, data_dir: Path, **encoder_kw) -> None:
     """Index video files and folders (recursively) into the store."""
     from indexer.labels.taxonomy import load_taxonomy
     from indexer.pipeline.labelling import current_label_model, with_user_categories
     from indexer.pipeline.orchestrate import IndexOptions, prune_missing
 
+    if ray_address not in (None, "local", "auto") and Path(ray_address).exists():
+        paths, ray_address = (Path(ray_address), *paths), "local"  # `--ray PATH`: a path, not an address
     if not paths and not (prune or optimize):
         raise click.UsageError("give at least one file or folder to index (or --prune / --optimize)")
     options = IndexOptions(every=_every(every, rate), batch_size=batch_size, shot_aware=shot_aware,
                            reencode_window=reencode_window)
+    if workers is not None and ray_address is None:
+        raise click.UsageError("--workers applies to --ray")
+    if ray_address is not None and paths:
+        _connect(ray_address)
     failed = 0
     with open_store(data_dir) as store:
         try:
@@ -66,7 +77,7 @@ def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batc
                 warn_if_random_weights(store)
                 tax = with_user_categories(load_taxonomy(taxonomy), store)
                 labels = current_label_model(store, tax, store.cached_texts(encoder, "prompt"))
-                failed = _index_paths(store, encoder, labels, options, paths)
+                failed = _index_paths(store, encoder, labels, options, paths, ray_address, workers)
                 # a model loaded now records what a store of an older version lacks (its text tower)
                 store.bind_encoder(encoder.name, encoder.dim, encoder_spec(encoder))
             if prune:
@@ -89,13 +100,28 @@ def _index_line(info) -> str:
             f"nprobe {info.nprobe}{recall}")
 
 
-def _index_paths(store, encoder, labels, options, paths) -> int:
+def _connect(address: str) -> None:
+    """Join or start the Ray cluster before the store is opened (a one-line error if impossible)."""
+    from indexer.pipeline.cluster import connect
+
+    try:
+        connect(address)
+    except ReelsearchError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _index_paths(store, encoder, labels, options, paths, ray_address=None, workers=None) -> int:
     from indexer.pipeline.orchestrate import Indexer
 
     started = time.perf_counter()
     results = []
     with IndexProgress() as progress:
-        indexer = Indexer(store, encoder, labels, options, progress)
+        if ray_address is None:
+            indexer = Indexer(store, encoder, labels, options, progress)
+        else:
+            from indexer.pipeline.distributed import RayIndexer
+
+            indexer = RayIndexer(store, encoder, labels, options, workers=workers, progress=progress)
         for result in indexer.index_paths(paths):
             results.append(result)
             progress.file_done(result)
@@ -103,4 +129,6 @@ def _index_paths(store, encoder, labels, options, paths) -> int:
                 store.flush()
     store.flush()
     click.echo(summary_line(results, time.perf_counter() - started))
+    for stats in getattr(indexer, "stats", {}).values():
+        click.echo(worker_line(stats))
     return sum(r.failed for r in results)

@@ -25,6 +25,7 @@ COMMANDS = {
     "review": "search.teach.cli:review",
     "serve": "web.cli:serve",
     "user": "web.cli:user",
+    "encoder": "web.encoder_cli:encoder",
 }
 
 

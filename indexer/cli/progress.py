@@ -90,3 +90,9 @@ def summary_line(results: Sequence[FileResult], wall_seconds: float) -> str:
         parts.append(f"{partial} partially decoded")
     return (f"done: {', '.join(parts)}; {video_s / 3600:.3f} video-hours in {wall_seconds:.1f} s "
             f"({speed:.1f}x realtime)")
+
+
+def worker_line(stats) -> str:
+    """One line per Ray worker (a :class:`~indexer.pipeline.distributed.WorkerStats`): its throughput."""
+    return (f"  worker {stats.worker}: {count(stats.files, 'file')}, {stats.video_seconds / 3600:.3f} video-hours "
+            f"in {stats.busy_seconds:.1f} s busy ({stats.speed:.1f}x realtime)")

@@ -19,13 +19,13 @@ from indexer.labels.classify import LabelModel
 from indexer.store.coverage import covered_seconds, label_tree, video_coverage
 from indexer.media.discover import discover
 from indexer.models.encoder import Encoder
-from indexer.pipeline.analysis import Analyser, IndexOptions, Progress, content_hash
+from indexer.pipeline.analysis import Analyser, Analysis, IndexOptions, Progress, content_hash
 from indexer.pipeline.commit import commit
 from indexer.store import Store
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FileResult", "IndexOptions", "Indexer", "content_hash", "prune_missing"]
+__all__ = ["FileResult", "IndexOptions", "Indexer", "Work", "committed", "content_hash", "prune_missing", "triage"]
 
 
 @dataclass(frozen=True)
@@ -81,34 +81,58 @@ class Indexer:
         return FileResult(**{**result.__dict__, "wall_seconds": time.perf_counter() - started})
 
     def _index_file(self, path: Path) -> FileResult:
-        try:
-            st = path.stat()
-        except OSError as exc:
-            raise MediaError(path, exc.strerror or str(exc)) from None
-        existing = self.store.video_by_path(path)
-        if existing and existing.size == st.st_size and existing.mtime == st.st_mtime:
-            return FileResult(path, "skipped", "unchanged", existing.id, existing.duration)
-        digest = content_hash(path)
-        if existing and existing.content_hash == digest:
-            self.store.rename_video(existing.id, path, st.st_mtime)  # touch: same content
-            return FileResult(path, "skipped", "unchanged", existing.id, existing.duration)
-        if existing is None:
-            moved = next((v for v in self.store.videos_by_hash(digest) if not v.path.exists()), None)
-            if moved is not None:
-                self.store.rename_video(moved.id, path, st.st_mtime)
-                return FileResult(path, "renamed", f"was {moved.path}", moved.id, moved.duration)
-        return self._analyse_and_commit(path, digest, "reindexed" if existing else "indexed")
+        decision = triage(self.store, path)
+        if isinstance(decision, FileResult):
+            return decision
+        return self._analyse_and_commit(path, decision.digest, decision.status)
 
     def _analyse_and_commit(self, path: Path, digest: str, status: str) -> FileResult:
-        analysis = self.analyser.analyse(path, digest)
-        video_id = commit(self.store, analysis)
-        present = video_coverage(self.store.segments(video_id, include_rejected=True),
-                                 label_tree(self.labels.labels))
-        top = tuple(sorted(((label, covered_seconds(pieces)) for label, pieces in present.items()),
-                           key=lambda item: (-item[1], item[0]))[:5])
-        note = analysis.video.note
-        return FileResult(path, status, note, video_id, analysis.video.info.duration, len(analysis.times),
-                          partial=bool(note), labels=top)
+        return committed(self.store, self.labels, path, status, self.analyser.analyse(path, digest))
+
+
+@dataclass(frozen=True)
+class Work:
+    """A file that needs analysing: its content hash and whether it is new or changed."""
+
+    digest: str
+    status: str  # indexed or reindexed
+
+
+def triage(store: Store, path: Path) -> FileResult | Work:
+    """Decide about ``path`` (absolute) without analysing it: a FileResult when it is unchanged
+    (same size and mtime, else same content hash) or renamed (its content is stored under a path
+    that is gone; the store follows it), else the :class:`Work` to do.
+
+    Raises: MediaError (the file cannot be read).
+    """
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise MediaError(path, exc.strerror or str(exc)) from None
+    existing = store.video_by_path(path)
+    if existing and existing.size == st.st_size and existing.mtime == st.st_mtime:
+        return FileResult(path, "skipped", "unchanged", existing.id, existing.duration)
+    digest = content_hash(path)
+    if existing and existing.content_hash == digest:
+        store.rename_video(existing.id, path, st.st_mtime)  # touch: same content
+        return FileResult(path, "skipped", "unchanged", existing.id, existing.duration)
+    if existing is None:
+        moved = next((v for v in store.videos_by_hash(digest) if not v.path.exists()), None)
+        if moved is not None:
+            store.rename_video(moved.id, path, st.st_mtime)
+            return FileResult(path, "renamed", f"was {moved.path}", moved.id, moved.duration)
+    return Work(digest, "reindexed" if existing else "indexed")
+
+
+def committed(store: Store, labels: LabelModel, path: Path, status: str, analysis: Analysis) -> FileResult:
+    """Commit ``analysis`` (one transaction) and describe it: labels on screen, longest first."""
+    video_id = commit(store, analysis)
+    present = video_coverage(store.segments(video_id, include_rejected=True), label_tree(labels.labels))
+    top = tuple(sorted(((label, covered_seconds(pieces)) for label, pieces in present.items()),
+                       key=lambda item: (-item[1], item[0]))[:5])
+    note = analysis.video.note
+    return FileResult(path, status, note, video_id, analysis.video.info.duration, len(analysis.times),
+                      partial=bool(note), labels=top)
 
 
 def prune_missing(store: Store, keep: Callable[[Path], bool] = lambda p: p.exists()) -> list[Path]:

@@ -1,0 +1,116 @@
+"""Indexing on a real local Ray cluster (``ray.init(num_cpus=2)``): the same store as
+single-process indexing, skipping before shipping, a worker killed mid-run, unreadable paths."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.errors import ClusterError
+from indexer.labels.classify import LabelModel
+from indexer.labels.taxonomy import parse_taxonomy
+from indexer.models.colour import ColourEncoder
+from indexer.models.loading import encoder_spec
+from indexer.pipeline.distributed import RayIndexer
+from indexer.pipeline.orchestrate import IndexOptions, Indexer
+from indexer.store import Store
+from media import COLOUR_TAXONOMY, Scene, make_video
+
+OPTIONS = IndexOptions(every=0.5, thumb_width=64)
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory) -> Path:
+    """Five generated clips of different lengths and colours, and one file that is not a video."""
+    folder = tmp_path_factory.mktemp("videos")
+    colours = ["red", "blue", "green", "yellow", "magenta"]
+    for i, colour in enumerate(colours):
+        scenes = [Scene(colour, 20 + 15 * i), Scene(colours[(i + 1) % 5], 25), Scene("white", 10 + 5 * i)]
+        make_video(folder / f"clip{i}.mp4", scenes)
+    (folder / "notes.mp4").write_text("not a video")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def labels(tmp_path_factory) -> LabelModel:
+    taxonomy = parse_taxonomy(COLOUR_TAXONOMY, tmp_path_factory.mktemp("tax") / "colours.toml")
+    return LabelModel.build(taxonomy, ColourEncoder())
+
+
+def _store(path: Path) -> Store:
+    store = Store.open(path)
+    encoder = ColourEncoder()
+    store.bind_encoder(encoder.name, encoder.dim, encoder_spec(encoder))
+    return store
+
+
+def _contents(store: Store) -> dict:
+    """Everything indexing stores, keyed by path (ids and times of indexing left out)."""
+    out = {}
+    for video in store.list_videos():
+        _ids, times, vectors = store.frames(video.id)
+        record = {k: v for k, v in video.__dict__.items() if k not in ("id", "indexed_at")}
+        segments = [(s.label, s.start, s.end, s.score, s.start_uncertainty, s.end_uncertainty, s.source, s.status)
+                    for s in store.segments(video.id, include_rejected=True)]
+        out[str(video.path)] = (record, times.tolist(), vectors.tobytes(), store.cuts(video.id), sorted(segments))
+    return out
+
+
+def test_ray_indexing_stores_exactly_what_single_process_indexing_stores(tmp_path, videos, labels, ray_session):
+    with _store(tmp_path / "single") as single, _store(tmp_path / "ray") as distributed:
+        local = sorted((str(r.path), r.status, r.reason) for r in
+                       Indexer(single, ColourEncoder(), labels, OPTIONS).index_paths([videos]))
+        indexer = RayIndexer(distributed, ColourEncoder(), labels, OPTIONS, workers=2)
+        remote = sorted((str(r.path), r.status, r.reason) for r in indexer.index_paths([videos]))
+        assert remote == local
+        assert [status for _path, status, _reason in remote].count("indexed") == 5
+        assert _contents(distributed) == _contents(single)
+        assert len(_contents(single)) == 5
+        assert single.vector_count() == distributed.vector_count() > 0
+        query = ColourEncoder().encode_texts(["blue"])
+        assert np.array_equal(single.search_vectors(query, 5)[0], distributed.search_vectors(query, 5)[0])
+        assert sum(s.files for s in indexer.stats.values()) == 5 and len(indexer.stats) == 2
+        assert all(s.speed > 0 for s in indexer.stats.values())
+
+
+def test_unchanged_files_are_skipped_before_anything_is_shipped(tmp_path, videos, labels, ray_session):
+    with _store(tmp_path / "index") as store:
+        list(RayIndexer(store, ColourEncoder(), labels, OPTIONS, workers=1).index_paths([videos]))
+        again = RayIndexer(store, ColourEncoder(), labels, OPTIONS, workers=1)
+        statuses = sorted(r.status for r in again.index_paths([videos]))
+        assert statuses == ["failed"] + ["skipped"] * 5  # the non-video is shipped, and fails, again
+        clips = sorted(videos.glob("clip*.mp4"))
+        only_clips = RayIndexer(store, ColourEncoder(), labels, OPTIONS, workers=1)
+        assert {r.status for r in only_clips.index_paths(clips)} == {"skipped"}
+        assert only_clips.stats == {}  # no worker was started, nothing shipped
+
+
+def test_a_worker_killed_mid_run_is_replaced_and_a_rerun_completes(tmp_path, videos, labels, ray_session):
+    with _store(tmp_path / "index") as store:
+        indexer = RayIndexer(store, ColourEncoder(), labels, OPTIONS, workers=2, per_worker=1)
+        results = indexer.index_paths([videos])
+        first = next(r for r in results if r.status == "indexed")
+        victim = next(iter(indexer.stats))  # host:pid of the worker that analysed the first file
+        os.kill(int(victim.rsplit(":", 1)[1]), signal.SIGKILL)
+        rest = [r.status for r in results]  # Ray restarts the actor and retries its file
+        assert rest == ["indexed"] * 4
+        rerun = list(RayIndexer(store, ColourEncoder(), labels, OPTIONS, workers=2).index_paths([videos]))
+        assert sorted(r.status for r in rerun) == ["failed"] + ["skipped"] * 5
+        assert store.video_count() == 5
+        assert [r.reason for r in rerun if r.failed] == ["not a media file (it contains text)"]
+
+
+def test_paths_workers_cannot_read_are_a_clear_error(tmp_path, labels, ray_session):
+    with _store(tmp_path / "index") as store:
+        indexer = RayIndexer(store, ColourEncoder(), labels, OPTIONS, workers=1)
+        pool = indexer._start_pool(ray_session)
+        try:
+            with pytest.raises(ClusterError, match="not readable on Ray worker .*same path"):
+                indexer._check_readable(ray_session, pool, tmp_path / "only-on-the-driver.mp4")
+        finally:
+            for actor in pool:
+                ray_session.kill(actor)
