@@ -29,6 +29,11 @@ class EncoderError(ReelsearchError):
     """The image/text encoder cannot be loaded or used (e.g. weights missing offline)."""
 
 
+class ModelUnavailableError(EncoderError):
+    """An optional model (OCR, speech recognition) is not installed or not on this machine;
+    the message says how to get it. Indexing goes on without that signal."""
+
+
 class TaxonomyError(ReelsearchError):
     """A taxonomy file is malformed; the message names the file, the line and the problem."""
 

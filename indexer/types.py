@@ -89,7 +89,8 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class SampledFrame:
-    """One decoded frame chosen for embedding.
+    """One sampled frame: chosen for embedding (``encoded``) or, when extractors asked for
+    pictures, a sampled frame the change gate turned away, for the extractors only.
 
     ``image`` is an RGB uint8 array of shape (S, S, 3): resized by PyAV so the short side
     is S, centre-cropped to a square, display rotation applied; ready for the encoder.
@@ -100,6 +101,9 @@ class SampledFrame:
     image: np.ndarray = field(repr=False, compare=False)
     shot_start: bool = False  # True for the first sampled frame after a detected cut
     thumbnail: np.ndarray | None = field(default=None, repr=False, compare=False)  # small RGB, full frame
+    #: the whole frame for extractors that read it (OCR), at most the scanner's ``picture_width`` wide
+    picture: np.ndarray | None = field(default=None, repr=False, compare=False)
+    encoded: bool = True  # False: the change gate turned it away (only extractors see it)
 
     def __post_init__(self) -> None:
         _check_time("time", self.time)
@@ -202,3 +206,73 @@ class Segment:
                 "start_hms": format_timestamp(self.start), "end_hms": format_timestamp(self.end),
                 "score": self.score, "start_uncertainty": self.start_uncertainty,
                 "end_uncertainty": self.end_uncertainty, "source": self.source}
+
+
+def _check_span(owner: str, text: str, start: float, end: float, score: float) -> None:
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"{owner} text must be a non-empty string, got {text!r}")
+    _check_time("start", start)
+    _check_time("end", end)
+    if end < start:
+        raise ValueError(f"{owner} end {end} is before start {start}")
+    if not isinstance(score, (int, float)) or not 0 <= score <= 1:
+        raise ValueError(f"{owner} confidence must be in [0, 1], got {score!r}")
+
+
+@dataclass(frozen=True)
+class TextSpan:
+    """A line of on-screen text (OCR) and the time span it is visible, ``[start, end)``.
+
+    ``box`` is (x0, y0, x1, y1) as fractions of the displayed frame, where it was first read.
+    """
+
+    text: str
+    start: float
+    end: float
+    confidence: float  # recognition confidence of the best read, 0..1
+    box: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
+
+    def __post_init__(self) -> None:
+        _check_span("text span", self.text, self.start, self.end, self.confidence)
+        x0, y0, x1, y1 = self.box
+        if not 0 <= x0 <= x1 <= 1 or not 0 <= y0 <= y1 <= 1:
+            raise ValueError(f"text box must be fractions x0 <= x1, y0 <= y1 in [0, 1], got {self.box!r}")
+
+
+@dataclass(frozen=True)
+class SpokenWord:
+    """One word of a transcript with its time span (seconds from the stream start)."""
+
+    word: str
+    start: float
+    end: float
+    probability: float
+
+    def __post_init__(self) -> None:
+        _check_span("spoken word", self.word, self.start, self.end, self.probability)
+
+
+@dataclass(frozen=True)
+class SpeechSegment:
+    """A stretch of speech (a sentence or so) with its words."""
+
+    text: str
+    start: float
+    end: float
+    words: tuple[SpokenWord, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_span("speech segment", self.text, self.start, self.end, 1.0)
+
+
+@dataclass(frozen=True)
+class Speech:
+    """What speech recognition made of a video: its segments, or a note saying why there are none."""
+
+    segments: tuple[SpeechSegment, ...] = ()
+    note: str = ""  # e.g. "no audio track", "the ASR model is not installed"
+    model: str = ""
+
+    @property
+    def word_count(self) -> int:
+        return sum(len(s.words) for s in self.segments)

@@ -79,6 +79,9 @@ def render_table(response: SearchResponse, *, links: bool = False) -> str:
             row = (f"{rank if first else '':>3}  {video:<{PATH_WIDTH}}  {span:<25}  {scene.score:6.3f}  "
                    f"{', '.join(scene.labels) or '-'}")
             lines.append(row + (f"  {deep_link(path, scene.start, scene.end)}" if links else ""))
+            for hit in scene.words:  # why it matched: the line on screen or the words said
+                lines.append(f"{'':>3}  {'':<{PATH_WIDTH}}  {hit.row.kind:>4} {format_timestamp(hit.start)}  "
+                             f"{hit.marked()}")
     return "\n".join(lines)
 
 
@@ -168,6 +171,8 @@ def search(words: tuple[str, ...], image: Path | None, like: str | None, negativ
       reelsearch search -night beach
       reelsearch search '"beach" + 0.5 "sunset" -night'
       reelsearch search "red car" --not rain --category vehicles
+    Words on screen or spoken: text:"SPF 30", said:"free delivery", words:"..."
+    (either), alone or with a visual query: reelsearch search 'beach text:"SPF 30"'
     Only scenes that match better than generic captions are listed;
     --min-score X lists every frame with cosine >= X instead.
     """

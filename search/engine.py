@@ -39,10 +39,12 @@ from indexer.labels.taxonomy import Taxonomy
 from .cutoff import DEFAULT_BACKGROUND, DEFAULT_THRESHOLD, FrameJudge, absolute_judge, image_judge, text_judge
 from .embedding import TextCache, encode_image
 from .filters import Filters, VideoDurations, VideoSet, candidate_videos
+from .fusion import fuse
 from .query import ParsedQuery, QueryVectors, embed_query, parse_query, with_negatives
 from .results import SearchResponse, VideoResult
 from .sample import IndexSample
 from .scenes import attach_labels, group_scenes, video_score
+from .words import WordClause, find_words, split_query
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ MAX_FETCH = 4096
 MAX_RESCORED_FACTOR = 2  # re-score at most max(MIN_RESCORED, MAX_RESCORED_FACTOR * k) videos
 MIN_RESCORED = 32
 MAX_K = 1000
+WORD_VISUAL_K = 100  # videos the visual part of a query with word clauses brings to the fusion
 GAP_SAMPLES = 2.0  # a scene bridges misses of up to this many sampling intervals
 POSTFILTER_SHARE = 0.5  # filters passing more of the videos than this filter after retrieval
 APPROX_MARGIN = 0.02  # how far an approximate (IVF-SQ8) score may lie below the exact cosine
@@ -92,6 +95,8 @@ class SearchEngine:
                filters: Filters | None = None) -> SearchResponse:
         """Videos whose scenes match a text query (syntax: :mod:`search.query`), best first.
 
+        Word clauses (``text:"SPF 30"``, ``said:...``, ``words:...``; :mod:`search.words`) are
+        looked up in the full-text index and fused with the visual part (:mod:`search.fusion`).
         Filters come as keywords or as a :class:`~search.filters.Filters` (keywords given as
         well replace its fields).
 
@@ -100,12 +105,16 @@ class SearchEngine:
             NotFoundError: unknown category or video id.
             EncoderError: the text encoder failed.
         """
+        chosen = _filters(filters, category=category, restricted=restricted, min_duration=min_duration,
+                          max_duration=max_duration, video_id=video_id)
+        if isinstance(query, str):
+            visual, clauses = split_query(query)
+            if clauses:
+                return self._search_words(query, visual, clauses, k, chosen, negatives, min_score)
         parsed = query if isinstance(query, ParsedQuery) else parse_query(query)
         parsed = with_negatives(parsed, negatives) if negatives else parsed
         vectors = self.embed(parsed)
         judge = self._judge(vectors, min_score)
-        chosen = _filters(filters, category=category, restricted=restricted, min_duration=min_duration,
-                          max_duration=max_duration, video_id=video_id)
         label = query if isinstance(query, str) else str(parsed)
         return self._search_vector(vectors.query, judge, chosen, k, label, "text")
 
@@ -165,6 +174,32 @@ class SearchEngine:
         return embed_query(query, self.texts.encode)
 
     # --- internals ----------------------------------------------------------------------------
+
+    def _search_words(self, label: str, visual: str, clauses: tuple[WordClause, ...], k: int, chosen: Filters,
+                      negatives: tuple[str, ...], min_score: float | None) -> SearchResponse:
+        """A query with word clauses: each clause's hits and the visual part's scenes, fused (RRF)."""
+        if not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise QueryError(f"k (the number of videos) must be between 1 and {MAX_K}, got {k!r}")
+        videos = candidate_videos(self.store, self.taxonomy, chosen, self.durations)
+        pictures, cutoff = [], None
+        if visual:
+            found = self.search(visual, k=max(k, WORD_VISUAL_K), filters=chosen, negatives=negatives,
+                                min_score=min_score)
+            pictures, cutoff = list(found.results), found.cutoff
+        hits = {clause: [h for h in find_words(self.store, clause, videos.ids()) if videos.allows(h.video_id)]
+                for clause in clauses}
+        results = fuse(pictures, hits, self.store.get_video, self._label_spans, k)
+        if not results:
+            what = " nor ".join(f"{c.field} {c.phrase!r}" for c in clauses)
+            return SearchResponse((), cutoff, f"no scene matches {label!r}: no video shows or says {what}"
+                                  + (" in the filtered videos" if chosen.active else ""), label)
+        return SearchResponse(tuple(results), cutoff, None, label)
+
+    def _label_spans(self, video_id: int) -> list[tuple[str, float, float]]:
+        """(label, start, end) of every label present in the video (for a scene's labels)."""
+        tree = label_tree(self.taxonomy.ids if self.taxonomy else ())
+        present = video_coverage(self.store.segments(video_id, include_rejected=True), tree)
+        return [(label, p.start, p.end) for label, pieces in present.items() for p in pieces]
 
     def _encoder(self) -> Encoder:
         if self.encoder is None:
@@ -273,9 +308,7 @@ class SearchEngine:
         video = self.store.get_video(video_id)
         scenes = group_scenes(times, scores, hits, self.store.boundaries(video_id), video.duration,
                               every=video.sample_every, max_gap=GAP_SAMPLES * video.sample_every)
-        tree = label_tree(self.taxonomy.ids if self.taxonomy else ())
-        present = video_coverage(self.store.segments(video_id, include_rejected=True), tree)
-        spans = [(label, p.start, p.end) for label, pieces in present.items() for p in pieces]
+        spans = self._label_spans(video_id)
         scenes = [attach_labels(s, spans) for s in scenes]
         return VideoResult(video, video_score(scenes), tuple(scenes)), float(scores.max())
 

@@ -141,6 +141,12 @@ def render_report(view: ReportView) -> str:
             who = "" if s.source == "auto" else f"  [{s.source}]"
             lines.append(f"  {_bound(s.start, s.start_uncertainty)} – {_bound(s.end, s.end_uncertainty)}"
                          f"  {s.duration:7.3f} s  score {s.score:.2f}{who}")
+    d = view.disclaimer
+    if d is not None and r.contains:
+        lines.append(f"disclaimer:       \"{d.text}\" {'present' if d.present else 'MISSING'}: "
+                     f"{d.covered:.3f} s of the {d.required:.3f} s the category is on screen "
+                     f"({d.covered / d.required if d.required else 0:.1%}; shown {d.on_screen:.3f} s, "
+                     f"said {d.spoken:.3f} s)")
     return "\n".join(lines)
 
 

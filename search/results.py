@@ -24,8 +24,10 @@ def _seconds(value: float) -> str:
 
 
 def scene_dict(scene: Scene, path: str) -> dict:
-    """JSON-able form of a scene (seconds plus HH:MM:SS.mmm, and its deep link)."""
-    return {"start": round(scene.start, 6), "end": round(scene.end, 6),
+    """JSON-able form of a scene (seconds plus HH:MM:SS.mmm, and its deep link); ``words`` lists
+    what a word clause matched there (the line or the spoken words, the match marked)."""
+    words = {"words": [w.to_dict() for w in scene.words]} if scene.words else {}
+    return {**words, "start": round(scene.start, 6), "end": round(scene.end, 6),
             "start_hms": format_timestamp(scene.start), "end_hms": format_timestamp(scene.end),
             "best_time": round(scene.best_time, 6), "score": round(scene.score, 6),
             "hits": scene.hits, "labels": list(scene.labels),

@@ -25,6 +25,7 @@ sampled frames after it that looked the same.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ class Scene:
     score: float  # that frame's cosine similarity to the query
     labels: tuple[str, ...] = ()  # taxonomy labels of active segments overlapping the scene
     hits: int = 1  # number of sampled frames in the scene that matched
+    words: tuple = ()  # search.words.WordHit: the on-screen lines / spoken words that matched here
 
     def __post_init__(self) -> None:
         for name in ("start", "end", "best_time", "score"):
@@ -145,7 +147,7 @@ def attach_labels(scene: Scene, segments: Sequence[tuple[str, float, float]]) ->
         if shared > 0 or touches:
             overlap[label] = max(overlap.get(label, 0.0), shared)
     labels = tuple(sorted(overlap, key=lambda lab: (-overlap[lab], lab)))
-    return Scene(scene.start, scene.end, scene.best_time, scene.score, labels, scene.hits)
+    return dataclasses.replace(scene, labels=labels)
 
 
 def video_score(scenes: Sequence[Scene]) -> float:

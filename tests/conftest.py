@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -33,3 +34,10 @@ def ray_session():
     ray = connect("local", num_cpus=2)
     yield ray
     ray.shutdown()
+
+
+# Indexing reads on-screen text and speech by default; the suite turns both off for the
+# commands its tests run (subprocesses inherit this) and turns them on where it tests them
+# (tests/test_onscreen.py, tests/test_speech.py, ...), so no test downloads an ASR model.
+os.environ.setdefault("REELSEARCH_OCR", "0")
+os.environ.setdefault("REELSEARCH_ASR_MODEL", "none")

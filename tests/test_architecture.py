@@ -1,7 +1,8 @@
 """The import graph of reelsearch, read with ``ast``: layers, owners of resources, no cycles.
 
 Layers: ``web`` -> ``search`` -> ``indexer``; inside the indexer ``cli`` -> ``pipeline`` ->
-``store`` / ``labels`` / ``models`` / ``media`` (``labels`` may use ``models``), all over the shared
+``store`` / ``labels`` / ``words`` / ``models`` / ``media`` (``labels`` may use ``models``, ``words``
+``media`` and ``models``), all over the shared
 ``indexer.errors`` and ``indexer.types``. Only ``indexer.media`` reads video (PyAV); only
 ``indexer.store`` touches SQLite and FAISS.
 """
@@ -22,8 +23,9 @@ INDEXER_LAYERS = {
     "models": set(),
     "store": set(),
     "labels": {"models"},
-    "pipeline": {"media", "models", "labels", "store"},
-    "cli": {"media", "models", "labels", "store", "pipeline"},
+    "words": {"media", "models"},
+    "pipeline": {"media", "models", "labels", "store", "words"},
+    "cli": {"media", "models", "labels", "store", "pipeline", "words"},
 }
 BASE = {"indexer", "indexer.errors", "indexer.types"}
 #: Third-party modules and the only package allowed to import them.

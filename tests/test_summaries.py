@@ -194,7 +194,7 @@ def test_migration_gives_old_stores_every_summary(tmp_path: Path, monkeypatch: p
     """A store from before the summaries, with one video's frames not in one id range, is
     migrated: ranges made contiguous, keys, counters and coverage filled."""
     path = tmp_path / "catalog.sqlite3"
-    before = migrations.MIGRATIONS.index(migrations.m007_summaries)
+    before = migrations.MIGRATIONS.index(migrations.m008_summaries)
     with monkeypatch.context() as old:
         old.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:before])
         old.setattr(migrations, "SCHEMA_VERSION", before)

@@ -133,6 +133,13 @@ def test_restricted_is_inherited(tmp_path: Path) -> None:
     assert load_taxonomy(write(tmp_path, text)).get("sports/football").restricted
 
 
+def test_disclaimer_is_inherited_and_checked(tmp_path: Path, default: Taxonomy) -> None:
+    text = GOOD.replace('id = "sports"\n', 'id = "sports"\ndisclaimer = "play fair"\n')
+    assert load_taxonomy(write(tmp_path, text)).get("sports/football").disclaimer == "play fair"
+    assert default.get("alcohol/beer").disclaimer == "drink responsibly"
+    assert "disclaimer must be a string" in error_of(tmp_path, GOOD.replace('id = "sports"\n', 'id = "sports"\ndisclaimer = 3\n'))
+
+
 def test_missing_file_names_it(tmp_path: Path) -> None:
     with pytest.raises(TaxonomyError, match="nope.toml"):
         load_taxonomy(tmp_path / "nope.toml")

@@ -165,13 +165,15 @@ def test_serve_migrates_an_old_index(group, writable_data, monkeypatch):
     catalog = writable_data.data_dir / Store.CATALOG
     conn = sqlite3.connect(catalog)  # back to schema version 3, as an older reelsearch left it
     with conn:
+        conn.execute("DROP TABLE word_fts")  # what migration 7 (words) adds (its triggers go with word_rows)
+        conn.execute("DROP TABLE word_rows")
         conn.execute("DROP TABLE transitions")  # what migration 6 (transitions) adds
         conn.execute("ALTER TABLE cuts DROP COLUMN margin")
         for table in ("user_categories", "label_models", "learn_runs", "reviews", "sign_in_failures"):
             conn.execute(f"DROP TABLE {table}")  # what migrations 4 (sign-in) and 5 (curator learning) add
         conn.execute("ALTER TABLE users DROP COLUMN session_generation")
         for trigger in ("videos_counted", "videos_uncounted", "videos_recounted", "segments_added",
-                        "segments_removed", "segments_changed"):  # and what migration 7 (summaries) adds
+                        "segments_removed", "segments_changed"):  # and what migration 8 (summaries) adds
             conn.execute(f"DROP TRIGGER {trigger}")
         for index in ("videos_name", "videos_duration", "videos_indexed_at", "frames_sample"):
             conn.execute(f"DROP INDEX {index}")

@@ -25,6 +25,7 @@ from .security import csrf_exempt, curator_required, current_user
 from .teaching import search_with_feedback
 from .timeline import category_colours
 from .video_page import audit_dict, segment_dict, video_dict
+from .words_view import words_json
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,14 @@ def report(video_id: int):
     record = st.get_video(video_id)
     view = label_report(st, record, request.args.get("label", ""), archive().taxonomy, archive().encoder)
     return jsonify({**view.to_json(), "video": shown_path(record.path)})
+
+
+@bp.get("/videos/<id:video_id>/words")
+def words(video_id: int):
+    """The video's on-screen text lines (box, confidence, visible span) and transcript (timed words)."""
+    st = store()
+    st.get_video(video_id)
+    return jsonify(words_json(video_id, st.words(video_id)))
 
 
 @bp.get("/videos/<id:video_id>/audit")

@@ -21,6 +21,7 @@ from .teaching import search_with_feedback
 from .timeline import category_colours, label_colour
 from .video_list import VideoQuery, file_size, list_videos
 from .video_page import audit_dict, segment_dict, timeline, video_dict
+from .words_view import transcript, word_lanes
 
 log = logging.getLogger(__name__)
 
@@ -204,8 +205,11 @@ def video(video_id: int):
                     transitions=st.transitions(video_id))
     segments = [s for s in segments if curator or s.status != "rejected"]
     tags = sorted({s.label for s in segments} - set(taxonomy.ids))
+    words = st.words(video_id)
+    view["word_lanes"] = word_lanes(words, record.duration)
     return render_template(
         "video.html", active="videos", video=video_dict(record), t=t, **view,
         segments=[segment_dict(s, category_colours(taxonomy.ids)) for s in segments], audit=[audit_dict(e) for e in audit_entries(video_id)],
         report=report, report_label=label, report_error=report_error,
-        categories=category_options(), tags=tags), status
+        categories=category_options(), tags=tags, transcript=transcript(words),
+        text_lines=[w for w in words if w.kind == "text"]), status

@@ -13,6 +13,7 @@ import click
 from indexer.cli.options import (data_dir_option, encoder_choice, encoder_options, open_store,
                                  resolve_encoder, taxonomy_option, warn_if_random_weights)
 from indexer.cli.progress import IndexProgress, count, summary_line, worker_line
+from indexer.cli.words import word_extractors, words_options
 from indexer.errors import ReelsearchError
 from indexer.models.loading import encoder_spec
 from indexer.types import check_sample_every
@@ -48,12 +49,14 @@ def _every(every: float | None, rate: float | None) -> float:
                    "the one `ray start` runs, else HOST:PORT. Files must be at the same path on every worker.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="With --ray: analysis actors [default: one per GPU, else one per CPU of the cluster].")
+@words_options
 @taxonomy_option
 @data_dir_option
 @encoder_options
 def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batch_size: int,
           shot_aware: bool, reencode_window: float, prune: bool, optimize: bool, ray_address: str | None,
-          workers: int | None, taxonomy: Path | None, data_dir: Path, **encoder_kw) -> None:
+          workers: int | None, ocr: bool, asr_model: str, taxonomy: Path | None, data_dir: Path,
+          **encoder_kw) -> None:
     """Index video files and folders (recursively) into the store."""
     from indexer.labels.taxonomy import load_taxonomy
     from indexer.pipeline.labelling import current_label_model, with_user_categories
@@ -77,7 +80,8 @@ def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batc
                 warn_if_random_weights(store)
                 tax = with_user_categories(load_taxonomy(taxonomy), store)
                 labels = current_label_model(store, tax, store.cached_texts(encoder, "prompt"))
-                failed = _index_paths(store, encoder, labels, options, paths, ray_address, workers)
+                with word_extractors(ocr, asr_model):
+                    failed = _index_paths(store, encoder, labels, options, paths, ray_address, workers)
                 # a model loaded now records what a store of an older version lacks (its text tower)
                 store.bind_encoder(encoder.name, encoder.dim, encoder_spec(encoder))
             if prune:

@@ -69,6 +69,8 @@ def file_line(result: FileResult) -> str:
         line += " — " + ", ".join(f"{label} {seconds:.1f}s" for label, seconds in result.labels)
     elif result.status in ("indexed", "reindexed"):
         line += " — no category recognised"
+    if result.words:
+        line += f"; words: {result.words}"
     if result.partial:
         line += f" — partially: {result.reason}"
     return line

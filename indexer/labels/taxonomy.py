@@ -4,7 +4,9 @@ A taxonomy is read from a TOML file (layout documented at the top of ``data/taxo
 top-level ``threshold`` and ``background`` prompts, then one ``[[category]]`` table per category
 with ``id`` (``"sports/football"``; the part before the last ``/`` names the parent, which must be
 defined too), ``prompts`` and optional ``name``, ``negatives``, ``threshold``, ``restricted`` and
-``description``. ``restricted`` is inherited by children. Any problem raises
+``description``, and ``disclaimer``: text that must be on screen or spoken while the category is
+(``"drink responsibly"``; answered by ``reelsearch report --label``). ``restricted`` and
+``disclaimer`` are inherited by children (a child may name its own disclaimer). Any problem raises
 :class:`~indexer.errors.TaxonomyError` whose message is ``FILE:LINE: problem``.
 """
 
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$")
 _ID_RULE = "must be lowercase words [a-z0-9_-] joined by '/'"
 _TOP_KEYS = {"version", "threshold", "background", "category"}
-_CATEGORY_KEYS = {"id", "name", "prompts", "negatives", "threshold", "restricted", "description"}
+_CATEGORY_KEYS = {"id", "name", "prompts", "negatives", "threshold", "restricted", "description", "disclaimer"}
 _DATA_FILE = Path("share") / "reelsearch" / "taxonomy.toml"  # pyproject installs it there
 _REPO_FILE = Path(__file__).resolve().parents[2] / "data" / "taxonomy.toml"  # source checkout / -e
 
@@ -57,6 +59,7 @@ class Category:
     threshold: float | None
     restricted: bool
     description: str = ""
+    disclaimer: str = ""  # text required on screen or spoken while the category is (inherited)
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not _ID_RE.match(self.id):
@@ -72,6 +75,8 @@ class Category:
             _check_threshold(self.threshold, f"category {self.id!r}: threshold")
         if not isinstance(self.restricted, bool):
             raise ValueError(f"category {self.id!r}: restricted must be true or false")
+        if not isinstance(self.disclaimer, str) or len(self.disclaimer) > 200:
+            raise ValueError(f"category {self.id!r}: disclaimer must be a string of at most 200 characters")
 
 
 @dataclass(frozen=True)
@@ -310,7 +315,8 @@ class _Builder:
                   "name": table.get("name", re.sub(r"[-_]", " ", cid.rpartition("/")[2]).capitalize()),
                   "prompts": _as_tuple(table["prompts"]), "negatives": _as_tuple(table.get("negatives", [])),
                   "threshold": table.get("threshold"),
-                  "restricted": table.get("restricted", False), "description": table.get("description", "")}
+                  "restricted": table.get("restricted", False), "description": table.get("description", ""),
+                  "disclaimer": table.get("disclaimer", seen[parent].disclaimer if parent is not None else "")}
         if isinstance(fields["restricted"], bool) and parent is not None and seen[parent].restricted:
             fields["restricted"] = True
         try:

@@ -56,7 +56,7 @@ class FrameScanner:
     def __init__(
         self, path: Path, *, every: float = 0.5, image_size: int = 224, shot_aware: bool = True,
         detector: CutDetector | None = None, threads: int = 0, gate: ChangeGate | None = None,
-        thumb_width: int = 0,
+        thumb_width: int = 0, picture_width: int = 0,
     ) -> None:
         if image_size < 1:
             raise ValueError(f"image_size must be >= 1, got {image_size!r}")
@@ -68,6 +68,9 @@ class FrameScanner:
         self.detector = detector if detector is not None else CutDetector()
         self.gate = gate  # decides which sampled frames are worth an encode (None: all)
         self.thumb_width = thumb_width  # > 0: each sampled frame also carries a thumbnail
+        # > 0: every sampled frame (also those the gate turns away, with encoded=False) carries
+        # the whole frame at most this wide, for extractors such as OCR
+        self.picture_width = picture_width
         self.sampled = 0  # frames due by the sampling grid or a cut, before the gate
         self.info = probe(self.path)
         self.report: ScanReport | None = None
@@ -157,10 +160,12 @@ class FrameScanner:
         starts_shot = (cut is not None or after_transition) and self.shot_aware
         if due or starts_shot:
             self.sampled += 1
-            if self.gate is None or self.gate.admit(time, signature, starts_shot):
-                thumb = self.thumbnail(frame) if self.thumb_width > 0 else None
-                yield SampledFrame(time=time, pts=pts, image=self.image(frame),
-                                   shot_start=starts_shot, thumbnail=thumb)
+            admitted = self.gate is None or self.gate.admit(time, signature, starts_shot)
+            if admitted or self.picture_width > 0:
+                thumb = self.thumbnail(frame) if admitted and self.thumb_width > 0 else None
+                picture = self.picture(frame) if self.picture_width > 0 else None
+                yield SampledFrame(time=time, pts=pts, image=self.image(frame), shot_start=starts_shot,
+                                   thumbnail=thumb, picture=picture, encoded=admitted)
         if due:
             self._next_index = math.floor(time / self.every + _EPS) + 1
 
@@ -239,6 +244,11 @@ class FrameScanner:
     def thumbnail(self, frame: av.VideoFrame) -> np.ndarray:
         """The whole frame, ``thumb_width`` wide (display aspect and rotation applied), RGB uint8."""
         return thumbnail_rgb(frame, self.thumb_width, self._sar, self.info.rotation)
+
+    def picture(self, frame: av.VideoFrame) -> np.ndarray:
+        """The whole frame as displayed, at most ``picture_width`` wide (never enlarged), RGB uint8."""
+        shown = frame.height if self.info.rotation in (90, 270) else round(frame.width * self._sar)
+        return thumbnail_rgb(frame, min(self.picture_width, shown), self._sar, self.info.rotation)
 
     def _scaled_size(self, width: int, height: int) -> tuple[int, int]:
         """Coded size scaled (pixel aspect corrected) so the short side is image_size."""

@@ -146,11 +146,12 @@ class Analyser:
         except OSError as exc:
             raise MediaError(path, exc.strerror or str(exc)) from None
         gate = ChangeGate(self.options.change_threshold, self.options.reencode_window)
+        extractors = {name: factory() for name, factory in registered().items()}
+        picture_width = max((getattr(e, "picture_width", 0) for e in extractors.values()), default=0)
         scanner = FrameScanner(path, every=self.options.every, image_size=self.encoder.image_size,
                                shot_aware=self.options.shot_aware, gate=gate,
-                               thumb_width=self.options.thumb_width)
+                               thumb_width=self.options.thumb_width, picture_width=picture_width)
         self.progress.start_file(path, scanner.info.duration)
-        extractors = {name: factory() for name, factory in registered().items()}
         for extractor in extractors.values():
             extractor.start(scanner.info)
         times, pts, vectors, edits, jpegs = self._embed(scanner, extractors)
@@ -190,11 +191,13 @@ class Analyser:
             if isinstance(item, (ShotCut, Transition)):
                 edits.append(item)
                 continue
+            for extractor in extractors.values():
+                extractor.frame(item)
+            if not item.encoded:  # a sampled frame the change gate turned away, for extractors only
+                continue
             times.append(item.time)
             pts.append(item.pts)
             batch.append(item.image)
-            for extractor in extractors.values():
-                extractor.frame(item)
             if item.thumbnail is not None:
                 jpegs.append(jpeg_bytes(item.thumbnail))
             if len(batch) >= self.options.batch_size:

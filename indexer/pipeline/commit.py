@@ -1,7 +1,9 @@
 """The side-effect half of indexing: the single writer stores an :class:`Analysis`.
 
 Frames, vectors, cuts, transitions, automatic segments and thumbnails go to the store in one call
-(:meth:`Store.write_video`); curator segments of a re-indexed file are kept by the store.
+(:meth:`Store.write_video`); curator segments of a re-indexed file are kept by the store. The
+word extractors' results (``extracted["text"]``, ``extracted["speech"]``, see :mod:`indexer.words`)
+are stored with them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ def commit(store: Store, analysis: Analysis) -> int:
         StoreError: read-only store, no encoder bound, or another process is writing.
         ValueError: vectors of another dimension than the store's encoder.
     """
+    text, speech = analysis.extracted.get("text"), analysis.extracted.get("speech")
     return store.write_video(analysis.video, analysis.times, analysis.pts, analysis.vectors,
                              analysis.cuts, analysis.segments, transitions=analysis.transitions,
-                             thumbnails=analysis.thumbnails, thumb_width=analysis.thumb_width)
+                             thumbnails=analysis.thumbnails, thumb_width=analysis.thumb_width,
+                             text=text.spans if text is not None else (),
+                             speech=speech.segments if speech is not None else ())

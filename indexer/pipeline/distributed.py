@@ -19,7 +19,7 @@ import os
 import socket
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from indexer.media.discover import discover
 from indexer.models.encoder import Encoder
 from indexer.models.loading import encoder_spec, load_from_spec
 from indexer.pipeline.analysis import Analyser, Analysis, IndexOptions
+from indexer.pipeline.extractors import register, registered
 from indexer.pipeline.orchestrate import FileResult, Work, committed, triage
 from indexer.store import Store
 
@@ -67,7 +68,11 @@ class WorkerStats:
 class AnalysisWorker:
     """The body of a Ray actor: one encoder, loaded once, analysing file after file."""
 
-    def __init__(self, spec: dict[str, Any], labels: LabelModel, options: IndexOptions) -> None:
+    def __init__(self, spec: dict[str, Any], labels: LabelModel, options: IndexOptions,
+                 extractors: Mapping[str, Any] | None = None) -> None:
+        for name, factory in (extractors or {}).items():  # the driver's extractors (words), here too
+            if name not in registered():
+                register(name, factory)
         self.analyser = Analyser(load_from_spec(spec), labels, options)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -203,7 +208,7 @@ class RayIndexer:
         gpus = int(resources.get("GPU", 0))
         count = self.workers or gpus or max(1, int(resources.get("CPU", 1)))
         actor = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0, max_restarts=3, max_task_retries=3)(AnalysisWorker)
-        pool = [actor.remote(self.spec, self.labels, self.options) for _ in range(count)]
+        pool = [actor.remote(self.spec, self.labels, self.options, registered()) for _ in range(count)]
         log.info("started %d analysis worker(s)%s", count, " with one GPU each" if gpus else "")
         return pool
 

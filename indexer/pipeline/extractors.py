@@ -13,7 +13,9 @@ returns a fresh object per video, registered under a name::
     register("shots", ShotCounter)
 
 The analysis runs every registered extractor on every sampled frame (in the thread that
-already holds the decoded frame) and puts what ``finish`` returns into
+already holds the decoded frame). An extractor with a ``picture_width`` attribute above 0 also
+gets the frames the change gate turned away (``frame.encoded`` False) and, on every frame,
+``frame.picture``: the whole frame at most that wide (OCR reads it) and puts what ``finish`` returns into
 ``Analysis.extracted[name]``; the value must be picklable, since an analysis may run in a
 worker process and be committed elsewhere.
 """
@@ -27,7 +29,10 @@ from indexer.types import SampledFrame, VideoInfo
 
 
 class Extractor(Protocol):
-    """Reads one video's sampled frames and returns one picklable value."""
+    """Reads one video's sampled frames and returns one picklable value.
+
+    Optional attribute ``picture_width: int`` (see the module docstring).
+    """
 
     def start(self, info: VideoInfo) -> None:
         """Called once before the first frame (``info.path`` names the file, e.g. for audio)."""

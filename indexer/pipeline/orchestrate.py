@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from indexer.errors import MediaError
 from indexer.labels.classify import LabelModel
@@ -41,6 +41,7 @@ class FileResult:
     wall_seconds: float = 0.0
     partial: bool = False
     labels: tuple[tuple[str, float], ...] = ()  # (label, seconds on screen), longest first
+    words: str = ""  # what on-screen text / speech recognition found, or why there is none
 
     @property
     def failed(self) -> bool:
@@ -132,7 +133,20 @@ def committed(store: Store, labels: LabelModel, path: Path, status: str, analysi
                        key=lambda item: (-item[1], item[0]))[:5])
     note = analysis.video.note
     return FileResult(path, status, note, video_id, analysis.video.info.duration, len(analysis.times),
-                      partial=bool(note), labels=top)
+                      partial=bool(note), labels=top, words=words_summary(analysis.extracted))
+
+
+def words_summary(extracted: Mapping[str, Any]) -> str:
+    """``3 on-screen lines, 12 spoken words`` / ``no speech (no audio track)`` ('' if words are off)."""
+    parts = []
+    text = extracted.get("text")
+    if text is not None:
+        parts.append(f"{len(text.spans)} on-screen line{'s' * (len(text.spans) != 1)}")
+    speech = extracted.get("speech")
+    if speech is not None:
+        n = speech.word_count
+        parts.append(f"no speech ({speech.note})" if speech.note else f"{n} spoken word{'s' * (n != 1)}")
+    return ", ".join(parts)
 
 
 def prune_missing(store: Store, keep: Callable[[Path], bool] = lambda p: p.exists()) -> list[Path]:

@@ -35,6 +35,7 @@ import numpy as np
 
 from indexer.store import queries as q
 from indexer.store import segment_queries as qs
+from indexer.store import words as qw
 from indexer.store.catalog import Catalog, NewVideo, SegmentRecord, VideoRecord
 from indexer.store.segment_queries import LabelStat
 from indexer.errors import EncoderMismatchError, StoreError
@@ -43,7 +44,7 @@ from indexer.store.sync import CatalogFrames, VectorFile
 from indexer.store.teaching import Teaching
 from indexer.store.text_vectors import CachedTextEncoder, TextVectors
 from indexer.store.thumbnails import cached_poster_time, cached_thumbnail, remove_thumbnails, save_thumbnails
-from indexer.types import Segment, ShotCut, Transition
+from indexer.types import Segment, ShotCut, SpeechSegment, TextSpan, Transition
 from indexer.store.frame_ids import VideoRanges
 from indexer.store.vectors import IVF_THRESHOLD, VectorIndex
 from indexer.store.ivf import build_ivf, exact_topk, ivf_nlist
@@ -183,7 +184,8 @@ class Store(CatalogReads):
     def write_video(self, info: NewVideo, times: np.ndarray, pts: np.ndarray, vectors: np.ndarray,
                     cuts: Sequence[ShotCut], segments: Sequence[Segment], *,
                     transitions: Sequence[Transition] = (), thumbnails: Sequence[bytes] = (),
-                    thumb_width: int = 0) -> int:
+                    thumb_width: int = 0, text: Sequence[TextSpan] = (),
+                    speech: Sequence[SpeechSegment] = ()) -> int:
         """Store a video, its frames with embeddings, cuts, transitions and automatic segments;
         return its id.
 
@@ -193,6 +195,7 @@ class Store(CatalogReads):
         stored. The vectors are then added to the FAISS index (saved every few videos).
         ``thumbnails`` (JPEGs of the frames at ``times``, ``thumb_width`` wide) are written to
         the thumbnail folder of this version; an older version's thumbnails are removed.
+        ``text`` (on-screen text spans) and ``speech`` (speech segments) replace the video's words.
 
         Raises:
             ValueError: arrays of different lengths, wrong vector dim, non-finite values, or a
@@ -211,6 +214,7 @@ class Store(CatalogReads):
                 q.insert_cuts(conn, video_id, cuts)
                 q.insert_transitions(conn, video_id, transitions)
                 kept = qs.insert_auto_segments(conn, video_id, segments, time.time())
+                qw.insert_words(conn, video_id, text, speech, info.info.duration)
                 generation = q.bump_generation(conn)
             self._apply(index, generation, old_ids, ids, vectors)
             self._vectors.flush(every_videos=self._flush_every[0],

@@ -243,7 +243,39 @@ def m006_transitions(conn: sqlite3.Connection) -> None:
     _run_statements(conn, M006_TRANSITIONS)
 
 
-M007_SUMMARIES = """
+M007_WORDS = """
+        CREATE TABLE word_rows (
+            id INTEGER PRIMARY KEY,
+            video_id INTEGER NOT NULL REFERENCES videos (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('text', 'said')),
+            start REAL NOT NULL,
+            end REAL NOT NULL,
+            text TEXT NOT NULL,
+            confidence REAL NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX word_rows_video ON word_rows (video_id, kind, start);
+        CREATE VIRTUAL TABLE word_fts USING fts5 (
+            text, content = 'word_rows', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER word_rows_added AFTER INSERT ON word_rows BEGIN
+            INSERT INTO word_fts (rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER word_rows_removed AFTER DELETE ON word_rows BEGIN
+            INSERT INTO word_fts (word_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END
+"""
+
+
+def m007_words(conn: sqlite3.Connection) -> None:
+    """On-screen text spans and speech segments, time-coded per video, with an FTS5 index.
+
+    ``detail`` is JSON: the text's box, or the spoken words with their times.
+    """
+    _run_statements(conn, M007_WORDS)
+
+
+M008_SUMMARIES = """
         ALTER TABLE videos ADD COLUMN name TEXT NOT NULL DEFAULT '';
         ALTER TABLE videos ADD COLUMN first_frame INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE videos ADD COLUMN frame_count INTEGER NOT NULL DEFAULT 0;
@@ -274,14 +306,14 @@ M007_SUMMARIES = """
 """
 
 
-def m007_summaries(conn: sqlite3.Connection) -> None:
+def m008_summaries(conn: sqlite3.Connection) -> None:
     """Summaries kept in step with every change (:mod:`indexer.store.summaries`): sortable
     video names, each video's frame-id range, frame sample keys, counters, label coverage."""
     from pathlib import PurePath
 
     from indexer.store import summaries
 
-    _run_statements(conn, M007_SUMMARIES)
+    _run_statements(conn, M008_SUMMARIES)
     for video_id, path, content_hash in conn.execute("SELECT id, path, content_hash FROM videos").fetchall():
         _contiguous_frames(conn, video_id)
         ids, pts = zip(*conn.execute("SELECT id, pts FROM frames WHERE video_id = ? ORDER BY id",
@@ -310,21 +342,28 @@ def _contiguous_frames(conn: sqlite3.Connection, video_id: int) -> None:
 
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_own_parent_segments,
                                                               m003_text_vectors, m004_sign_in,
-                                                              m005_curator_learning, m006_transitions,
-                                                              m007_summaries)
+                                                              m005_curator_learning, m006_transitions, m007_words,
+                                                              m008_summaries)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def has_summaries(version: int) -> bool:
     """Whether a catalog at schema ``version`` has the summaries (and their triggers)."""
-    return m007_summaries in MIGRATIONS[:version]
+    return m008_summaries in MIGRATIONS[:version]
 
 
 def _run_statements(conn: sqlite3.Connection, script: str) -> None:
-    """Run ``;``-separated statements one by one (``executescript`` would commit)."""
-    for statement in script.split(";"):
-        if statement.strip():
-            conn.execute(statement)
+    """Run ``;``-separated statements one by one (``executescript`` would commit); a trigger's
+    body (``BEGIN ... END``) stays one statement."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece
+        if pending.strip() and (not pending.lstrip().upper().startswith("CREATE TRIGGER")
+                                or pending.rstrip().upper().endswith("END")):
+            conn.execute(pending)
+            pending = ""
+        elif pending.strip():
+            pending += ";"
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

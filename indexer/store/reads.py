@@ -13,6 +13,7 @@ import numpy as np
 
 from indexer.store import queries as q
 from indexer.store import segment_queries as qs
+from indexer.store import words as qw
 from indexer.store.catalog import Catalog, SegmentRecord, VideoRecord
 from indexer.store import summaries
 from indexer.store.segment_queries import LabelStat
@@ -154,6 +155,17 @@ class CatalogReads:
         """The video's segments by start time: active ones, plus rejected ones if asked."""
         with self.catalog.read() as conn:
             return qs.segments(conn, video_id, include_rejected=include_rejected)
+
+    def words(self, video_id: int, kind: str | None = None) -> list[qw.WordRow]:
+        """The video's on-screen text (``kind="text"``) and/or speech (``"said"``) rows by start time."""
+        with self.catalog.read() as conn:
+            return qw.video_words(conn, video_id, kind)
+
+    def search_words(self, phrase: str, kind: str | None = None, *, video_ids: Iterable[int] | None = None,
+                     limit: int = 2000) -> list[qw.WordMatch]:
+        """Word rows containing ``phrase`` (its tokens in order, case and accents ignored), best first."""
+        with self.catalog.read() as conn:
+            return qw.search_words(conn, phrase, kind, video_ids, limit)
 
     def get_segment(self, segment_id: int) -> SegmentRecord:
         """Raises: NotFoundError if there is no such segment."""
