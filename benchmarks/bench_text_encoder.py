@@ -54,7 +54,7 @@ def time_query(encoder: OpenClipEncoder, query: str) -> float:
 
 def bench_text(model: str, threads: int | None) -> None:
     """Print ms per new short query: full context vs truncated, and cached."""
-    full = OpenClipEncoder(model, pretrained=None, fast_text=False, text_cache_size=0, threads=threads)
+    full = OpenClipEncoder(model, pretrained=None, fast_text=False, threads=threads)
     fast = OpenClipEncoder(model, pretrained=None, threads=threads)
     fast.encode_texts(["warm-up and one-time check of the truncated path"])
     full.encode_texts(["warm-up"])

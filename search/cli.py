@@ -17,11 +17,11 @@ from typing import Any
 import click
 
 from indexer.cli.options import data_dir_option, encoder_options, taxonomy_option
-from indexer.errors import EncoderMismatchError, NotFoundError, QueryError, ReelsearchError
+from indexer.errors import NotFoundError, ReelsearchError
 from indexer.types import format_timestamp, round_for_json
 
 from .query import parse_like
-from .results import SearchResponse, deep_link
+from .results import DEFAULT_K, MAX_K, SearchResponse, deep_link
 
 log = logging.getLogger(__name__)
 
@@ -41,25 +41,6 @@ def resolve_video_id(store: Any, video: str) -> int:
         except NotFoundError:
             pass
     raise NotFoundError(f"{video}: no video in the index in {store.data_dir} has that path or id")
-
-
-def load_search_encoder(store: Any, choice: dict[str, Any]) -> Any:
-    """The encoder named by the options, else the one the store records.
-
-    Raises:
-        EncoderMismatchError: the options name another encoder than the store's.
-        StoreError / EncoderError: nothing indexed yet, or the encoder cannot be loaded.
-    """
-    from indexer.models.loading import choose_encoder  # noqa: PLC0415 (torch is slow)
-
-    spec = store.encoder_spec()
-    if spec is None:
-        raise QueryError(f"nothing is indexed in {store.data_dir} yet; run `reelsearch index PATH` first")
-    encoder = choose_encoder(spec, choice)
-    if encoder.name != spec.get("name"):
-        raise EncoderMismatchError(f"this index was built with encoder {spec.get('name')}, not {encoder.name}; "
-                                   "drop the encoder options to use the index's own")
-    return encoder
 
 
 def _short(path: str, width: int = PATH_WIDTH) -> str:
@@ -151,7 +132,7 @@ class QueryCommand(click.Command):
 @click.option("--min-duration", type=float, help="Only videos at least this long (seconds).")
 @click.option("--max-duration", type=float, help="Only videos at most this long (seconds).")
 @click.option("--video", help="Only this video (id or path).")
-@click.option("-k", "--k", "k", type=click.IntRange(1, 1000), default=20, show_default=True,
+@click.option("-k", "--k", "k", type=click.IntRange(1, MAX_K), default=DEFAULT_K, show_default=True,
               help="How many videos to return.")
 @click.option("--min-score", type=click.FloatRange(-1, 1),
               help="Absolute cosine a frame needs (replaces the relative cutoff).")
@@ -204,6 +185,7 @@ def search(words: tuple[str, ...], image: Path | None, like: str | None, negativ
 def _answer(store: Any, query: str | None, image: Path | None, like: str | None, negatives: tuple[str, ...],
          taxonomy_path: Path | None, choice: dict[str, Any], options: dict[str, Any]) -> SearchResponse:
     from indexer.labels.taxonomy import load_taxonomy  # noqa: PLC0415
+    from indexer.models.loading import store_encoder  # noqa: PLC0415 (torch is slow)
 
     from .engine import SearchEngine  # noqa: PLC0415
 
@@ -211,7 +193,7 @@ def _answer(store: Any, query: str | None, image: Path | None, like: str | None,
     if options["video"] is not None:
         filters["video_id"] = resolve_video_id(store, options["video"])
     common = {"k": options["k"], "min_score": options["min_score"], **filters}
-    encoder = None if like is not None else store.cached_texts(load_search_encoder(store, choice))
+    encoder = None if like is not None else store.cached_texts(store_encoder(store, choice, bind=False))
     engine = SearchEngine(store, encoder, load_taxonomy(taxonomy_path))
     if like is not None:
         video, seconds = parse_like(like)

@@ -1,63 +1,26 @@
 """Turning query inputs into vectors: cached text embeddings and image files.
 
-:class:`TextCache` is a small LRU of text -> unit vector in front of ``encoder.encode_texts``, so
-a repeated query (or a repeated term of a new query) is not embedded again; texts missing from
-the cache are embedded together in one batch. :func:`load_image` reads an image file the way the
+Text embeddings go through the one text cache, :class:`indexer.store.text_vectors.CachedTextEncoder`
+(:func:`cached_texts`), so a repeated query (or a repeated term of a new query) is not embedded
+again. :func:`load_image` reads an image file the way the
 indexer prepares frames: short side resized to the encoder's input size, centre crop, RGB.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from indexer.models.encoder import Encoder, l2_normalize
+from indexer.store.text_vectors import CachedTextEncoder
 from indexer.errors import QueryError
 
-log = logging.getLogger(__name__)
-
-DEFAULT_CACHE_SIZE = 512
-
-
-class TextCache:
-    """LRU cache of text embeddings of one encoder (thread-safe)."""
-
-    def __init__(self, encoder: Encoder, size: int = DEFAULT_CACHE_SIZE) -> None:
-        if size < 1:
-            raise ValueError(f"cache size must be >= 1, got {size}")
-        self.encoder = encoder
-        self.size = size
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._vectors)
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """(N, dim) unit vectors of ``texts``; only texts not cached reach the encoder (one batch).
-
-        Raises whatever ``encoder.encode_texts`` raises (EncoderError for real encoders).
-        """
-        with self._lock:  # one model: concurrent encodes would only compete for the cores
-            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
-            if missing:
-                fresh = l2_normalize(np.asarray(self.encoder.encode_texts(missing), dtype=np.float32))
-                if fresh.shape != (len(missing), self.encoder.dim):
-                    raise ValueError(f"encoder {self.encoder.name!r} returned shape {fresh.shape} "
-                                     f"for {len(missing)} texts")
-                self._vectors.update(zip(missing, fresh))
-                log.debug("embedded %d new text(s)", len(missing))
-            for text in texts:
-                self._vectors.move_to_end(text)
-            rows = [self._vectors[t] for t in texts]
-            while len(self._vectors) > max(self.size, len(set(texts))):
-                self._vectors.popitem(last=False)
-        return np.stack(rows) if rows else np.zeros((0, self.encoder.dim), dtype=np.float32)
+def cached_texts(encoder: Encoder) -> CachedTextEncoder:
+    """``encoder`` behind the text cache: as it is when it already is a store's cache
+    (``Store.cached_texts``), else behind an in-process LRU only."""
+    return encoder if isinstance(encoder, CachedTextEncoder) else CachedTextEncoder(None, encoder)
 
 
 def load_image(path: Path, size: int) -> np.ndarray:

@@ -32,16 +32,16 @@ from typing import Any
 import numpy as np
 
 from indexer.store.coverage import label_tree, video_coverage
-from indexer.models.encoder import Encoder
+from indexer.models.encoder import Encoder, l2_normalize
 from indexer.errors import EncoderMismatchError, QueryError
 from indexer.labels.taxonomy import Taxonomy
 
 from .cutoff import DEFAULT_BACKGROUND, DEFAULT_THRESHOLD, FrameJudge, absolute_judge, image_judge, text_judge
-from .embedding import TextCache, encode_image
+from .embedding import cached_texts, encode_image
 from .filters import Filters, VideoDurations, VideoSet, candidate_videos
 from .fusion import fuse
 from .query import ParsedQuery, QueryVectors, embed_query, parse_query, with_negatives
-from .results import SearchResponse, VideoResult
+from .results import DEFAULT_K, MAX_K, SearchResponse, VideoResult
 from .sample import IndexSample
 from .scenes import attach_labels, group_scenes, video_score
 from .words import WordClause, find_words, split_query
@@ -53,7 +53,6 @@ MIN_FETCH = 256
 MAX_FETCH = 4096
 MAX_RESCORED_FACTOR = 2  # re-score at most max(MIN_RESCORED, MAX_RESCORED_FACTOR * k) videos
 MIN_RESCORED = 32
-MAX_K = 1000
 WORD_VISUAL_K = 100  # videos the visual part of a query with word clauses brings to the fusion
 GAP_SAMPLES = 2.0  # a scene bridges misses of up to this many sampling intervals
 POSTFILTER_SHARE = 0.5  # filters passing more of the videos than this filter after retrieval
@@ -71,7 +70,7 @@ class SearchEngine:
     """
 
     def __init__(self, store: Any, encoder: Encoder | None, taxonomy: Taxonomy | None = None, *,
-                 cache_size: int = 512, sample: IndexSample | None = None) -> None:
+                 sample: IndexSample | None = None) -> None:
         """Raises: EncoderMismatchError if the encoder's dimension is not the store's."""
         dim = getattr(store, "dim", None)
         if encoder is not None and dim is not None and encoder.dim != dim:
@@ -81,14 +80,14 @@ class SearchEngine:
         self.store = store
         self.encoder = encoder
         self.taxonomy = taxonomy
-        self.texts = TextCache(encoder, cache_size) if encoder is not None else None
+        self.texts = None if encoder is None else cached_texts(encoder)
         self.sample = sample or IndexSample(store)
         self.durations = VideoDurations(store)
         self._background: np.ndarray | None = None
 
     # --- public -------------------------------------------------------------------------------
 
-    def search(self, query: str | ParsedQuery, *, k: int = 20, category: str | None = None,
+    def search(self, query: str | ParsedQuery, *, k: int = DEFAULT_K, category: str | None = None,
                restricted: bool | None = None, min_duration: float | None = None,
                max_duration: float | None = None, video_id: int | None = None,
                min_score: float | None = None, negatives: tuple[str, ...] = (),
@@ -118,7 +117,7 @@ class SearchEngine:
         label = query if isinstance(query, str) else str(parsed)
         return self._search_vector(vectors.query, judge, chosen, k, label, "text")
 
-    def search_image(self, image: Any, *, k: int = 20, min_score: float | None = None,
+    def search_image(self, image: Any, *, k: int = DEFAULT_K, min_score: float | None = None,
                      filters: Filters | None = None, **fields: Any) -> SearchResponse:
         """Videos whose scenes look like ``image``: a file path, a PIL image or an RGB array.
 
@@ -133,7 +132,7 @@ class SearchEngine:
         label = f"image {Path(image).name}" if isinstance(image, (str, Path)) else "the image"
         return self._search_vector(query, judge, _filters(filters, **fields), k, label, "image")
 
-    def search_like(self, video_id: int, time: float, *, k: int = 20, min_score: float | None = None,
+    def search_like(self, video_id: int, time: float, *, k: int = DEFAULT_K, min_score: float | None = None,
                     filters: Filters | None = None, **fields: Any) -> SearchResponse:
         """"More like this": scenes that look like the stored frame of ``video_id`` nearest ``time``.
 
@@ -154,7 +153,7 @@ class SearchEngine:
         label = f"like {video.path.name}@{time:.3f}"  # the time asked for, not the stored frame's
         return self._search_vector(query, judge, _filters(filters, **fields), k, label, "like")
 
-    def search_vector(self, vector: np.ndarray, label: str, *, k: int = 20, min_score: float | None = None,
+    def search_vector(self, vector: np.ndarray, label: str, *, k: int = DEFAULT_K, min_score: float | None = None,
                       filters: Filters | None = None, **fields: Any) -> SearchResponse:
         """Scenes near any query vector (a query refined by relevance feedback), judged like an
         image query. Raises QueryError (bad vector, ``k`` or filter), NotFoundError."""
@@ -171,7 +170,7 @@ class SearchEngine:
         Raises: QueryError (no encoder, or negatives cancelling the query), EncoderError.
         """
         self._encoder()
-        return embed_query(query, self.texts.encode)
+        return embed_query(query, self.texts.encode_texts)
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -209,7 +208,7 @@ class SearchEngine:
     def _background_vectors(self) -> np.ndarray:
         if self._background is None:
             prompts = list(self.taxonomy.background if self.taxonomy else DEFAULT_BACKGROUND)
-            self._background = self.texts.encode(prompts)
+            self._background = l2_normalize(self.texts.encode_texts(prompts))
         return self._background
 
     def _judge(self, query: QueryVectors | np.ndarray, min_score: float | None) -> FrameJudge:

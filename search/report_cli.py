@@ -12,8 +12,9 @@ from typing import Any
 
 import click
 
+from indexer.models.loading import store_encoder
 from indexer.cli.options import (data_dir_option, encoder_choice, encoder_options, open_store,
-                                 resolve_encoder, taxonomy_option, warn_if_random_weights)
+                                 taxonomy_option, warn_if_random_weights)
 from indexer.errors import MediaError, NotFoundError, ReelsearchError
 from indexer.labels.segments import LabelReport
 from indexer.labels.taxonomy import Taxonomy, load_taxonomy
@@ -40,7 +41,7 @@ def report(video: str, label: str, against: tuple[str, ...], as_json: bool, taxo
             tax = load_taxonomy(taxonomy)
             choice = encoder_choice(encoder_kw)
             record = resolve_video(store, video, tax, choice)
-            result = label_report(store, record, label, tax, lambda: resolve_encoder(store, choice), against)
+            result = label_report(store, record, label, tax, lambda: store_encoder(store, choice), against)
         except ReelsearchError as exc:
             raise click.ClickException(str(exc)) from None
         warn_if_random_weights(store)
@@ -114,7 +115,7 @@ def _index_now(store: Store, path: Path, taxonomy: Taxonomy, choice: dict[str, A
     from indexer.pipeline.labelling import current_label_model, with_user_categories  # noqa: PLC0415
     from indexer.pipeline.orchestrate import Indexer  # noqa: PLC0415 (only a new file needs the pipeline)
 
-    encoder = resolve_encoder(store, choice)
+    encoder = store_encoder(store, choice)
     labels = current_label_model(store, with_user_categories(taxonomy, store), store.cached_texts(encoder, "prompt"))
     result = Indexer(store, encoder, labels).index_file(path)
     store.flush()

@@ -11,6 +11,9 @@ from indexer.types import format_timestamp
 from .cutoff import Cutoff
 from .scenes import Scene
 
+DEFAULT_K = 20  # videos a search returns unless asked otherwise (CLI -k, web SEARCH_LIMIT)
+MAX_K = 1000  # the most videos one search returns
+
 
 def deep_link(path: str, start: float, end: float) -> str:
     """A media-fragment link that opens ``path`` at the scene: ``path#t=start,end``."""

@@ -198,6 +198,9 @@ def test_records_validate() -> None:
     seg = SegmentRecord(1, 1, "red", 1.0, 4.0, 0.5, 0.25, 0, "curator", "active", "ann", 0.0)
     assert seg.to_segment() == Segment("red", 1.0, 4.0, 0.5, 0.25, 0.0, "curator")
     assert seg.duration == 3.0
+    as_json = seg.to_dict()  # the one JSON shape of a segment (API, pages, audit log)
+    assert as_json["start_hms"] == "00:00:01.000" and as_json["end_hms"] == "00:00:04.000"
+    assert set(seg.to_segment().to_dict()) <= set(as_json)  # a computed segment: the same keys, fewer
 
 
 def test_cascade_delete_and_frame_queries(catalog: Catalog) -> None:

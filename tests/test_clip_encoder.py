@@ -92,7 +92,8 @@ def test_same_seed_same_model_and_name(tiny: OpenClipEncoder, images: np.ndarray
     again = OpenClipEncoder.tiny()
     assert again.name == tiny.name and tiny.name.startswith("open_clip:reelsearch-tiny:")
     np.testing.assert_array_equal(again.encode_images(images), tiny.encode_images(images))
-    np.testing.assert_array_equal(again.encode_texts(TEXTS), tiny.encode_texts(TEXTS))
+    # texts batch by token length, so float sums may differ in the last bits between batches
+    np.testing.assert_allclose(again.encode_texts(TEXTS), tiny.encode_texts(TEXTS), atol=1e-6)
     assert OpenClipEncoder.tiny(seed=1).name != tiny.name
 
 
@@ -123,8 +124,8 @@ def test_bad_image_arrays_are_refused(tiny: OpenClipEncoder, bad: np.ndarray) ->
 
 
 def test_truncated_text_tower_equals_full(tiny: OpenClipEncoder) -> None:
-    full = OpenClipEncoder.tiny(fast_text=False, text_cache_size=0)
-    fast = OpenClipEncoder.tiny(text_cache_size=0)
+    full = OpenClipEncoder.tiny(fast_text=False)
+    fast = OpenClipEncoder.tiny()
     texts = TEXTS + ["x " * 100]  # the last one fills the whole context
     fast.encode_texts(texts[:1])  # first batch checks the short path against the full one
     assert fast.fast_text and fast._text is not None and fast._text.verified
@@ -133,7 +134,7 @@ def test_truncated_text_tower_equals_full(tiny: OpenClipEncoder) -> None:
 
 
 def test_short_path_really_runs_short(tiny: OpenClipEncoder, monkeypatch: pytest.MonkeyPatch) -> None:
-    fast = OpenClipEncoder.tiny(text_cache_size=0)
+    fast = OpenClipEncoder.tiny()
     fast.encode_texts(["check"])
     lengths: list[int] = []
     blocks = fast._model.transformer
@@ -166,13 +167,14 @@ def test_disagreeing_short_path_falls_back(monkeypatch: pytest.MonkeyPatch) -> N
     assert not encoder.fast_text
 
 
-def test_text_cache_is_bounded_lru(monkeypatch: pytest.MonkeyPatch) -> None:
-    encoder = OpenClipEncoder.tiny(text_cache_size=2)
-    first = encoder.encode_texts(["a", "b"])
-    encoder.encode_texts(["a", "c"])  # "b" is the least recently used: evicted
-    assert list(encoder._cache) == ["a", "c"]
-    monkeypatch.setattr(encoder, "_embed_texts", lambda texts: pytest.fail(f"recomputed {texts}"))
-    np.testing.assert_array_equal(encoder.encode_texts(["a", "a"])[1], first[0])
+def test_repeated_texts_are_embedded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    encoder = OpenClipEncoder.tiny()
+    embedded: list[list[str]] = []
+    real = encoder._embed_texts
+    monkeypatch.setattr(encoder, "_embed_texts", lambda texts: embedded.append(list(texts)) or real(texts))
+    vectors = encoder.encode_texts(["a", "b", "a"])
+    assert embedded == [["a", "b"]]
+    np.testing.assert_array_equal(vectors[0], vectors[2])
 
 
 @pytest.mark.parametrize("precision", ["bf16", "int8"])
@@ -362,7 +364,7 @@ def test_offline_default_fails_fast_in_a_fresh_process(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_truncated_equals_full_on_vit_b_32() -> None:
-    encoder = OpenClipEncoder("ViT-B-32", pretrained=None, threads=1, text_cache_size=0)
+    encoder = OpenClipEncoder("ViT-B-32", pretrained=None, threads=1)
     assert CausalTextTower.find(encoder._model) is not None
     tokens = encoder._tokenizer(TEXTS)
     with torch.inference_mode():

@@ -3,6 +3,7 @@ left them, in both directions, and a child never exceeds its parent."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
 
@@ -90,7 +91,7 @@ def test_a_child_never_exceeds_its_parent(seed: int) -> None:
                         rng.choice(["auto", "curator"]), rng.choice(["active", "active", "rejected"]),
                         id=i))
     rows = [r if r.source == "curator" or r.status == "active" else
-            SegmentRecord(**{**r.to_dict(), "source": "curator"}) for r in rows]
+            dataclasses.replace(r, source="curator") for r in rows]
     present = video_coverage(rows, TREE)
     for child, parent in (("places/nature", "places"), ("alcohol/wine", "alcohol")):
         kid, par = present.get(child, ()), present.get(parent, ())

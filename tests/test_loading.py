@@ -12,8 +12,10 @@ import pytest
 
 from indexer.models.encoder import Encoder
 
-from indexer.models.loading import choose_encoder, encoder_spec, load_encoder, load_from_spec, load_plugin
-from indexer.errors import EncoderError
+from indexer.models.loading import (choose_encoder, encoder_spec, load_encoder, load_from_spec, load_plugin,
+                                    store_encoder)
+from indexer.errors import EncoderError, EncoderMismatchError, StoreError
+from indexer.store import Store
 from indexer.models.colour import ColourEncoder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -173,3 +175,24 @@ def test_spec_with_other_name_or_dim_is_refused() -> None:
     for change in ({"name": "fake:colour-v0"}, {"dim": 64}):
         with pytest.raises(EncoderError, match="the index was built with encoder"):
             load_from_spec({**spec, **change})
+
+
+class OtherColour(ColourEncoder):
+    """Another encoder (another name) for the mismatch checks."""
+
+    name = "fake:other-colour"
+
+
+def test_store_encoder_binds_for_writers_and_checks_for_readers(tmp_path: Path) -> None:
+    plugin = {"plugin": "indexer.models.colour:ColourEncoder"}
+    with Store.open(tmp_path / "index") as store:
+        with pytest.raises(StoreError, match="nothing is indexed"):
+            store_encoder(store, plugin, bind=False)
+        bound = store_encoder(store, plugin)
+        assert store.encoder_spec()["name"] == bound.name
+        assert store_encoder(store, None, bind=False).name == bound.name  # the recorded one
+        assert store_encoder(store, ColourEncoder(), bind=False).name == bound.name
+        with pytest.raises(EncoderMismatchError):
+            store_encoder(store, {"plugin": f"{__name__}:OtherColour"}, bind=False)
+        with pytest.raises(EncoderMismatchError):
+            store_encoder(store, {"plugin": f"{__name__}:OtherColour"})

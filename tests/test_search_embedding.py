@@ -1,4 +1,4 @@
-"""Query embedding helpers (search.embedding): the text LRU and image files."""
+"""Query embedding helpers (search.embedding): image files and arrays."""
 
 from __future__ import annotations
 
@@ -7,32 +7,7 @@ import pytest
 from PIL import Image
 
 from indexer.errors import QueryError
-from search.embedding import TextCache, encode_image, load_image
-
-
-class Counting:
-    name, dim, image_size = "counting", 4, 8
-
-    def __init__(self) -> None:
-        self.calls: list[list[str]] = []
-
-    def encode_texts(self, texts):
-        self.calls.append(list(texts))
-        return np.array([[len(t), 1.0, 0.0, 0.0] for t in texts], dtype=np.float32)
-
-
-def test_text_cache_embeds_only_new_texts_and_evicts_least_recent():
-    encoder = Counting()
-    cache = TextCache(encoder, size=2)
-    first = cache.encode(["a", "bb"])
-    np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, rtol=1e-6)
-    cache.encode(["bb", "a"])
-    assert encoder.calls == [["a", "bb"]]
-    cache.encode(["ccc"])  # evicts "bb" (least recently used)
-    cache.encode(["a"])
-    cache.encode(["bb"])
-    assert encoder.calls == [["a", "bb"], ["ccc"], ["bb"]]
-    assert len(cache) == 2
+from search.embedding import encode_image, load_image
 
 
 def test_load_image_resizes_short_side_and_centre_crops(tmp_path):

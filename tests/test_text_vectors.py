@@ -11,7 +11,7 @@ from indexer.labels.classify import LabelModel
 from indexer.labels.taxonomy import parse_taxonomy
 from indexer.models.colour import ColourEncoder
 from indexer.store import Store
-from indexer.store.text_vectors import TextVectors
+from indexer.store.text_vectors import CachedTextEncoder, TextVectors
 from media import COLOUR_TAXONOMY
 
 
@@ -93,3 +93,25 @@ def test_read_only_store_keeps_queries_too(tmp_path: Path) -> None:
 def test_unknown_kind_is_refused(tmp_path: Path) -> None:
     with _store(tmp_path) as store, pytest.raises(ValueError, match="kind"):
         store.cached_texts(Counting(), "other")
+
+
+def test_in_process_lru_embeds_only_new_texts_and_evicts_least_recent() -> None:
+    encoder = Counting()
+    cache = CachedTextEncoder(None, encoder, memory=2)
+    first = cache.encode_texts(["red", "blue"])
+    np.testing.assert_array_equal(first, encoder.inner.encode_texts(["red", "blue"]))
+    cache.encode_texts(["blue", "red"])
+    assert encoder.texts == ["red", "blue"]
+    cache.encode_texts(["green"])  # evicts "blue" (least recently used)
+    cache.encode_texts(["red"])
+    cache.encode_texts(["blue"])
+    assert encoder.texts == ["red", "blue", "green", "blue"]
+    assert len(cache) == 2
+
+
+def test_recent_texts_do_not_reach_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with _store(tmp_path) as store:
+        cache = store.cached_texts(Counting())
+        first = cache.encode_texts(["a red scene"])
+        monkeypatch.setattr(store.text_vectors, "get", lambda *a, **k: pytest.fail("asked the store"))
+        np.testing.assert_array_equal(cache.encode_texts(["a red scene"]), first)

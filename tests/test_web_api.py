@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 
@@ -10,6 +11,7 @@ from PIL import Image
 from webfixtures import *  # noqa: F401,F403  (fixtures)
 
 from indexer.models.colour import COLOURS
+from indexer.store import SegmentRecord
 
 
 def test_search_returns_videos_with_scenes(client, web_data):
@@ -88,6 +90,9 @@ def test_videos_and_video_detail(client, web_data):
     assert len(detail["cut_margins"]) == 2 and min(detail["cut_margins"]) > 0
     assert detail["transitions"] == []  # hard cuts only
     assert {s["label"] for s in detail["segments"]} >= {"cool/blue", "warm/red", "cool/green"}
+    first = detail["segments"][0]
+    fields = {f.name for f in dataclasses.fields(SegmentRecord)}
+    assert set(first) == fields | {"start_hms", "end_hms", "colour"}  # SegmentRecord.to_dict + the colour
     assert detail["media"] == f"/media/videos/{vid}"
     assert client.get("/api/videos/12345").status_code == 404
     assert client.get("/api/videos/12345").get_json()["error"]

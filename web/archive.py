@@ -144,19 +144,9 @@ class Archive:
         Raises EncoderError if it cannot be loaded, StoreError if the store records none.
         """
         if self._encoder is None:
-            choice = self._encoder_choice
-            if isinstance(choice, str):
-                from indexer.models.loading import load_plugin
+            from indexer.models.loading import store_encoder
 
-                choice = load_plugin(choice)
-            if choice is None:
-                from indexer.models.loading import load_from_spec
-
-                spec = self.reader().encoder_spec()
-                if not spec:
-                    raise StoreError(f"the index in {self.data_dir} records no encoder yet")
-                choice = load_from_spec(spec)
-            self._encoder = choice
+            self._encoder = store_encoder(self.reader(), self._encoder_choice, bind=False)
         return self._encoder
 
     def engine(self) -> Any:

@@ -132,9 +132,9 @@ def merged_spans(segments: Sequence[Any], duration: float) -> list[dict[str, Any
 
 
 def _segment_row(seg: Any, duration: float) -> dict[str, Any]:
+    """A segment's one JSON shape (``SegmentRecord.to_dict``) with where its bar sits."""
     block = make_block(seg.start, seg.end, duration, seg.label)
-    return {"id": seg.id, "label": seg.label, "start": seg.start, "end": seg.end,
-            "score": seg.score, "source": seg.source, "left": block.left, "width": block.width}
+    return {**seg.to_dict(), "left": block.left, "width": block.width}
 
 
 def top_labels(taxonomy: Any, present: dict[str, Sequence[Any]], limit: int = 4) -> list[dict[str, Any]]:

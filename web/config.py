@@ -21,6 +21,7 @@ from flask import Flask
 
 from indexer.cli.options import DEFAULT_DATA_DIR, absolute_data_dir
 from indexer.media.thumbnails import THUMB_WIDTH
+from search.results import DEFAULT_K
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "SHOW_FULL_PATHS": False,  # False: video paths relative to the folder holding all videos
     "IMAGE_SEARCHES": 2,  # uploaded images decoded at once; more are answered 503 + Retry-After
     "THUMB_WIDTH": THUMB_WIDTH,  # pixels
-    "SEARCH_LIMIT": 20,  # videos per search
+    "SEARCH_LIMIT": DEFAULT_K,  # videos per search
     "VIDEOS_PER_PAGE": 50,  # rows of the videos list
     "LOGIN_FAILURES": 10,  # failed sign-ins of one account from one address ...
     "LOGIN_FAILURES_ACCOUNT": 50,  # ... of one account from any address ...

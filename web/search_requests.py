@@ -13,6 +13,7 @@ from flask import url_for
 from indexer.errors import NotFoundError, QueryError
 from indexer.types import format_timestamp
 from search.query import parse_like as parse_query_like
+from search.results import DEFAULT_K
 
 from .archive import archive, shown_path
 from .search_display import add_strengths
@@ -20,7 +21,7 @@ from .timeline import category_colours, label_colour, make_block
 
 log = logging.getLogger(__name__)
 
-MAX_K = 100
+PAGE_MAX_K = 100  # a page or API answer lists at most this many videos (the engine allows search.results.MAX_K)
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class SearchRequest:
     image: bytes | None = None
     like: tuple[int, float] | None = None
     category: str | None = None
-    k: int = 20
+    k: int = DEFAULT_K
 
     @property
     def label(self) -> str:
@@ -54,15 +55,15 @@ def parse_like(value: str) -> tuple[int, float]:
 
 
 def parse_k(value: str | None, default: int) -> int:
-    """Number of videos to return (1..MAX_K). Raises QueryError for a bad number."""
+    """Number of videos to return (1..PAGE_MAX_K). Raises QueryError for a bad number."""
     if value in (None, ""):
         return default
     try:
         k = int(value)
     except ValueError:
         raise QueryError(f"k must be a whole number, got {value!r}") from None
-    if not 1 <= k <= MAX_K:
-        raise QueryError(f"k must be between 1 and {MAX_K}, got {k}")
+    if not 1 <= k <= PAGE_MAX_K:
+        raise QueryError(f"k must be between 1 and {PAGE_MAX_K}, got {k}")
     return k
 
 

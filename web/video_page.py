@@ -38,13 +38,8 @@ def video_dict(video: Any) -> dict[str, Any]:
 
 
 def segment_dict(seg: Any, colours: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """JSON-able form of a SegmentRecord."""
-    return {"id": seg.id, "video_id": seg.video_id, "label": seg.label, "start": seg.start,
-            "end": seg.end, "start_hms": format_timestamp(seg.start),
-            "end_hms": format_timestamp(seg.end), "score": seg.score,
-            "start_uncertainty": seg.start_uncertainty, "end_uncertainty": seg.end_uncertainty,
-            "source": seg.source, "status": seg.status, "created_by": seg.created_by,
-            "updated_at": seg.updated_at, "colour": label_colour(seg.label, colours)}
+    """JSON-able form of a SegmentRecord: its one shape (``to_dict``) with its label's colour."""
+    return {**seg.to_dict(), "colour": label_colour(seg.label, colours)}
 
 
 def _short(value: Any) -> str:

@@ -11,11 +11,11 @@ from pathlib import Path
 import click
 
 from indexer.cli.options import (data_dir_option, encoder_choice, encoder_options, open_store,
-                                 resolve_encoder, taxonomy_option, warn_if_random_weights)
+                                 taxonomy_option, warn_if_random_weights)
 from indexer.cli.progress import IndexProgress, count, summary_line, worker_line
 from indexer.cli.words import word_extractors, words_options
 from indexer.errors import ReelsearchError
-from indexer.models.loading import encoder_spec
+from indexer.models.loading import encoder_spec, store_encoder
 from indexer.types import check_sample_every
 
 
@@ -76,7 +76,7 @@ def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batc
     with open_store(data_dir) as store:
         try:
             if paths:
-                encoder = resolve_encoder(store, encoder_choice(encoder_kw))
+                encoder = store_encoder(store, encoder_choice(encoder_kw))
                 warn_if_random_weights(store)
                 tax = with_user_categories(load_taxonomy(taxonomy), store)
                 labels = current_label_model(store, tax, store.cached_texts(encoder, "prompt"))

@@ -14,8 +14,8 @@ from typing import Any, Callable
 
 import click
 
-from indexer.models.encoder import PRECISIONS, Encoder
-from indexer.models.loading import choose_encoder, encoder_spec, random_weights
+from indexer.models.encoder import PRECISIONS
+from indexer.models.loading import random_weights
 from indexer.errors import ReelsearchError
 from indexer.store.facade import Store
 
@@ -70,16 +70,6 @@ def encoder_options(func: Callable) -> Callable:
 def encoder_choice(params: dict[str, Any]) -> dict[str, Any]:
     """Pop the encoder options out of a command's keyword arguments."""
     return {key: params.pop(key) for key in ("model", "pretrained", "weights", "plugin", "precision")}
-
-
-def resolve_encoder(store: Store, choice: dict[str, Any]) -> Encoder:
-    """The encoder the user asked for, else the one the store was built with, else the default.
-
-    Binds it to the store (raises EncoderMismatchError if the store holds another encoder).
-    """
-    encoder = choose_encoder(store.encoder_spec(), choice)
-    store.bind_encoder(encoder.name, encoder.dim, encoder_spec(encoder))
-    return encoder
 
 
 def warn_if_random_weights(store: Store) -> None:

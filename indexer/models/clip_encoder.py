@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -85,7 +83,6 @@ class OpenClipEncoder:
         batch_size: int = 32,
         channels_last: bool = True,
         threads: int | None = None,
-        text_cache_size: int = 4096,
         fast_text: bool = True,
         seed: int = 0,
     ) -> None:
@@ -121,9 +118,6 @@ class OpenClipEncoder:
             self._model.visual = self._model.visual.to(memory_format=torch.channels_last)
         self._tokenizer = open_clip.get_tokenizer(model_name)
         self._text = CausalTextTower.find(self._model) if fast_text else None
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = text_cache_size
-        self._lock = threading.Lock()
         self.description = f"open_clip {model_name} {ckpt.source}, image tower {image_precision}"
         log.info("loaded %s as %s", self.description, self.name)
 
@@ -224,7 +218,8 @@ class OpenClipEncoder:
         return float(cosines.mean()), float(cosines.min())
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed texts; returns float32 (N, dim) L2-normalised rows (repeated texts come from the cache).
+        """Embed texts; returns float32 (N, dim) L2-normalised rows (each distinct text embedded once;
+        callers cache through ``Store.cached_texts``).
 
         Raises:
             TypeError: an item is not a string.
@@ -232,24 +227,11 @@ class OpenClipEncoder:
         texts = list(texts)
         if not all(isinstance(t, str) for t in texts):
             raise TypeError("encode_texts takes a sequence of str")
-        with self._lock:
-            found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
-            for text in found:
-                self._cache.move_to_end(text)
-        missing = [t for t in dict.fromkeys(texts) if t not in found]
-        if missing:
-            found.update(zip(missing, self._embed_texts(missing)))
-            self._remember(missing, found)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        unique = list(dict.fromkeys(texts))
+        found = dict(zip(unique, self._embed_texts(unique)))
         return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)
-
-    def _remember(self, texts: list[str], vectors: dict[str, np.ndarray]) -> None:
-        with self._lock:
-            for text in texts:
-                self._cache[text] = vectors[text]
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
 
     def _embed_texts(self, texts: list[str]) -> np.ndarray:
         tokens = self._tokenizer(texts)

@@ -14,7 +14,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from indexer.errors import EncoderError
+from indexer.errors import EncoderError, EncoderMismatchError, StoreError
 from indexer.models.encoder import Encoder
 from indexer.models.lazy import LazyClipEncoder, open_clip_class
 
@@ -196,6 +196,36 @@ def choose_encoder(spec: dict[str, Any] | None, choice: dict[str, Any]) -> Encod
             raise EncoderError(f"--precision applies to open_clip encoders; this index uses {spec.get('name')}")
         spec = {**spec, "precision": asked["precision"]}
     return load_from_spec(spec)
+
+
+def store_encoder(store: Any, choice: dict[str, Any] | str | Encoder | None = None, *, bind: bool = True) -> Encoder:
+    """The encoder for ``store`` (the one service CLI, search and web choose it with): the one
+    ``choice`` asks for (``load_encoder`` keywords, a plugin ``module:attr``, or an Encoder),
+    else the one the store records, else the default.
+
+    ``bind`` (indexing, labels, reports): record it in the store. Readers (search, the web)
+    do not bind: the store must record an encoder, and one that options name must be it.
+
+    Raises:
+        EncoderError: as ``choose_encoder`` / ``load_plugin``.
+        EncoderMismatchError: the store holds vectors of another encoder.
+        StoreError: a reader's store records no encoder (nothing indexed yet).
+    """
+    if isinstance(choice, str):
+        encoder = load_plugin(choice)
+    elif isinstance(choice, dict) or choice is None:
+        spec = store.encoder_spec()
+        if spec is None and not bind:
+            raise StoreError(f"nothing is indexed in {store.data_dir} yet; run `reelsearch index PATH` first")
+        encoder = choose_encoder(spec, choice or {})
+        if not bind and encoder.name != spec.get("name"):
+            raise EncoderMismatchError(f"this index was built with encoder {spec.get('name')}, not "
+                                       f"{encoder.name}; drop the encoder options to use the index's own")
+    else:
+        encoder = choice
+    if bind:
+        store.bind_encoder(encoder.name, encoder.dim, encoder_spec(encoder))
+    return encoder
 
 
 def _names_recorded(spec: dict[str, Any], asked: dict[str, Any]) -> bool:

@@ -27,7 +27,7 @@ from pathlib import Path
 from indexer.errors import StoreError
 from indexer.store.migrations import check_version, has_summaries, migrate
 from indexer.store.summaries import refresh_coverage
-from indexer.types import Segment, VideoInfo, check_sample_every
+from indexer.types import Segment, VideoInfo, check_sample_every, format_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -168,10 +168,11 @@ class SegmentRecord:
         )
 
     def to_dict(self) -> dict:
-        """JSON-able dict of every field (used by the audit log and the web API)."""
+        """The one JSON shape of a segment: every field plus the boundaries as ``HH:MM:SS.mmm``
+        (the audit log, the web API and pages, CLI ``--json``; the web adds its colour)."""
         return {
-            "id": self.id, "video_id": self.video_id, "label": self.label,
-            "start": self.start, "end": self.end, "score": self.score,
+            "id": self.id, "video_id": self.video_id, "label": self.label, "start": self.start, "end": self.end,
+            "start_hms": format_timestamp(self.start), "end_hms": format_timestamp(self.end), "score": self.score,
             "start_uncertainty": self.start_uncertainty, "end_uncertainty": self.end_uncertainty,
             "source": self.source, "status": self.status, "created_by": self.created_by,
             "updated_at": self.updated_at,

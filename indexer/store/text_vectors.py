@@ -9,15 +9,19 @@ Read-only stores (the search CLI, the web server) read through the catalog's con
 write the cache through a short-lived connection of their own: the cache is an optimisation,
 so a cache that cannot be written (read-only file system) is skipped with a debug log line.
 
-:class:`CachedTextEncoder` puts the cache in front of any ``Encoder``: only texts missing from
-the store reach the model, which is then loaded at all only if something is missing.
+:class:`CachedTextEncoder` puts the cache in front of any ``Encoder``, fronted by a small
+in-process LRU (a long-lived engine asks SQLite only for texts it has not seen lately): only texts
+missing from both reach the model, which is then loaded at all only if something is missing.
+It is the only text-embedding cache: search, labels, reports and the web all go through it.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -28,6 +32,7 @@ from indexer.store.catalog import BUSY_TIMEOUT_MS, Catalog
 log = logging.getLogger(__name__)
 
 QUERY_CACHE_SIZE = 4096  # query texts kept per encoder (2 KiB each at 512-d)
+MEMORY_SIZE = 512  # texts kept in process by each CachedTextEncoder, in front of the store
 KINDS = ("prompt", "query")
 _CHUNK = 500  # texts per SELECT (SQLite's parameter limit is far above)
 
@@ -122,18 +127,29 @@ class _OwnConnection:
 
 
 class CachedTextEncoder:
-    """An ``Encoder`` whose ``encode_texts`` asks the store first; everything else is ``encoder``'s.
+    """An ``Encoder`` whose ``encode_texts`` asks an in-process LRU, then the store; everything else
+    is ``encoder``'s. The one text-embedding cache of reelsearch (search, labels, reports, web).
 
-    ``kind`` says how new texts are kept (``prompt`` for a taxonomy, ``query`` for searches).
+    ``vectors`` None keeps only the in-process LRU (stores that are not a :class:`~indexer.store.Store`).
+    ``kind`` says how new texts are kept (``prompt`` for a taxonomy, ``query`` for searches);
+    ``memory`` bounds the LRU (texts).
     """
 
-    def __init__(self, vectors: TextVectors, encoder: Any, kind: str = "query") -> None:
+    def __init__(self, vectors: TextVectors | None, encoder: Any, kind: str = "query", *,
+                 memory: int = MEMORY_SIZE) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-        self.vectors, self.encoder, self.kind = vectors, encoder, kind
+        if memory < 1:
+            raise ValueError(f"memory must be >= 1 text, got {memory}")
+        self.vectors, self.encoder, self.kind, self.memory = vectors, encoder, kind, memory
         self.name: str = encoder.name
         self.dim: int = int(encoder.dim)
         self.embedded = 0  # texts that reached the encoder (for tests and logs)
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()  # one model: concurrent encodes would only compete for the cores
+
+    def __len__(self) -> int:
+        return len(self._recent)
 
     @property
     def image_size(self) -> int:
@@ -143,13 +159,29 @@ class CachedTextEncoder:
         return self.encoder.encode_images(images)
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """(N, dim) float32 unit rows; only texts not in the store are embedded (one batch), then kept.
+        """(N, dim) float32 rows as the encoder gives them; texts neither recent nor in the store are embedded (one
+        batch), then kept in both.
 
         Raises whatever the encoder raises for the missing texts.
         """
         texts = list(texts)
-        found = self.vectors.get(self.name, texts, self.dim)
-        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        with self._lock:
+            found = {t: self._recent[t] for t in dict.fromkeys(texts) if t in self._recent}
+            wanted = [t for t in dict.fromkeys(texts) if t not in found]
+            found.update(self._from_store(wanted) if wanted else {})
+            for text in dict.fromkeys(texts):
+                self._recent[text] = found[text]
+                self._recent.move_to_end(text)
+            while len(self._recent) > max(self.memory, len(found)):
+                self._recent.popitem(last=False)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)
+
+    def _from_store(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Vectors of ``texts`` from the store, the missing ones embedded and stored."""
+        found = self.vectors.get(self.name, texts, self.dim) if self.vectors is not None else {}
+        missing = [t for t in texts if t not in found]
         fresh: dict[str, np.ndarray] = {}
         if missing:
             embedded = np.asarray(self.encoder.encode_texts(missing), dtype=np.float32)
@@ -157,8 +189,7 @@ class CachedTextEncoder:
                 raise ValueError(f"encoder {self.name!r} returned shape {embedded.shape} for {len(missing)} texts")
             fresh = dict(zip(missing, embedded))
             self.embedded += len(missing)
-            log.debug("embedded %d of %d text(s); the rest came from the store", len(missing), len(texts))
-        self.vectors.put(self.name, fresh, self.kind, touched=list(found) if self.kind == "query" else ())
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([found[t] if t in found else fresh[t] for t in texts]).astype(np.float32, copy=False)
+            log.debug("embedded %d of %d text(s); the rest came from the cache", len(missing), len(texts))
+        if self.vectors is not None:
+            self.vectors.put(self.name, fresh, self.kind, touched=list(found) if self.kind == "query" else ())
+        return {**found, **fresh}

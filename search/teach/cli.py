@@ -12,8 +12,9 @@ from typing import Any
 
 import click
 
+from indexer.models.loading import store_encoder
 from indexer.cli.options import (data_dir_option, encoder_choice, encoder_options, open_store,
-                                 resolve_encoder, taxonomy_option)
+                                 taxonomy_option)
 from indexer.errors import ReelsearchError
 from indexer.labels.taxonomy import Taxonomy, load_taxonomy
 from indexer.pipeline.labelling import with_user_categories
@@ -27,7 +28,7 @@ from .review import DEFAULT_LIMIT, review_queue
 
 def _setup(store: Store, taxonomy: Path | None, encoder_kw: dict[str, Any]) -> tuple[Taxonomy, Any]:
     tax = with_user_categories(load_taxonomy(taxonomy), store)
-    return tax, store.cached_texts(resolve_encoder(store, encoder_choice(encoder_kw)), "prompt")
+    return tax, store.cached_texts(store_encoder(store, encoder_choice(encoder_kw)), "prompt")
 
 
 def _category(tax: Taxonomy, category: str | None) -> str | None:
