@@ -22,6 +22,7 @@ from indexer.types import format_timestamp, round_for_json
 
 from .query import parse_like
 from .results import DEFAULT_K, MAX_K, SearchResponse, deep_link
+from .server_texts import prefer_server
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,9 @@ def _answer(store: Any, query: str | None, image: Path | None, like: str | None,
     if options["video"] is not None:
         filters["video_id"] = resolve_video_id(store, options["video"])
     common = {"k": options["k"], "min_score": options["min_score"], **filters}
-    encoder = None if like is not None else store.cached_texts(store_encoder(store, choice, bind=False))
+    # texts: the store's cache, else a running server of this data dir, else the model here
+    encoder = None if like is not None else store.cached_texts(
+        prefer_server(store.data_dir, store_encoder(store, choice, bind=False)))
     engine = SearchEngine(store, encoder, load_taxonomy(taxonomy_path))
     if like is not None:
         video, seconds = parse_like(like)
