@@ -23,6 +23,7 @@ from indexer.types import format_timestamp, round_for_json
 from .query import parse_like
 from .teach.curator_cli import curator_option
 from .results import DEFAULT_K, MAX_K, SearchResponse, deep_link
+from .server_texts import prefer_server
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +231,8 @@ def _refined(store: Any, query: str | None, like: str | None, taxonomy_path: Pat
         ref = (resolve_video_id(store, video), seconds)
     encoder = None if like is not None and not save_as else store_encoder(store, choice, bind=False)
     taxonomy = with_user_categories(load_taxonomy(taxonomy_path), store)
-    engine = SearchEngine(store, None if encoder is None else store.cached_texts(encoder), taxonomy)
+    texts = None if encoder is None else store.cached_texts(prefer_server(store.data_dir, encoder))
+    engine = SearchEngine(store, texts, taxonomy)
     vector = curator_cli.refined_vector(store, engine, query, ref, marks_up, marks_down)
     label = f"{query or like} (refined: {len(marks_up)} up, {len(marks_down)} down)"
     response = engine.search_vector(vector, label, **_filters(store, options))
@@ -250,7 +252,9 @@ def _answer(store: Any, query: str | None, image: Path | None, like: str | None,
     from .engine import SearchEngine  # noqa: PLC0415
 
     common = _filters(store, options)
-    encoder = None if like is not None else store.cached_texts(store_encoder(store, choice, bind=False))
+    # texts: the store's cache, else a running server of this data dir, else the model here
+    encoder = None if like is not None else store.cached_texts(
+        prefer_server(store.data_dir, store_encoder(store, choice, bind=False)))
     engine = SearchEngine(store, encoder, with_user_categories(load_taxonomy(taxonomy_path), store))
     if like is not None:
         video, seconds = parse_like(like)

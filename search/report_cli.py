@@ -21,6 +21,7 @@ from indexer.labels.taxonomy import Taxonomy, load_taxonomy
 from indexer.store import Store, VideoRecord
 from indexer.types import format_timestamp, round_for_json
 
+from .server_texts import prefer_server
 from .report import ReportView, label_report, labels_json, video_labels
 
 
@@ -41,7 +42,8 @@ def report(video: str, label: str, against: tuple[str, ...], as_json: bool, taxo
             tax = load_taxonomy(taxonomy)
             choice = encoder_choice(encoder_kw)
             record = resolve_video(store, video, tax, choice)
-            result = label_report(store, record, label, tax, lambda: store_encoder(store, choice), against)
+            result = label_report(store, record, label, tax,
+                                  lambda: prefer_server(store.data_dir, store_encoder(store, choice)), against)
         except ReelsearchError as exc:
             raise click.ClickException(str(exc)) from None
         warn_if_random_weights(store)

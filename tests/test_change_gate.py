@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexer.media.change_gate import ChangeGate, plane_histograms
+from indexer.media.change_gate import ChangeGate, explained_by_pan, plane_histograms
 
 
 def signature(yuv=(80, 90, 240), patch: int = 0, shift: int = 0) -> np.ndarray:
@@ -46,6 +46,32 @@ def test_a_pan_is_not_a_change_a_new_object_is() -> None:
     assert not gate.admit(1.0, signature(patch=4))  # 3% of the picture
     assert gate.admit(1.5, signature(patch=12))  # a quarter of the picture changed colour
     assert not gate.admit(2.0, signature(patch=12))  # same as the new reference
+
+
+def textured(shift: int = 0) -> np.ndarray:
+    """A signature with a grey texture (cells of 60..200) and flat chroma, panned by ``shift`` columns."""
+    sig = np.empty((3, 18, 32), np.float32)
+    sig[0] = np.random.default_rng(3).uniform(60, 200, (18, 32))
+    sig[1], sig[2] = 110.0, 140.0
+    return np.roll(sig, shift, axis=2)
+
+
+def test_a_pan_that_brings_in_new_layout_is_a_change() -> None:
+    """Same colours (histograms barely move), but a quarter of the picture panned in, or rearranged."""
+    gate = ChangeGate(threshold=0.2)
+    assert gate.admit(0.0, textured())
+    assert not gate.admit(0.5, textured(shift=3))  # 9% of the picture is new
+    assert gate.admit(1.0, textured(shift=8))  # 25%: what the camera shows now is another picture
+    mirrored = textured(shift=8)[:, :, ::-1].copy()  # the same cells, another layout
+    assert gate.admit(1.5, mirrored)
+
+
+def test_small_pans_explain_a_frame_large_ones_do_not() -> None:
+    grey = signature()[0]
+    assert explained_by_pan(grey, grey, 0.2, 0.0)
+    assert explained_by_pan(np.roll(grey, 2, axis=1), grey, 0.2, 0.0)  # 6% brought in
+    assert not explained_by_pan(np.roll(grey, 2, axis=1), grey, 0.05, 0.0)
+    assert not explained_by_pan(grey[:, ::-1].copy(), grey, 0.2, 16.0)
 
 
 def test_window_zero_admits_everything_and_bad_settings_raise() -> None:

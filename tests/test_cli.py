@@ -19,6 +19,7 @@ from PIL import Image
 
 from indexer.cli.main import cli
 from indexer.store import Store
+from fresh import run_fresh, tiny_weights
 from media import COLOUR_TAXONOMY, Scene, make_video
 
 FAKE = ["--encoder", "indexer.models.colour:ColourEncoder"]
@@ -296,26 +297,21 @@ def _cold(env: dict[str, str], *args: str) -> tuple[str, list[str]]:
 @pytest.mark.slow
 def test_commands_load_only_what_they_need(tmp_path: Path, env) -> None:
     """Stored answers need no model; a new text query needs torch and the text tower, not open_clip."""
-    from safetensors.torch import save_file
-
-    from indexer.models.clip_encoder import OpenClipEncoder
-
-    weights = tmp_path / "tiny.safetensors"
-    save_file({k: v.contiguous() for k, v in OpenClipEncoder.tiny()._model.state_dict().items()}, str(weights))
+    weights = tiny_weights(tmp_path / "tiny.safetensors")
     video = make_video(tmp_path / "ad.mp4", [Scene("red", 30), Scene("blue", 30)])
     model = ["--model", "reelsearch-tiny", "--weights", str(weights), "--precision", "fp32"]
     assert run(env, "index", str(video.path), *model).exit_code == 0
-    _, loaded = _cold(env, "labels", str(video.path))
+    _, loaded = run_fresh(env, "labels", str(video.path))
     assert loaded == []
-    _, loaded = _cold(env, "report", str(video.path), "--label", "red")  # a category: stored segments
+    _, loaded = run_fresh(env, "report", str(video.path), "--label", "red")  # a category: stored segments
     assert loaded == []
-    _, loaded = _cold(env, "index", str(video.path), *model)  # unchanged: nothing to embed
+    _, loaded = run_fresh(env, "index", str(video.path), *model)  # unchanged: nothing to embed
     assert loaded == []
-    new, loaded = _cold(env, "search", "a dog on a red beach", "--min-score", "-1", "--json")
+    new, loaded = run_fresh(env, "search", "a dog on a red beach", "--min-score", "-1", "--json")
     assert loaded == ["torch"]  # the text tower alone
-    again, loaded = _cold(env, "search", "a dog on a red beach", "--min-score", "-1", "--json")
+    again, loaded = run_fresh(env, "search", "a dog on a red beach", "--min-score", "-1", "--json")
     assert loaded == [] and again == new  # the stored query vector
-    _, loaded = _cold(env, "report", str(video.path), "--label", "a dog on a red beach")
+    _, loaded = run_fresh(env, "report", str(video.path), "--label", "a dog on a red beach")
     assert loaded == []  # the same text, and the background prompts, are stored
 
 

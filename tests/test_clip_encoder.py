@@ -196,16 +196,21 @@ def test_lower_precision_agrees_with_fp32(tiny: OpenClipEncoder, images: np.ndar
         lower.agreement(images, "fp32")
 
 
-@pytest.mark.parametrize("native, expected", [(True, "bf16"), (False, "fp32")])
-def test_auto_precision_is_bf16_only_where_the_cpu_has_it(
-    monkeypatch: pytest.MonkeyPatch, native: bool, expected: str
+@pytest.mark.parametrize("native, int8, expected", [("1", True, "bf16"), ("1", False, "bf16"),
+                                                   ("0", True, "int8"), ("0", False, "fp32")])
+def test_auto_precision_is_bf16_where_native_else_int8_where_possible(
+    monkeypatch: pytest.MonkeyPatch, native: str, int8: bool, expected: str
 ) -> None:
     from indexer.models import precision as clip_precision
-    monkeypatch.setattr(clip_precision, "native_bf16", lambda: native)
+    monkeypatch.setenv(clip_precision.NATIVE_BF16_ENV, native)  # the probe, overridden as benchmarks do
+    assert clip_precision.int8_engine() is bool({"x86", "fbgemm", "onednn"} & set(torch.backends.quantized.supported_engines))
+    monkeypatch.setattr(clip_precision, "int8_engine", lambda: int8)
+    assert clip_precision.native_bf16() is (native == "1")
     encoder = OpenClipEncoder.tiny(precision="auto")
     assert encoder.image_precision == expected
     assert encoder.spec()["precision"] == "auto"  # another machine decides for itself
-    assert clip_precision.input_dtype(encoder._model.visual) == (torch.bfloat16 if native else torch.float32)
+    dtype = torch.bfloat16 if expected == "bf16" else torch.float32
+    assert clip_precision.input_dtype(encoder._model.visual) == dtype
 
 
 def test_unknown_precision_is_one_line_error() -> None:

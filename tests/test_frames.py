@@ -349,3 +349,21 @@ def test_cuts_are_exact_across_archive_codecs(tmp_path: Path, name: str, codec: 
     assert cuts == pytest.approx([1.2, 2.4], abs=1e-6)
     assert scanner.report.frames_decoded == 90 and not scanner.report.errors
     assert all(item.image.shape == (224, 224, 3) for item in items if not isinstance(item, ShotCut))
+
+
+def test_analysis_decoding_keeps_every_cut_and_sample(tmp_path: Path) -> None:
+    """Skipping H.264's deblocking filter changes no cut and no sample time, and barely the pixels."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ is not installed
+    from benchmarks.synthetic_video import make_ad_clip  # textured shots with continuous pans
+
+    clip = tmp_path / "pans.mp4"
+    truth = make_ad_clip(clip, seconds=12, size=(640, 360))
+    _, fast, fast_cuts, _ = scan(clip, analysis=True)
+    _, exact, exact_cuts, _ = scan(clip, analysis=False)
+    assert [c.pts for c in fast_cuts] == [c.pts for c in exact_cuts]
+    assert [c.time for c in fast_cuts] == pytest.approx(truth, abs=1e-6)
+    assert [f.pts for f in fast] == [f.pts for f in exact]
+    difference = [np.abs(a.image.astype(np.int16) - b.image).mean() for a, b in zip(fast, exact)]
+    assert max(difference) < 4.0  # of 255: a little blocking, nothing the encoder would call new

@@ -226,3 +226,4 @@ def test_a_thumbnail_is_stored_for_every_frame(tmp_path, store, colour_encoder, 
             typical = np.median(np.asarray(image.convert("RGB")).reshape(-1, 3), axis=0)
         expected = "red" if t < video.cut_times[0] else "blue"
         assert np.abs(typical - COLOURS[expected]).max() < 40, (t, typical)
+

@@ -65,7 +65,7 @@ def test_only_plain_clip_text_configs_are_run_alone(change: dict) -> None:
     assert text_config({**plain, "custom_text": True}) is None
 
 
-def test_tower_alone_imports_neither_open_clip_nor_torchvision(saved: tuple[OpenClipEncoder, Path, Path],
+def test_tower_alone_imports_neither_open_clip_nor_torchvision_nor_dynamo(saved: tuple[OpenClipEncoder, Path, Path],
                                                                tmp_path: Path) -> None:
     encoder, safe, _pt = saved
     record = tmp_path / "record.json"
@@ -74,7 +74,7 @@ def test_tower_alone_imports_neither_open_clip_nor_torchvision(saved: tuple[Open
         "import json, sys\n"
         "from indexer.models.text_tower import StandaloneText\n"
         f"vectors = StandaloneText(json.load(open({str(record)!r}))).encode_texts(['a dog'])\n"
-        "print(json.dumps([tuple(vectors.shape), sorted(m for m in ('open_clip', 'torchvision', 'timm')"
+        "print(json.dumps([tuple(vectors.shape), sorted(m for m in ('open_clip', 'torchvision', 'timm', 'torch._dynamo')"
         " if m in sys.modules)]))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}

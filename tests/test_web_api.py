@@ -6,11 +6,12 @@ import dataclasses
 import io
 import re
 
+import numpy as np
 import pytest
 from PIL import Image
 from webfixtures import *  # noqa: F401,F403  (fixtures)
 
-from indexer.models.colour import COLOURS
+from indexer.models.colour import COLOURS, ColourEncoder
 from indexer.store import SegmentRecord
 
 
@@ -135,6 +136,16 @@ def test_openapi_document_lists_the_routes(client, app):
         if path.startswith("/api/") and "action" not in path:
             assert path in documented, path
     assert "/api/segments/{segment_id}/accept" in documented
+
+
+def test_embed_gives_the_index_encoders_vectors(client):
+    body = client.get("/api/embed?text=red&text=a+green+meadow").get_json()
+    colour = ColourEncoder()
+    assert body["encoder"] == colour.name
+    np.testing.assert_allclose(body["vectors"], colour.encode_texts(["red", "a green meadow"]), atol=1e-6)
+    for query in ("", "text=" + "a" * 1001, "&".join(["text=x"] * 65)):
+        response = client.get("/api/embed?" + query)
+        assert response.status_code == 400 and "texts" in response.get_json()["error"]
 
 
 def test_video_detail_and_page_show_transitions(writable_data):

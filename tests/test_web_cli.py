@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import sys
 
@@ -10,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from webfixtures import *  # noqa: F401,F403  (fixtures)
 
+from search.server_texts import SERVER_FILE
 from web.cli import serve, user
 
 
@@ -56,24 +59,48 @@ def test_user_add_refuses_short_password_and_bad_name(group, writable_data):
     assert bad.exit_code == 1 and "user name" in bad.output
 
 
-def test_serve_runs_waitress_and_prints_the_url(group, web_data, monkeypatch):
+def _waitress(monkeypatch, calls: dict, on_run=None) -> None:
+    """Replace waitress's server by one that records how it was made and returns from run();
+    the encoder is not loaded ahead of requests (``Archive.warm`` records that it was asked)."""
     import waitress
 
+    from web.archive import Archive
+
+    monkeypatch.setattr(Archive, "warm", lambda archive: calls.update(warmed=archive.data_dir))
+
+    class Server:
+        def __init__(self, app, **kw) -> None:
+            calls.update(app=app, **kw)
+            self.effective_port = kw["port"] or 54321
+
+        def run(self) -> None:
+            calls["announced"] = json.loads((calls["app"].config["DATA_DIR"] / SERVER_FILE).read_text())
+            if on_run:
+                on_run(calls["app"])
+
+        def close(self) -> None:
+            calls["closed"] = True
+
+    monkeypatch.setattr(waitress, "create_server", Server)
+
+
+def test_serve_runs_waitress_and_prints_the_url(group, web_data, monkeypatch):
     calls = {}
-    monkeypatch.setattr(waitress, "serve", lambda app, **kw: calls.update(app=app, **kw))
+    _waitress(monkeypatch, calls)
     result = CliRunner().invoke(group, ["serve", "--port", "8123", "--threads", "2", "--data-dir",
                                         str(web_data.data_dir)])
     assert result.exit_code == 0, result.output
     assert "http://127.0.0.1:8123/" in result.output
     assert calls["host"] == "127.0.0.1" and calls["port"] == 8123 and calls["threads"] == 2
     assert calls["app"].config["DATA_DIR"] == web_data.data_dir
+    assert calls["announced"] == {"host": "127.0.0.1", "port": 8123, "pid": os.getpid()}
+    assert calls["closed"] and not (web_data.data_dir / SERVER_FILE).exists()  # gone when it stops
+    assert calls["warmed"] == web_data.data_dir
     calls["app"].extensions["reelsearch"].close()
 
 
 def test_serve_on_all_interfaces_prints_a_usable_url(group, web_data, monkeypatch):
-    import waitress
-
-    monkeypatch.setattr(waitress, "serve", lambda app, **kw: app.extensions["reelsearch"].close())
+    _waitress(monkeypatch, {}, on_run=lambda app: app.extensions["reelsearch"].close())
     result = CliRunner().invoke(group, ["serve", "--host", "0.0.0.0", "--data-dir", str(web_data.data_dir)])
     assert result.exit_code == 0 and "http://127.0.0.1:8000/" in result.output
 
@@ -83,7 +110,7 @@ def test_serve_without_an_index_creates_nothing_and_names_the_data_dir(group, tm
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("REELSEARCH_DATA_DIR", raising=False)
-    monkeypatch.setattr(waitress, "serve", lambda app, **kw: pytest.fail("served without an index"))
+    monkeypatch.setattr(waitress, "create_server", lambda app, **kw: pytest.fail("served without an index"))
     result = CliRunner().invoke(group, ["serve"])
     assert result.exit_code == 1 and f"no index in {tmp_path / 'data' / 'index'}" in result.output
     assert not (tmp_path / "data").exists()
@@ -127,7 +154,7 @@ def test_serve_defaults_and_quiet_queue_warnings(group, web_data, monkeypatch):
     from web.cli import QueueDepthWarnings
 
     calls = {}
-    monkeypatch.setattr(waitress, "serve", lambda app, **kw: calls.update(app=app, **kw))
+    _waitress(monkeypatch, calls)
     for _ in range(2):
         assert CliRunner().invoke(group, ["serve", "--data-dir", str(web_data.data_dir)]).exit_code == 0
         calls["app"].extensions["reelsearch"].close()
@@ -175,7 +202,7 @@ def test_serve_migrates_an_old_index(group, writable_data, monkeypatch):
         conn.execute("PRAGMA user_version = 3")
     conn.close()
     calls = {}
-    monkeypatch.setattr(waitress, "serve", lambda app, **kw: calls.update(app=app))
+    _waitress(monkeypatch, calls)
     assert CliRunner().invoke(group, ["serve", "--data-dir", str(writable_data.data_dir)]).exit_code == 0
     client = calls["app"].test_client()
     assert client.get("/api/videos").status_code == 200
@@ -193,14 +220,12 @@ def _first_thumbnail(page: bytes) -> str:
 
 def test_serve_with_the_default_relative_data_dir_serves_thumbnails(group, web_data, tmp_path, monkeypatch):
     """The default data dir is relative (data/index): thumbnails must come from the current folder."""
-    import waitress
-
     web_data.copy_to(tmp_path / "data" / "index")
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("REELSEARCH_DATA_DIR", raising=False)
     monkeypatch.delenv("REELSEARCH_WEB_CONFIG", raising=False)
     calls = {}
-    monkeypatch.setattr(waitress, "serve", lambda app, **kw: calls.update(app=app))
+    _waitress(monkeypatch, calls)
     result = CliRunner().invoke(group, ["serve"])
     assert result.exit_code == 0, result.output
     app = calls["app"]
@@ -217,15 +242,13 @@ def test_serve_with_the_default_relative_data_dir_serves_thumbnails(group, web_d
 
 
 def test_serve_warns_once_about_an_index_with_random_weights(group, tmp_path, monkeypatch):
-    import waitress
-
     from indexer.store import Store
 
     spec = {"kind": "open_clip", "name": "open_clip:ViT-B-32:0123", "dim": 512, "model": "ViT-B-32",
             "pretrained": "", "weights": None, "precision": "auto", "batch_size": 32, "seed": 0}
     with Store.open(tmp_path) as store:
         store.bind_encoder(spec["name"], spec["dim"], spec)
-    monkeypatch.setattr(waitress, "serve", lambda app, **kw: app.extensions["reelsearch"].close())
+    _waitress(monkeypatch, {}, on_run=lambda app: app.extensions["reelsearch"].close())
     result = CliRunner().invoke(group, ["serve", "--data-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert result.stderr.count("open_clip ViT-B-32 with random weights") == 1

@@ -14,6 +14,8 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from indexer.errors import CloseLabelError, NotFoundError, QueryError
+from indexer.types import MAX_LABEL_CHARS
+from search.server_texts import MAX_TEXTS
 from search.report import label_report, labels_json, video_labels
 
 from . import browsing
@@ -49,6 +51,17 @@ def search():
     req = _search_request()
     view, feedback = search_with_feedback(req, request.values)
     return jsonify({**view, "feedback": {"up": feedback["up"], "down": feedback["down"], "refined": feedback["refined"]}})
+
+
+@bp.get("/embed")
+def embed():
+    """Unit text vectors from the index's encoder (``text`` repeated): how CLI commands on the same
+    data dir use this server's warm model (:mod:`search.server_texts`)."""
+    texts = request.args.getlist("text")
+    if not 0 < len(texts) <= MAX_TEXTS or any(len(t) > MAX_LABEL_CHARS * 5 for t in texts):
+        raise QueryError(f"give 1 to {MAX_TEXTS} texts of at most {MAX_LABEL_CHARS * 5} characters")
+    encoder = store().cached_texts(archive().encoder())
+    return jsonify(encoder=encoder.name, vectors=encoder.encode_texts(texts).tolist())
 
 
 @bp.get("/categories")

@@ -22,7 +22,7 @@ from typing import Any, Iterator
 
 from flask import Flask, current_app, g
 
-from indexer.errors import StoreError
+from indexer.errors import ReelsearchError, StoreError
 
 from .uploads import UploadDecoder
 
@@ -148,6 +148,16 @@ class Archive:
 
             self._encoder = store_encoder(self.reader(), self._encoder_choice, bind=False)
         return self._encoder
+
+    def warm(self) -> None:
+        """Load the text side of the encoder now (``serve`` calls it in a thread at start), so the
+        first query, or a CLI command asking this server, does not wait for it. Failures are logged."""
+        try:
+            self.encoder().encode_texts(list(self.taxonomy.background[:1]) or ["a photo"])
+        except ReelsearchError as exc:  # e.g. nothing indexed yet: requests say so themselves
+            log.info("encoder of %s not loaded ahead of requests: %s", self.data_dir, exc)
+        except Exception:  # noqa: BLE001 (the request that needs the encoder reports the error)
+            log.warning("could not load the encoder of %s ahead of requests", self.data_dir, exc_info=True)
 
     def engine(self) -> Any:
         """The search engine over the shared reader (built once per opened store)."""

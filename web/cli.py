@@ -8,14 +8,19 @@ server); ``user add NAME`` creates a curator account (password hashed by indexer
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
 from indexer.cli.options import data_dir_option, warn_if_random_weights
 from indexer.errors import ReelsearchError
+from search.server_texts import ServerAddress, remove_server_file, write_server_file
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +75,7 @@ def serve(host: str, port: int, threads: int, data_dir: Path) -> None:
     from indexer.store import Store
 
     from . import create_app
+    from .archive import EXTENSION
 
     try:
         Store.require(data_dir)  # serving from the wrong folder must not create a store there
@@ -85,14 +91,38 @@ def serve(host: str, port: int, threads: int, data_dir: Path) -> None:
         app = create_app({"DATA_DIR": data_dir})
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"cannot start the web app: {exc}") from None
-    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    shown = f"[{shown}]" if ":" in shown else shown
-    click.echo(f"reelsearch: serving {data_dir} on http://{shown}:{port}/  (Ctrl+C to stop)")
     queue_log = logging.getLogger("waitress.queue")
     if not any(isinstance(f, QueueDepthWarnings) for f in queue_log.filters):
         queue_log.addFilter(QueueDepthWarnings())
-    waitress.serve(app, host=host, port=port, threads=threads, connection_limit=threads * 16,
-                   ident="reelsearch", clear_untrusted_proxy_headers=True)
+    server = waitress.create_server(app, host=host, port=port, threads=threads, connection_limit=threads * 16,
+                                    ident="reelsearch", clear_untrusted_proxy_headers=True)
+    address = ServerAddress(host or "0.0.0.0", int(server.effective_port), os.getpid())
+    click.echo(f"reelsearch: serving {data_dir} on {address.url}/  (Ctrl+C to stop)")
+    warmer = threading.Thread(target=app.extensions[EXTENSION].warm, name="reelsearch-warm", daemon=True)
+    warmer.start()
+    try:
+        _announce(server, data_dir, address)
+    finally:
+        warmer.join(timeout=10)
+
+
+def _announce(server: Any, data_dir: Path, address: ServerAddress) -> None:
+    """Run ``server`` while ``<data_dir>/server.json`` tells CLI commands where it is (they then
+    ask it to embed new texts); the file goes when the server stops (Ctrl+C or SIGTERM)."""
+    previous = signal.signal(signal.SIGTERM, _stop)
+    write_server_file(data_dir, address)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        remove_server_file(data_dir, address.pid)
+        signal.signal(signal.SIGTERM, previous)
+        server.close()
+
+
+def _stop(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
 
 
 @click.group()

@@ -4,15 +4,18 @@ The image tower is the main cost of indexing on a CPU. CPUs with native bfloat16
 (AVX512-BF16 or AMX: AMD Zen 4 and later, Intel Cooper Lake / Sapphire Rapids and later) run
 its matrix products several times faster in bf16 than in fp32 (``benchmarks/bench_index.py``
 prints the figures for a machine), while bf16 keeps fp32's exponent range, so CLIP vectors barely
-move from fp32's. Elsewhere bf16 is emulated and slower, so
-``auto`` picks bf16 only where the CPU has it natively, else fp32. ``int8`` quantises the
-tower's linear layers dynamically (weights int8, activations fp32): a smaller gain here and a
-larger departure from fp32. The text tower always stays fp32, so queries are unchanged.
+move from fp32's. Elsewhere bf16 is emulated and slower, so ``auto`` picks bf16 only where the
+CPU has it natively. ``int8`` quantises the tower's linear layers dynamically (weights int8,
+activations fp32): measured with the bf16 probe forced off, it is the faster of the other
+choices (fp32 channels_last, int8), so without native bf16 ``auto`` picks int8 wherever torch
+has a quantized CPU engine, else fp32. ``REELSEARCH_NATIVE_BF16=0`` (or 1) overrides the CPU
+probe. The text tower always stays fp32, so queries are unchanged.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import warnings
 
 import torch
@@ -21,10 +24,17 @@ from indexer.models.encoder import PRECISIONS
 from indexer.errors import EncoderError
 
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+#: "0"/"1" overrides the native-bfloat16 probe (to measure the other choice, or a CPU it misjudges).
+NATIVE_BF16_ENV = "REELSEARCH_NATIVE_BF16"
+_INT8_ENGINES = {"x86", "fbgemm", "onednn"}  # quantized CPU backends with fast dynamic int8 linears
 
 
 def native_bf16() -> bool:
-    """True when this CPU multiplies bfloat16 matrices natively (AVX512-BF16 or AMX)."""
+    """True when this CPU multiplies bfloat16 matrices natively (AVX512-BF16 or AMX), unless
+    ``REELSEARCH_NATIVE_BF16`` says otherwise."""
+    forced = os.environ.get(NATIVE_BF16_ENV, "").strip().lower()
+    if forced in ("0", "1", "no", "yes", "false", "true"):
+        return forced in ("1", "yes", "true")
     cpu = getattr(torch, "cpu", None)
     for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
         check = getattr(cpu, probe, None)
@@ -37,7 +47,8 @@ def native_bf16() -> bool:
 
 
 def resolve_precision(requested: str) -> str:
-    """``fp32``, ``bf16`` or ``int8`` for a requested precision (``auto``: bf16 if native, else fp32).
+    """``fp32``, ``bf16`` or ``int8`` for a requested precision (``auto``: bf16 where it is native,
+    else int8 where torch can quantize, else fp32).
 
     Raises:
         EncoderError: not one of PRECISIONS.
@@ -45,8 +56,13 @@ def resolve_precision(requested: str) -> str:
     if requested not in PRECISIONS:
         raise EncoderError(f"unknown precision {requested!r}; choose one of {', '.join(PRECISIONS)}")
     if requested == "auto":
-        return "bf16" if native_bf16() else "fp32"
+        return "bf16" if native_bf16() else "int8" if int8_engine() else "fp32"
     return requested
+
+
+def int8_engine() -> bool:
+    """True when this torch build has a quantized CPU engine for dynamic int8 linear layers."""
+    return bool(_INT8_ENGINES & set(torch.backends.quantized.supported_engines))
 
 
 def quantize_int8(module: torch.nn.Module) -> torch.nn.Module:

@@ -22,14 +22,13 @@ import importlib.util
 import json
 import logging
 import sys
-from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import torch
-from torch import nn
+import torch.nn.functional as F
 
 log = logging.getLogger(__name__)
 
@@ -92,75 +91,56 @@ def tokenizer_module() -> ModuleType:
     return sys.modules[name]
 
 
-class QuickGELU(nn.Module):
-    """x * sigmoid(1.702 x), the activation of OpenAI's original CLIP weights."""
+class TextTower:
+    """The CLIP text tower alone, as functions over its weights; ``encode(tokens)`` gives
+    unnormalised fp32 features.
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.sigmoid(1.702 * x)
+    Plain tensors and ``torch.nn.functional``, no ``nn.Module``: building modules runs their
+    random initialisation (even on the meta device, which imports torch._dynamo: seconds).
+    """
 
+    def __init__(self, config: Mapping[str, Any], state: Mapping[str, torch.Tensor], quick_gelu: bool) -> None:
+        """Adopt ``state``'s tensors (as fp32). Raises KeyError if one of :func:`tower_keys` is missing,
+        ValueError if a shape does not fit ``config``."""
+        self.width, self.heads = int(config["width"]), int(config["heads"])
+        self.layers, self.quick_gelu = int(config["layers"]), quick_gelu
+        self.weights = {key: state[key].float() for key in tower_keys(config)}
+        expected = {"token_embedding.weight": (int(config["vocab_size"]), self.width),
+                    "positional_embedding": (int(config["context_length"]), self.width),
+                    "text_projection": (self.width, int(config["embed_dim"])),
+                    "transformer.resblocks.0.attn.in_proj_weight": (3 * self.width, self.width)}
+        for key, shape in expected.items():
+            if tuple(self.weights[key].shape) != shape:
+                raise ValueError(f"{key} has shape {tuple(self.weights[key].shape)}, expected {shape}")
 
-class _Block(nn.Module):
-    """Pre-norm residual block: x + attn(ln_1 x), then + mlp(ln_2 x) (open_clip's parameter names)."""
-
-    def __init__(self, width: int, heads: int, mlp_width: int, quick_gelu: bool) -> None:
-        super().__init__()
-        self.ln_1 = nn.LayerNorm(width)
-        self.attn = nn.MultiheadAttention(width, heads, batch_first=True)
-        self.ln_2 = nn.LayerNorm(width)
-        self.mlp = nn.Sequential(OrderedDict([
-            ("c_fc", nn.Linear(width, mlp_width)),
-            ("gelu", QuickGELU() if quick_gelu else nn.GELU()),
-            ("c_proj", nn.Linear(mlp_width, width)),
-        ]))
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        h = self.ln_1(x)
-        x = x + self.attn(h, h, h, need_weights=False, attn_mask=mask)[0]
-        return x + self.mlp(self.ln_2(x))
-
-
-class _Stack(nn.Module):
-    def __init__(self, blocks: list[_Block]) -> None:
-        super().__init__()
-        self.resblocks = nn.ModuleList(blocks)
-
-
-class TextTower(nn.Module):
-    """The CLIP text tower alone; ``encode(tokens)`` gives unnormalised features (fp32)."""
-
-    def __init__(self, config: Mapping[str, Any], quick_gelu: bool = False) -> None:
-        super().__init__()
-        width, length = int(config["width"]), int(config["context_length"])
-        mlp_width = int(width * float(config["mlp_ratio"]))
-        self.token_embedding = nn.Embedding(int(config["vocab_size"]), width)
-        self.positional_embedding = nn.Parameter(torch.empty(length, width))
-        self.transformer = _Stack([_Block(width, int(config["heads"]), mlp_width, quick_gelu)
-                                   for _ in range(int(config["layers"]))])
-        self.ln_final = nn.LayerNorm(width)
-        self.text_projection = nn.Parameter(torch.empty(width, int(config["embed_dim"])))
-
-    @classmethod
-    def load(cls, config: Mapping[str, Any], state: Mapping[str, torch.Tensor], quick_gelu: bool) -> TextTower:
-        """Build the tower on the meta device and adopt ``state``'s tensors (no random init).
-
-        Raises:
-            KeyError / RuntimeError: ``state`` lacks a tensor of this tower or has the wrong shapes.
-        """
-        with torch.device("meta"):
-            tower = cls(config, quick_gelu)
-        tower.load_state_dict({k: state[k].float() for k in tower.state_dict()}, strict=True, assign=True)
-        return tower.eval()
+    @property
+    def dim(self) -> int:
+        return int(self.weights["text_projection"].shape[1])
 
     def encode(self, tokens: torch.Tensor) -> torch.Tensor:
         """Features of (B, context) token ids, run only up to the last end-of-text token."""
+        w = self.weights
         ends = tokens.argmax(dim=-1)  # the end token has the highest id (open_clip's argmax pooling)
         length = int(ends.max()) + 1
-        x = self.token_embedding(tokens[:, :length]) + self.positional_embedding[:length]
+        x = F.embedding(tokens[:, :length], w["token_embedding.weight"]) + w["positional_embedding"][:length]
         mask = torch.full((length, length), float("-inf")).triu_(1)
-        for block in self.transformer.resblocks:
-            x = block(x, mask)
-        x = self.ln_final(x)
-        return x[torch.arange(x.shape[0]), ends] @ self.text_projection
+        for i in range(self.layers):
+            x = self._block(x, f"transformer.resblocks.{i}.", mask)
+        x = F.layer_norm(x, (self.width,), w["ln_final.weight"], w["ln_final.bias"])
+        return x[torch.arange(x.shape[0]), ends] @ w["text_projection"]
+
+    def _block(self, x: torch.Tensor, prefix: str, mask: torch.Tensor) -> torch.Tensor:
+        """x + attention(ln_1 x), then + mlp(ln_2 x): open_clip's ResidualAttentionBlock."""
+        w, (batch, length, width) = self.weights, x.shape
+        h = F.layer_norm(x, (width,), w[prefix + "ln_1.weight"], w[prefix + "ln_1.bias"])
+        q, k, v = F.linear(h, w[prefix + "attn.in_proj_weight"], w[prefix + "attn.in_proj_bias"]).chunk(3, dim=-1)
+        q, k, v = (t.reshape(batch, length, self.heads, -1).transpose(1, 2) for t in (q, k, v))
+        h = F.scaled_dot_product_attention(q, k, v, attn_mask=mask).transpose(1, 2).reshape(batch, length, width)
+        x = x + F.linear(h, w[prefix + "attn.out_proj.weight"], w[prefix + "attn.out_proj.bias"])
+        h = F.layer_norm(x, (width,), w[prefix + "ln_2.weight"], w[prefix + "ln_2.bias"])
+        h = F.linear(h, w[prefix + "mlp.c_fc.weight"], w[prefix + "mlp.c_fc.bias"])
+        h = h * torch.sigmoid(1.702 * h) if self.quick_gelu else F.gelu(h)
+        return x + F.linear(h, w[prefix + "mlp.c_proj.weight"], w[prefix + "mlp.c_proj.bias"])
 
 
 def text_fingerprint(state: Mapping[str, torch.Tensor], keys: list[str]) -> str:
@@ -174,10 +154,16 @@ def text_fingerprint(state: Mapping[str, torch.Tensor], keys: list[str]) -> str:
     return digest.hexdigest()[:12]
 
 
+_BLOCK_KEYS = ("ln_1.weight", "ln_1.bias", "attn.in_proj_weight", "attn.in_proj_bias", "attn.out_proj.weight",
+               "attn.out_proj.bias", "ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias",
+               "mlp.c_proj.weight", "mlp.c_proj.bias")
+
+
 def tower_keys(config: Mapping[str, Any]) -> list[str]:
-    """The state-dict keys of the text tower of ``config`` (without building it)."""
-    with torch.device("meta"):
-        return list(TextTower(config).state_dict())
+    """The open_clip state-dict keys of the text tower of ``config``."""
+    blocks = [f"transformer.resblocks.{i}.{key}" for i in range(int(config["layers"])) for key in _BLOCK_KEYS]
+    return ["token_embedding.weight", "positional_embedding", *blocks, "ln_final.weight", "ln_final.bias",
+            "text_projection"]
 
 
 def read_text_weights(path: Path, keys: list[str]) -> dict[str, torch.Tensor]:
@@ -200,7 +186,7 @@ def read_text_weights(path: Path, keys: list[str]) -> dict[str, torch.Tensor]:
     return {key: checkpoint[key] for key in keys}
 
 
-def tower_record(model: nn.Module, config: Mapping[str, Any], checkpoint: Path | None,
+def tower_record(model: torch.nn.Module, config: Mapping[str, Any], checkpoint: Path | None,
                  quick_gelu: bool) -> dict[str, Any] | None:
     """What :class:`StandaloneText` needs to run ``model``'s text tower alone, or None when it cannot.
 
@@ -234,7 +220,7 @@ class StandaloneText:
         state = read_text_weights(path, keys)
         if text_fingerprint(state, keys) != record["fingerprint"]:
             raise ValueError(f"the text weights in {path} are not those the index was built with")
-        self.tower = TextTower.load(config, state, bool(record.get("quick_gelu")))
+        self.tower = TextTower(config, state, bool(record.get("quick_gelu")))
         self.tokenize = tokenizer_module().SimpleTokenizer(context_length=int(config["context_length"]))
         self.batch_size = batch_size
 
@@ -242,9 +228,9 @@ class StandaloneText:
         """(N, dim) L2-normalised float32 features; batches grouped by length (shorter runs)."""
         tokens = self.tokenize(texts)
         order = torch.argsort(tokens.argmax(dim=-1), descending=True)
-        out = torch.empty((len(texts), self.tower.text_projection.shape[1]), dtype=torch.float32)
+        out = torch.empty((len(texts), self.tower.dim), dtype=torch.float32)
         with torch.inference_mode():
             for start in range(0, len(texts), self.batch_size):
                 idx = order[start : start + self.batch_size]
                 out[idx] = self.tower.encode(tokens[idx])
-        return torch.nn.functional.normalize(out, dim=-1)
+        return F.normalize(out, dim=-1)

@@ -74,7 +74,7 @@ def insert_words(conn: sqlite3.Connection, video_id: int, spans: Sequence[TextSp
     """Replace the video's word rows (ends clamped to ``duration``); return how many were stored."""
     conn.execute("DELETE FROM word_rows WHERE video_id = ?", (video_id,))
     rows = [(video_id, "text", min(s.start, duration), min(s.end, duration), s.text, s.confidence,
-             json.dumps({"box": [round(v, 4) for v in s.box]})) for s in spans]
+             json.dumps({"box": [round(float(v), 4) for v in s.box]})) for s in spans]
     for seg in speech:
         words = [[w.word, w.start, w.end, round(w.probability, 4)] for w in seg.words]
         confidence = sum(w.probability for w in seg.words) / len(seg.words) if seg.words else 1.0

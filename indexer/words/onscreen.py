@@ -111,10 +111,10 @@ class TextChangeGate:
     _grey: np.ndarray | None = field(default=None, repr=False)
     _boxes: np.ndarray | None = field(default=None, repr=False)
 
-    def looked(self, picture: np.ndarray) -> None:
-        """Remember a frame that was just read as the reference of the following ones."""
+    def looked(self, picture: np.ndarray, boxes: np.ndarray) -> None:
+        """Remember a frame that was just read (its detected ``boxes``) as the reference."""
         self._grey = grey_thumbnail(picture)
-        self._boxes = self._detect(picture) if self.enabled else None
+        self._boxes = boxes if self.enabled else None
 
     def accept(self, picture: np.ndarray) -> None:
         """The boxes to verify held no text: follow the picture, keep the reference text."""
@@ -129,7 +129,7 @@ class TextChangeGate:
         moved = np.abs(grey - self._grey) > PIXEL_CHANGE
         if not moved.any():
             return SAME, none
-        boxes = self._detect(picture)
+        boxes = self.boxes(picture)
         iou = box_iou(boxes, self._boxes)
         if len(self._boxes) and (not len(boxes) or (iou.max(axis=0) < BOX_MATCH).any()):
             return READ, none  # a line went away or moved
@@ -141,7 +141,8 @@ class TextChangeGate:
         self._grey = grey  # the same text over a moving picture: follow the picture
         return SAME, none
 
-    def _detect(self, picture: np.ndarray) -> np.ndarray:
+    def boxes(self, picture: np.ndarray) -> np.ndarray:
+        """The detector's boxes for ``picture`` (counted in :attr:`detections`)."""
         self.detections += 1
         return self.detect(picture)
 
@@ -215,8 +216,9 @@ class OnScreenText:
 
     def _read(self, frame: SampledFrame) -> None:
         self.reads += 1
-        lines = self.reader.read(frame.picture)
-        self.gate.looked(frame.picture)
+        boxes = self.gate.boxes(frame.picture)
+        lines = self.reader.recognise(frame.picture, boxes)
+        self.gate.looked(frame.picture, boxes)
         still: list[_Open] = []
         for line in lines:
             key = line_key(line.text)
