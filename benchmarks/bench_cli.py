@@ -64,6 +64,7 @@ def timed(args: list[str], env: dict[str, str]) -> float:
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(args[:4])}... failed:\n{done.stderr[-2000:]}")
+    print(f"  ({seconds:7.2f} s  {' '.join(a for a in args[-6:] if len(a) < 60)})", flush=True)  # as it goes
     return seconds
 
 

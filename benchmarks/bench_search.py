@@ -1,20 +1,17 @@
-"""Benchmark scene search at 100k and 1M frames (prints figures; not a test).
+"""Benchmark the vector index at 100k and 1M frames (prints figures; not a test).
 
 Synthetic 512-d unit vectors shaped like CLIP frame embeddings: every frame shares a common
 "image" direction (unrelated frames have cosine ~0.5), each of 10k videos has one of 500 topics
 and 2-6 shots, each shot a centre (mean + topic + own direction), and the frames of a shot drift
 from it by a small random walk (neighbouring frames ~0.99). Queries: stored frames plus noise and
-shot centres plus noise (for recall), and "text" queries (a separate text direction + a topic: ~0.37
-with frames of the topic, ~0.18 with others, background prompts ~0.19 with every frame).
+shot centres plus noise.
 
 Per size: exact ``IndexFlatIP`` (build, bytes, one-query latency) and IVF-SQ8 built by the
 store's own builder (:func:`indexer.store.ivf.build_ivf`, same nlist/training/tuned nprobe as
-``reelsearch index --optimize``): build time, bytes, process RSS, recall@10 against exact,
-nprobe sweep, and the full engine path (``SearchEngine.search`` on a text query; embedding
-excluded by a table-lookup encoder; filters, re-scoring, scene grouping and labels included):
-on a real Store (SQLite + FAISS in a temp dir) up to ``--store-max`` frames, and on an
-in-memory frame table beside the same FAISS index above that. Finally the time to embed a new
-query with the real open_clip ViT-B-32 text tower (random weights: same speed as trained ones).
+``reelsearch index --optimize``): build time, bytes, process RSS, recall@10 against exact and
+an nprobe sweep. Finally the time to embed a new query with the real open_clip ViT-B-32 text
+tower (random weights: same speed as trained ones). The whole search path through a real store
+and server is ``bench_scale.py``.
 
     .venv/bin/python benchmarks/bench_search.py            # 100k and 1M (several minutes)
     .venv/bin/python benchmarks/bench_search.py --quick    # 20k frames, for CI smoke
@@ -23,29 +20,18 @@ query with the real open_clip ViT-B-32 text tower (random weights: same speed as
 from __future__ import annotations
 
 import argparse
-import hashlib
-import math
 import sys
-import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from indexer.store.catalog import NewVideo, VideoRecord  # noqa: E402
 from indexer.store.queries import FrameStats  # noqa: E402
-from indexer.labels.taxonomy import load_taxonomy  # noqa: E402
-from indexer.types import Segment, ShotCut, VideoInfo  # noqa: E402
-from indexer.store.vectors import VectorIndex  # noqa: E402
 from indexer.store.ivf import build_ivf, recall_at_k  # noqa: E402
-from search.engine import SearchEngine  # noqa: E402
 
 DIM, TOPICS, EVERY = 512, 500, 0.5
-LABEL = "alcohol/beer"  # a restricted category of the default taxonomy
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -70,12 +56,11 @@ class Archive:
     def __init__(self, frames: int, videos: int, seed: int = 0) -> None:
         rng = np.random.default_rng(seed)
         self.rng = rng
-        self.image_mean, self.text_mean, *_ = np.linalg.qr(rng.standard_normal((DIM, 2)))[0].T
+        self.image_mean = np.linalg.qr(rng.standard_normal((DIM, 2)))[0].T[0]
         self.topics = unit(rng.standard_normal((TOPICS, DIM)))
         per = frames // videos
         self.offsets = np.arange(videos + 1) * per
         self.topic_of = rng.integers(0, TOPICS, videos)
-        self.restricted = self.topic_of < TOPICS // 20  # ~5% of videos carry an "alcohol/beer" segment
         self.video_of = np.repeat(np.arange(1, videos + 1), per)
         self.times = np.tile(np.arange(per) * EVERY, videos)
         self.vectors = np.empty((videos * per, DIM), np.float32)
@@ -106,33 +91,6 @@ class Archive:
         noise = 0.3 * unit(self.rng.standard_normal((n, DIM)))
         return unit(np.vstack([near_frames, near_centres]) + noise)
 
-    def text_vector(self, text: str) -> np.ndarray:
-        """"topic N" -> a query of topic N; "absent ..." -> a concept no video shows; anything
-        else -> a generic caption (the taxonomy's background prompts)."""
-        seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-        noise, concept = unit(np.random.default_rng(seed).standard_normal((2, DIM)))
-        base = 0.9 * self.text_mean + 0.3 * self.image_mean
-        if text.startswith("topic "):
-            return unit(base + 0.45 * self.topics[int(text.split()[1])] + 0.3 * noise)
-        if text.startswith("absent "):
-            return unit(base + 0.45 * concept + 0.3 * noise)
-        return unit(base + 0.35 * noise)
-
-
-class TableEncoder:
-    """Text "embedding" by table lookup (so the engine path excludes embedding time)."""
-
-    name, dim, image_size = "bench:synthetic", DIM, 224
-
-    def __init__(self, archive: Archive) -> None:
-        self.archive = archive
-
-    def encode_texts(self, texts: list[str]) -> np.ndarray:
-        return np.stack([self.archive.text_vector(t) for t in texts])
-
-    def encode_images(self, images: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
 
 class ArchiveFrames:
     """The archive as a FrameSource for indexer.store.ivf.build_ivf."""
@@ -153,57 +111,6 @@ class ArchiveFrames:
     def vectors_after(self, after_id: int):
         for lo in range(after_id, len(self.ids), 50_000):
             yield self.ids[lo:lo + 50_000], self._vectors[lo:lo + 50_000]
-
-
-class MemoryStore:
-    """The read methods the engine uses, over in-memory arrays and a VectorIndex (for sizes where
-    writing a real Store would take too long; the SQLite reads it replaces are measured at 100k)."""
-
-    def __init__(self, archive: Archive, index: VectorIndex) -> None:
-        self.a, self.index, self.dim = archive, index, DIM
-        duration = float(archive.offsets[1] * EVERY)
-        self.videos = [VideoRecord(v, Path(f"/archive/{v:05d}.mp4"), "h", 1, 0.0, duration, Fraction(25), 1280,
-                                   720, 0, 0.0, "h264", EVERY, "ok", "", 0.0) for v in range(1, len(archive.cuts) + 1)]
-
-    def vector_count(self) -> int:
-        return len(self.index)
-
-    def search_vectors(self, queries, k, *, video_ids=None):
-        subset = None
-        if video_ids is not None:
-            subset = np.concatenate([np.arange(self.a.offsets[v - 1], self.a.offsets[v]) + 1 for v in video_ids])
-        return self.index.search(queries, k, subset=subset)
-
-    def frame_locations(self, ids):
-        ids = np.asarray(ids, dtype=np.int64)
-        return dict(zip(ids.tolist(), zip(self.a.video_of[ids - 1].tolist(), self.a.times[ids - 1].tolist())))
-
-    def frames(self, video_id):
-        lo, hi = self.a.offsets[video_id - 1], self.a.offsets[video_id]
-        return np.arange(lo + 1, hi + 1), self.a.times[lo:hi], self.a.vectors[lo:hi]
-
-    def cuts(self, video_id):
-        return self.a.cuts[video_id - 1]
-
-    def segments(self, video_id, include_rejected=False):
-        if not self.a.restricted[video_id - 1]:
-            return []
-        return [SimpleNamespace(label=LABEL, start=0.0, end=self.videos[video_id - 1].duration)]
-
-    def get_video(self, video_id):
-        return self.videos[video_id - 1]
-
-    def list_videos(self, *, ids=None, min_duration=None, max_duration=None):
-        lo, hi = min_duration or 0.0, math.inf if max_duration is None else max_duration
-        return [v for v in self.videos if lo <= v.duration <= hi]
-
-    def videos_with_labels(self, labels):
-        if LABEL not in labels:
-            return {}
-        return {int(v) + 1: self.segments(int(v) + 1) for v in np.flatnonzero(self.a.restricted)}
-
-    def video_count(self) -> int:
-        return len(self.videos)
 
 
 # ----------------------------------------------------------------------------- measurements
@@ -261,52 +168,6 @@ def bench_ivf(archive: Archive, queries: np.ndarray, exact: np.ndarray, single: 
     return index
 
 
-def bench_engine(title: str, store, archive: Archive, n_queries: int, k: int = 20) -> None:
-    engine = SearchEngine(store, TableEncoder(archive), load_taxonomy())
-    topics = [int(t) for t in np.unique(archive.topic_of)]
-    engine.search(f"topic {topics[-1]}", k=k)  # warm: index sample, background prompts
-    for name, filters, chosen in (("", {}, topics[:n_queries]),
-                                  ("restricted only", {"restricted": True}, topics[:TOPICS // 20][:n_queries]),
-                                  ("no restricted", {"restricted": False}, topics[TOPICS // 20:][:n_queries])):
-        responses: list = []
-
-        def run(topic: int, out: list = responses, kw: dict = filters) -> None:
-            out.append(engine.search(f"topic {topic}", k=k, **kw))
-
-        lat = latencies(run, chosen)
-        on_topic = np.mean([np.mean([archive.topic_of[r.video.id - 1] == t for r in resp.results] or [0])
-                            for t, resp in zip(chosen, responses)])
-        found = np.mean([len(r.results) for r in responses])
-        expected = np.mean([min(k, int((archive.topic_of == t).sum())) for t in chosen])
-        print(f"  engine {title + (', ' + name if name else ''):<40} {pct(lat)}  videos {found:4.1f}/{expected:4.1f}"
-              f"  on-topic {on_topic:.2f}")
-    empty = [engine.search(f"absent concept {i}", k=k) for i in range(20)]
-    print(f"    queries for a concept no video shows: {np.mean([len(r.results) for r in empty]):.2f} "
-          f"videos on average (should be 0)")
-
-
-def build_real_store(archive: Archive, folder: Path):
-    from indexer.store import Store
-
-    store = Store.open(folder, flush_every_videos=10**9, flush_every_seconds=1e12)
-    store.bind_encoder(TableEncoder.name, DIM, {"kind": "plugin", "plugin": "bench:none",
-                                                "name": TableEncoder.name, "dim": DIM})
-    start = time.perf_counter()
-    for v in range(len(archive.cuts)):
-        lo, hi = archive.offsets[v], archive.offsets[v + 1]
-        times = archive.times[lo:hi]
-        info = VideoInfo(Path(f"/archive/{v + 1:05d}.mp4"), float(hi - lo) * EVERY, Fraction(25), 1280, 720, 0,
-                         0.0, "h264")
-        cuts = [ShotCut(t, int(t * 90000), 1.0) for t in archive.cuts[v]]
-        segments = [Segment(LABEL, 0.0, info.duration, 0.9)] if archive.restricted[v] else []
-        store.write_video(NewVideo(info.path, f"h{v}", 1, 0.0, info, EVERY), times, (times * 90000).astype(int),
-                          archive.vectors[lo:hi], cuts, segments)
-    store.flush()
-    print(f"  real Store: wrote {len(archive.cuts)} videos / {len(archive.vectors)} frames in "
-          f"{time.perf_counter() - start:5.1f} s  RSS {rss_mib():7.0f} MiB")
-    return store
-
-
 def bench_text_encoder() -> None:
     try:
         from indexer.models.clip_encoder import OpenClipEncoder
@@ -327,18 +188,7 @@ def run_size(frames: int, videos: int, args: argparse.Namespace) -> None:
     print(f"  synthetic data: {seconds:5.1f} s  RSS {rss_mib():7.0f} MiB")
     queries = archive.recall_queries(args.queries)
     exact = bench_flat(archive, queries, args.single)
-    index = bench_ivf(archive, queries, exact, args.single)
-    bench_engine("(IVF, in-memory frames)", MemoryStore(archive, VectorIndex(DIM, index)), archive, args.single)
-    if frames <= args.store_max:
-        with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
-            with build_real_store(archive, Path(tmp)) as store:
-                bench_engine("(flat, real Store)", store, archive, args.single)
-                info, seconds = timed(store.optimize, force=True)
-                print(f"  store.optimize(): {seconds:5.1f} s -> {info}")
-                bench_engine("(IVF, real Store)", store, archive, args.single)
-    else:
-        print(f"  (real Store skipped above {args.store_max:,} frames: the engine ran on in-memory frame "
-              f"arrays beside the same FAISS index)")
+    bench_ivf(archive, queries, exact, args.single)
 
 
 def main() -> None:
@@ -348,7 +198,6 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=400, help="queries for recall@10")
     parser.add_argument("--single", type=int, default=100, help="queries timed one by one")
-    parser.add_argument("--store-max", type=int, default=100_000, help="largest size written to a real Store")
     parser.add_argument("--no-text-encoder", action="store_true")
     args = parser.parse_args()
     sizes = [20_000] if args.quick else [int(s) for s in args.sizes.split(",")]

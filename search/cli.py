@@ -21,6 +21,7 @@ from indexer.errors import NotFoundError, ReelsearchError
 from indexer.types import format_timestamp, round_for_json
 
 from .query import parse_like
+from .teach.curator_cli import curator_option
 from .results import DEFAULT_K, MAX_K, SearchResponse, deep_link
 from .server_texts import prefer_server
 
@@ -139,11 +140,18 @@ class QueryCommand(click.Command):
               help="Absolute cosine a frame needs (replaces the relative cutoff).")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines: one object per video.")
 @click.option("--open", "links", is_flag=True, help="Print a deep link path#t=start,end per scene.")
+@click.option("--up", multiple=True, metavar="VIDEO@SECONDS",
+              help="Thumbs up on this scene (or VIDEO@START-END; repeatable): refine the query toward it.")
+@click.option("--down", multiple=True, metavar="VIDEO@SECONDS", help="Thumbs down on this scene (repeatable).")
+@click.option("--save-as-category", "save_as", metavar="NAME",
+              help="Store the refined query as a new category NAME and label every video with it (needs --up, --as).")
+@curator_option
 @taxonomy_option
 @data_dir_option
 @encoder_options
 def search(words: tuple[str, ...], image: Path | None, like: str | None, negatives: tuple[str, ...],
-           as_json: bool, links: bool, taxonomy: Path | None, data_dir: Path, **options: Any) -> None:
+           as_json: bool, links: bool, up: tuple[str, ...], down: tuple[str, ...], save_as: str | None,
+           user: str | None, taxonomy: Path | None, data_dir: Path, **options: Any) -> None:
     """Find scenes matching QUERY, an --image, or --like a stored frame.
 
     \b
@@ -153,6 +161,8 @@ def search(words: tuple[str, ...], image: Path | None, like: str | None, negativ
       reelsearch search -night beach
       reelsearch search '"beach" + 0.5 "sunset" -night'
       reelsearch search "red car" --not rain --category vehicles
+    Relevance feedback (Rocchio, as the web's thumbs): --up 3@12.5 --down 7@4
+    refine a text or --like query; --save-as-category NAME --as CURATOR stores it.
     Words on screen or spoken: text:"SPF 30", said:"free delivery", words:"..."
     (either), alone or with a visual query: reelsearch search 'beach text:"SPF 30"'
     Only scenes that match better than generic captions are listed;
@@ -168,14 +178,25 @@ def search(words: tuple[str, ...], image: Path | None, like: str | None, negativ
         raise click.UsageError("give exactly one of QUERY, --image FILE or --like VIDEO@SECONDS")
     if negatives and query is None:
         raise click.UsageError("--not applies to a text QUERY")
-    with open_store(data_dir, readonly=True) as store:
+    feedback = (up, down, save_as, user) if up or down or save_as else None
+    if feedback and (image is not None or negatives):
+        raise click.UsageError("--up, --down and --save-as-category refine a text QUERY (no --not) or --like")
+    saved = None
+    with open_store(data_dir, readonly=not save_as, create=False) as store:
         warn_if_random_weights(store)
         try:
-            response = _answer(store, query, image, like, negatives, taxonomy, choice, options)
+            if feedback:
+                response, saved = _refined(store, query, like, taxonomy, choice, options, *feedback)
+            else:
+                response = _answer(store, query, image, like, negatives, taxonomy, choice, options)
         except ReelsearchError as exc:
             raise click.ClickException(str(exc)) from None
     if response.results:
         click.echo(render_json_lines(response) if as_json else render_table(response, links=links))
+    if saved:
+        click.echo(json.dumps({"saved_category": saved}) if as_json else
+                   f"saved category {saved['name']} ({saved['id']}), version {saved['version']}; "
+                   "every video is labelled with it")
     if response.message:
         hint = ""
         if response.best_score is not None:
@@ -183,21 +204,58 @@ def search(words: tuple[str, ...], image: Path | None, like: str | None, negativ
         click.echo(response.message + hint, err=True)
 
 
+def _filters(store: Any, options: dict[str, Any]) -> dict[str, Any]:
+    filters = {key: options[key] for key in ("category", "restricted", "min_duration", "max_duration")}
+    if options["video"] is not None:
+        filters["video_id"] = resolve_video_id(store, options["video"])
+    return {"k": options["k"], "min_score": options["min_score"], **filters}
+
+
+def _refined(store: Any, query: str | None, like: str | None, taxonomy_path: Path | None, choice: dict[str, Any],
+             options: dict[str, Any], up: tuple[str, ...], down: tuple[str, ...], save_as: str | None,
+             user: str | None) -> tuple[SearchResponse, dict[str, Any] | None]:
+    """The query refined by --up/--down (and saved as a category with --save-as-category)."""
+    from indexer.labels.taxonomy import load_taxonomy  # noqa: PLC0415
+    from indexer.models.loading import store_encoder  # noqa: PLC0415 (torch is slow)
+    from indexer.pipeline.labelling import with_user_categories  # noqa: PLC0415
+
+    from .engine import SearchEngine  # noqa: PLC0415
+    from .teach import curator_cli  # noqa: PLC0415
+
+    if save_as:
+        curator_cli.require_user(user, "--save-as-category")
+    marks_up, marks_down = curator_cli.marks(lambda video: resolve_video_id(store, video), up, down)
+    ref = None
+    if like is not None:
+        video, seconds = parse_like(like)
+        ref = (resolve_video_id(store, video), seconds)
+    encoder = None if like is not None and not save_as else store_encoder(store, choice, bind=False)
+    taxonomy = with_user_categories(load_taxonomy(taxonomy_path), store)
+    texts = None if encoder is None else store.cached_texts(prefer_server(store.data_dir, encoder))
+    engine = SearchEngine(store, texts, taxonomy)
+    vector = curator_cli.refined_vector(store, engine, query, ref, marks_up, marks_down)
+    label = f"{query or like} (refined: {len(marks_up)} up, {len(marks_down)} down)"
+    response = engine.search_vector(vector, label, **_filters(store, options))
+    if not save_as:
+        return response, None
+    saved = curator_cli.save_as_category(store, taxonomy, store.cached_texts(encoder, "prompt"), name=save_as,
+                                         text=query, vector=vector, up=marks_up, down=marks_down, user=user)
+    return response, saved
+
+
 def _answer(store: Any, query: str | None, image: Path | None, like: str | None, negatives: tuple[str, ...],
          taxonomy_path: Path | None, choice: dict[str, Any], options: dict[str, Any]) -> SearchResponse:
     from indexer.labels.taxonomy import load_taxonomy  # noqa: PLC0415
     from indexer.models.loading import store_encoder  # noqa: PLC0415 (torch is slow)
+    from indexer.pipeline.labelling import with_user_categories  # noqa: PLC0415
 
     from .engine import SearchEngine  # noqa: PLC0415
 
-    filters = {key: options[key] for key in ("category", "restricted", "min_duration", "max_duration")}
-    if options["video"] is not None:
-        filters["video_id"] = resolve_video_id(store, options["video"])
-    common = {"k": options["k"], "min_score": options["min_score"], **filters}
+    common = _filters(store, options)
     # texts: the store's cache, else a running server of this data dir, else the model here
     encoder = None if like is not None else store.cached_texts(
         prefer_server(store.data_dir, store_encoder(store, choice, bind=False)))
-    engine = SearchEngine(store, encoder, load_taxonomy(taxonomy_path))
+    engine = SearchEngine(store, encoder, with_user_categories(load_taxonomy(taxonomy_path), store))
     if like is not None:
         video, seconds = parse_like(like)
         return engine.search_like(resolve_video_id(store, video), seconds, **common)

@@ -13,7 +13,7 @@ One search:
 4. Candidate videos are re-scored exactly, best first: every sampled frame of the video is judged
    from its stored embedding, so scenes are complete even where the top-N frames were not, and
    the hits are grouped into scenes (:mod:`search.scenes`) labelled with the labels present
-   there (:mod:`indexer.labels.coverage`). A video's best retrieved frame is its best frame (exact search; IVF-SQ8 within
+   there (:mod:`indexer.store.coverage`). A video's best retrieved frame is its best frame (exact search; IVF-SQ8 within
    :data:`APPROX_MARGIN`), so re-scoring stops at the first candidate whose best frame is below
    the cutoff's least score, once ``k`` videos are found and the next candidate cannot beat the
    k-th, or after ``max(MIN_RESCORED, MAX_RESCORED_FACTOR * k)`` candidates.
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.labels.coverage import label_tree, video_coverage
+from indexer.store.coverage import label_tree, video_coverage
 from indexer.models.encoder import Encoder, l2_normalize
 from indexer.errors import EncoderMismatchError, QueryError
 from indexer.labels.taxonomy import Taxonomy
@@ -76,6 +76,7 @@ class SearchEngine:
         if encoder is not None and dim is not None and encoder.dim != dim:
             raise EncoderMismatchError(f"encoder {encoder.name} embeds into {encoder.dim} dimensions, the "
                                        f"index holds {dim}; search with the encoder the index was built with")
+        single_threaded_blas()
         self.store = store
         self.encoder = encoder
         self.taxonomy = taxonomy
@@ -263,14 +264,13 @@ class SearchEngine:
                      allowed: VideoSet | None) -> list[tuple[int, float]]:
         """(video id, best retrieved frame score) pairs, best first (only ``allowed`` videos)."""
         valid = ids >= 0
-        locations = self.store.frame_locations(ids[valid].tolist())
+        videos = self.store.frame_videos(ids[valid])
         best: dict[int, float] = {}
-        for frame_id, score in zip(ids[valid].tolist(), scores[valid].tolist()):
-            where = locations.get(frame_id)
-            if where is None or (allowed is not None and not allowed.allows(where[0])):
+        for video_id, score in zip(videos.tolist(), scores[valid].tolist()):
+            if video_id < 0 or (allowed is not None and not allowed.allows(video_id)):
                 continue
-            if score > best.get(where[0], -math.inf):
-                best[where[0]] = score
+            if score > best.get(video_id, -math.inf):
+                best[video_id] = score
         return sorted(best.items(), key=lambda item: (-item[1], item[0]))
 
     def _rescore(self, ranked: list[tuple[int, float]], judge: FrameJudge,
@@ -310,6 +310,18 @@ class SearchEngine:
         spans = self._label_spans(video_id)
         scenes = [attach_labels(s, spans) for s in scenes]
         return VideoResult(video, video_score(scenes), tuple(scenes)), float(scores.max())
+
+
+def single_threaded_blas() -> None:
+    """Make numpy's BLAS run on one thread in this process (once, when an engine is built).
+
+    A query's products are small (2048 x 512 for the cutoff, a video's frames for re-scoring):
+    split over threads they only wait for cores, which on a busy machine made a search several
+    times slower. Concurrent searches (the web server's threads) use the cores instead.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def _filters(base: Filters | None, **fields: Any) -> Filters:

@@ -2,7 +2,7 @@
 
 Filters apply to whole videos:
 
-* ``category``: the category is present in the video (:mod:`indexer.labels.coverage`: its own
+* ``category``: the category is present in the video (:mod:`indexer.store.coverage`: its own
   segments or any descendant's, as curators left them; ``sports`` includes ``sports/football``).
   Accepts an id, a name or a last id component (see :meth:`indexer.labels.taxonomy.Taxonomy.find`).
 * ``restricted``: True keeps only videos where a restricted category (alcohol, tobacco,
@@ -19,7 +19,6 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from indexer.labels.coverage import coverage, label_tree
 from indexer.errors import NotFoundError, QueryError
 from indexer.labels.taxonomy import Taxonomy
 
@@ -111,15 +110,10 @@ class VideoDurations:
         return {vid for vid, duration in durations.items() if lo <= duration <= hi}
 
 
-def videos_showing(store: Any, taxonomy: Taxonomy, categories: tuple[str, ...]) -> set[int]:
-    """Ids of the videos where any of ``categories`` is present (:func:`indexer.labels.coverage.coverage`)."""
-    if not categories:
-        return set()
-    tree = label_tree(taxonomy.ids)
-    labels = set().union(*(tree.family(c) | tree.lineage(c) for c in categories))
-    rows = store.videos_with_labels(sorted(labels), include_rejected=True)
-    return {vid for vid, segments in rows.items()
-            if any(coverage(segments, c, tree) for c in categories)}
+def videos_showing(store: Any, categories: tuple[str, ...]) -> set[int]:
+    """Ids of the videos where any of ``categories`` is present (:mod:`indexer.store.coverage`),
+    from the coverage the store keeps in step with every change."""
+    return store.videos_showing(categories) if categories else set()
 
 
 def candidate_videos(store: Any, taxonomy: Taxonomy | None, filters: Filters,
@@ -134,7 +128,7 @@ def candidate_videos(store: Any, taxonomy: Taxonomy | None, filters: Filters,
     if filters.video_id is not None:
         include = {store.get_video(int(filters.video_id)).id}  # NotFoundError for an unknown id
     if filters.category is not None:
-        include = _intersect(include, videos_showing(store, taxonomy, (find_category(taxonomy, filters.category),)))
+        include = _intersect(include, videos_showing(store, (find_category(taxonomy, filters.category),)))
     if filters.min_duration is not None or filters.max_duration is not None:
         table = durations or VideoDurations(store)
         include = _intersect(include, table.between(filters.min_duration, filters.max_duration))
@@ -142,7 +136,7 @@ def candidate_videos(store: Any, taxonomy: Taxonomy | None, filters: Filters,
     if filters.restricted is not None:
         if taxonomy is None:
             raise QueryError("no taxonomy is loaded, so the restricted filter cannot be used")
-        flagged = videos_showing(store, taxonomy, restricted_roots(taxonomy))
+        flagged = videos_showing(store, restricted_roots(taxonomy))
         if filters.restricted:
             include = _intersect(include, flagged)
         else:

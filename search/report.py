@@ -3,7 +3,7 @@
 Does the video contain X, when first, for how long, in which segments? A taxonomy category
 (by id, name or last id component, any case) or a label the video already has (a curator's
 free-text tag, any case) is answered from the stored segments as curators left them
-(:mod:`indexer.labels.coverage`: children counted for a parent). Any other text,
+(:mod:`indexer.store.coverage`: children counted for a parent). Any other text,
 or a label with competing prompts, is scored against the video's stored frame vectors with a
 prompt model (no re-decode), snapped to the stored shot cuts and transitions.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from indexer.errors import QueryError
 from indexer.labels.classify import prompt_model
-from indexer.labels.coverage import coverage, label_tree, video_coverage
+from indexer.store.coverage import coverage, label_tree, video_coverage
 from indexer.labels.names import clean_label, match_key, visible_text
 from indexer.labels.segments import LabelReport, label_segments, make_report, report_of
 from indexer.labels.taxonomy import Taxonomy
@@ -138,7 +138,7 @@ def words_report(store: Store, video: VideoRecord, clause: WordClause) -> Report
 
 def _stored(store: Store, video: VideoRecord, label: str, kind: str, taxonomy: Taxonomy) -> ReportView:
     """Report on a category (children included) or a tag from the stored segments as curators
-    left them (:func:`indexer.labels.coverage.coverage`)."""
+    left them (:func:`indexer.store.coverage.coverage`)."""
     pieces = coverage(store.segments(video.id, include_rejected=True), label, label_tree(taxonomy.ids))
     category = taxonomy.find(label) if kind == "category" else None
     spans = [(p.start, p.end) for p in pieces]
@@ -174,7 +174,7 @@ def _length(spans: Sequence[tuple[float, float]]) -> float:
 
 
 def video_labels(store: Store, video: VideoRecord, taxonomy: Taxonomy) -> list[LabelReport]:
-    """Every label present in the video (:mod:`indexer.labels.coverage`), longest total duration first."""
+    """Every label present in the video (:mod:`indexer.store.coverage`), longest total duration first."""
     present = video_coverage(store.segments(video.id, include_rejected=True), label_tree(taxonomy.ids))
     reports = [report_of(label, [p.to_segment() for p in pieces], video.duration)
                for label, pieces in present.items()]

@@ -37,6 +37,22 @@ def add_video(catalog: Catalog, path: str, segments: list[Segment], frames: int 
     return video_id
 
 
+def add_version1_video(catalog: Catalog, path: str, segments: list[Segment], frame_times: list[float]) -> int:
+    """A video as reelsearch wrote it with schema version 1 (raw SQL: today's queries write
+    columns that version lacks)."""
+    with catalog.write() as conn:
+        video_id = conn.execute(
+            "INSERT INTO videos (path, content_hash, size, mtime, duration, fps_num, fps_den, width, height, "
+            "codec, sample_every, status, indexed_at) VALUES (?, 'hash', 10, 0, 10.0, 25, 1, 64, 48, 'h264', "
+            "0.5, 'ok', 1.0)", (path,)).lastrowid
+        conn.executemany("INSERT INTO frames (video_id, time, pts, embedding) VALUES (?, ?, ?, ?)",
+                         [(video_id, t, int(t * 1000), np.full(4, t, "<f4").tobytes()) for t in frame_times])
+        conn.executemany("INSERT INTO segments (video_id, label, start, \"end\", score, source, updated_at) "
+                         "VALUES (?, ?, ?, ?, ?, 'auto', 1.0)",
+                         [(video_id, s.label, s.start, s.end, s.score) for s in segments])
+    return video_id
+
+
 def test_new_catalog_has_schema_wal_and_foreign_keys(catalog: Catalog) -> None:
     conn = catalog.conn
     assert migrations.schema_version(conn) == migrations.SCHEMA_VERSION == len(migrations.MIGRATIONS)
@@ -98,7 +114,7 @@ def test_version_1_store_gains_transitions_and_cut_margins(tmp_path: Path,
         patch.setattr(migrations, "MIGRATIONS", (migrations.m001_initial,))
         patch.setattr(migrations, "SCHEMA_VERSION", 1)
         old = Catalog.open(path)
-        video_id = add_video(old, "/v.mp4", [])
+        video_id = add_version1_video(old, "/v.mp4", [], [0.0, 0.5])
         with old.write() as conn:
             conn.execute("INSERT INTO cuts (video_id, time, pts, score) VALUES (?, 1.5, 45, 30.0)", (video_id,))
         old.close()
@@ -125,9 +141,9 @@ def test_migration_keeps_only_the_parents_own_evidence(tmp_path: Path,
         old.setattr(migrations, "MIGRATIONS", (migrations.m001_initial,))
         old.setattr(migrations, "SCHEMA_VERSION", 1)
         cat = Catalog.open(path)
-        add_video(cat, "/a.mp4", [Segment("alcohol", 0.0, 3.0, 0.9), Segment("alcohol/wine", 0.0, 3.0, 0.9),
-                                  Segment("places", 0.0, 10.0, 0.8), Segment("places/nature", 4.0, 6.0, 0.8),
-                                  Segment("sports", 0.0, 2.0, 0.7)])
+        add_version1_video(cat, "/a.mp4", [Segment("alcohol", 0.0, 3.0, 0.9), Segment("alcohol/wine", 0.0, 3.0, 0.9),
+                                           Segment("places", 0.0, 10.0, 0.8), Segment("places/nature", 4.0, 6.0, 0.8),
+                                           Segment("sports", 0.0, 2.0, 0.7)], [0.0, 0.5])
         cat.close()
     cat = Catalog.open(path)
     with cat.read() as conn:

@@ -111,7 +111,7 @@ def test_a_parent_is_decided_on_its_own_prompts(colour_encoder) -> None:
     scores = model.scores(frames(colour_encoder, "red", "blue", "green"))
     present = model.present(scores)
     assert present[:, 1:].tolist() == [[True, False], [False, True], [False, False]]
-    # no hierarchy here: a present child does not make its parent present (indexer.labels.coverage
+    # no hierarchy here: a present child does not make its parent present (indexer.store.coverage
     # derives that at read time, so a curator's rejection of the child can take it back)
     assert not present[:, 0].any() and scores[:, 0].max() < 0.5
     assert model.present(np.array([[0.3, 0.7, 0.1]], dtype=np.float32)).tolist() == [[False, True, False]]

@@ -1,4 +1,4 @@
-"""Tests of indexer.labels.coverage: a parent follows its children and its own evidence as curators
+"""Tests of indexer.store.coverage: a parent follows its children and its own evidence as curators
 left them, in both directions, and a child never exceeds its parent."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from indexer.store.catalog import SegmentRecord
-from indexer.labels.coverage import LabelTree, coverage, covered_seconds, video_coverage
+from indexer.store.coverage import LabelTree, coverage, covered_seconds, video_coverage
 from indexer.labels.taxonomy import parse_taxonomy
 
 TREE = LabelTree(["alcohol", "alcohol/wine", "alcohol/beer", "places", "places/nature"])

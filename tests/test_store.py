@@ -161,6 +161,23 @@ def test_encoder_mismatch_is_refused(store: Store) -> None:
         store.bind_encoder("fake-colour", 32, {})
 
 
+def test_a_writer_saves_a_slow_index_less_often(tmp_path: Path) -> None:
+    """A save rewrites the whole index: the next one waits SAVE_SPACING times as long as the
+    last took, whatever the per-video setting."""
+    with Store.open(tmp_path / "data", flush_every_videos=1, flush_every_seconds=1e9) as store:
+        store.bind_encoder("fake-colour", DIM, {"kind": "fake"})
+        write(store, "/a.mp4", 4, seed=1)
+        saved = (store.data_dir / Store.VECTORS).stat().st_mtime_ns
+        store._vectors._save_seconds = 3600.0  # as if the last save had taken an hour
+        write(store, "/b.mp4", 4, seed=2)
+        assert (store.data_dir / Store.VECTORS).stat().st_mtime_ns == saved
+        store._vectors._save_seconds = 0.0
+        write(store, "/c.mp4", 4, seed=3)
+        assert (store.data_dir / Store.VECTORS).stat().st_mtime_ns != saved
+    with Store.open(tmp_path / "data", readonly=True) as reader:
+        assert reader.vector_count() == 12
+
+
 def test_readonly_reader_follows_writer_and_never_writes(store: Store) -> None:
     write(store, "/a.mp4", 10, seed=1)
     store.flush()

@@ -99,6 +99,19 @@ def test_videos_and_video_detail(client, web_data):
     assert client.get("/api/videos/12345").get_json()["error"]
 
 
+def test_video_and_category_listings_come_a_page_at_a_time(client, web_data):
+    everything = client.get("/api/videos").get_json()
+    assert (everything["page"], everything["pages"], everything["total"]) == (1, 1, 3)
+    pages = [client.get(f"/api/videos?per_page=2&page={p}").get_json() for p in (1, 2, 9)]
+    assert [v["id"] for p in pages[:2] for v in p["videos"]] == [v["id"] for v in everything["videos"]]
+    assert [(p["page"], p["pages"], len(p["videos"])) for p in pages] == [(1, 2, 2), (2, 2, 1), (2, 2, 1)]
+    whole = client.get("/api/categories/cool/videos").get_json()
+    first, second = (client.get(f"/api/categories/cool/videos?per_page=1&page={p}").get_json() for p in (1, 2))
+    assert [first["videos"][0], second["videos"][0]] == whole["videos"][:2] and first["total"] == whole["total"]
+    for bad in ("/api/videos?page=0", "/api/videos?per_page=5000", "/api/categories/cool/videos?page=x"):
+        assert client.get(bad).status_code == 400 and client.get(bad).get_json()["error"]
+
+
 def test_report_category_and_free_text(client, web_data):
     vid = web_data.ids["market"]
     magenta = next(s for s in web_data.videos["market"].scene_spans if s[0] == "magenta")

@@ -199,6 +199,16 @@ def test_serve_migrates_an_old_index(group, writable_data, monkeypatch):
         for table in ("user_categories", "label_models", "learn_runs", "reviews", "sign_in_failures"):
             conn.execute(f"DROP TABLE {table}")  # what migrations 4 (sign-in) and 5 (curator learning) add
         conn.execute("ALTER TABLE users DROP COLUMN session_generation")
+        for trigger in ("videos_counted", "videos_uncounted", "videos_recounted", "segments_added",
+                        "segments_removed", "segments_changed"):  # and what migration 8 (summaries) adds
+            conn.execute(f"DROP TRIGGER {trigger}")
+        for index in ("videos_name", "videos_duration", "videos_indexed_at", "frames_sample"):
+            conn.execute(f"DROP INDEX {index}")
+        for table in ("counters", "label_coverage", "label_totals", "coverage_dirty"):
+            conn.execute(f"DROP TABLE {table}")
+        for table, column in (("videos", "name"), ("videos", "first_frame"), ("videos", "frame_count"),
+                              ("frames", "sample_key")):
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         conn.execute("PRAGMA user_version = 3")
     conn.close()
     calls = {}

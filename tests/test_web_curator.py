@@ -259,7 +259,7 @@ def test_rejected_segments_are_shown_to_curators_only(rw_client, writable_data):
     assert "seg-rejected" not in rw_client.get(f"/videos/{vid}").get_data(as_text=True)
 
 
-# --- a parent follows its children (indexer.labels.coverage) ----------------------------------------
+# --- a parent follows its children (indexer.store.coverage) ----------------------------------------
 
 def _in_this_video(client, vid: int) -> str:
     html = client.get(f"/videos/{vid}").get_data(as_text=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from indexer.labels.coverage import label_tree, video_coverage
+from indexer.store.coverage import label_tree, video_coverage
 from web.timeline import nest_lanes, report_lane, segment_lanes
 
 

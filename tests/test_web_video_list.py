@@ -3,46 +3,54 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import time
+from fractions import Fraction
 from pathlib import Path
+
+import numpy as np
 
 import pytest
 from webfixtures import *  # noqa: F401,F403  (fixtures)
 from webfixtures import make_app
 
 from indexer.errors import QueryError
+from indexer.store import NewVideo, Store
+from indexer.types import VideoInfo
 from web.video_list import VideoQuery, file_size, list_videos
 
 
-@dataclass(frozen=True)
-class Video:
-    id: int
-    path: Path
-    duration: float
-    indexed_at: float
+VIDEOS = [("Harbour", 30.0), ("market", 5.0), ("meadow", 12.0), ("harbour-night", 8.0), ("zoo", 60.0)]
 
 
-VIDEOS = [Video(i, Path(f"/a/{name}.mp4"), duration, 1000.0 + i)
-          for i, (name, duration) in enumerate([("Harbour", 30.0), ("market", 5.0), ("meadow", 12.0),
-                                                 ("harbour-night", 8.0), ("zoo", 60.0)], start=1)]
+@pytest.fixture()
+def videos(tmp_path: Path):
+    """A real store holding VIDEOS, indexed in that order (zoo last, so newest)."""
+    with Store.open(tmp_path / "data") as store:
+        store.bind_encoder("test", 4, {"kind": "test"})
+        for name, duration in VIDEOS:
+            info = VideoInfo(Path(f"/a/{name}.mp4"), duration, Fraction(25), 64, 48, 0, 0.0, "h264")
+            store.write_video(NewVideo(info.path, name, 1, 0.0, info, 0.5), np.zeros(0), np.zeros(0),
+                              np.zeros((0, 4), np.float32), [], [])
+            time.sleep(0.002)  # distinct indexing times
+        yield store
 
 
 def _names(page):
     return [v.path.stem for v in page.videos]
 
 
-def test_sort_orders_and_their_defaults():
-    assert _names(list_videos(VIDEOS, VideoQuery())) == ["harbour-night", "Harbour", "market", "meadow", "zoo"]
-    assert _names(list_videos(VIDEOS, VideoQuery.from_args({"sort": "duration"}))) == \
+def test_sort_orders_and_their_defaults(videos):
+    assert _names(list_videos(videos, VideoQuery())) == ["harbour-night", "Harbour", "market", "meadow", "zoo"]
+    assert _names(list_videos(videos, VideoQuery.from_args({"sort": "duration"}))) == \
         ["zoo", "Harbour", "meadow", "harbour-night", "market"]  # longest first by default
-    assert _names(list_videos(VIDEOS, VideoQuery.from_args({"sort": "duration", "order": "asc"})))[0] == "market"
-    assert _names(list_videos(VIDEOS, VideoQuery.from_args({"sort": "date"})))[0] == "zoo"  # newest first
+    assert _names(list_videos(videos, VideoQuery.from_args({"sort": "duration", "order": "asc"})))[0] == "market"
+    assert _names(list_videos(videos, VideoQuery.from_args({"sort": "date"})))[0] == "zoo"  # newest first
 
 
-def test_name_filter_is_case_insensitive_and_pages_split_the_rest():
+def test_name_filter_is_case_insensitive_and_pages_split_the_rest(videos):
     query = VideoQuery.from_args({"q": "HARBOUR"})
-    assert _names(list_videos(VIDEOS, query)) == ["harbour-night", "Harbour"]
-    pages = [list_videos(VIDEOS, VideoQuery.from_args({"page": str(p)}, per_page=2)) for p in (1, 2, 3, 9)]
+    assert _names(list_videos(videos, query)) == ["harbour-night", "Harbour"]
+    pages = [list_videos(videos, VideoQuery.from_args({"page": str(p)}, per_page=2)) for p in (1, 2, 3, 9)]
     assert [_names(p) for p in pages[:3]] == [["harbour-night", "Harbour"], ["market", "meadow"], ["zoo"]]
     assert [(p.page, p.pages, p.first, p.matching) for p in pages] == \
         [(1, 3, 1, 5), (2, 3, 3, 5), (3, 3, 5, 5), (3, 3, 5, 5)]  # past the end: the last page

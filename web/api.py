@@ -21,7 +21,7 @@ from search.report import label_report, labels_json, video_labels
 from . import browsing
 from .archive import archive, shown_path, store
 from .segment_edits import apply_change, audit_entries
-from .pages import snapshot
+from .pages import label_totals, overall_stats, page_number, restricted_summary
 from .search_requests import SearchRequest, label_view, parse_k, request_query
 from .security import csrf_exempt, curator_required, current_user
 from .teaching import search_with_feedback
@@ -32,6 +32,9 @@ from .words_view import words_json
 log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+DEFAULT_PER_PAGE = 100
+MAX_PER_PAGE = 1000
 
 
 def _search_request() -> SearchRequest:
@@ -67,30 +70,45 @@ def embed():
 @bp.get("/categories")
 def categories():
     """The taxonomy tree with videos and screen time per category, and curator tags."""
-    snap, taxonomy = snapshot(), archive().taxonomy
-    return jsonify(categories=browsing.category_tree(taxonomy, snap),
-                   tags=browsing.tag_rows(taxonomy, snap),
-                   restricted=browsing.restricted_summary(taxonomy, snap),
-                   videos=len(snap.videos), duration=snap.total_duration)
+    totals, taxonomy, stats = label_totals(), archive().taxonomy, overall_stats()
+    return jsonify(categories=browsing.category_tree(taxonomy, totals, stats["duration"]),
+                   tags=browsing.tag_rows(taxonomy, totals), restricted=restricted_summary(),
+                   videos=stats["videos"], duration=stats["duration"])
 
 
 @bp.get("/categories/<path:label>/videos")
 def category_videos(label: str):
-    """Videos showing a category (children included) or a curator tag: how long and where."""
-    snap, taxonomy = snapshot(), archive().taxonomy
+    """Videos showing a category (children included) or a curator tag: how long and where,
+    most screen time first, a page at a time (``page``, ``per_page``)."""
+    taxonomy = archive().taxonomy
     if label in taxonomy.ids:
         kind = "category"
-    elif label in snap.labels():
+    elif label in browsing.tags(taxonomy, label_totals()):
         kind = "tag"
     else:
         raise NotFoundError(f"no category or tag {label!r}")
-    return jsonify(label=label, kind=kind, videos=browsing.label_listing(snap, label))
+    rows, page = browsing.label_listing(store(), taxonomy, label, page_number(), _per_page())
+    return jsonify(label=label, kind=kind, videos=rows, **page.to_dict())
 
 
 @bp.get("/videos")
 def videos():
-    """Every indexed video."""
-    return jsonify(videos=[video_dict(v) for v in sorted(snapshot().videos.values(), key=lambda v: v.id)])
+    """Indexed videos by id, a page at a time (``page``, ``per_page``)."""
+    page = browsing.Page.of(page_number(), overall_stats()["videos"], _per_page())
+    videos, _ = store().video_page(sort="id", offset=page.offset, limit=page.per_page)
+    return jsonify(videos=[video_dict(v) for v in videos], **page.to_dict())
+
+
+def _per_page() -> int:
+    """``?per_page=`` (1..MAX_PER_PAGE, default DEFAULT_PER_PAGE). Raises QueryError."""
+    value = request.args.get("per_page") or str(DEFAULT_PER_PAGE)
+    try:
+        number = int(value)
+    except ValueError:
+        raise QueryError(f"per_page must be a whole number, got {value!r}") from None
+    if not 1 <= number <= MAX_PER_PAGE:
+        raise QueryError(f"per_page must be between 1 and {MAX_PER_PAGE}, got {number}")
+    return number
 
 
 @bp.get("/videos/<id:video_id>")

@@ -110,7 +110,7 @@ class Archive:
         (the absolute path with ``show_full_paths``), so the server's layout stays private."""
         if self.show_full_paths:
             return str(path)
-        root = self.cached("video_root", lambda: common_folder(v.path for v in self.reader().list_videos()))
+        root = self.cached("video_root", lambda: common_folder(self.reader().video_path_bounds()))
         try:
             return Path(path).relative_to(root).as_posix() if root else Path(path).name
         except ValueError:  # a video indexed since the root was computed

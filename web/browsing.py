@@ -1,112 +1,118 @@
-"""Browse view models: per category the number of videos and screen time, and listings.
+"""Browse view models: per category the number of videos and screen time, and paged listings.
 
-Presence is :mod:`indexer.labels.coverage` (the one rule): a category counts its children, curator
+Presence is :mod:`indexer.store.coverage` (the one rule): a category counts its children, curator
 rejections included (rejecting a video's only wine also takes "alcohol" away unless alcohol
 was seen on its own). Screen time is the union of the coverage pieces (overlaps counted once).
-Labels that are not taxonomy categories are curator free-text tags. Computed from the stored
-segments and cached until the store changes.
+Labels that are not taxonomy categories are curator free-text tags. The counts come from
+summaries the store keeps in step with every change (``Store.label_totals``,
+``Store.label_video_page``), and listings read one page of videos, so no page reads the whole
+archive.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
-from indexer.labels.coverage import covered_seconds, label_tree, video_coverage
+from indexer.store.coverage import coverage, covered_seconds, label_tree, video_coverage
 
 from .archive import shown_path
 from .timeline import category_colours, label_colour, make_block
 
+PER_PAGE = 50
+
 
 @dataclass(frozen=True)
-class Snapshot:
-    """Every indexed video and where each label is present in it, as of one store state."""
+class Page:
+    """Position of one page in a listing: 1-based ``number`` of ``pages``, ``total`` rows."""
 
-    videos: dict[int, Any]  # id -> VideoRecord
-    coverage: dict[int, dict[str, tuple[Any, ...]]]  # video id -> label -> coverage pieces
+    number: int
+    pages: int
+    total: int
+    per_page: int
+
+    @classmethod
+    def of(cls, requested: int, total: int, per_page: int = PER_PAGE) -> Page:
+        """The page asked for, clamped to the listing (a page past the end shows the last)."""
+        pages = max(1, math.ceil(total / per_page))
+        return cls(min(max(1, requested), pages), pages, total, per_page)
 
     @property
-    def total_duration(self) -> float:
-        """Seconds of indexed video."""
-        return sum(v.duration for v in self.videos.values())
+    def offset(self) -> int:
+        return (self.number - 1) * self.per_page
 
-    def labels(self) -> set[str]:
-        """Every label present in at least one video."""
-        return {label for present in self.coverage.values() for label in present}
+    def to_dict(self) -> dict[str, int]:
+        return {"page": self.number, "pages": self.pages, "total": self.total, "per_page": self.per_page}
 
 
-def take_snapshot(store: Any, taxonomy: Any) -> Snapshot:
-    """Read every video and its segments from ``store``; derive coverage with ``taxonomy``."""
-    videos = {v.id: v for v in store.list_videos()}
-    rows = store.videos_with_labels(None, include_rejected=True)
-    tree = label_tree(taxonomy.ids)
-    return Snapshot(videos, {vid: video_coverage(rows.get(vid, ()), tree) for vid in videos})
-
-
-def _stats(snapshot: Snapshot, labels: Iterable[str]) -> tuple[int, float]:
-    """(number of videos, total screen time) where any of ``labels`` is present."""
-    count, total = 0, 0.0
-    for present in snapshot.coverage.values():
-        pieces = [p for label in labels for p in present.get(label, ())]
-        if pieces:
-            count += 1
-            total += covered_seconds(pieces)
-    return count, total
-
-
-def category_tree(taxonomy: Any, snapshot: Snapshot) -> list[dict[str, Any]]:
-    """Rows of the taxonomy in file order (parents before children) with their statistics."""
-    overall = snapshot.total_duration or 1.0
+def category_tree(taxonomy: Any, totals: dict[str, Any], overall: float) -> list[dict[str, Any]]:
+    """Rows of the taxonomy in file order (parents before children) with their statistics
+    (``totals``: ``Store.label_totals()``; ``overall``: seconds of indexed video)."""
     rows = []
     for cat in taxonomy.categories:
-        videos, seconds = _stats(snapshot, (cat.id,))
+        total = totals.get(cat.id)
+        videos, seconds = (total.videos, total.duration) if total else (0, 0.0)
         rows.append({"id": cat.id, "name": cat.name, "parent": cat.parent,
                      "depth": cat.id.count("/"), "restricted": cat.restricted,
                      "description": cat.description, "colour": label_colour(cat.id, category_colours(taxonomy.ids)),
                      "videos": videos, "screen_time": round(seconds, 6),
-                     "share": min(1.0, seconds / overall)})
+                     "share": min(1.0, seconds / (overall or 1.0))})
     return rows
 
 
-def tag_rows(taxonomy: Any, snapshot: Snapshot) -> list[dict[str, Any]]:
+def tags(taxonomy: Any, totals: dict[str, Any]) -> set[str]:
+    """Labels present in some video that are not taxonomy categories (curator tags)."""
+    return {label for label, total in totals.items() if total.own_videos} - set(taxonomy.ids)
+
+
+def tag_rows(taxonomy: Any, totals: dict[str, Any]) -> list[dict[str, Any]]:
     """Free-text labels (curator tags), most videos first."""
-    known = set(taxonomy.ids)
-    rows = []
-    for label in sorted(snapshot.labels() - known):
-        videos, seconds = _stats(snapshot, (label,))
-        rows.append({"id": label, "name": label, "videos": videos, "screen_time": round(seconds, 6),
-                     "colour": label_colour(label, category_colours(taxonomy.ids))})
+    rows = [{"id": label, "name": label, "videos": totals[label].videos,
+             "screen_time": round(totals[label].duration, 6),
+             "colour": label_colour(label, category_colours(taxonomy.ids))} for label in tags(taxonomy, totals)]
     return sorted(rows, key=lambda r: (-r["videos"], r["name"]))
 
 
-def restricted_summary(taxonomy: Any, snapshot: Snapshot) -> dict[str, Any] | None:
-    """How many videos show any restricted category (None if the taxonomy has none)."""
-    labels = {c.id for c in taxonomy.categories if c.restricted}
-    if not labels:
+def restricted_summary(taxonomy: Any, store: Any, roots: Sequence[str]) -> dict[str, Any] | None:
+    """How many videos show any restricted category (``roots``: the restricted categories
+    whose parent is not restricted; None if there are none)."""
+    if not roots:
         return None
-    videos, seconds = _stats(snapshot, labels)
+    videos, seconds = store.labels_union(list(roots))
     return {"videos": videos, "screen_time": seconds}
 
 
-def label_listing(snapshot: Snapshot, label: str) -> list[dict[str, Any]]:
-    """Per video showing ``label`` (a category with its children, or a tag): how long, what
-    share, where (coverage pieces), and the middle of its longest piece (``thumb_time``, for a
-    thumbnail)."""
+def label_listing(store: Any, taxonomy: Any, label: str, page: int = 1,
+                  per_page: int = PER_PAGE) -> tuple[list[dict[str, Any]], Page]:
+    """One page of the videos showing ``label`` (a category with its children, or a tag),
+    most screen time first: how long, what share, where (coverage pieces), and the middle of its
+    longest piece (``thumb_time``, for a thumbnail)."""
+    _, total = store.label_video_page(label, offset=0, limit=0)
+    where = Page.of(page, total, per_page)
+    shown, _ = store.label_video_page(label, offset=where.offset, limit=per_page)
+    segments = store.videos_with_labels(None, include_rejected=True, video_ids=[v.id for v, _ in shown])
+    tree = label_tree(taxonomy.ids)
     rows = []
-    for vid, present in snapshot.coverage.items():
-        mine = present.get(label, ())
-        if not mine:
+    for video, seconds in shown:
+        mine = coverage(segments.get(video.id, ()), label, tree)
+        if not mine:  # changed since the page was counted
             continue
-        video = snapshot.videos[vid]
-        seconds = covered_seconds(mine)
         longest = max(mine, key=lambda s: (s.end - s.start, -s.start))
-        rows.append({"video_id": vid, "name": video.path.name, "path": shown_path(video.path),
+        rows.append({"video_id": video.id, "name": video.path.name, "path": shown_path(video.path),
                      "thumb_time": round((longest.start + longest.end) / 2, 6),
                      "duration": video.duration, "screen_time": round(seconds, 6),
                      "share": seconds / video.duration if video.duration else 0.0,
                      "spans": merged_spans(mine, video.duration),
                      "segments": [_segment_row(s, video.duration) for s in mine]})
-    return sorted(rows, key=lambda r: (-r["screen_time"], r["name"]))
+    return rows, where
+
+
+def page_coverage(store: Any, taxonomy: Any, video_ids: Sequence[int]) -> dict[int, dict[str, tuple[Any, ...]]]:
+    """video id -> label -> coverage pieces, for a page of videos."""
+    segments = store.videos_with_labels(None, include_rejected=True, video_ids=list(video_ids))
+    tree = label_tree(taxonomy.ids)
+    return {vid: video_coverage(segments.get(vid, ()), tree) for vid in video_ids}
 
 
 def merged_spans(segments: Sequence[Any], duration: float) -> list[dict[str, Any]]:

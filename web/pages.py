@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from indexer.errors import NotFoundError, QueryError
+from search.filters import restricted_roots
 from search.report import label_report
 
 from . import browsing
@@ -27,9 +28,28 @@ log = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)
 
 
-def snapshot() -> browsing.Snapshot:
-    """All videos and where each label is present (cached until the store changes)."""
-    return archive().cached("snapshot", lambda: browsing.take_snapshot(store(), archive().taxonomy))
+def label_totals() -> dict[str, Any]:
+    """label -> LabelTotal, maintained by the store (cached until the store changes)."""
+    return archive().cached("label_totals", lambda: store().label_totals())
+
+
+def restricted_summary() -> dict[str, Any] | None:
+    """Videos showing any restricted category (cached until the store changes)."""
+    taxonomy = archive().taxonomy
+    return archive().cached("restricted", lambda: browsing.restricted_summary(
+        taxonomy, store(), restricted_roots(taxonomy)))
+
+
+def page_number(name: str = "page") -> int:
+    """``?page=`` (from 1; default 1). Raises QueryError for anything but a whole number >= 1."""
+    value = request.args.get(name) or "1"
+    try:
+        number = int(value)
+    except ValueError:
+        raise QueryError(f"{name} must be a whole number, got {value!r}") from None
+    if number < 1:
+        raise QueryError(f"{name} must be 1 or more, got {number}")
+    return number
 
 
 def category_options() -> list[dict[str, Any]]:
@@ -39,12 +59,9 @@ def category_options() -> list[dict[str, Any]]:
 
 
 def overall_stats() -> dict[str, Any]:
-    """Number of indexed videos and their total duration."""
-    def compute() -> dict[str, Any]:
-        videos = store().list_videos()
-        return {"videos": len(videos), "duration": sum(v.duration for v in videos)}
-
-    return archive().cached("stats", compute)
+    """Number of indexed videos and their total duration (maintained counters)."""
+    videos, duration = store().overview()
+    return {"videos": videos, "duration": duration}
 
 
 def _search_request() -> SearchRequest | None:
@@ -66,7 +83,7 @@ def _like_info(req: SearchRequest | None) -> dict[str, Any] | None:
 def _explain_empty(req: SearchRequest, category_name: str) -> EmptyResult:
     """Plain words for a search that found nothing (see web/search_display.py)."""
     kind = "image" if req.image is not None else "like" if req.like is not None else "text"
-    shown = req.category is not None and any(req.category in present for present in snapshot().coverage.values())
+    shown = req.category is not None and req.category in label_totals()
     parent = archive().taxonomy.get(req.category).parent if req.category else None
     return explain_empty(kind, req.label, category=category_name if req.category else None,
                          category_shown=shown, index_empty=store().vector_count() == 0,
@@ -102,15 +119,14 @@ def search():
 def browse():
     """The taxonomy tree with videos and screen time per category (``?all=1`` also the empty
     ones, ``?filter=`` by name), collapsed; curator tags."""
-    snap, taxonomy = snapshot(), archive().taxonomy
-    rows = browsing.category_tree(taxonomy, snap)
+    totals, taxonomy, stats = label_totals(), archive().taxonomy, overall_stats()
+    rows = browsing.category_tree(taxonomy, totals, stats["duration"])
     show_all, text = request.args.get("all") == "1", (request.args.get("filter") or "").strip()[:100]
-    return render_template("browse.html", active="browse", stats=overall_stats(),
+    return render_template("browse.html", active="browse", stats=stats,
                            tree=browsing.browse_tree(rows, show_all=show_all, text=text),
                            show_all=show_all, filter_text=text, total_categories=len(rows),
                            with_videos=sum(1 for row in rows if row["videos"]),
-                           tags=browsing.tag_rows(taxonomy, snap),
-                           restricted=browsing.restricted_summary(taxonomy, snap))
+                           tags=browsing.tag_rows(taxonomy, totals), restricted=restricted_summary())
 
 
 @bp.get("/browse/category/<path:category_id>")
@@ -118,40 +134,41 @@ def browse_category(category_id: str):
     """Videos showing a category (children included): how long and where."""
     taxonomy = archive().taxonomy
     cat = taxonomy.get(category_id)  # NotFoundError -> 404
-    listing = browsing.label_listing(snapshot(), cat.id)
+    listing, page = browsing.label_listing(store(), taxonomy, cat.id, page_number())
+    total = label_totals().get(cat.id)
     crumbs, parent = [], cat.parent
     while parent:
         crumbs.insert(0, taxonomy.get(parent))
         parent = crumbs[0].parent
     return render_template("category.html", active="browse", heading=cat.name, colour=label_colour(cat.id, category_colours(taxonomy.ids)),
                            restricted=cat.restricted, description=cat.description, crumbs=crumbs,
-                           children=taxonomy.children(cat.id), listing=listing,
-                           total=sum(r["screen_time"] for r in listing))
+                           children=taxonomy.children(cat.id), listing=listing, page=page,
+                           total=total.duration if total else 0.0)
 
 
 @bp.get("/browse/tag/<path:tag>")
 def browse_tag(tag: str):
     """Videos with a curator's free-text tag."""
-    snap = snapshot()
-    if tag not in snap.labels():
+    totals = label_totals()
+    if tag not in browsing.tags(archive().taxonomy, totals):
         abort(404, f"no video has the tag {tag!r}")
-    listing = browsing.label_listing(snap, tag)
+    listing, page = browsing.label_listing(store(), archive().taxonomy, tag, page_number())
     return render_template("category.html", active="browse", heading=tag, colour=label_colour(tag),
                            restricted=False, description="Free-text tag added by curators.", crumbs=[],
-                           children=[], listing=listing, total=sum(r["screen_time"] for r in listing))
+                           children=[], listing=listing, page=page, total=totals[tag].duration)
 
 
 @bp.get("/videos")
 def videos():
-    """Indexed videos with their top labels: a name filter, a sort order, pages."""
-    snap, taxonomy = snapshot(), archive().taxonomy
+    """Indexed videos with their top labels: a name filter, a sort order, pages (one page read)."""
+    taxonomy, stats = archive().taxonomy, overall_stats()
     query = VideoQuery.from_args(request.args, int(current_app.config["VIDEOS_PER_PAGE"]))  # QueryError -> 400
-    listing = list_videos(list(snap.videos.values()), query)
+    listing = list_videos(store(), query)
+    present = browsing.page_coverage(store(), taxonomy, [v.id for v in listing.videos])
     rows = [{**video_dict(video), "file_size": file_size(video.size),
-             "labels": browsing.top_labels(taxonomy, snap.coverage.get(video.id, {}))}
-            for video in listing.videos]
+             "labels": browsing.top_labels(taxonomy, present[video.id])} for video in listing.videos]
     return render_template("videos.html", active="videos", rows=rows, listing=listing, query=query,
-                           indexed=len(snap.videos), total=snap.total_duration)
+                           indexed=stats["videos"], total=stats["duration"])
 
 
 def parse_time(value: str | None, duration: float) -> float | None:

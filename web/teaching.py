@@ -13,8 +13,11 @@ from typing import Any
 
 from indexer.errors import QueryError
 from indexer.store import reviews
+from search.teach.curator_cli import save_as_category as save_refined
+from search.teach.curator_cli import set_reviewed as mark_reviewed
 from search.teach.evaluate import eval_report
-from search.teach.feedback import Mark, parse_marks, refine, save_category
+from search.teach.feedback import Mark, parse_marks, refine
+from search.teach.feedback import query_vector as feedback_query_vector
 from search.teach.learn import learn, models, rollback
 from search.teach.review import review_queue
 
@@ -65,11 +68,7 @@ def set_reviewed(video_id: int, category: str, user: str, reviewed: bool) -> dic
     """Mark (or unmark) a video reviewed for a category. Raises NotFoundError/QueryError/StoreError."""
     store().get_video(video_id)
     with writable_store() as writer:
-        if reviewed:
-            accepted = reviews.mark_reviewed(writer, video_id, category, user)
-            return {"video_id": video_id, "category": category, "reviewed": True, "accepted": [s.id for s in accepted]}
-        reviews.unmark_reviewed(writer, video_id, category, user)
-    return {"video_id": video_id, "category": category, "reviewed": False, "accepted": []}
+        return mark_reviewed(writer, video_id, category, user, reviewed)
 
 
 def undo(segment_id: int, user: str) -> Any:
@@ -121,17 +120,7 @@ def marks_of(values: Any) -> tuple[tuple[Mark, ...], tuple[Mark, ...]]:
 
 def query_vector(req: Any) -> Any:
     """The vector of a text or "more like" query, to refine. Raises QueryError for an image query."""
-    engine = archive().engine()
-    if req.like is not None:
-        _ids, times, vectors = store().frames(req.like[0])
-        if not len(times):
-            raise QueryError(f"video {req.like[0]} has no indexed frames")
-        return vectors[int(abs(times - req.like[1]).argmin())]
-    if req.text:
-        from search.query import parse_query
-
-        return engine.embed(parse_query(req.text)).query
-    raise QueryError("feedback refines text and \"more like this\" searches; search by text first")
+    return feedback_query_vector(store(), archive().engine(), text=req.text, like=req.like)
 
 
 def refined_search(req: Any, up: Sequence[Mark], down: Sequence[Mark]) -> Any:
@@ -146,10 +135,8 @@ def save_as_category(req: Any, up: Sequence[Mark], down: Sequence[Mark], name: s
     """Store the refined query as a new category and label every video with it."""
     vector = refine(store(), query_vector(req), up, down)
     with writable_store() as writer:
-        category, run_id = save_category(writer, archive().taxonomy, _texts(writer), name=name, prompt=req.text or name,
-                                         vector=vector, up=up, down=down, user=user)
-    log.info("curator %s: saved category %s (version %d)", user, category.id, run_id)
-    return {"id": category.id, "name": category.name, "prompts": list(category.prompts), "version": run_id}
+        return save_refined(writer, archive().taxonomy, _texts(writer), name=name, text=req.text, vector=vector,
+                            up=up, down=down, user=user)
 
 
 def search_with_feedback(req: Any, values: Any) -> tuple[dict[str, Any], dict[str, Any]]:

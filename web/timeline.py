@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass, replace
 from typing import Mapping, Protocol, Sequence
 
-from indexer.labels.coverage import covered_seconds
+from indexer.store.coverage import covered_seconds
 from indexer.types import format_timestamp
 
 
@@ -114,7 +114,7 @@ def segment_lanes(present: Mapping[str, Sequence[SegmentLike]], rejected: Sequen
                   duration: float, names: dict[str, str], restricted: frozenset[str] = frozenset(),
                   colours: Mapping[str, str] | None = None) -> list[Lane]:
     """One lane per label, in first-appearance order: its coverage pieces (label -> pieces, see
-    :mod:`indexer.labels.coverage`) and the given ``rejected`` segments (shown dim). A piece of a
+    :mod:`indexer.store.coverage`) and the given ``rejected`` segments (shown dim). A piece of a
     sub-category's segment is drawn as "derived" and edited in its own lane."""
     by_label: dict[str, list[SegmentLike]] = {label: list(pieces) for label, pieces in present.items()}
     for seg in rejected:

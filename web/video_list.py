@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping
 
 from indexer.errors import QueryError
 
 PER_PAGE = 50
 MAX_FILTER_CHARS = 200
 
-#: Sort keys: name (A-Z), duration (longest first), date indexed (newest first).
-SORTS: dict[str, tuple[Callable[[Any], Any], str]] = {
-    "name": (lambda v: (v.path.name.lower(), v.id), "asc"),
-    "duration": (lambda v: (v.duration, v.id), "desc"),
-    "date": (lambda v: (v.indexed_at, v.id), "desc"),
-}
+#: Sort keys and their default order: name (A-Z), duration (longest first), date indexed (newest first).
+SORTS: dict[str, str] = {"name": "asc", "duration": "desc", "date": "desc"}
 
 
 @dataclass(frozen=True)
@@ -48,7 +44,7 @@ class VideoQuery:
     def from_args(cls, args: Mapping[str, str], per_page: int = PER_PAGE) -> "VideoQuery":
         """Read ``q``, ``sort``, ``order`` and ``page``. Raises QueryError for bad values."""
         sort = args.get("sort") or "name"
-        order = args.get("order") or (SORTS[sort][1] if sort in SORTS else "asc")
+        order = args.get("order") or (SORTS[sort] if sort in SORTS else "asc")
         try:
             page = int(args.get("page") or 1)
         except ValueError:
@@ -59,7 +55,7 @@ class VideoQuery:
         """Query-string arguments for this list with ``changes`` (defaults left out)."""
         values = {"q": self.text, "sort": self.sort, "order": self.order, "page": self.page}
         values.update(changes)
-        default_order = SORTS[values["sort"]][1]
+        default_order = SORTS[values["sort"]]
         return {k: v for k, v in values.items()
                 if v not in ("", None) and not (k == "sort" and v == "name")
                 and not (k == "order" and v == default_order) and not (k == "page" and v == 1)}
@@ -76,17 +72,16 @@ class VideoPage:
     first: int  # 1-based position of the first video shown (0 when none)
 
 
-def list_videos(videos: Sequence[Any], query: VideoQuery) -> VideoPage:
-    """Filter ``videos`` (VideoRecords) by name, sort them and cut out the page asked for."""
-    needle = query.text.casefold()
-    kept = [v for v in videos if needle in v.path.name.casefold()]
-    key, _default = SORTS[query.sort]
-    kept.sort(key=key, reverse=query.order == "desc")
-    pages = max(1, math.ceil(len(kept) / query.per_page))
+def list_videos(store: Any, query: VideoQuery) -> VideoPage:
+    """The page of ``store``'s videos that ``query`` asks for: the store filters by name, sorts
+    (on indexed columns) and reads just that page."""
+    _, matching = store.video_page(text=query.text, limit=0)
+    pages = max(1, math.ceil(matching / query.per_page))
     page = min(query.page, pages)
     start = (page - 1) * query.per_page
-    shown = tuple(kept[start:start + query.per_page])
-    return VideoPage(shown, len(kept), page, pages, start + 1 if shown else 0)
+    shown, _ = store.video_page(text=query.text, sort=query.sort, descending=query.order == "desc",
+                                offset=start, limit=query.per_page)
+    return VideoPage(tuple(shown), matching, page, pages, start + 1 if shown else 0)
 
 
 def file_size(size: int | None) -> str:

@@ -9,7 +9,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
-from indexer.labels.coverage import label_tree, video_coverage
+from indexer.store.coverage import label_tree, video_coverage
 from indexer.types import format_timestamp
 
 from .archive import shown_path
@@ -78,7 +78,7 @@ def audit_dict(entry: Any) -> dict[str, Any]:
 def timeline(video: Any, segments: list[Any], cuts: list[float], taxonomy: Any,
              *, show_rejected: bool, report: Mapping[str, Any] | None = None,
              transitions: Sequence[Any] = ()) -> dict[str, Any]:
-    """Lanes (labels present, :mod:`indexer.labels.coverage`, in taxonomy order, children nested
+    """Lanes (labels present, :mod:`indexer.store.coverage`, in taxonomy order, children nested
     under their parents, then tags; rejected segments too if ``show_rejected``), the report's
     lane (None without a report), the shots lane (cuts and ``transitions``) and the ruler.
     ``segments``: all the video's segments, rejected ones included (they decide the coverage)."""

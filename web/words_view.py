@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 from indexer.types import format_timestamp
 
-from indexer.labels.coverage import covered_seconds
+from indexer.store.coverage import covered_seconds
 
 from .timeline import Lane, make_block
 

@@ -27,7 +27,7 @@ against the head's own threshold (:meth:`LabelModel.with_heads`).
 
 Hierarchy is not applied here: every category is scored and decided on its own prompts, so a
 stored parent segment is evidence of the parent itself. Where a parent is present because of a
-child (and how curator rejections change that) is derived at read time by :mod:`indexer.labels.coverage`.
+child (and how curator rejections change that) is derived at read time by :mod:`indexer.store.coverage`.
 """
 
 from __future__ import annotations

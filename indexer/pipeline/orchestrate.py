@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from indexer.errors import MediaError
 from indexer.labels.classify import LabelModel
-from indexer.labels.coverage import covered_seconds, label_tree, video_coverage
+from indexer.store.coverage import covered_seconds, label_tree, video_coverage
 from indexer.media.discover import discover
 from indexer.models.encoder import Encoder
 from indexer.pipeline.analysis import Analyser, Analysis, IndexOptions, Progress, content_hash

@@ -18,14 +18,15 @@ import logging
 import math
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 from indexer.errors import StoreError
-from indexer.store.migrations import check_version, migrate
+from indexer.store.migrations import check_version, has_summaries, migrate
+from indexer.store.summaries import refresh_coverage
 from indexer.types import Segment, VideoInfo, check_sample_every, format_timestamp
 
 log = logging.getLogger(__name__)
@@ -195,11 +196,13 @@ class Catalog:
     transaction a power cut took back, which could otherwise reuse their ids.
     """
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool,
+                 before_commit: Callable[[sqlite3.Connection], object] | None = None) -> None:
         self.conn = conn
         self.path = path
         self.readonly = readonly
         self.lock = threading.RLock()
+        self.before_commit = before_commit  # brings the summaries up to date in each transaction
 
     @classmethod
     def open(cls, path: Path, *, readonly: bool = False) -> Catalog:
@@ -225,10 +228,11 @@ class Catalog:
                 conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # new files only
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = FULL")  # see Catalog docstring
-                migrate(conn)
+                version = migrate(conn)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open the catalog {path}: {exc}") from exc
-        return cls(conn, path, readonly)
+        summarised = False if readonly else has_summaries(version)
+        return cls(conn, path, readonly, refresh_coverage if summarised else None)
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -260,6 +264,8 @@ class Catalog:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
+                if self.before_commit is not None:
+                    self.before_commit(self.conn)
             except BaseException:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")

@@ -45,7 +45,7 @@ from indexer.store.teaching import Teaching
 from indexer.store.text_vectors import CachedTextEncoder, TextVectors
 from indexer.store.thumbnails import cached_poster_time, cached_thumbnail, remove_thumbnails, save_thumbnails
 from indexer.types import Segment, ShotCut, SpeechSegment, TextSpan, Transition
-from indexer.store.frame_ids import VideoFrameIds
+from indexer.store.frame_ids import VideoRanges
 from indexer.store.vectors import IVF_THRESHOLD, VectorIndex
 from indexer.store.ivf import build_ivf, exact_topk, ivf_nlist
 
@@ -81,7 +81,7 @@ class Store(CatalogReads):
         self._lock = catalog.lock
         self._vectors = VectorFile(data_dir / self.VECTORS, data_dir / self.LOCK, catalog)
         self._flush_every = (flush_every_videos, flush_every_seconds)
-        self._frame_ids = VideoFrameIds()  # for searches restricted to some videos
+        self._ranges = VideoRanges()  # frame id -> video id
         self.text_vectors = TextVectors(catalog)  # cached prompt and query embeddings
         self.teaching = Teaching(catalog)  # reviewed marks, learned models, user categories
         self._closed = False
@@ -322,9 +322,9 @@ class Store(CatalogReads):
         """Nearest frames by inner product: (scores (q, k) float32, frame ids (q, k) int64);
         missing results have id -1 and score -inf.
 
-        ``video_ids`` restricts the search to those videos' frames: exactly from the stored
-        embeddings when they are at most EXACT_SUBSET_LIMIT frames, else through the index
-        with an IDSelectorBatch (IVF probes more lists then).
+        ``video_ids`` restricts the search to those videos' frames (their id ranges): exactly
+        from the stored embeddings when they are at most EXACT_SUBSET_LIMIT frames, else
+        through the index with an IDSelectorBatch (IVF probes more lists then).
 
         Raises: ValueError (queries not (q, dim), k < 1).
         """
@@ -343,11 +343,26 @@ class Store(CatalogReads):
             if video_ids is None:
                 return index.search(queries, k)
             with self.catalog.read() as conn:
-                subset = self._frame_ids.subset(conn, video_ids)
-                if len(subset) > EXACT_SUBSET_LIMIT or index.kind == "flat":
-                    return index.search(queries, k, subset=subset)
-                batches = list(q.frame_vectors(conn, subset, index.dim))
-            return exact_topk(queries, k, batches) if len(subset) else empty
+                ranges = q.frame_ranges(conn, list(video_ids))
+                if not ranges[:, 1].sum():
+                    return empty
+                if ranges[:, 1].sum() > EXACT_SUBSET_LIMIT or index.kind == "flat":
+                    return index.search(queries, k, subset=q.ids_of_ranges(ranges))
+                batches = list(q.range_vectors(conn, ranges, index.dim))
+            return exact_topk(queries, k, batches)
+
+    def frame_videos(self, frame_ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The video id of each frame id (-1 for ids that are not stored), from the videos'
+        frame-id ranges (cached per catalog generation)."""
+        with self.catalog.read() as conn:
+            return self._ranges.videos_of(conn, np.asarray(frame_ids, dtype=np.int64))
+
+    def sample_vectors(self, size: int) -> np.ndarray:
+        """A uniform sample of up to ``size`` stored frame embeddings: the frames with the
+        smallest sample keys (:mod:`indexer.store.summaries`), read through an index."""
+        with self.catalog.read() as conn:
+            dim = q.get_meta(conn, "encoder_dim")
+            return q.sample_vectors(conn, size, int(dim)) if dim else np.zeros((0, 0), np.float32)
 
     def index_info(self) -> IndexInfo:
         """Kind and size of the vector index now."""

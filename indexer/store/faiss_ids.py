@@ -6,6 +6,8 @@ and build the IDSelectors that restrict or hide ids during a search.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,22 @@ def faiss_module() -> Any:
     import faiss
 
     return faiss
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run FAISS on the calling thread alone inside the block (OpenMP settings are per thread).
+
+    One query is too small to split: OpenMP workers cost more in start-up and spinning than
+    they save, and on a busy machine they wait for cores. Concurrent requests use the cores.
+    """
+    faiss = faiss_module()
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def id_array(ids: Any) -> np.ndarray:

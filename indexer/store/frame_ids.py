@@ -1,42 +1,46 @@
-"""Frame ids grouped by video, kept in memory for searches restricted to some videos.
+"""Which video a frame id belongs to, from the videos' frame-id ranges.
 
-Reading the ids of hundreds of videos from SQLite on every filtered query costs tens of
-milliseconds at a million frames; this table loads them once and reloads only when the
-catalog's ``generation`` (bumped by every change to the frames) moves.
+A video's frames are one range of ids (``videos.first_frame``, ``videos.frame_count``; see
+:mod:`indexer.store.summaries`), so the whole map is one row per video, not per frame: at 10k
+videos it is read in a few milliseconds, kept per process and re-read only when the catalog's
+``generation`` (bumped by every change to the frames) moves.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from typing import Iterable
 
 import numpy as np
 
 from indexer.store import queries as q
-class VideoFrameIds:
-    """``subset(conn, video_ids)``: the sorted frame ids of those videos, from a cached table."""
+
+
+class VideoRanges:
+    """``videos_of(conn, frame_ids)``: the video id of each frame id, from a cached range table."""
 
     def __init__(self) -> None:
         self._generation = -1
-        self._ids = np.zeros(0, np.int64)
-        self._spans: dict[int, tuple[int, int]] = {}
+        self._firsts = np.zeros(0, np.int64)
+        self._ends = np.zeros(0, np.int64)
+        self._videos = np.zeros(0, np.int64)
         self._lock = threading.Lock()
 
-    def subset(self, conn: sqlite3.Connection, video_ids: Iterable[int]) -> np.ndarray:
-        """Sorted frame ids of ``video_ids`` as of the snapshot ``conn`` reads."""
+    def videos_of(self, conn: sqlite3.Connection, frame_ids: np.ndarray) -> np.ndarray:
+        """Video id of each of ``frame_ids`` as of the snapshot ``conn`` reads (-1: no such frame)."""
+        frame_ids = np.asarray(frame_ids, dtype=np.int64)
         with self._lock:
             generation = q.generation(conn)
             if generation != self._generation:
                 self._load(conn)
                 self._generation = generation
-            parts = [self._ids[a:b] for a, b in (self._spans.get(int(v), (0, 0)) for v in video_ids) if b > a]
-        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+            firsts, ends, videos = self._firsts, self._ends, self._videos
+        at = np.searchsorted(firsts, frame_ids, side="right") - 1
+        safe = np.maximum(at, 0)
+        inside = (at >= 0) & (frame_ids < ends[safe]) if len(firsts) else np.zeros(len(frame_ids), bool)
+        return np.where(inside, videos[safe] if len(videos) else -1, -1)
 
     def _load(self, conn: sqlite3.Connection) -> None:
-        rows = conn.execute("SELECT video_id, id FROM frames ORDER BY video_id, id")
-        table = np.fromiter((tuple(r) for r in rows), dtype=np.dtype([("video", np.int64), ("id", np.int64)]))
-        videos, starts = np.unique(table["video"], return_index=True)
-        ends = np.append(starts[1:], len(table))
-        self._ids = table["id"].copy()
-        self._spans = {int(v): (int(a), int(b)) for v, a, b in zip(videos, starts, ends)}
+        rows = np.array(conn.execute("SELECT first_frame, frame_count, id FROM videos WHERE frame_count > 0 "
+                                     "ORDER BY first_frame").fetchall(), dtype=np.int64).reshape(-1, 3)
+        self._firsts, self._ends, self._videos = rows[:, 0], rows[:, 0] + rows[:, 1], rows[:, 2]

@@ -12,6 +12,8 @@ import logging
 import sqlite3
 from collections.abc import Callable
 
+import numpy as np
+
 from indexer.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -104,7 +106,7 @@ def m002_own_parent_segments(conn: sqlite3.Connection) -> None:
     """Automatic parent segments become evidence of the parent itself: earlier versions also
     stored a parent wherever a sub-category was detected. Each automatic parent segment keeps
     only the time no automatic segment of a sub-category covers (category ids nest by '/');
-    the parent's presence there is derived at read time (:mod:`indexer.labels.coverage`)."""
+    the parent's presence there is derived at read time (:mod:`indexer.store.coverage`)."""
     rows = conn.execute("SELECT id, video_id, label, start, \"end\" FROM segments "
                         "WHERE source = 'auto' ORDER BY video_id, start").fetchall()
     by_video: dict[int, list[tuple]] = {}
@@ -273,10 +275,81 @@ def m007_words(conn: sqlite3.Connection) -> None:
     _run_statements(conn, M007_WORDS)
 
 
+M008_SUMMARIES = """
+        ALTER TABLE videos ADD COLUMN name TEXT NOT NULL DEFAULT '';
+        ALTER TABLE videos ADD COLUMN first_frame INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE videos ADD COLUMN frame_count INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX videos_name ON videos (name, id);
+        CREATE INDEX videos_duration ON videos (duration, id);
+        CREATE INDEX videos_indexed_at ON videos (indexed_at, id);
+        ALTER TABLE frames ADD COLUMN sample_key INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE counters (
+            name TEXT PRIMARY KEY,
+            value INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE label_coverage (
+            label TEXT NOT NULL,
+            video_id INTEGER NOT NULL,
+            micros INTEGER NOT NULL,
+            own INTEGER NOT NULL,
+            PRIMARY KEY (label, video_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX label_coverage_video ON label_coverage (video_id);
+        CREATE INDEX label_coverage_time ON label_coverage (label, micros);
+        CREATE TABLE label_totals (
+            label TEXT PRIMARY KEY,
+            videos INTEGER NOT NULL,
+            micros INTEGER NOT NULL,
+            own INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE coverage_dirty (video_id INTEGER PRIMARY KEY)
+"""
+
+
+def m008_summaries(conn: sqlite3.Connection) -> None:
+    """Summaries kept in step with every change (:mod:`indexer.store.summaries`): sortable
+    video names, each video's frame-id range, frame sample keys, counters, label coverage."""
+    from pathlib import PurePath
+
+    from indexer.store import summaries
+
+    _run_statements(conn, M008_SUMMARIES)
+    for video_id, path, content_hash in conn.execute("SELECT id, path, content_hash FROM videos").fetchall():
+        _contiguous_frames(conn, video_id)
+        ids, pts = zip(*conn.execute("SELECT id, pts FROM frames WHERE video_id = ? ORDER BY id",
+                                     (video_id,)).fetchall() or [((), ())])
+        keys = summaries.sample_keys(content_hash, np.asarray(pts, dtype=np.int64))
+        conn.executemany("UPDATE frames SET sample_key = ? WHERE id = ?", zip(keys.tolist(), ids))
+        conn.execute("UPDATE videos SET name = ?, first_frame = ?, frame_count = ? WHERE id = ?",
+                     (PurePath(path).name.casefold(), ids[0] if ids else 0, len(ids), video_id))
+    conn.execute("CREATE INDEX frames_sample ON frames (sample_key)")
+    summaries.recount(conn)
+    for trigger in summaries.TRIGGERS:
+        conn.execute(trigger)
+    summaries.rebuild_coverage(conn)
+
+
+def _contiguous_frames(conn: sqlite3.Connection, video_id: int) -> None:
+    """Give a video's frames consecutive ids if they have gaps (never the case for frames
+    written by one transaction; the vector index follows the new ids when next reconciled)."""
+    lo, hi, n = conn.execute("SELECT min(id), max(id), count(*) FROM frames WHERE video_id = ?",
+                             (video_id,)).fetchone()
+    if n and hi - lo + 1 != n:
+        conn.execute("INSERT INTO frames (video_id, time, pts, embedding) SELECT video_id, time, pts, "
+                     "embedding FROM frames WHERE video_id = ? ORDER BY id", (video_id,))
+        conn.execute("DELETE FROM frames WHERE video_id = ? AND id <= ?", (video_id, hi))
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (m001_initial, m002_own_parent_segments,
                                                               m003_text_vectors, m004_sign_in,
-                                                              m005_curator_learning, m006_transitions, m007_words)
+                                                              m005_curator_learning, m006_transitions, m007_words,
+                                                              m008_summaries)
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def has_summaries(version: int) -> bool:
+    """Whether a catalog at schema ``version`` has the summaries (and their triggers)."""
+    return m008_summaries in MIGRATIONS[:version]
 
 
 def _run_statements(conn: sqlite3.Connection, script: str) -> None:

@@ -11,11 +11,13 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
 
 from indexer.store.catalog import NewVideo, VideoRecord
+from indexer.store.summaries import counters, sample_keys
 from indexer.errors import NotFoundError, StoreError
 from indexer.types import ShotCut, Transition
 
@@ -108,6 +110,36 @@ def list_videos(conn: sqlite3.Connection, *, ids: Sequence[int] | None = None,
     return [VideoRecord.from_row(r) for r in conn.execute(sql + " ORDER BY path", args)]
 
 
+def path_bounds(conn: sqlite3.Connection) -> list[Path]:
+    """The smallest and largest video path ([] without videos), each read from the path index."""
+    low = conn.execute("SELECT min(path) FROM videos").fetchone()[0]
+    high = conn.execute("SELECT max(path) FROM videos").fetchone()[0]
+    return [] if low is None else [Path(low), Path(high)]
+
+
+VIDEO_SORTS = {"name": "name", "duration": "duration", "date": "indexed_at", "id": "id"}
+
+
+def video_page(conn: sqlite3.Connection, *, text: str = "", sort: str = "name", descending: bool = False,
+               offset: int = 0, limit: int = 50) -> tuple[list[VideoRecord], int]:
+    """One page of the videos whose file name contains ``text`` (case-insensitive), sorted by
+    ``sort`` (a key of :data:`VIDEO_SORTS`; ties by id): (records, how many match).
+
+    Raises: ValueError for an unknown sort key or a negative offset/limit.
+    """
+    if sort not in VIDEO_SORTS or offset < 0 or limit < 0:
+        raise ValueError(f"bad video page: sort {sort!r}, offset {offset}, limit {limit}")
+    where, args = ("WHERE instr(name, ?) > 0", [text.casefold()]) if text else ("", [])
+    direction = "DESC" if descending else "ASC"
+    order = f"{VIDEO_SORTS[sort]} {direction}" + (f", id {direction}" if sort != "id" else "")
+    rows = conn.execute(f"SELECT * FROM videos {where} ORDER BY {order} LIMIT ? OFFSET ?",
+                        (*args, int(limit), int(offset)))
+    records = [VideoRecord.from_row(r) for r in rows]
+    total = conn.execute(f"SELECT count(*) FROM videos {where}", args).fetchone()[0] if text else \
+        counters(conn).get("videos", 0)
+    return records, int(total)
+
+
 def upsert_video(conn: sqlite3.Connection, new: NewVideo, now: float) -> tuple[int, np.ndarray]:
     """Insert the video, or update the row with the same path keeping its id.
 
@@ -118,12 +150,13 @@ def upsert_video(conn: sqlite3.Connection, new: NewVideo, now: float) -> tuple[i
     values = (str(new.path), new.content_hash, new.size, new.mtime, info.duration,
               info.fps.numerator if info.fps else None, info.fps.denominator if info.fps else None,
               info.width, info.height, info.rotation, info.start_time, info.codec,
-              new.sample_every, new.status, new.note, now)
+              new.sample_every, new.status, new.note, now, new.path.name.casefold(), 0, 0)
     columns = ("path, content_hash, size, mtime, duration, fps_num, fps_den, width, height, "
-               "rotation, start_time, codec, sample_every, status, note, indexed_at")
+               "rotation, start_time, codec, sample_every, status, note, indexed_at, name, "
+               "first_frame, frame_count")
     row = conn.execute("SELECT id FROM videos WHERE path = ?", (str(new.path),)).fetchone()
     if row is None:
-        cur = conn.execute(f"INSERT INTO videos ({columns}) VALUES ({', '.join('?' * 16)})", values)
+        cur = conn.execute(f"INSERT INTO videos ({columns}) VALUES ({', '.join('?' * len(values))})", values)
         return int(cur.lastrowid), np.empty(0, np.int64)
     video_id = int(row[0])
     old_ids = video_frame_ids(conn, [video_id])
@@ -155,8 +188,8 @@ def rename_video(conn: sqlite3.Connection, video_id: int, new_path: str, mtime: 
     if other is not None:
         raise StoreError(f"cannot rename video {video_id}: {new_path} is already indexed "
                          f"as video {other[0]}")
-    conn.execute("UPDATE videos SET path = ?, mtime = ? WHERE id = ?",
-                 (new_path, float(mtime), sql_id(video_id)))
+    conn.execute("UPDATE videos SET path = ?, name = ?, mtime = ? WHERE id = ?",
+                 (new_path, PurePath(new_path).name.casefold(), float(mtime), sql_id(video_id)))
 
 
 # --- frames and cuts --------------------------------------------------------------------
@@ -182,15 +215,27 @@ def check_frames(times: Any, pts: Any, vectors: Any,
 
 def insert_frames(conn: sqlite3.Connection, video_id: int, times: np.ndarray, pts: np.ndarray,
                   vectors: np.ndarray) -> np.ndarray:
-    """Insert frames with their embeddings; return their new row ids in input order."""
+    """Insert a video's frames (it has none yet) with their embeddings and sample keys, in one
+    statement, so their ids are consecutive; record that range on the video; return the ids in
+    input order.
+
+    Raises: StoreError if the new ids are not one range (another connection inserting frames
+    inside this transaction: impossible while it holds SQLite's write lock).
+    """
     vectors = np.ascontiguousarray(vectors, dtype="<f4")
-    rows = ((video_id, float(t), int(p), v.tobytes()) for t, p, v in zip(times, pts, vectors))
-    first = conn.execute("SELECT coalesce(max(id), 0) FROM frames WHERE video_id = ?",
-                         (video_id,)).fetchone()[0]
-    conn.executemany("INSERT INTO frames (video_id, time, pts, embedding) VALUES (?, ?, ?, ?)", rows)
-    ids = conn.execute("SELECT id FROM frames WHERE video_id = ? AND id > ? ORDER BY id",
-                       (video_id, first)).fetchall()
-    return np.array([r[0] for r in ids], dtype=np.int64)
+    (content_hash,) = conn.execute("SELECT content_hash FROM videos WHERE id = ?", (video_id,)).fetchone()
+    keys = sample_keys(content_hash, pts).tolist()
+    rows = ((video_id, float(t), int(p), v.tobytes(), key) for t, p, v, key in zip(times, pts, vectors, keys))
+    conn.executemany("INSERT INTO frames (video_id, time, pts, embedding, sample_key) VALUES (?, ?, ?, ?, ?)", rows)
+    n = len(times)
+    last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0]) if n else 0
+    ids = np.arange(last - n + 1, last + 1, dtype=np.int64)
+    if n and conn.execute("SELECT count(*) FROM frames WHERE id BETWEEN ? AND ? AND video_id = ?",
+                          (int(ids[0]), last, video_id)).fetchone()[0] != n:
+        raise StoreError(f"the frames of video {video_id} did not get consecutive ids")
+    conn.execute("UPDATE videos SET first_frame = ?, frame_count = ? WHERE id = ?",
+                 (int(ids[0]) if n else 0, n, video_id))
+    return ids
 
 
 def insert_cuts(conn: sqlite3.Connection, video_id: int, cuts: Sequence[ShotCut]) -> None:
@@ -257,9 +302,11 @@ def decode_vectors(blobs: Sequence[bytes], dim: int | None = None) -> np.ndarray
 
 
 def frame_stats(conn: sqlite3.Connection) -> FrameStats:
-    count, max_id, id_sum = conn.execute(
-        "SELECT count(*), coalesce(max(id), 0), coalesce(sum(id), 0) FROM frames").fetchone()
-    return FrameStats(int(count), int(max_id), int(id_sum))
+    """Count, largest id and sum of the ids of every frame, from the maintained counters
+    (O(1); :mod:`indexer.store.summaries`)."""
+    tally = counters(conn)
+    max_id = conn.execute("SELECT coalesce(max(id), 0) FROM frames").fetchone()[0]
+    return FrameStats(tally.get("frames", 0), int(max_id), tally.get("frame_id_sum", 0))
 
 
 def all_frame_ids(conn: sqlite3.Connection) -> np.ndarray:
@@ -268,11 +315,26 @@ def all_frame_ids(conn: sqlite3.Connection) -> np.ndarray:
                        dtype=np.int64)
 
 
+def frame_ranges(conn: sqlite3.Connection, video_ids: Sequence[int]) -> np.ndarray:
+    """(n, 2) int64 (first frame id, frame count) of the given videos that have frames, by id."""
+    rows = conn.execute("SELECT first_frame, frame_count FROM videos WHERE frame_count > 0 AND id IN "
+                        "(SELECT value FROM json_each(?)) ORDER BY first_frame",
+                        (json.dumps([int(v) for v in video_ids]),)).fetchall()
+    return np.array(rows, dtype=np.int64).reshape(-1, 2)
+
+
+def ids_of_ranges(ranges: np.ndarray) -> np.ndarray:
+    """Sorted frame ids of (first id, count) ranges sorted by first id."""
+    if not len(ranges):
+        return np.zeros(0, np.int64)
+    counts = ranges[:, 1]
+    starts = np.repeat(ranges[:, 0] - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    return starts + np.arange(int(counts.sum()), dtype=np.int64)
+
+
 def video_frame_ids(conn: sqlite3.Connection, video_ids: Sequence[int]) -> np.ndarray:
-    """Sorted frame ids of the given videos."""
-    rows = conn.execute("SELECT id FROM frames WHERE video_id IN (SELECT value FROM json_each(?)) "
-                        "ORDER BY id", (json.dumps([int(v) for v in video_ids]),))
-    return np.fromiter((r[0] for r in rows), dtype=np.int64)
+    """Sorted frame ids of the given videos (from their id ranges)."""
+    return ids_of_ranges(frame_ranges(conn, video_ids))
 
 
 def frame_vectors(conn: sqlite3.Connection, ids: np.ndarray,
@@ -283,6 +345,21 @@ def frame_vectors(conn: sqlite3.Connection, ids: np.ndarray,
         rows = conn.execute("SELECT id, embedding FROM frames WHERE id IN "
                             "(SELECT value FROM json_each(?)) ORDER BY id", (chunk,)).fetchall()
         yield np.array([r[0] for r in rows], np.int64), decode_vectors([r[1] for r in rows], dim)
+
+
+def range_vectors(conn: sqlite3.Connection, ranges: np.ndarray,
+                  dim: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (ids, vectors) per (first id, count) range (stored frames only)."""
+    for first, count in ranges.tolist():
+        rows = conn.execute("SELECT id, embedding FROM frames WHERE id BETWEEN ? AND ? ORDER BY id",
+                            (first, first + count - 1)).fetchall()
+        yield np.array([r[0] for r in rows], np.int64), decode_vectors([r[1] for r in rows], dim)
+
+
+def sample_vectors(conn: sqlite3.Connection, size: int, dim: int) -> np.ndarray:
+    """The embeddings of the ``size`` frames with the smallest sample keys, (n, dim) float32."""
+    rows = conn.execute("SELECT embedding FROM frames ORDER BY sample_key LIMIT ?", (int(size),))
+    return decode_vectors([r[0] for r in rows], dim)
 
 
 def frames_after(conn: sqlite3.Connection, after_id: int,

@@ -15,7 +15,9 @@ from indexer.store import queries as q
 from indexer.store import segment_queries as qs
 from indexer.store import words as qw
 from indexer.store.catalog import Catalog, SegmentRecord, VideoRecord
+from indexer.store import summaries
 from indexer.store.segment_queries import LabelStat
+from indexer.store.summaries import LabelTotal
 from indexer.types import ShotCut, Transition
 
 
@@ -60,8 +62,58 @@ class CatalogReads:
                                  min_duration=min_duration, max_duration=max_duration)
 
     def video_count(self) -> int:
+        """Number of stored videos (a maintained counter)."""
         with self.catalog.read() as conn:
-            return int(conn.execute("SELECT count(*) FROM videos").fetchone()[0])
+            return summaries.counters(conn).get("videos", 0)
+
+    def video_path_bounds(self) -> list[Path]:
+        """The first and last stored video path in sorted order ([] when there is none): every
+        path lies between them, so they share every folder that all paths share (two index
+        lookups, whatever the number of videos)."""
+        with self.catalog.read() as conn:
+            return q.path_bounds(conn)
+
+    def overview(self) -> tuple[int, float]:
+        """(number of videos, their total duration in seconds), from maintained counters."""
+        with self.catalog.read() as conn:
+            tally = summaries.counters(conn)
+        return tally.get("videos", 0), tally.get("duration_us", 0) / summaries.MICROS
+
+    def video_page(self, *, text: str = "", sort: str = "name", descending: bool = False,
+                   offset: int = 0, limit: int = 50) -> tuple[list[VideoRecord], int]:
+        """One page of the videos whose file name contains ``text`` (case-insensitive), sorted
+        by "name", "duration" or "date" (indexed): (records, how many match).
+
+        Raises: ValueError for an unknown sort key or a negative offset/limit.
+        """
+        with self.catalog.read() as conn:
+            return q.video_page(conn, text=text, sort=sort, descending=descending, offset=offset, limit=limit)
+
+    def label_totals(self) -> dict[str, LabelTotal]:
+        """label -> LabelTotal (videos, screen time, videos with the label itself) for every
+        label present and every ancestor of one (``places`` for ``places/port``); maintained."""
+        with self.catalog.read() as conn:
+            return summaries.label_totals(conn)
+
+    def videos_showing(self, labels: Sequence[str]) -> set[int]:
+        """Ids of the videos where any of ``labels`` is present (maintained coverage)."""
+        with self.catalog.read() as conn:
+            return summaries.videos_showing(conn, labels)
+
+    def labels_union(self, labels: Sequence[str]) -> tuple[int, float]:
+        """(videos showing any of ``labels`` or a descendant, the screen time of their union
+        in seconds, overlaps counted once); reads only those videos' segments."""
+        with self.catalog.read() as conn:
+            return summaries.labels_union(conn, labels)
+
+    def label_video_page(self, label: str, *, offset: int = 0,
+                         limit: int = 50) -> tuple[list[tuple[VideoRecord, float]], int]:
+        """One page of the videos showing ``label`` or a descendant, most screen time first:
+        ([(video, screen time in seconds)], how many videos show it)."""
+        with self.catalog.read() as conn:
+            page, total = summaries.label_video_page(conn, label, offset, limit)
+            videos = {v.id: v for v in q.list_videos(conn, ids=[vid for vid, _ in page])}
+        return [(videos[vid], seconds) for vid, seconds in page], total
 
     def frames(self, video_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(frame ids int64, times float64, vectors (n, dim) float32) in time order, from the
@@ -131,9 +183,9 @@ class CatalogReads:
         with self.catalog.read() as conn:
             return qs.label_stats(conn)
 
-    def videos_with_labels(self, labels: Sequence[str] | None, *,
-                           include_rejected: bool = False) -> dict[int, list[SegmentRecord]]:
+    def videos_with_labels(self, labels: Sequence[str] | None, *, include_rejected: bool = False,
+                           video_ids: Sequence[int] | None = None) -> dict[int, list[SegmentRecord]]:
         """video id -> its active (and, if asked, rejected) segments whose label is one of
-        ``labels`` (None: every segment)."""
+        ``labels`` (None: every segment); only of ``video_ids`` if given."""
         with self.catalog.read() as conn:
-            return qs.videos_with_labels(conn, labels, include_rejected=include_rejected)
+            return qs.videos_with_labels(conn, labels, include_rejected=include_rejected, video_ids=video_ids)

@@ -63,15 +63,19 @@ def get_segment(conn: sqlite3.Connection, segment_id: int) -> SegmentRecord:
 
 
 def videos_with_labels(conn: sqlite3.Connection, labels: Sequence[str] | None, *,
-                       include_rejected: bool = False) -> dict[int, list[SegmentRecord]]:
+                       include_rejected: bool = False,
+                       video_ids: Sequence[int] | None = None) -> dict[int, list[SegmentRecord]]:
     """video id -> its active (and, if asked, rejected) segments with one of ``labels``
-    (None: any label), by start time."""
+    (None: any label), by start time; only of ``video_ids`` if given."""
     sql = "SELECT * FROM segments WHERE 1"
     args: tuple = ()
     if not include_rejected:
         sql += " AND status = 'active'"
     if labels is not None:
         sql, args = sql + " AND label IN (SELECT value FROM json_each(?))", (json.dumps(list(labels)),)
+    if video_ids is not None:
+        sql += " AND video_id IN (SELECT value FROM json_each(?))"
+        args = (*args, json.dumps([int(v) for v in video_ids]))
     rows = conn.execute(sql + " ORDER BY video_id, start, id", args)
     out: dict[int, list[SegmentRecord]] = {}
     for row in rows:

@@ -28,6 +28,8 @@ from indexer.store.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 
+SAVE_SPACING = 20  # a writer saves the index at most once per this many times the last save took
+
 
 class CatalogFrames:
     """The frames of one catalog snapshot (a ``Catalog.read()`` connection) as a FrameSource."""
@@ -121,6 +123,7 @@ class VectorFile:
         self._dirty = False
         self._unsaved_videos = 0
         self._last_save = time.monotonic()
+        self._save_seconds = 0.0  # how long the last save took
 
     def _read(self, dim: int, *, mmap: bool) -> VectorIndex:
         """The index in the file (an unreadable one is replaced by an empty index that the
@@ -195,17 +198,24 @@ class VectorFile:
 
     def save(self) -> None:
         """Write the index atomically and remember the new file's identity."""
+        began = time.monotonic()
         self.index.save(self.path)
         self._sig = file_signature(self.path)
         self._dirty, self._unsaved_videos, self._last_save = False, 0, time.monotonic()
+        self._save_seconds = self._last_save - began
 
     def flush(self, *, every_videos: int = 0, every_seconds: float = 0.0) -> bool:
-        """Save if this process holds the writer lock, has unsaved changes, and (when given)
-        ``every_videos`` videos or ``every_seconds`` seconds have passed; return whether saved."""
+        """Save if this process holds the writer lock, has unsaved changes, (when given)
+        ``every_videos`` videos or ``every_seconds`` seconds have passed, and at least
+        :data:`SAVE_SPACING` times as long as the last save took (a save rewrites the whole
+        index, so a big index is saved less often: saving stays a small share of the writer's
+        time; a crash in between costs reading those vectors back from the catalog at the next
+        open); return whether saved."""
         if not (self.writer.held and self._dirty):
             return False
-        due = (self._unsaved_videos >= every_videos
-               or time.monotonic() - self._last_save >= every_seconds)
+        since = time.monotonic() - self._last_save
+        due = ((self._unsaved_videos >= every_videos or since >= every_seconds)
+               and since >= SAVE_SPACING * self._save_seconds)
         if due:
             self.save()
         return due

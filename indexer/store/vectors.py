@@ -28,6 +28,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,11 +37,13 @@ import numpy as np
 
 from indexer.store.queries import FrameStats
 from indexer.errors import StoreError
-from indexer.store.faiss_ids import faiss_module, id_array, id_selector, index_ids, member, merge_sorted
+from indexer.store.faiss_ids import (faiss_module, id_array, id_selector, index_ids, member, merge_sorted,
+                                     single_thread)
 
 log = logging.getLogger(__name__)
 
 IVF_THRESHOLD = 200_000  # vectors; below it exact search is fast enough (~5 ms at 512-d)
+SINGLE_THREAD_QUERIES = 8  # searches of this few queries run on one thread (see single_thread)
 SUBSET_OVERPROBE = 4  # IVF: nprobe multiplier when the search is restricted to some frames
 
 
@@ -247,7 +250,8 @@ class VectorIndex:
         q = len(queries)
         if not len(self._ids) or (subset is not None and not len(subset)):
             return np.full((q, k), -np.inf, np.float32), np.full((q, k), -1, np.int64)
-        scores, ids = self._search_base(queries, k, subset)
+        with single_thread() if q <= SINGLE_THREAD_QUERIES else nullcontext():
+            scores, ids = self._search_base(queries, k, subset)
         if self._delta is not None and self._delta.ntotal:
             sel, _keep = id_selector(subset, None)
             params = faiss_module().SearchParameters(sel=sel) if sel is not None else None

@@ -15,12 +15,13 @@ import click
 from indexer.models.loading import store_encoder
 from indexer.cli.options import (data_dir_option, encoder_choice, encoder_options, open_store,
                                  taxonomy_option)
-from indexer.errors import ReelsearchError
+from indexer.errors import QueryError, ReelsearchError
 from indexer.labels.taxonomy import Taxonomy, load_taxonomy
 from indexer.pipeline.labelling import with_user_categories
 from indexer.store import Store
 from indexer.types import format_timestamp, round_for_json
 
+from .curator_cli import curator_option, judge, require_user, set_reviewed
 from .evaluate import EvalReport, Figures, eval_report
 from .learn import TARGET_PRECISION, TARGET_RECALL, learn as learn_models, models, rollback
 from .review import DEFAULT_LIMIT, review_queue
@@ -134,18 +135,34 @@ def render_learn(result: dict[str, Any]) -> str:
 @click.command()
 @click.option("--category", "-c", default=None, help="Only this category (id or name).")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=DEFAULT_LIMIT, show_default=True)
+@click.option("--accept", multiple=True, type=int, metavar="SEG_ID", help="Accept this segment (repeatable).")
+@click.option("--reject", multiple=True, type=int, metavar="SEG_ID", help="Reject this segment (repeatable).")
+@click.option("--undo", multiple=True, type=int, metavar="SEG_ID",
+              help="Undo the segment's last accept or reject (repeatable; after --accept/--reject).")
+@click.option("--mark-reviewed", "mark", metavar="VIDEO", default=None,
+              help="Mark the video (id or path) reviewed for --category.")
+@click.option("--unmark-reviewed", "unmark", metavar="VIDEO", default=None,
+              help="Take the video's reviewed mark for --category off.")
+@curator_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @taxonomy_option
 @data_dir_option
 @encoder_options
-def review(category: str | None, limit: int, as_json: bool, taxonomy: Path | None, data_dir: Path,
-           **encoder_kw: Any) -> None:
-    """The segments where a judgement teaches most (accept/reject them in the web UI or the API)."""
+def review(category: str | None, limit: int, accept: tuple[int, ...], reject: tuple[int, ...], undo: tuple[int, ...],
+           mark: str | None, unmark: str | None, user: str | None, as_json: bool, taxonomy: Path | None,
+           data_dir: Path, **encoder_kw: Any) -> None:
+    """The segments where a judgement teaches most; with --accept/--reject/--undo or
+    --mark-reviewed/--unmark-reviewed, record those judgements instead (--as NAME)."""
+    writes = bool(accept or reject or undo or mark or unmark)
     with open_store(data_dir, create=False) as store:
         try:
             tax, texts = _setup(store, taxonomy, encoder_kw)
+            cat = _category(tax, category)
+            if writes:
+                _write(store, cat, accept, reject, undo, mark, unmark, user, as_json)
+                return
             zero_shot, current = models(store, tax, texts)
-            queue = review_queue(store, tax, zero_shot, current, category=_category(tax, category), limit=limit)
+            queue = review_queue(store, tax, zero_shot, current, category=cat, limit=limit)
         except ReelsearchError as exc:
             raise click.ClickException(str(exc)) from None
     if as_json:
@@ -157,3 +174,27 @@ def review(category: str | None, limit: int, as_json: bool, taxonomy: Path | Non
         s = c.segment
         click.echo(f"{s.id:>6}  {s.label:<20} {c.video_name:<28} {format_timestamp(s.start)}-{format_timestamp(s.end)}"
                    f"  score {s.score:.2f}  priority {c.priority:.2f}")
+
+
+def _write(store: Store, category: str | None, accept: tuple[int, ...], reject: tuple[int, ...],
+           undo: tuple[int, ...], mark: str | None, unmark: str | None, user: str | None, as_json: bool) -> None:
+    """Record judgements and reviewed marks under ``user``; print what changed."""
+    from search.cli import resolve_video_id
+
+    user = require_user(user, "recording a judgement or a reviewed mark")
+    if (mark or unmark) and category is None:
+        raise QueryError("--mark-reviewed and --unmark-reviewed need --category C")
+    done = judge(store, user, accept, reject, undo)
+    marks = [set_reviewed(store, resolve_video_id(store, video), category, user, flag)
+             for video, flag in ((mark, True), (unmark, False)) if video]
+    if as_json:
+        click.echo(json.dumps(round_for_json({"segments": [{"action": a, **s.to_dict()} for a, s in done],
+                                              "reviewed": marks}), indent=2))
+        return
+    for action, s in done:
+        click.echo(f"{action:>6} {s.id:>6}  {s.label:<20} video {s.video_id}  "
+                   f"{format_timestamp(s.start)}-{format_timestamp(s.end)}  now {s.status} ({s.source})")
+    for m in marks:
+        click.echo(f"video {m['video_id']} " + (f"marked reviewed for {m['category']}; "
+                                                f"{len(m['accepted'])} automatic segment(s) accepted"
+                                                if m["reviewed"] else f"no longer marked reviewed for {m['category']}"))

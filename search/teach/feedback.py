@@ -98,6 +98,21 @@ def refine(store: Store, query: np.ndarray, up: Sequence[Mark], down: Sequence[M
     return rocchio(query, scene_frames(store, up), scene_frames(store, down))
 
 
+def query_vector(store: Store, engine: Any, *, text: str | None, like: tuple[int, float] | None) -> np.ndarray:
+    """The vector of a text query (``engine.embed``) or of a "more like" frame (the stored frame
+    nearest ``like``'s seconds), to refine. Raises QueryError for neither, NotFoundError."""
+    if like is not None:
+        _ids, times, vectors = store.frames(like[0])
+        if not len(times):
+            raise QueryError(f"video {like[0]} has no indexed frames")
+        return vectors[int(abs(times - like[1]).argmin())]
+    if text:
+        from search.query import parse_query
+
+        return engine.embed(parse_query(text)).query
+    raise QueryError("feedback refines text and \"more like this\" searches; search by text first")
+
+
 def feedback_head(store: Store, vector: np.ndarray, up: Sequence[Mark], down: Sequence[Mark],
                   rng: np.random.Generator | None = None) -> LearnedHead:
     """A head scoring the cosine with ``vector`` (module docstring). Raises QueryError without
