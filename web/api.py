@@ -22,7 +22,7 @@ from . import browsing
 from .archive import archive, shown_path, store
 from .segment_edits import apply_change, audit_entries
 from .pages import label_totals, overall_stats, page_number, restricted_summary
-from .search_requests import SearchRequest, label_view, parse_k, request_query
+from .search_requests import SearchRequest, label_view, parse_count, parse_k, request_query
 from .security import csrf_exempt, curator_required, current_user
 from .teaching import search_with_feedback
 from .timeline import category_colours
@@ -101,14 +101,7 @@ def videos():
 
 def _per_page() -> int:
     """``?per_page=`` (1..MAX_PER_PAGE, default DEFAULT_PER_PAGE). Raises QueryError."""
-    value = request.args.get("per_page") or str(DEFAULT_PER_PAGE)
-    try:
-        number = int(value)
-    except ValueError:
-        raise QueryError(f"per_page must be a whole number, got {value!r}") from None
-    if not 1 <= number <= MAX_PER_PAGE:
-        raise QueryError(f"per_page must be between 1 and {MAX_PER_PAGE}, got {number}")
-    return number
+    return parse_count("per_page", request.args.get("per_page"), DEFAULT_PER_PAGE, MAX_PER_PAGE)
 
 
 @bp.get("/videos/<id:video_id>")

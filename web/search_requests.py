@@ -54,17 +54,25 @@ def parse_like(value: str) -> tuple[int, float]:
     return int(video), seconds
 
 
-def parse_k(value: str | None, default: int) -> int:
-    """Number of videos to return (1..PAGE_MAX_K). Raises QueryError for a bad number."""
+def parse_count(name: str, value: str | None, default: int, most: int) -> int:
+    """A request's whole number ``name`` in 1..``most`` (``default`` when absent or empty).
+
+    Raises: QueryError naming ``name`` for a value that is not a whole number or out of range.
+    """
     if value in (None, ""):
         return default
     try:
-        k = int(value)
+        number = int(value)
     except ValueError:
-        raise QueryError(f"k must be a whole number, got {value!r}") from None
-    if not 1 <= k <= PAGE_MAX_K:
-        raise QueryError(f"k must be between 1 and {PAGE_MAX_K}, got {k}")
-    return k
+        raise QueryError(f"{name} must be a whole number, got {value!r}") from None
+    if not 1 <= number <= most:
+        raise QueryError(f"{name} must be between 1 and {most}, got {number}")
+    return number
+
+
+def parse_k(value: str | None, default: int) -> int:
+    """Number of videos to return (1..PAGE_MAX_K). Raises QueryError for a bad number."""
+    return parse_count("k", value, default, PAGE_MAX_K)
 
 
 def request_query(values: Any, files: Any, k: int) -> SearchRequest | None:
