@@ -114,3 +114,18 @@ def test_paths_workers_cannot_read_are_a_clear_error(tmp_path, labels, ray_sessi
         finally:
             for actor in pool:
                 ray_session.kill(actor)
+
+
+@pytest.mark.parametrize("workers, threads", [(1, 2), (2, 1)])
+def test_each_worker_computes_with_its_share_of_the_cluster_cpus(tmp_path, videos, ray_session, workers, threads):
+    from indexer.models.clip_encoder import OpenClipEncoder
+
+    encoder = OpenClipEncoder.tiny()
+    with Store.open(tmp_path / "index") as store:
+        store.bind_encoder(encoder.name, encoder.dim, encoder_spec(encoder))
+        tiny_labels = LabelModel.build(parse_taxonomy(COLOUR_TAXONOMY, tmp_path / "colours.toml"), encoder)
+        indexer = RayIndexer(store, encoder, tiny_labels, OPTIONS, workers=workers)
+        clips = sorted(videos.glob("clip*.mp4"))
+        assert [r.status for r in indexer.index_paths(clips)] == ["indexed"] * 5
+        assert len(indexer.stats) == workers
+        assert {s.threads for s in indexer.stats.values()} == {threads}  # 2 CPUs shared out

@@ -96,5 +96,6 @@ def summary_line(results: Sequence[FileResult], wall_seconds: float) -> str:
 
 def worker_line(stats) -> str:
     """One line per Ray worker (a :class:`~indexer.pipeline.distributed.WorkerStats`): its throughput."""
+    threads = f", {count(stats.threads, 'torch thread')}" if stats.threads else ""
     return (f"  worker {stats.worker}: {count(stats.files, 'file')}, {stats.video_seconds / 3600:.3f} video-hours "
-            f"in {stats.busy_seconds:.1f} s busy ({stats.speed:.1f}x realtime)")
+            f"in {stats.busy_seconds:.1f} s busy ({stats.speed:.1f}x realtime{threads})")

@@ -10,6 +10,13 @@ per transaction, exactly as single-process indexing does. At most ``per_worker``
 actor are in flight, so the driver's memory stays flat however long the list. An actor killed
 mid-file is restarted by Ray and the file retried; a driver killed mid-run leaves every
 committed video whole, and a re-run skips them.
+
+Nothing on the driver waits for the pool to start: the actors load their encoders while the
+driver triages and queues the first files, and the check that workers can read the paths
+comes back like any answer. Each actor gets an equal share of the cluster's CPUs (``num_cpus``,
+so Ray sets its OMP_NUM_THREADS and torch uses that many threads) and analyses ``overlap``
+files at once (Ray's ``max_concurrency``): one decodes while the other encodes, so the gaps at
+file boundaries (opening, probing, labelling, thumbnails) are filled.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
@@ -48,13 +56,15 @@ class Answer:
     analysis: Analysis | None
     reason: str
     seconds: float
+    threads: int = 0  # torch's threads in the worker (0: the encoder does not use torch)
 
 
 @dataclass
 class WorkerStats:
-    """What one worker did: files analysed, video-seconds, seconds spent analysing."""
+    """What one worker did: files analysed, video-seconds, seconds spent analysing, torch threads."""
 
     worker: str
+    threads: int = 0
     files: int = 0
     video_seconds: float = 0.0
     busy_seconds: float = 0.0
@@ -66,7 +76,8 @@ class WorkerStats:
 
 
 class AnalysisWorker:
-    """The body of a Ray actor: one encoder, loaded once, analysing file after file."""
+    """The body of a Ray actor: one encoder, loaded once, analysing file after file (several at
+    once when the actor's ``max_concurrency`` allows; the analyser keeps no per-file state)."""
 
     def __init__(self, spec: dict[str, Any], labels: LabelModel, options: IndexOptions,
                  extractors: Mapping[str, Any] | None = None) -> None:
@@ -80,41 +91,48 @@ class AnalysisWorker:
         """``host:pid`` of this worker."""
         return self.name
 
-    def readable(self, path: str) -> bool:
-        """Whether this worker can open ``path``."""
-        return os.access(path, os.R_OK)
+    def readable(self, path: str) -> tuple[str, bool]:
+        """(``host:pid``, whether this worker can open ``path``)."""
+        return self.name, os.access(path, os.R_OK)
 
     def analyse(self, path: str, digest: str) -> Answer:
         """Analyse one file; bad media becomes an Answer with a reason, never an exception."""
         started = time.perf_counter()
         if not os.access(path, os.R_OK):
-            return Answer(self.name, None, f"not readable on Ray worker {self.name} ({SHARED_STORAGE})", 0.0)
+            return self._answer(None, f"not readable on Ray worker {self.name} ({SHARED_STORAGE})", started)
         try:
             analysis = self.analyser.analyse(Path(path), digest)
         except MediaError as exc:
-            return Answer(self.name, None, exc.reason, time.perf_counter() - started)
+            return self._answer(None, exc.reason, started)
         except Exception as exc:  # a decoder/library bug must not stop the batch
             log.warning("skipping %s: unexpected error", path, exc_info=True)
-            return Answer(self.name, None, f"unexpected error: {type(exc).__name__}: {exc}",
-                          time.perf_counter() - started)
-        return Answer(self.name, analysis, "", time.perf_counter() - started)
+            return self._answer(None, f"unexpected error: {type(exc).__name__}: {exc}", started)
+        return self._answer(analysis, "", started)
+
+    def _answer(self, analysis: Analysis | None, reason: str, started: float) -> Answer:
+        torch = sys.modules.get("torch")  # imported by the encoder, if it uses torch
+        threads = int(torch.get_num_threads()) if torch is not None else 0
+        return Answer(self.name, analysis, reason, time.perf_counter() - started, threads)
 
 
 class RayIndexer:
     """Indexes files into ``store`` with a pool of Ray actors (see the module docstring).
 
     ``workers``: actors in the pool (default: one per GPU when the cluster has GPUs, else one per
-    CPU); ``per_worker``: files queued on each actor at once (2 keeps it busy while the driver
-    commits). Call :func:`indexer.pipeline.cluster.connect` first.
+    CPU); each gets an equal share of the CPUs (at most a node's). ``overlap``: files one actor
+    analyses at once; ``per_worker``: files queued on each actor (default ``overlap + 1``, so it
+    never waits for the driver). Call :func:`indexer.pipeline.cluster.connect` first.
     """
 
     def __init__(self, store: Store, encoder: Encoder, labels: LabelModel, options: IndexOptions = IndexOptions(),
-                 *, workers: int | None = None, per_worker: int = 2, progress: Any = None) -> None:
-        if per_worker < 1 or (workers is not None and workers < 1):
-            raise ValueError("workers and per_worker must be >= 1")
+                 *, workers: int | None = None, overlap: int = 2, per_worker: int | None = None,
+                 progress: Any = None) -> None:
+        per_worker = overlap + 1 if per_worker is None else per_worker
+        if per_worker < 1 or overlap < 1 or (workers is not None and workers < 1):
+            raise ValueError("workers, overlap and per_worker must be >= 1")
         self.store, self.labels, self.options = store, labels, options
         self.spec = encoder_spec(encoder)
-        self.workers, self.per_worker, self.progress = workers, per_worker, progress
+        self.workers, self.overlap, self.per_worker, self.progress = workers, overlap, per_worker, progress
         self.stats: dict[str, WorkerStats] = {}
 
     def index_paths(self, paths: Iterable[str | Path]) -> Iterator[FileResult]:
@@ -152,6 +170,7 @@ class RayIndexer:
         """Keep every actor ``per_worker`` files deep; commit answers as they come."""
         load: dict[Any, int] = {}
         in_flight: dict[Any, tuple[Path, str, Any]] = {}
+        checks: dict[Any, Path] = {}  # can the workers read the paths? (answered like any file)
         while queue or in_flight:
             while queue and (not load or min(load.values()) < self.per_worker):
                 path = queue.popleft()
@@ -161,7 +180,7 @@ class RayIndexer:
                     continue
                 if not pool:
                     pool.extend(self._start_pool(ray))
-                    self._check_readable(ray, pool, path)
+                    checks = {actor.readable.remote(str(path)): path for actor in pool}
                     load = dict.fromkeys(pool, 0)
                 actor = min(load, key=load.get)
                 ref = actor.analyse.remote(str(path), decision.digest)
@@ -169,7 +188,10 @@ class RayIndexer:
                 load[actor] += 1
             if not in_flight:
                 continue
-            [done], _ = ray.wait(list(in_flight), num_returns=1)
+            [done], _ = ray.wait([*checks, *in_flight], num_returns=1)
+            if done in checks:
+                self._verdict(ray, [done], checks.pop(done))
+                continue
             path, status, actor = in_flight.pop(done)
             load[actor] -= 1
             yield self._finish(ray, done, path, status)
@@ -192,7 +214,7 @@ class RayIndexer:
         except Exception as exc:  # the actor died past its restarts, or Ray itself failed
             log.warning("worker lost while analysing %s", path, exc_info=True)
             return FileResult(path, "failed", f"Ray worker lost: {type(exc).__name__}")
-        stats = self.stats.setdefault(answer.worker, WorkerStats(answer.worker))
+        stats = self.stats.setdefault(answer.worker, WorkerStats(answer.worker, answer.threads))
         stats.busy_seconds += answer.seconds
         if answer.analysis is None:
             return FileResult(path, "failed", answer.reason, wall_seconds=answer.seconds)
@@ -204,22 +226,33 @@ class RayIndexer:
         return FileResult(**{**result.__dict__, "wall_seconds": answer.seconds})
 
     def _start_pool(self, ray: Any) -> list[Any]:
+        """Start the actors (without waiting for them): ``workers`` of them, or one per GPU,
+        else one per CPU; each with an equal share of the CPUs that fits on one node."""
         resources = ray.cluster_resources()
-        gpus = int(resources.get("GPU", 0))
-        count = self.workers or gpus or max(1, int(resources.get("CPU", 1)))
-        actor = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0, max_restarts=3, max_task_retries=3)(AnalysisWorker)
+        gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
+        count = self.workers or gpus or max(1, cpus)
+        nodes = [int(n.get("Resources", {}).get("CPU", 0)) for n in ray.nodes() if n.get("Alive")]
+        share = max(1, min(cpus // count, max(nodes, default=1)))
+        actor = ray.remote(num_cpus=share, num_gpus=1 if gpus else 0, max_restarts=3, max_task_retries=3,
+                           max_concurrency=self.overlap)(AnalysisWorker)
         pool = [actor.remote(self.spec, self.labels, self.options, registered()) for _ in range(count)]
-        log.info("started %d analysis worker(s)%s", count, " with one GPU each" if gpus else "")
+        log.info("started %d analysis worker(s) of %d CPU(s)%s, %d file(s) at once each", count, share,
+                 " and one GPU" if gpus else "", self.overlap)
         return pool
 
     @staticmethod
-    def _check_readable(ray: Any, pool: list[Any], path: Path) -> None:
-        """Raises ClusterError when a worker cannot read ``path`` (no shared storage)."""
+    def _verdict(ray: Any, checks: list[Any], path: Path) -> None:
+        """Raises ClusterError when a worker answered that it cannot read ``path`` (no shared
+        storage), or did not start."""
         try:
-            answers = ray.get([actor.readable.remote(str(path)) for actor in pool])
-            names = ray.get([actor.where.remote() for actor in pool])
+            answers = ray.get(checks)
         except Exception as exc:
             raise ClusterError(f"the Ray workers did not start: {exc}") from None
-        blind = [name for name, ok in zip(names, answers) if not ok]
+        blind = [name for name, ok in answers if not ok]
         if blind:
             raise ClusterError(f"{path} is not readable on Ray worker {blind[0]}: {SHARED_STORAGE}")
+
+    @classmethod
+    def _check_readable(cls, ray: Any, pool: list[Any], path: Path) -> None:
+        """Raises ClusterError when a worker cannot read ``path`` (waits for the actors to start)."""
+        cls._verdict(ray, [actor.readable.remote(str(path)) for actor in pool], path)
