@@ -1,5 +1,6 @@
 """Indexing on a real local Ray cluster (``ray.init(num_cpus=2)``): the same store as
-single-process indexing, skipping before shipping, a worker killed mid-run, unreadable paths."""
+single-process indexing, skipping before shipping, a worker or the driver killed mid-run,
+unreadable paths, each worker's share of the CPUs."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from indexer.store import Store
 from media import COLOUR_TAXONOMY, Scene, make_video
 
 OPTIONS = IndexOptions(every=0.5, thumb_width=64)
+FAKE = ["--encoder", "indexer.models.colour:ColourEncoder"]
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +131,76 @@ def test_each_worker_computes_with_its_share_of_the_cluster_cpus(tmp_path, video
         assert [r.status for r in indexer.index_paths(clips)] == ["indexed"] * 5
         assert len(indexer.stats) == workers
         assert {s.threads for s in indexer.stats.values()} == {threads}  # 2 CPUs shared out
+
+
+INDEX_SCRIPT = """
+import sys
+from indexer.cli.main import cli
+sys.exit(cli(["index", *sys.argv[1:], "--encoder", "indexer.models.colour:ColourEncoder"]))
+"""
+
+
+def _committed(data_dir: Path) -> int:
+    """Videos in the catalog now (0 before it exists), read without the store's writer lock."""
+    import sqlite3
+
+    if not (data_dir / "catalog.sqlite3").exists():
+        return 0
+    with sqlite3.connect(f"file:{data_dir / 'catalog.sqlite3'}?mode=ro", uri=True) as db:
+        try:
+            return db.execute("SELECT count(*) FROM videos").fetchone()[0]
+        except sqlite3.OperationalError:  # schema not created yet
+            return 0
+
+
+@pytest.mark.slow
+def test_driver_killed_mid_run_leaves_a_consistent_store_and_a_rerun_resumes(tmp_path, labels, ray_session):
+    import subprocess
+    import sys
+    import time
+
+    from click.testing import CliRunner
+
+    from indexer.cli.main import cli
+    from media import COLOUR_TAXONOMY as TAXONOMY
+
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    colours = ["red", "blue", "green", "yellow"]
+    for i in range(12):
+        make_video(folder / f"v{i:02d}.mp4", [Scene(colours[i % 4], 150), Scene(colours[(i + 1) % 4], 150)],
+                   size=(320, 240))
+    (tmp_path / "colours.toml").write_text(TAXONOMY)
+    env = {"REELSEARCH_TAXONOMY": str(tmp_path / "colours.toml"), "REELSEARCH_DATA_DIR": str(tmp_path / "ray")}
+    script = tmp_path / "index.py"
+    script.write_text(INDEX_SCRIPT)
+    driver = subprocess.Popen([sys.executable, str(script), str(folder), "--ray", "--workers", "2"],
+                              env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while _committed(tmp_path / "ray") < 2:
+        assert driver.poll() is None and time.monotonic() < deadline, "the driver ended before the kill"
+        time.sleep(0.01)
+    driver.send_signal(signal.SIGKILL)  # the driver: the single writer, holding answers in flight
+    driver.wait()
+    with Store.open(tmp_path / "ray") as store:  # opening reconciles the FAISS file with the catalog
+        videos = store.list_videos()
+        assert 2 <= len(videos) < 12
+        frame_ids = set()
+        for video in videos:
+            ids, _times, vectors = store.frames(video.id)
+            assert len(ids) == len(vectors) > 0 and video.status == "ok"
+            frame_ids.update(ids.tolist())
+        assert set(store.vector_ids().tolist()) == frame_ids  # index and catalog agree
+        before = len(videos)
+    runner = CliRunner()
+    rerun = runner.invoke(cli, ["index", str(folder), "--ray", "--workers", "2", *FAKE], env=env,
+                          catch_exceptions=False)
+    assert rerun.exit_code == 0, rerun.output
+    assert f"done: {12 - before} indexed, {before} unchanged, 0 renamed, 0 failed" in rerun.output
+    single = runner.invoke(cli, ["index", str(folder), *FAKE], env={**env, "REELSEARCH_DATA_DIR": str(tmp_path / "one")},
+                           catch_exceptions=False)
+    assert single.exit_code == 0, single.output
+    with Store.open(tmp_path / "ray") as resumed, Store.open(tmp_path / "one") as reference:
+        assert len(_contents(reference)) == 12
+        assert _contents(resumed) == _contents(reference)
+        assert resumed.vector_count() == reference.vector_count()

@@ -25,6 +25,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
@@ -57,6 +58,7 @@ class Answer:
     reason: str
     seconds: float
     threads: int = 0  # torch's threads in the worker (0: the encoder does not use torch)
+    busy: float = 0.0  # wall seconds this worker has spent analysing so far (files overlap)
 
 
 @dataclass
@@ -86,6 +88,8 @@ class AnalysisWorker:
                 register(name, factory)
         self.analyser = Analyser(load_from_spec(spec), labels, options)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self._lock = threading.Lock()
+        self._active, self._since, self._busy = 0, 0.0, 0.0  # files being analysed, since when, busy so far
 
     def where(self) -> str:
         """``host:pid`` of this worker."""
@@ -98,6 +102,10 @@ class AnalysisWorker:
     def analyse(self, path: str, digest: str) -> Answer:
         """Analyse one file; bad media becomes an Answer with a reason, never an exception."""
         started = time.perf_counter()
+        with self._lock:
+            if not self._active:
+                self._since = started
+            self._active += 1
         if not os.access(path, os.R_OK):
             return self._answer(None, f"not readable on Ray worker {self.name} ({SHARED_STORAGE})", started)
         try:
@@ -110,9 +118,15 @@ class AnalysisWorker:
         return self._answer(analysis, "", started)
 
     def _answer(self, analysis: Analysis | None, reason: str, started: float) -> Answer:
+        now = time.perf_counter()
+        with self._lock:
+            self._active -= 1
+            busy = self._busy + now - self._since
+            if not self._active:
+                self._busy = busy
         torch = sys.modules.get("torch")  # imported by the encoder, if it uses torch
         threads = int(torch.get_num_threads()) if torch is not None else 0
-        return Answer(self.name, analysis, reason, time.perf_counter() - started, threads)
+        return Answer(self.name, analysis, reason, now - started, threads, busy)
 
 
 class RayIndexer:
@@ -215,7 +229,7 @@ class RayIndexer:
             log.warning("worker lost while analysing %s", path, exc_info=True)
             return FileResult(path, "failed", f"Ray worker lost: {type(exc).__name__}")
         stats = self.stats.setdefault(answer.worker, WorkerStats(answer.worker, answer.threads))
-        stats.busy_seconds += answer.seconds
+        stats.busy_seconds = max(stats.busy_seconds, answer.busy)
         if answer.analysis is None:
             return FileResult(path, "failed", answer.reason, wall_seconds=answer.seconds)
         stats.files += 1
