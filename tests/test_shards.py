@@ -138,3 +138,37 @@ def test_serve_with_shards_without_ray_says_how_to_get_it(store, monkeypatch):
     result = CliRunner().invoke(serve, ["--shards", "2", "--data-dir", str(store.data_dir)])
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1] == "Error: distributed work needs Ray: pip install 'reelsearch[ray]'"
+
+
+def test_a_running_sharded_server_sees_videos_indexed_replaced_and_deleted_after_it_started(tmp_path, ray_session):
+    from web.archive import Archive
+
+    rng = np.random.default_rng(11)
+    with Store.open(tmp_path) as writer:
+        encoder = ColourEncoder()
+        writer.bind_encoder(encoder.name, encoder.dim, encoder_spec(encoder))
+        for i in range(6):
+            _write(writer, f"v{i}", _unit(rng, (20, DIM)))
+    archive = Archive(tmp_path, shards=2)  # as `serve --shards 2`: the shards load the 6 videos now
+    queries = _unit(np.random.default_rng(5), (4, DIM))
+    try:
+        sharded = archive.engine().store
+        assert sharded.shards.sync(sharded._store) is False  # nothing changed: nothing sent
+        with Store.open(tmp_path) as writer:  # another process indexes while the server runs
+            added = [_write(writer, f"new{i}", _unit(rng, (15, DIM))) for i in range(3)]
+            _write(writer, "v2", _unit(rng, (25, DIM)))  # re-indexed: same id, new frames
+            writer.delete_video(4)
+        reader = archive.reader()  # what the next request does
+        assert archive.engine().store is sharded  # the same shards, not reloaded
+        got = sharded.search_vectors(queries, 300)
+        expected = reader.search_vectors(queries, 300)
+        np.testing.assert_array_equal(got[1], expected[1])
+        held = set(got[1][got[1] >= 0].tolist())
+        assert held == set(reader.vector_ids().tolist())  # k covers every frame: all of them, no others
+        assert set(reader.frame_videos(sorted(held)).tolist()) == {1, 2, 3, 5, 6, *added}
+        videos = [2, added[0]]
+        np.testing.assert_array_equal(sharded.search_vectors(queries, 10, video_ids=videos)[1],
+                                      reader.search_vectors(queries, 10, video_ids=videos)[1])
+    finally:
+        archive.engine().store.shards.close()
+        archive.close()

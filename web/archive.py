@@ -175,7 +175,8 @@ class Archive:
 
     def _searched(self, store: Any) -> Any:
         """The store the engine searches: itself, or (``SHARDS`` > 0) the store with its vectors
-        split by video over that many Ray actors, loaded once (restart the server after indexing)."""
+        split by video over that many Ray actors, loaded once and kept in step with the catalog
+        before each search (videos indexed or deleted since the server started included)."""
         if not self.shards:
             return store
         if self._sharded is None or self._sharded._store is not store:

@@ -124,6 +124,13 @@ class CatalogReads:
         with self.catalog.read() as conn:
             return q.frames(conn, video_id)
 
+    def frame_layout(self) -> tuple[int, dict[int, tuple[int, int]]]:
+        """(the catalog's frame generation, {video id: (first frame id, frame count)}) of every
+        video with frames, from one snapshot: what a copy of the vectors must hold to be current."""
+        with self.catalog.read() as conn:
+            rows = conn.execute("SELECT id, first_frame, frame_count FROM videos WHERE frame_count > 0").fetchall()
+            return q.generation(conn), {int(v): (int(first), int(n)) for v, first, n in rows}
+
     def frame_times(self, video_id: int) -> list[float]:
         """Times of the video's stored frames in order, without reading their embeddings."""
         with self.catalog.read() as conn:

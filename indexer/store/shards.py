@@ -6,18 +6,24 @@ OPQ+IVF-PQ; :data:`KINDS`). :class:`ShardedVectors` fans a query out to every sh
 to each shard's part of ``video_ids`` when given) and merges the per-shard top-k into the global
 top-k: with exact shards that is exactly what one exact index over the same vectors returns.
 :class:`ShardedStore` is a Store whose ``search_vectors`` is answered by the shards, so the search
-engine runs unchanged on top. Shards load the store's vectors when they start: restart the
-server after indexing. Ray is passed in by the caller (connected already); FAISS loads lazily.
+engine runs unchanged on top. Shards load the store's vectors when they start and follow the
+catalog from then on: before each search :meth:`ShardedVectors.sync` compares the catalog's frame
+generation with the one the shards hold (one small query) and, when it moved, sends the frames of
+videos indexed since to their shards and removes those of deleted or re-indexed videos. Ray is
+passed in by the caller (connected already); FAISS loads lazily.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections import defaultdict
 from typing import Any, Iterable
 
 import numpy as np
+
+from indexer.errors import NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +61,28 @@ class VectorShard:
         self.index: Any = None
 
     def add(self, video_ids: list[int], frame_ids: list[np.ndarray], vectors: np.ndarray) -> int:
-        """Take the frames of ``video_ids`` (before :meth:`build`); returns frames held so far."""
+        """Take the frames of ``video_ids``: kept for :meth:`build` before it, added to the
+        (trained) index after it. Returns the number of frames held now."""
         for video, ids in zip(video_ids, frame_ids):
             self.frames_of[int(video)] = np.asarray(ids, np.int64)
-        self._ids.append(np.concatenate(frame_ids).astype(np.int64) if frame_ids else np.zeros(0, np.int64))
-        self._vectors.append(np.asarray(vectors, np.float32).reshape(-1, self.dim))
-        return sum(len(ids) for ids in self._ids)
+        ids = np.concatenate(frame_ids).astype(np.int64) if frame_ids else np.zeros(0, np.int64)
+        vectors = np.asarray(vectors, np.float32).reshape(-1, self.dim)
+        if self.index is None:
+            self._ids.append(ids)
+            self._vectors.append(vectors)
+            return sum(len(i) for i in self._ids)
+        if len(ids):
+            self.index.add_with_ids(vectors, ids)
+        return int(self.index.ntotal)
+
+    def remove(self, video_ids: list[int]) -> int:
+        """Forget the frames of ``video_ids`` (after :meth:`build`); returns frames removed."""
+        import faiss
+
+        gone = [self.frames_of.pop(int(v)) for v in video_ids if int(v) in self.frames_of]
+        if not gone or self.index is None:
+            return 0
+        return int(self.index.remove_ids(faiss.IDSelectorBatch(np.concatenate(gone))))
 
     def build(self) -> dict[str, Any]:
         """Train (IVF kinds on at most TRAIN_SAMPLE vectors, the OPQ rotation on OPQ_SAMPLE) and
@@ -148,18 +170,43 @@ class ShardedVectors:
         dim = store.dim
         actor = ray.remote(num_cpus=0)(VectorShard)
         self.actors = [actor.remote(dim, kind, nprobe) for _ in range(shards)]
-        self._load(store)
+        self._lock = threading.Lock()
+        self.generation, self.layout = store.frame_layout()  # what the shards hold
+        self._send_frames(store, sorted(self.layout))
         self.info = ray.get([a.build.remote() for a in self.actors])
         log.info("vector shards: %s", self.info)
 
-    def _load(self, store: Any) -> None:
+    def sync(self, store: Any) -> bool:
+        """Make the shards hold what the catalog of ``store`` holds now: frames of videos indexed
+        since are added, those of deleted or re-indexed videos removed. Cheap when nothing
+        changed. Returns whether anything did."""
+        with self._lock:
+            generation, layout = store.frame_layout()
+            if generation == self.generation:
+                return False
+            stale = [v for v, frames in self.layout.items() if layout.get(v) != frames]
+            fresh = sorted(v for v, frames in layout.items() if self.layout.get(v) != frames)
+            by_shard: dict[int, list[int]] = defaultdict(list)
+            for video in stale:
+                by_shard[video % self.count].append(video)
+            self.ray.get([self.actors[shard].remove.remote(videos) for shard, videos in by_shard.items()])
+            self._send_frames(store, fresh)
+            self.generation, self.layout = generation, layout
+            log.info("vector shards: %d video(s) removed or replaced, %d added", len(stale), len(fresh))
+            return True
+
+    def _send_frames(self, store: Any, videos: list[int]) -> None:
+        """Send the stored frames of ``videos`` to their shards, SEND_BATCH vectors a call."""
         pending: dict[int, list] = defaultdict(list)  # shard -> [(video, ids, vectors)]
         sizes: dict[int, int] = defaultdict(int)
         refs = []
-        for video in store.list_videos():
-            ids, _times, vectors = store.frames(video.id)
-            shard = video.id % self.count
-            pending[shard].append((video.id, ids, vectors))
+        for video in videos:
+            try:
+                ids, _times, vectors = store.frames(video)
+            except NotFoundError:  # deleted since the layout was read: the next sync settles it
+                continue
+            shard = video % self.count
+            pending[shard].append((video, ids, vectors))
             sizes[shard] += len(ids)
             if sizes[shard] >= SEND_BATCH:
                 refs.append(self._send(shard, pending.pop(shard)))
@@ -205,5 +252,6 @@ class ShardedStore:
 
     def search_vectors(self, queries: np.ndarray, k: int, *,
                        video_ids: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """As :meth:`Store.search_vectors`, answered by the shards."""
+        """As :meth:`Store.search_vectors`, answered by the shards (brought up to date first)."""
+        self.shards.sync(self._store)
         return self.shards.search(queries, k, video_ids)
