@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.bench_search import Archive, pct
+from benchmarks.bench_search import Archive, pct, unit
+from benchmarks.synthetic_archive import World
 from indexer.pipeline.cluster import connect
 from indexer.store.shards import KINDS, VectorShard, merge_topk
 
@@ -30,8 +31,13 @@ def search_latency(search: Any, queries: np.ndarray) -> list[float]:
 
 
 def text_queries(archive: Archive, count: int) -> np.ndarray:
-    """Text-like queries: one per topic (cosine ~0.37 to their frames)."""
-    return np.stack([archive.text_vector(f"topic {archive.topic_of[v]}") for v in range(count)])
+    """Text-like queries (benchmarks/synthetic_archive.py's model: a text direction apart from
+    the images' plus a topic, cosine ~0.37 to that topic's frames), one per video's topic."""
+    text_mean = np.random.default_rng(1).standard_normal(archive.image_mean.shape)
+    text_mean -= (text_mean @ archive.image_mean) * archive.image_mean
+    world = World(archive.image_mean.astype(np.float32), unit(text_mean), archive.topics)
+    return np.stack([world.text_vector(f"topic {archive.topic_of[v % len(archive.topic_of)]}")
+                     for v in range(count)])
 
 
 def bench_shards(args: Any, shards: int = 4) -> None:
