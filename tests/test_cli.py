@@ -337,3 +337,22 @@ def test_ray_option_without_ray_installed_says_how_to_get_it(tmp_path: Path, env
     result = run(env, "index", str(tmp_path / "a.mp4"), *FAKE, "--ray")
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1] == "Error: distributed work needs Ray: pip install 'reelsearch[ray]'"
+
+
+def test_overlap_is_on_by_default_and_off_with_the_option_or_env(tmp_path: Path, env, monkeypatch) -> None:
+    from indexer.pipeline import orchestrate
+
+    seen = []
+    init = orchestrate.Indexer.__init__
+
+    def recording(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        seen.append(self.files_in_flight)
+
+    monkeypatch.setattr(orchestrate.Indexer, "__init__", recording)
+    for i, extra in enumerate(([], ["--no-overlap"], [])):
+        make_video(tmp_path / f"v{i}.mp4", [Scene("red", 20)])
+        run_env = {**env, "REELSEARCH_OVERLAP": "0"} if i == 2 else env
+        result = run(run_env, "index", str(tmp_path / f"v{i}.mp4"), *FAKE, *extra)
+        assert result.exit_code == 0 and "1 indexed" in result.output, result.output
+    assert seen == [orchestrate.FILES_IN_FLIGHT, 1, 1] and orchestrate.FILES_IN_FLIGHT == 2
