@@ -315,6 +315,25 @@ def test_commands_load_only_what_they_need(tmp_path: Path, env) -> None:
     assert loaded == []  # the same text, and the background prompts, are stored
 
 
+@pytest.mark.slow
+def test_pretrained_checkpoint_file_indexes_as_weights_and_new_queries_run_the_text_tower_alone(
+        tmp_path: Path, env) -> None:
+    """``--pretrained PATH`` (open_clip's way to pass a local checkpoint) is ``--weights PATH``."""
+    weights = tiny_weights(tmp_path / "tiny.safetensors")
+    video = make_video(tmp_path / "ad.mp4", [Scene("red", 30), Scene("blue", 30)])
+    model = ["--model", "reelsearch-tiny", "--pretrained", str(weights), "--precision", "fp32"]
+    result = run(env, "index", str(video.path), *model)
+    assert result.exit_code == 0 and "1 indexed" in result.output and "random weights" not in result.output
+    with Store.open(Path(env["REELSEARCH_DATA_DIR"]), readonly=True) as store:
+        spec = store.encoder_spec()
+    assert (spec["weights"], spec["pretrained"]) == (str(weights.resolve()), None)
+    assert spec["text_tower"]["checkpoint"] == str(weights.resolve())
+    _, loaded = run_fresh(env, "index", str(video.path), *model)  # unchanged, same options: no model
+    assert loaded == []
+    _, loaded = run_fresh(env, "search", "a dog on a red beach", "--min-score", "-1")
+    assert loaded == ["torch"]  # the text tower alone, from the checkpoint's text weights
+
+
 def test_index_with_ray_commits_here_and_prints_per_worker_throughput(tmp_path: Path, env, ray_session) -> None:
     folder = tmp_path / "ads"
     folder.mkdir()
