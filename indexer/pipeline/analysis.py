@@ -13,6 +13,7 @@ machine and committed by the single writer (:mod:`indexer.pipeline.commit`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -137,12 +138,15 @@ class Analyser:
     call from several threads at once (model runs take turns)."""
 
     def __init__(self, encoder: Encoder, labels: LabelModel, options: IndexOptions = IndexOptions(),
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, exclusive_models: bool = True) -> None:
+        """``exclusive_models=False`` lets analyses in several threads run their models at once
+        (more compute threads than cores; ``benchmarks/bench_cli.py`` measures both)."""
         self.encoder = encoder
         self.labels = labels
         self.options = options
         self.progress = progress or _NoProgress()
-        self._models = threading.Lock()  # one model run (encoder, extractors) at a time
+        # one model run (encoder, extractors) at a time
+        self._models = threading.Lock() if exclusive_models else contextlib.nullcontext()
 
     def analyse(self, path: Path, digest: str) -> Analysis:
         """Decode, embed and label ``path`` (whose content hash is ``digest``).
