@@ -56,11 +56,14 @@ def round_for_json(value: Any) -> Any:
     """
     if isinstance(value, float):
         return round(value, JSON_DECIMALS) if math.isfinite(value) else value
-    if isinstance(value, dict):
-        return {key: round_for_json(item) for key, item in value.items()}
+    if isinstance(value, dict):  # leaves that need nothing are not passed down (a hot path)
+        return {key: item if type(item) in _AS_IS else round_for_json(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [round_for_json(item) for item in value]
+        return [item if type(item) in _AS_IS else round_for_json(item) for item in value]
     return value
+
+
+_AS_IS = frozenset({str, int, bool, type(None)})
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,9 @@ from media import COLOUR_TAXONOMY
 from words_media import Caption, Shot, index_folder, make_words_video, run_cli
 
 from indexer.models.colour import COLOURS
-from indexer.words.onscreen import READ, SAME, VERIFY, TextChangeGate, grey_thumbnail, layout_mask
+from indexer.models.ocr import ReadLine
+from indexer.types import SampledFrame
+from indexer.words.onscreen import OnScreenText, changed_region, grey_thumbnail, layout_mask
 
 pytest.importorskip("rapidocr")
 pytestmark = pytest.mark.slow
@@ -100,37 +102,102 @@ def test_filters_apply_to_word_queries(indexed):
     assert names == ["cuts.mkv"]
 
 
-def test_gate_reads_again_only_where_text_changed():
-    def detect(picture):
-        boxes = []
-        if picture[20, 20].max() == 255:  # the caption
-            boxes.append([0.1, 0.1, 0.5, 0.3])
-        if picture[75, 130].max() == 200:  # something the detector takes for text
-            boxes.append([0.6, 0.7, 1.0, 1.0])
-        return np.array(boxes).reshape(-1, 4)
+class BlockReader:
+    """A stand-in for the OCR models on drawn blocks: the detector finds every bright block (in
+    the region asked), the recogniser reads a block of grey 255 as "SPF 30", 250 as "SPF 50" and
+    anything else as no text. It records what it was asked."""
 
-    gate = TextChangeGate(detect)
-    plain = np.zeros((90, 160, 3), np.uint8)
+    TEXTS = {255: "SPF 30", 170: "SPF 50"}
+
+    def __init__(self):
+        self.regions, self.recognised = [], []
+
+    def detect(self, picture, region=None):
+        import cv2
+
+        self.regions.append(region)
+        h, w = picture.shape[:2]
+        count, _, stats, _ = cv2.connectedComponentsWithStats((picture[..., 0] > 150).astype(np.uint8))
+        boxes = np.array([(x / w, y / h, (x + bw) / w, (y + bh) / h) for x, y, bw, bh, _ in stats[1:count]])
+        boxes = boxes.reshape(-1, 4)
+        if region is not None:
+            inside = (boxes[:, 0] < region[2]) & (region[0] < boxes[:, 2]) & (boxes[:, 1] < region[3]) & (region[1] < boxes[:, 3])
+            boxes = boxes[inside]
+        return boxes
+
+    def recognise(self, picture, boxes):
+        h, w = picture.shape[:2]
+        lines = []
+        for x0, y0, x1, y1 in boxes:
+            value = int(picture[int(y0 * h): int(y1 * h), int(x0 * w): int(x1 * w), 0].max())
+            self.recognised.append(value)
+            text = self.TEXTS.get(value)
+            lines.append(ReadLine(text, 0.9, (x0, y0, x1, y1)) if text else None)
+        return lines
+
+
+def _frame(time, picture, shot_start=False):
+    return SampledFrame(time, int(time * 10), np.zeros((4, 4, 3), np.uint8), shot_start=shot_start, picture=picture)
+
+
+def test_gate_detects_only_where_pixels_moved_and_recognises_only_new_or_changed_boxes():
+    reader = BlockReader()
+    ocr = OnScreenText(reader)
+    plain = np.zeros((270, 480, 3), np.uint8)
     titled = plain.copy()
-    titled[15:30, 15:80] = 255
-    gate.looked(plain, detect(plain))
-    assert gate.check(plain.copy())[0] == SAME and gate.detections == 0  # nothing moved: no detector
-    decision, boxes = gate.check(titled)  # text appeared: only the new box is to be recognised
-    assert decision == VERIFY and boxes.tolist() == [[0.1, 0.1, 0.5, 0.3]]
-    gate.looked(titled, detect(titled))
+    titled[30:60, 40:200] = 255  # "SPF 30"
+    ocr.frame(_frame(0.0, titled))  # the first frame: the whole frame, every box read
+    assert reader.regions == [None] and reader.recognised == [255]
+    ocr.frame(_frame(0.5, titled.copy()))  # nothing moved: neither model runs
+    assert len(reader.regions) == 1
+    shape = titled.copy()
+    shape[200:260, 300:360] = 200  # an object the detector takes for text appears far from the caption
+    ocr.frame(_frame(1.0, shape))
+    region = reader.regions[-1]
+    assert region is not None and region[0] > 0.5 and region[1] > 0.6  # only the changed part is looked at
+    assert reader.recognised == [255, 200]  # only the new box is recognised; the caption keeps its line
     moved = titled.copy()
-    moved[60:90, 100:160] = 200  # the picture changes away from the caption: a new box to verify
-    decision, boxes = gate.check(moved)
-    assert decision == VERIFY and boxes.tolist() == [[0.6, 0.7, 1.0, 1.0]]
-    gate.accept(moved)  # it held no text
-    assert gate.check(moved.copy())[0] == SAME
-    gone = moved.copy()
-    gone[15:30, 15:80] = 0  # the caption went away
-    assert gate.check(gone)[0] == READ
-    changed = titled.copy()
-    changed[18:27, 30:60] = 0  # the caption's pixels changed in place (a new price)
-    assert gate.check(changed)[0] == READ
-    assert grey_thumbnail(plain).shape == (54, 96) and layout_mask(np.array([[0.1, 0.1, 0.5, 0.3]])).sum() > 0
+    moved[200:260, 330:390] = 200  # the object moves on (its pixels change): recognised again, still no text
+    ocr.frame(_frame(1.5, moved))
+    assert reader.recognised == [255, 200, 200]
+    price = moved.copy()
+    price[30:60, 40:200] = 170  # the caption's pixels change in place: "SPF 50"
+    ocr.frame(_frame(2.0, price))
+    assert reader.recognised[-1] == 170 and reader.regions[-1] is not None
+    gone = price.copy()
+    gone[30:60, 40:200] = 0  # the caption goes away: no recognition needed to end it
+    ocr.frame(_frame(2.5, gone))
+    assert len(reader.recognised) == 4
+    ocr.frame(_frame(3.0, gone.copy(), shot_start=True))  # a cut: the whole frame is looked at again
+    assert reader.regions[-1] is None and reader.recognised[-1] == 200  # the object, read again
+    track = ocr.finish()
+    assert [(s.text, s.start, s.end) for s in track.spans] == [("SPF 30", 0.0, 2.0), ("SPF 50", 2.0, 2.5)]
+    assert (track.frames, track.detections, track.region_detections, track.recognitions) == (7, 2, 4, 5)
+
+
+def test_without_the_gate_every_frame_is_read_whole():
+    reader = BlockReader()
+    ocr = OnScreenText(reader, gate=False)
+    titled = np.zeros((270, 480, 3), np.uint8)
+    titled[30:60, 40:200] = 255
+    for t in (0.0, 0.5, 1.0):
+        ocr.frame(_frame(t, titled.copy()))
+    track = ocr.finish()
+    assert reader.regions == [None] * 3 and reader.recognised == [255] * 3
+    assert [(s.text, s.start, s.end) for s in track.spans] == [("SPF 30", 0.0, 1.0)]
+
+
+def test_changed_region_covers_the_moved_cells_and_the_boxes_it_touches():
+    moved = np.zeros((54, 96), bool)
+    assert changed_region(moved, []) is None
+    moved[40:44, 60:70] = True
+    x0, y0, x1, y1 = changed_region(moved, [])
+    assert (x0, y0, x1, y1) == pytest.approx(((60 - 3) / 96, (40 - 3) / 54, (70 + 3) / 96, (44 + 3) / 54))
+    touched = np.array([0.5, 0.8, 0.9, 0.95])  # overlaps the region: taken in whole
+    apart = np.array([0.0, 0.0, 0.2, 0.1])  # far away: left out
+    assert changed_region(moved, [touched, apart]) == pytest.approx((0.5, (40 - 3) / 54, 0.9, 0.95))
+    assert grey_thumbnail(np.zeros((270, 480, 3), np.uint8)).shape == (54, 96)
+    assert layout_mask(np.array([[0.1, 0.1, 0.5, 0.3]])).sum() > 0
 
 
 def test_report_on_a_category_says_how_long_its_disclaimer_was_on_screen(indexed):

@@ -234,3 +234,25 @@ def test_the_first_and_last_paths_share_every_folder_all_paths_share(store: Stor
     assert bounds == [Path("/media/ads/a.mp4"), Path("/media/ads/b/z.mp4")]
     parents = [str(v.path.parent) for v in store.list_videos()]
     assert os.path.commonpath([str(p.parent) for p in bounds]) == os.path.commonpath(parents) == "/media/ads"
+
+
+def test_a_page_of_videos_reads_each_labels_screen_time_as_coverage_computes_it(store: Store) -> None:
+    """The videos list shows each video's top labels from ``video_label_seconds`` (one read,
+    no segments): the same seconds as coverage computed from the segments, after curator edits."""
+    from indexer.store.coverage import label_tree, video_coverage
+
+    curation.add_user(store, "ann", "long enough")
+    taxonomy = load_taxonomy()
+    a = write(store, "/v/a.mp4", 6, 1, [Segment("alcohol/wine", 0.0, 4.0, 0.9), Segment("alcohol", 3.0, 8.0, 0.9),
+                                        Segment("places/port", 1.0, 2.0, 0.6)])
+    b = write(store, "/v/b.mp4", 6, 2, [Segment("alcohol/beer", 1.0, 2.0, 0.9)])
+    empty = write(store, "/v/c.mp4", 0, 3)
+    wine = next(s for s in store.segments(a) if s.label == "alcohol/wine")
+    curation.reject(store, wine.id, "ann")
+    curation.add(store, b, "ann", "harbour crane", 0.5, 3.0, resolve=label_resolver(taxonomy, new_tag=True))
+    got = store.video_label_seconds([a, b, empty])
+    tree = label_tree(taxonomy.ids)
+    for video in (a, b, empty):
+        present = video_coverage(store.segments(video, include_rejected=True), tree)
+        assert got[video] == pytest.approx({label: covered_seconds(p) for label, p in present.items()}, abs=1e-6)
+    assert got[empty] == {} and "alcohol/wine" not in got[a] and got[b]["harbour crane"] == pytest.approx(2.5)

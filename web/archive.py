@@ -105,12 +105,18 @@ class Archive:
                 self._cache.popitem(last=False)
         return value
 
-    def shown_path(self, path: Path) -> str:
+    def video_root(self) -> Path | None:
+        """The folder that holds every indexed video (cached until the store changes)."""
+        return self.cached("video_root", lambda: common_folder(self.reader().video_path_bounds()))
+
+    def shown_path(self, path: Path, root: Path | None | bool = False) -> str:
         """How a video's path is shown: relative to the folder that holds every indexed video
-        (the absolute path with ``show_full_paths``), so the server's layout stays private."""
+        (the absolute path with ``show_full_paths``), so the server's layout stays private.
+        ``root``: :meth:`video_root` when the caller already has it (False: look it up)."""
         if self.show_full_paths:
             return str(path)
-        root = self.cached("video_root", lambda: common_folder(self.reader().video_path_bounds()))
+        if root is False:
+            root = self.video_root()
         try:
             return Path(path).relative_to(root).as_posix() if root else Path(path).name
         except ValueError:  # a video indexed since the root was computed
@@ -195,8 +201,11 @@ def common_folder(paths: Iterator[Path] | list[Path]) -> Path | None:
 
 
 def shown_path(path: Path) -> str:
-    """:meth:`Archive.shown_path` of the current app."""
-    return archive().shown_path(path)
+    """:meth:`Archive.shown_path` of the current app; the video root is looked up once per
+    request (a page of 50 rows checks the store's files once, not 50 times)."""
+    if "reelsearch_root" not in g:
+        g.reelsearch_root = archive().video_root()
+    return archive().shown_path(path, g.reelsearch_root)
 
 
 def archive() -> Archive:

@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from flask import url_for
+
 from indexer.store.coverage import coverage, covered_seconds, label_tree, video_coverage
 
 from .archive import shown_path
@@ -99,7 +101,8 @@ def label_listing(store: Any, taxonomy: Any, label: str, page: int = 1,
         if not mine:  # changed since the page was counted
             continue
         longest = max(mine, key=lambda s: (s.end - s.start, -s.start))
-        rows.append({"video_id": video.id, "name": video.path.name, "path": shown_path(video.path),
+        rows.append({"video_id": video.id, "href": url_for("pages.video", video_id=video.id),
+                     "name": video.path.name, "path": shown_path(video.path),
                      "thumb_time": round((longest.start + longest.end) / 2, 6),
                      "duration": video.duration, "screen_time": round(seconds, 6),
                      "share": seconds / video.duration if video.duration else 0.0,
@@ -108,11 +111,30 @@ def label_listing(store: Any, taxonomy: Any, label: str, page: int = 1,
     return rows, where
 
 
-def page_coverage(store: Any, taxonomy: Any, video_ids: Sequence[int]) -> dict[int, dict[str, tuple[Any, ...]]]:
-    """video id -> label -> coverage pieces, for a page of videos."""
-    segments = store.videos_with_labels(None, include_rejected=True, video_ids=list(video_ids))
-    tree = label_tree(taxonomy.ids)
-    return {vid: video_coverage(segments.get(vid, ()), tree) for vid in video_ids}
+def page_labels(store: Any, taxonomy: Any, video_ids: Sequence[int],
+                limit: int = 4) -> dict[int, list[dict[str, Any]]]:
+    """video id -> its ``limit`` labels with the most screen time (chips for a page of videos),
+    from the coverage the store maintains: one read for the page, no segments."""
+    seconds = store.video_label_seconds(video_ids)
+    cats = {c.id: c for c in taxonomy.categories}
+    colours = category_colours(taxonomy.ids)
+    chips: dict[str, dict[str, Any]] = {}  # one chip per label per page
+    out = {}
+    for vid in video_ids:
+        ranked = sorted(seconds.get(vid, {}).items(), key=lambda item: (-item[1], item[0]))[:limit]
+        out[vid] = [chips[lab] if lab in chips else chips.setdefault(lab, label_chip(cats.get(lab), lab, colours))
+                    for lab, _ in ranked]
+    return out
+
+
+def label_chip(cat: Any, label: str, colours: dict[str, str]) -> dict[str, Any]:
+    """How a label is shown as a link: name, colour, restricted flag, its browse page
+    (``cat``: its taxonomy category, None for a curator's free-text tag)."""
+    href = (url_for("pages.browse_category", category_id=label) if cat is not None
+            else url_for("pages.browse_tag", tag=label))
+    return {"id": label, "name": cat.name if cat is not None else label, "is_category": cat is not None,
+            "restricted": bool(cat is not None and cat.restricted), "href": href,
+            "colour": label_colour(label, colours)}
 
 
 def merged_spans(segments: Sequence[Any], duration: float) -> list[dict[str, Any]]:
@@ -135,16 +157,6 @@ def _segment_row(seg: Any, duration: float) -> dict[str, Any]:
     """A segment's one JSON shape (``SegmentRecord.to_dict``) with where its bar sits."""
     block = make_block(seg.start, seg.end, duration, seg.label)
     return {**seg.to_dict(), "left": block.left, "width": block.width}
-
-
-def top_labels(taxonomy: Any, present: dict[str, Sequence[Any]], limit: int = 4) -> list[dict[str, Any]]:
-    """The labels of one video (label -> coverage pieces) with the most screen time."""
-    ranked = sorted(present, key=lambda lab: (-covered_seconds(present[lab]), lab))[:limit]
-    cats = {c.id: c for c in taxonomy.categories}
-    return [{"id": lab, "name": cats[lab].name if lab in cats else lab, "is_category": lab in cats,
-             "restricted": lab in cats and cats[lab].restricted,
-             "colour": label_colour(lab, category_colours(taxonomy.ids))}
-            for lab in ranked]
 
 
 def browse_tree(rows: Sequence[dict[str, Any]], *, show_all: bool = False,

@@ -164,9 +164,10 @@ def videos():
     taxonomy, stats = archive().taxonomy, overall_stats()
     query = VideoQuery.from_args(request.args, int(current_app.config["VIDEOS_PER_PAGE"]))  # QueryError -> 400
     listing = list_videos(store(), query)
-    present = browsing.page_coverage(store(), taxonomy, [v.id for v in listing.videos])
-    rows = [{**video_dict(video), "file_size": file_size(video.size),
-             "labels": browsing.top_labels(taxonomy, present[video.id])} for video in listing.videos]
+    chips = browsing.page_labels(store(), taxonomy, [v.id for v in listing.videos])
+    rows = [{**video_dict(video), "file_size": file_size(video.size), "labels": chips[video.id],
+             "href": url_for("pages.video", video_id=video.id), "poster": url_for("media.poster", video_id=video.id)}
+            for video in listing.videos]
     return render_template("videos.html", active="videos", rows=rows, listing=listing, query=query,
                            indexed=stats["videos"], total=stats["duration"])
 

@@ -16,8 +16,9 @@ from search.query import parse_like as parse_query_like
 from search.results import DEFAULT_K
 
 from .archive import archive, shown_path
+from .browsing import label_chip
 from .search_display import add_strengths
-from .timeline import category_colours, label_colour, make_block
+from .timeline import category_colours, make_block
 
 log = logging.getLogger(__name__)
 
@@ -106,14 +107,12 @@ def run_search(req: SearchRequest) -> Any:
 
 
 def label_view(label: str, taxonomy: Any) -> dict[str, Any]:
-    """A label for display: its name, colour, restricted flag and whether it is a category."""
+    """A label for display (:func:`web.browsing.label_chip`): name, colour, restricted flag, link."""
     try:
         category = taxonomy.get(label)
     except NotFoundError:
         category = None
-    return {"id": label, "name": category.name if category else label,
-            "colour": label_colour(label, category_colours(taxonomy.ids)), "restricted": bool(category and category.restricted),
-            "is_category": category is not None}
+    return label_chip(category, label, category_colours(taxonomy.ids))
 
 
 def scene_view(video_id: int, scene: dict[str, Any], taxonomy: Any, duration: float) -> dict[str, Any]:

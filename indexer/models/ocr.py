@@ -1,24 +1,34 @@
-"""On-screen text models: RapidOCR's PP-OCR detector and recogniser (ONNX, inside the wheel).
+"""On-screen text models: the PP-OCR text detector and recogniser that ship in RapidOCR's wheel,
+run directly on onnxruntime with one intra-op thread each.
 
 Two entry points with two costs, used by :mod:`indexer.words.onscreen`:
 
-- :meth:`TextReader.detect` runs the text *detector* alone on a frame scaled so its long side is
-  :data:`DETECT_SIDE` pixels: a cheap "where could text be" signal (tens of milliseconds).
-- :meth:`TextReader.recognise` runs recognition alone on given boxes, cropped from the frame at
-  full reading size (a few tens to hundreds of ms a box).
-- :meth:`TextReader.read` is both: every line, its confidence and its box. Detecting at 320 px
-  and recognising crops of the 960 px frame read the same lines as RapidOCR's own detection at
-  640-960 px on the benchmark's cards, in about half the time.
+- :meth:`TextReader.detect` runs the text *detector* on a frame scaled so its long side is
+  :data:`DETECT_SIDE` pixels, or on just a region of it at that scale (the part of a frame
+  that changed): boxes where text is likely. About 20 ms for a whole 320x180 frame on one core,
+  a few ms for a region.
+- :meth:`TextReader.recognise` runs the *recogniser* on given boxes, each cropped from the frame
+  at full reading size and scaled to the model's 48 px line height (20-40 ms a line).
 
-Nothing downloads: ``rapidocr`` ships its models in the wheel (it needs ``onnxruntime``).
-Both are optional dependencies (``pip install 'reelsearch[words]'``); without them
-:func:`load_reader` raises :class:`~indexer.errors.ModelUnavailableError` with that line.
+Why not RapidOCR's own pipeline: on two shared cores its sessions (all cores, spinning thread
+pool, no memory arena) ran the same models 2-3x slower than one thread per session, and its
+per-call preparation (config look-ups, the whole-frame resize) cost more than the detector on
+a region. Only the models and their character set are taken from it; preparing inputs and
+turning the detector's probability map into boxes (DB post-processing, axis-aligned boxes:
+on-screen text lines are horizontal) and the recogniser's output into text (CTC greedy
+decoding) is done here.
+
+Nothing downloads: ``rapidocr`` ships its models in the wheel (run with ``onnxruntime``, resized
+with OpenCV, both RapidOCR dependencies). They are optional (``pip install 'reelsearch[words]'``);
+without them :func:`load_reader` raises :class:`~indexer.errors.ModelUnavailableError`.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,15 +37,29 @@ from indexer.errors import ModelUnavailableError
 
 log = logging.getLogger(__name__)
 
-#: Long side (pixels) the text detector sees when it only looks for text (the cheap signal).
+#: Long side (pixels) of the frame as the text detector sees it.
 DETECT_SIDE = 320
+#: The recogniser's line height (pixels; fixed by the model).
+LINE_HEIGHT = 48
+#: A detector pixel with a text probability above this belongs to a text region.
+PIXEL_TEXT = 0.3
+#: A text region whose mean probability is below this is dropped.
+BOX_TEXT = 0.5
+#: Regions are grown by area x this / perimeter on every side (DB's "unclip": the detector
+#: marks the shrunk core of a line).
+UNCLIP = 1.6
 #: Lines recognised with less confidence than this are dropped.
 MIN_CONFIDENCE = 0.6
 #: Lines with fewer letters or digits than this are dropped: single glyphs are mostly shapes
 #: read as text (a disc read as "O").
 MIN_CHARS = 2
+#: onnxruntime intra-op threads per model: one thread beat the whole 2-core pool on a machine
+#: the image encoder and the decoder share (a pool waits for its slowest thread).
+THREADS = 1
 
 INSTALL_HINT = "pip install 'reelsearch[words]' (rapidocr and onnxruntime)"
+
+Box = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -44,67 +68,144 @@ class ReadLine:
 
     text: str
     confidence: float
-    box: tuple[float, float, float, float]
-
-
-def _boxes(quads: Any, width: int, height: int) -> np.ndarray:
-    """RapidOCR's (N, 4, 2) corner arrays -> (N, 4) x0, y0, x1, y1 as fractions of the frame."""
-    if quads is None or len(quads) == 0:
-        return np.zeros((0, 4), np.float32)
-    quads = np.asarray(quads, dtype=np.float32).reshape(-1, 4, 2)
-    lo, hi = quads.min(axis=1), quads.max(axis=1)
-    boxes = np.concatenate([lo, hi], axis=1) / np.array([width, height, width, height], np.float32)
-    return np.clip(boxes, 0.0, 1.0)
+    box: Box
 
 
 class TextReader:
-    """RapidOCR with a cheap detect-only engine and a full reading engine (both lazy)."""
+    """The PP-OCR detector and recogniser on onnxruntime (see the module docstring)."""
 
-    def __init__(self, rapidocr_class: Any, threads: int = 0) -> None:
-        common = {"Global.log_level": "error", "Global.use_cls": False, "Det.limit_type": "max",
-                  "EngineConfig.onnxruntime.intra_op_num_threads": threads or -1}
-        self._detector = rapidocr_class(params={**common, "Global.use_rec": False,
-                                                "Det.limit_side_len": DETECT_SIDE})
-        self._recogniser = rapidocr_class(params={**common, "Global.use_det": False})
+    def __init__(self, detector: Path, recogniser: Path, threads: int = THREADS) -> None:
+        self._detector = _session(detector, threads)
+        self._recogniser = _session(recogniser, threads)
+        characters = self._recogniser.get_modelmeta().custom_metadata_map.get("character")
+        if not characters:
+            raise ModelUnavailableError(f"the text recogniser {recogniser} carries no character set")
+        self._characters = ["", *characters.splitlines(), " "]  # CTC blank first, space last
 
-    def detect(self, picture: np.ndarray) -> np.ndarray:
-        """Boxes (N, 4) where text is likely, as frame fractions (the detector alone, downscaled)."""
+    def detect(self, picture: np.ndarray, region: Box | None = None) -> np.ndarray:
+        """Boxes (N, 4) x0, y0, x1, y1 where text is likely, as fractions of ``picture`` (RGB uint8).
+
+        ``region`` (fractions) restricts the look to that part of the frame, seen at the same
+        scale as the whole frame (a text line cut by the region's edge may be missed).
+        """
         height, width = picture.shape[:2]
-        result = self._detector(np.ascontiguousarray(picture[..., ::-1]))  # RapidOCR wants BGR
-        return _boxes(getattr(result, "boxes", None), width, height)
+        x0, y0, x1, y1 = _pixels(region or (0.0, 0.0, 1.0, 1.0), width, height)
+        scale = min(1.0, DETECT_SIDE / max(width, height))
+        crop = picture[y0:y1, x0:x1]
+        size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+        small = _cv2().resize(crop, size, interpolation=_cv2().INTER_AREA)
+        pad_y, pad_x = -small.shape[0] % 32, -small.shape[1] % 32
+        if pad_y or pad_x:  # the network wants multiples of 32; repeat the edge, draw no new edges
+            small = _cv2().copyMakeBorder(small, 0, pad_y, 0, pad_x, _cv2().BORDER_REPLICATE)
+        probability = self._run(self._detector, _normalised(small))[0, 0][: size[1], : size[0]]
+        boxes = _text_boxes(probability) / scale + np.array([x0, y0, x0, y0], np.float32)
+        return np.clip(boxes / np.array([width, height, width, height], np.float32), 0.0, 1.0)
 
-    def recognise(self, picture: np.ndarray, boxes: np.ndarray) -> list[ReadLine]:
-        """The text in each box (frame fractions) of ``picture``, recognition only (no detection);
-        boxes without a confident read are left out."""
+    def recognise(self, picture: np.ndarray, boxes: np.ndarray) -> list[ReadLine | None]:
+        """The line in each box (fractions) of ``picture``, in the boxes' order: None where no
+        line with confidence >= :data:`MIN_CONFIDENCE` and at least :data:`MIN_CHARS` letters
+        or digits was read."""
         height, width = picture.shape[:2]
-        lines = []
-        for x0, y0, x1, y1 in np.asarray(boxes).reshape(-1, 4):
-            crop = picture[int(y0 * height): max(int(np.ceil(y1 * height)), int(y0 * height) + 1),
-                           int(x0 * width): max(int(np.ceil(x1 * width)), int(x0 * width) + 1)]
-            result = self._recogniser(np.ascontiguousarray(crop[..., ::-1]))
-            for text, score in zip(getattr(result, "txts", None) or (), getattr(result, "scores", ()) or ()):
-                text = " ".join(str(text).split())
-                if _legible(text, score):
-                    box = (float(x0), float(y0), float(x1), float(y1))
-                    lines.append(ReadLine(text, float(min(max(score, 0.0), 1.0)), box))
+        lines: list[ReadLine | None] = []
+        for box in np.asarray(boxes, np.float64).reshape(-1, 4):
+            x0, y0, x1, y1 = _pixels(tuple(box), width, height)
+            text, score = self._read_crop(picture[y0:y1, x0:x1])
+            legible = score >= MIN_CONFIDENCE and sum(ch.isalnum() for ch in text) >= MIN_CHARS
+            lines.append(ReadLine(text, min(max(score, 0.0), 1.0), tuple(float(v) for v in box))
+                         if legible else None)
         return lines
 
     def read(self, picture: np.ndarray) -> list[ReadLine]:
-        """Every text line in ``picture`` (RGB uint8) with confidence >= :data:`MIN_CONFIDENCE` and
-        at least :data:`MIN_CHARS` letters or digits: :meth:`detect`, then :meth:`recognise`."""
-        return self.recognise(picture, self.detect(picture))
+        """Every legible text line in ``picture`` (RGB uint8): :meth:`detect`, then :meth:`recognise`."""
+        return [line for line in self.recognise(picture, self.detect(picture)) if line is not None]
+
+    def _read_crop(self, crop: np.ndarray) -> tuple[str, float]:
+        """Greedy CTC decoding of one line crop: (text, mean probability of its characters)."""
+        if crop.shape[0] < 2 or crop.shape[1] < 2:
+            return "", 0.0
+        width = max(LINE_HEIGHT // 4, math.ceil(LINE_HEIGHT * crop.shape[1] / crop.shape[0]))
+        line = _cv2().resize(crop, (width, LINE_HEIGHT), interpolation=_cv2().INTER_LINEAR)
+        probabilities = self._run(self._recogniser, _normalised(line))[0]  # (steps, characters)
+        best, score = probabilities.argmax(axis=1), probabilities.max(axis=1)
+        keep = best != 0
+        keep[1:] &= best[1:] != best[:-1]  # a repeated symbol is one character unless a blank splits it
+        text = "".join(self._characters[i] for i in best[keep] if i < len(self._characters))
+        return " ".join(text.split()), float(score[keep].mean()) if keep.any() else 0.0
+
+    @staticmethod
+    def _run(session: Any, batch: np.ndarray) -> np.ndarray:
+        return session.run(None, {session.get_inputs()[0].name: batch})[0]
 
 
-def _legible(text: str, score: float) -> bool:
-    return float(score) >= MIN_CONFIDENCE and sum(ch.isalnum() for ch in text) >= MIN_CHARS
+def _pixels(box: Box, width: int, height: int) -> tuple[int, int, int, int]:
+    """Fractions -> pixel bounds (x0, y0, x1, y1), at least one pixel each way."""
+    x0, y0, x1, y1 = box
+    px0, py0 = min(int(x0 * width), width - 1), min(int(y0 * height), height - 1)
+    return (px0, py0, max(math.ceil(x1 * width), px0 + 1), max(math.ceil(y1 * height), py0 + 1))
 
 
-def load_reader(threads: int = 0) -> TextReader:
-    """A :class:`TextReader`; raises ModelUnavailableError when rapidocr/onnxruntime are missing."""
+def _normalised(rgb: np.ndarray) -> np.ndarray:
+    """RGB uint8 (H, W, 3) -> the models' input: BGR, scaled to [-1, 1], (1, 3, H, W) float32."""
+    return (rgb[..., ::-1].astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None].copy()
+
+
+def _text_boxes(probability: np.ndarray) -> np.ndarray:
+    """DB post-processing, axis-aligned: (N, 4) float32 boxes (pixels of the probability map)."""
+    cv2 = _cv2()
+    mask = cv2.dilate((probability > PIXEL_TEXT).astype(np.uint8), np.ones((2, 2), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    boxes = []
+    for label in range(1, count):
+        x, y, w, h = (int(v) for v in stats[label, :4])
+        if min(w, h) < 3:
+            continue
+        inside = labels[y:y + h, x:x + w] == label
+        if probability[y:y + h, x:x + w][inside].mean() < BOX_TEXT:
+            continue
+        grow = w * h * UNCLIP / (2 * (w + h))
+        boxes.append((x - grow, y - grow, x + w + grow, y + h + grow))
+    return np.array(boxes, np.float32).reshape(-1, 4)
+
+
+def _session(path: Path, threads: int) -> Any:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    options.intra_op_num_threads = max(1, threads)
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _cv2() -> Any:
+    import cv2
+
+    return cv2
+
+
+def model_files() -> tuple[Path, Path]:
+    """The detector and recogniser ONNX files in RapidOCR's wheel (the newest version of each).
+
+    Raises ModelUnavailableError when rapidocr, onnxruntime or OpenCV is missing, or the wheel
+    holds no models.
+    """
     try:
-        import onnxruntime  # noqa: F401  (RapidOCR's engine; declared explicitly)
-        from rapidocr import RapidOCR
+        import cv2  # noqa: F401  (resizing; a rapidocr dependency)
+        import onnxruntime  # noqa: F401  (runs the models; declared explicitly)
+        import rapidocr
     except ImportError as exc:
         raise ModelUnavailableError(f"on-screen text needs RapidOCR ({exc.name} is not installed): "
                                     f"{INSTALL_HINT}") from None
-    return TextReader(RapidOCR, threads)
+    folder = Path(rapidocr.__file__).parent / "models"
+    found = [sorted(folder.glob(f"*_{task}_*.onnx")) for task in ("det", "rec")]
+    if not all(found):
+        raise ModelUnavailableError(f"no PP-OCR detector and recogniser in {folder}: reinstall rapidocr")
+    return found[0][-1], found[1][-1]
+
+
+def load_reader(threads: int = THREADS) -> TextReader:
+    """A :class:`TextReader`; raises ModelUnavailableError when the models cannot be loaded."""
+    detector, recogniser = model_files()
+    log.debug("text models: %s, %s", detector.name, recogniser.name)
+    return TextReader(detector, recogniser, threads)

@@ -53,12 +53,17 @@ class LabelTree:
 
     def __init__(self, category_ids: Iterable[str]) -> None:
         self.categories = frozenset(category_ids)
+        self._families: dict[str, frozenset[str]] = {}  # memo: a page asks for the same labels
 
     def family(self, label: str) -> frozenset[str]:
         """``label`` and every category below it."""
         if label not in self.categories:
             return frozenset((label,))
-        return frozenset(c for c in self.categories if c == label or c.startswith(label + "/"))
+        family = self._families.get(label)
+        if family is None:
+            family = frozenset(c for c in self.categories if c == label or c.startswith(label + "/"))
+            self._families[label] = family
+        return family
 
     def lineage(self, label: str) -> frozenset[str]:
         """``label`` and every category above it."""

@@ -106,6 +106,12 @@ class CatalogReads:
         with self.catalog.read() as conn:
             return summaries.labels_union(conn, labels)
 
+    def video_label_seconds(self, video_ids: Sequence[int]) -> dict[int, dict[str, float]]:
+        """video id -> label -> screen time (seconds) of every label present in each video,
+        ancestors included (maintained coverage; no segments are read)."""
+        with self.catalog.read() as conn:
+            return summaries.video_label_seconds(conn, video_ids)
+
     def label_video_page(self, label: str, *, offset: int = 0,
                          limit: int = 50) -> tuple[list[tuple[VideoRecord, float]], int]:
         """One page of the videos showing ``label`` or a descendant, most screen time first:

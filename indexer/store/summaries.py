@@ -230,6 +230,17 @@ def labels_union(conn: sqlite3.Connection, labels: Sequence[str]) -> tuple[int, 
     return len(rows), total / MICROS
 
 
+def video_label_seconds(conn: sqlite3.Connection, video_ids: Sequence[int]) -> dict[int, dict[str, float]]:
+    """video id -> label -> screen time in seconds, for every label (and ancestor of one)
+    present in each of ``video_ids`` (videos with none map to ``{}``); one indexed read."""
+    out: dict[int, dict[str, float]] = {int(v): {} for v in video_ids}
+    rows = conn.execute("SELECT video_id, label, micros FROM label_coverage WHERE video_id IN "
+                        "(SELECT value FROM json_each(?))", (json.dumps(sorted(out)),))
+    for video_id, label, micros in rows:
+        out[video_id][label] = micros / MICROS
+    return out
+
+
 def label_video_page(conn: sqlite3.Connection, label: str, offset: int,
                      limit: int) -> tuple[list[tuple[int, float]], int]:
     """One page of the videos showing ``label`` (or a descendant), most screen time first:

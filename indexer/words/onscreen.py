@@ -2,17 +2,18 @@
 
 :class:`OnScreenText` is an extractor (:mod:`indexer.pipeline.extractors`) that sees every sampled
 frame (``picture_width`` asks the scanner for the whole frame, also where the change gate spares
-the image encoder). Reading a frame (:meth:`~indexer.models.ocr.TextReader.read`: detection +
-recognition) costs a second or more, so it is spent:
+the image encoder). The text detector costs tens of ms a frame and the recogniser tens of ms a
+line, so they are spent:
 
-1. on the first sampled frame of the video and of every shot (a cut can change everything), and
-2. within a shot only when a cheap text-likelihood signal changes (:class:`TextChangeGate`): a
-   96x54 grey thumbnail is compared with the one of the last look (free); where it moved, the
-   text detector alone runs on the frame downscaled to 320 px (tens of ms), and the frame is read
-   only when a line of the last look went away or its pixels changed, or when recognising just
-   the boxes the detector sees anew (tens of ms a box) finds text in them.
+1. on the first sampled frame of the video and of every shot (a cut can change everything): the
+   detector on the whole frame, the recogniser on every box it finds;
+2. within a shot only where the picture changed (:class:`TextChangeGate`): a 96x54 grey
+   thumbnail is compared with the one of the last look (free). Where cells moved, the detector
+   looks at just that region (grown to cover the boxes it touches, plus a margin), and the
+   recogniser reads only the boxes that are new there, or whose pixels changed; a box of the
+   last look still found with unchanged pixels keeps its line, one no longer found ends it.
 
-Frames that are not read repeat the last read. A line read in consecutive reads (the same text,
+Frames with no change repeat the last look. A line read in consecutive looks (the same text,
 case and spacing aside, or a near-identical read) is one :class:`~indexer.types.TextSpan` from the
 frame it was first read on to the first sampled frame without it: both ends lie within one
 sampling interval of the truth, and exactly on the cut where a cut ends or starts it.
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from indexer.models.ocr import TextReader, load_reader
+from indexer.models.ocr import Box, ReadLine, TextReader, load_reader
 from indexer.types import SampledFrame, TextSpan, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,10 @@ log = logging.getLogger(__name__)
 PICTURE_WIDTH = 960
 #: Grey thumbnail (columns, rows) of the free pixel-change signal.
 GREY_GRID = (96, 54)
-#: A thumbnail cell whose grey level moved by more than this sends the frame to the detector.
+#: A thumbnail cell whose grey level moved by more than this sends its region to the detector.
 PIXEL_CHANGE = 12.0
+#: Thumbnail cells around the changed ones that the detector sees too (context for its edges).
+REGION_MARGIN = 3
 #: A detected box overlapping a box of the last look by less than this (IoU) is another box.
 BOX_MATCH = 0.5
 #: Two reads of one line with at least this similarity (difflib ratio) are the same line.
@@ -51,22 +54,19 @@ class TextTrack:
 
     spans: tuple[TextSpan, ...]
     frames: int = 0  # sampled frames seen
-    detections: int = 0  # frames the detector looked at (the cheap signal)
-    reads: int = 0  # frames read (detection + recognition)
-    seconds: float = 0.0  # wall time spent in OCR models
-    verifications: int = 0  # frames whose new boxes were recognised (no detection)
+    detections: int = 0  # whole frames the detector looked at (shot starts; every frame ungated)
+    region_detections: int = 0  # changed regions the detector looked at
+    reads: int = 0  # frames on which the recogniser ran
+    recognitions: int = 0  # boxes recognised
+    seconds: float = 0.0  # wall time spent in OCR
 
 
 def grey_thumbnail(picture: np.ndarray) -> np.ndarray:
-    """(rows, cols) float32 grey means of the picture over a :data:`GREY_GRID` of cells."""
-    cols, rows = GREY_GRID
-    h, w = picture.shape[:2]
-    ys = (np.arange(rows + 1) * h) // rows
-    xs = (np.arange(cols + 1) * w) // cols
-    grey = picture[..., 0] * 0.299 + picture[..., 1] * 0.587 + picture[..., 2] * 0.114
-    sums = np.add.reduceat(np.add.reduceat(grey, ys[:-1], axis=0), xs[:-1], axis=1)
-    area = np.outer(np.diff(ys), np.diff(xs))
-    return (sums / area).astype(np.float32)
+    """(rows, cols) float32 grey means of the picture (RGB uint8) over :data:`GREY_GRID` cells."""
+    import cv2  # a dependency of the OCR models this signal serves
+
+    cells = cv2.resize(picture, GREY_GRID, interpolation=cv2.INTER_AREA).astype(np.float32)
+    return cells[..., 0] * 0.299 + cells[..., 1] * 0.587 + cells[..., 2] * 0.114
 
 
 def layout_mask(boxes: np.ndarray, inner: bool = False) -> np.ndarray:
@@ -92,59 +92,58 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-12)
 
 
-SAME, VERIFY, READ = "same", "verify", "read"
+def _overlaps(region: Box, box: np.ndarray) -> bool:
+    return region[0] < box[2] and box[0] < region[2] and region[1] < box[3] and box[1] < region[3]
+
+
+def changed_region(moved: np.ndarray, boxes: list[np.ndarray]) -> Box | None:
+    """The part of the frame (fractions) the detector must see again: the bounding box of the
+    ``moved`` thumbnail cells plus :data:`REGION_MARGIN` cells, grown until every box of the last
+    look is wholly inside it or outside it. None when nothing moved."""
+    rows, cols = np.nonzero(moved)
+    if not len(rows):
+        return None
+    grid_cols, grid_rows = GREY_GRID
+    region = (max(0, cols.min() - REGION_MARGIN) / grid_cols, max(0, rows.min() - REGION_MARGIN) / grid_rows,
+              min(grid_cols, cols.max() + 1 + REGION_MARGIN) / grid_cols,
+              min(grid_rows, rows.max() + 1 + REGION_MARGIN) / grid_rows)
+    grown = True
+    while grown:
+        grown = False
+        for box in boxes:
+            if _overlaps(region, box) and not (region[0] <= box[0] and region[1] <= box[1]
+                                               and box[2] <= region[2] and box[3] <= region[3]):
+                region = (min(region[0], box[0]), min(region[1], box[1]), max(region[2], box[2]),
+                          max(region[3], box[3]))
+                grown = True
+    return tuple(float(v) for v in region)
 
 
 @dataclass
 class TextChangeGate:
-    """Decides, per sampled frame of a shot, whether the text on screen may have changed.
+    """Which thumbnail cells of a frame moved since the last look (all of them when disabled)."""
 
-    :meth:`check` answers ``SAME`` (repeat the last read), ``READ`` (a box of the last look went
-    away or the pixels inside one changed) or ``VERIFY`` with the boxes the detector sees anew
-    (a caption appearing, or a moving object the detector takes for text: recognising just those
-    boxes tells which, at a fraction of a read's cost).
-    """
-
-    detect: object  # callable picture -> boxes (TextReader.detect)
     enabled: bool = True
-    detections: int = 0
     _grey: np.ndarray | None = field(default=None, repr=False)
-    _boxes: np.ndarray | None = field(default=None, repr=False)
 
-    def looked(self, picture: np.ndarray, boxes: np.ndarray) -> None:
-        """Remember a frame that was just read (its detected ``boxes``) as the reference."""
-        self._grey = grey_thumbnail(picture)
-        self._boxes = boxes if self.enabled else None
+    def moved(self, picture: np.ndarray) -> np.ndarray | None:
+        """Boolean (rows, cols) cells that changed since :meth:`looked`; None: look at everything."""
+        if not self.enabled or self._grey is None:
+            return None
+        return np.abs(grey_thumbnail(picture) - self._grey) > PIXEL_CHANGE
 
-    def accept(self, picture: np.ndarray) -> None:
-        """The boxes to verify held no text: follow the picture, keep the reference text."""
-        self._grey = grey_thumbnail(picture)
+    def looked(self, picture: np.ndarray) -> None:
+        """Make ``picture`` the reference of the next comparisons."""
+        if self.enabled:
+            self._grey = grey_thumbnail(picture)
 
-    def check(self, picture: np.ndarray) -> tuple[str, np.ndarray]:
-        """``(SAME | VERIFY | READ, boxes to verify)`` for a frame of the current shot."""
-        none = np.zeros((0, 4), np.float32)
-        if not self.enabled or self._grey is None or self._boxes is None:
-            return READ, none
-        grey = grey_thumbnail(picture)
-        moved = np.abs(grey - self._grey) > PIXEL_CHANGE
-        if not moved.any():
-            return SAME, none
-        boxes = self.boxes(picture)
-        iou = box_iou(boxes, self._boxes)
-        if len(self._boxes) and (not len(boxes) or (iou.max(axis=0) < BOX_MATCH).any()):
-            return READ, none  # a line went away or moved
-        if (moved & layout_mask(self._boxes, inner=True)).any():
-            return READ, none  # the pixels of a line changed
-        new = boxes[iou.max(axis=1) < BOX_MATCH] if len(self._boxes) else boxes
-        if len(new):
-            return VERIFY, new
-        self._grey = grey  # the same text over a moving picture: follow the picture
-        return SAME, none
 
-    def boxes(self, picture: np.ndarray) -> np.ndarray:
-        """The detector's boxes for ``picture`` (counted in :attr:`detections`)."""
-        self.detections += 1
-        return self.detect(picture)
+@dataclass
+class _Seen:
+    """A box of the last look and its line (None: the detector's box held no legible text)."""
+
+    box: np.ndarray
+    line: ReadLine | None
 
 
 @dataclass
@@ -174,10 +173,11 @@ class OnScreenText:
 
     def __init__(self, reader: TextReader | None = None, gate: bool = True) -> None:
         self.reader = reader if reader is not None else shared_reader()
-        self.gate = TextChangeGate(self.reader.detect, enabled=gate)
+        self.gate = TextChangeGate(enabled=gate)
+        self.seen: list[_Seen] = []
         self.spans: list[TextSpan] = []
         self.open: list[_Open] = []
-        self.frames = self.reads = self.verifications = 0
+        self.frames = self.detections = self.region_detections = self.reads = self.recognitions = 0
         self.seconds = 0.0
         self.last_time = 0.0
         self.duration = 0.0
@@ -192,17 +192,10 @@ class OnScreenText:
         first = self.frames == 0
         self.frames += 1
         self.last_time = frame.time
-        if first or frame.shot_start:
-            self._read(frame)
-        else:
-            decision, boxes = self.gate.check(frame.picture)
-            if decision == VERIFY:
-                self.verifications += 1
-                decision = READ if self.reader.recognise(frame.picture, boxes) else SAME
-                if decision == SAME:
-                    self.gate.accept(frame.picture)
-            if decision == READ:
-                self._read(frame)
+        moved = None if first or frame.shot_start else self.gate.moved(frame.picture)
+        if moved is None or moved.any():
+            self._look(frame.picture, moved)
+            self._observe(frame.time)
         self.seconds += time.perf_counter() - started
 
     def finish(self) -> TextTrack:
@@ -210,17 +203,40 @@ class OnScreenText:
         self._close(self.open, end)
         self.open = []
         spans = tuple(sorted(self.spans, key=lambda s: (s.start, s.box[1], s.box[0], s.text)))
-        log.debug("on-screen text: %d spans, %d of %d frames read, %d detections, %.2f s", len(spans),
-                  self.reads, self.frames, self.gate.detections, self.seconds)
-        return TextTrack(spans, self.frames, self.gate.detections, self.reads, self.seconds, self.verifications)
+        log.debug("on-screen text: %d spans; %d frames, %d whole and %d region detections, %d boxes "
+                  "recognised on %d frames, %.2f s", len(spans), self.frames, self.detections,
+                  self.region_detections, self.recognitions, self.reads, self.seconds)
+        return TextTrack(spans, self.frames, self.detections, self.region_detections, self.reads,
+                         self.recognitions, self.seconds)
 
-    def _read(self, frame: SampledFrame) -> None:
-        self.reads += 1
-        boxes = self.gate.boxes(frame.picture)
-        lines = self.reader.recognise(frame.picture, boxes)
-        self.gate.looked(frame.picture, boxes)
+    def _look(self, picture: np.ndarray, moved: np.ndarray | None) -> None:
+        """Detect where ``moved`` says (everywhere when None); recognise only what is new there."""
+        region = None if moved is None else changed_region(moved, [s.box for s in self.seen])
+        boxes = self.reader.detect(picture, region)
+        if region is None:
+            self.detections += 1
+        else:
+            self.region_detections += 1
+        kept = [s for s in self.seen if region is not None and not _overlaps(region, s.box)]
+        candidates = [s for s in self.seen if region is not None and _overlaps(region, s.box)
+                      and not (moved & layout_mask(s.box, inner=True)).any()]
+        fresh = []
+        for box in boxes:
+            iou = box_iou(box, [s.box for s in candidates])[0] if candidates else np.zeros(0)
+            if len(iou) and iou.max() >= BOX_MATCH:
+                kept.append(candidates.pop(int(iou.argmax())))  # the same box, its pixels unchanged
+            else:
+                fresh.append(box)
+        lines = self.reader.recognise(picture, np.array(fresh, np.float32).reshape(-1, 4)) if fresh else []
+        self.reads += bool(fresh)
+        self.recognitions += len(fresh)
+        self.seen = kept + [_Seen(np.asarray(box), line) for box, line in zip(fresh, lines)]
+        self.gate.looked(picture)
+
+    def _observe(self, time_: float) -> None:
+        """Continue the open spans whose line is still seen, close the others, open new ones."""
         still: list[_Open] = []
-        for line in lines:
+        for line in (s.line for s in self.seen if s.line is not None):
             key = line_key(line.text)
             match = next((o for o in self.open if _same_line(o.key, key)), None)
             if match is not None:
@@ -229,8 +245,8 @@ class OnScreenText:
                     match.text, match.key, match.confidence = line.text, key, line.confidence
                 still.append(match)
             elif not any(o.key == key for o in still):
-                still.append(_Open(key, line.text, frame.time, line.confidence, line.box))
-        self._close(self.open, frame.time)
+                still.append(_Open(key, line.text, time_, line.confidence, line.box))
+        self._close(self.open, time_)
         self.open = still
 
     def _close(self, lines: list[_Open], end: float) -> None:
