@@ -39,6 +39,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.machine import describe  # noqa: E402
 from benchmarks.synthetic_video import make_ad_clip  # noqa: E402
 
 RECIPE = REPO / "benchmarks" / "recipe.py"
@@ -124,7 +125,7 @@ def report(figures: dict[str, float], rates: dict[str, object], args: argparse.N
                "labels": "<= 1x"}
     print(f"\nViT-B-32 random init from a local checkpoint (--pretrained PATH); clips {args.size} H.264 25 fps; "
           f"{args.clips} x 10 s in the folder; quick commands best of {args.repeat}; every command a fresh "
-          f"process; index without OCR/ASR; load average {open('/proc/loadavg').read().split()[:3]}")
+          f"process; index without OCR/ASR\n{describe()}")
     print(f"{'command':<32} {'wall s':>8} {'x import torch':>15}  target")
     for name, seconds in figures.items():
         print(f"{name:<32} {seconds:8.2f} {seconds / torch_s:15.2f}  {targets.get(name, '')}")
@@ -154,6 +155,7 @@ def main() -> None:
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     started = time.perf_counter()
+    print(describe(), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         checkpoint = root / "vit-b-32-random.safetensors"
