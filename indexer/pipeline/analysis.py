@@ -157,8 +157,18 @@ class Analyser:
             st = os.stat(path)
         except OSError as exc:
             raise MediaError(path, exc.strerror or str(exc)) from None
-        gate = ChangeGate(self.options.change_threshold, self.options.reencode_window)
         extractors = {name: factory() for name, factory in registered().items()}
+        try:
+            return self._analyse(path, digest, st, extractors)
+        except BaseException:
+            for extractor in extractors.values():  # e.g. a worker thread to stop (optional method)
+                if callable(close := getattr(extractor, "close", None)):
+                    close()
+            raise
+
+    def _analyse(self, path: Path, digest: str, st: os.stat_result, extractors: dict[str, Extractor]) -> Analysis:
+        """:meth:`analyse` with the extractors made for this file."""
+        gate = ChangeGate(self.options.change_threshold, self.options.reencode_window)
         picture_width = max((getattr(e, "picture_width", 0) for e in extractors.values()), default=0)
         scanner = FrameScanner(path, every=self.options.every, image_size=self.encoder.image_size,
                                shot_aware=self.options.shot_aware, gate=gate,
