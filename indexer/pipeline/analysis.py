@@ -2,7 +2,10 @@
 
 One decode drives everything: a decode thread feeds the scanner (cuts, sampling, change gate,
 thumbnails), the scanner runs in a producer thread, and this thread embeds full batches, so
-decoder and encoder overlap (both release the GIL). Labels are found from the embeddings and
+decoder and encoder overlap (both release the GIL). Several files may be analysed at once by one
+:class:`Analyser` (see :mod:`indexer.pipeline.orchestrate`): its models (encoder, extractors) run
+for one of them at a time, so one file encodes while the next decodes, and two model runs never
+split the cores between them. Labels are found from the embeddings and
 cuts; registered extractors (:mod:`indexer.pipeline.extractors`) see every sampled frame.
 The result is frozen and picklable, so it can be made in a worker process or on another
 machine and committed by the single writer (:mod:`indexer.pipeline.commit`).
@@ -10,10 +13,12 @@ machine and committed by the single writer (:mod:`indexer.pipeline.commit`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,18 +92,20 @@ class Analysis:
 
 
 class Progress(Protocol):
-    """Receives progress in video-seconds (the CLI wires it to a tqdm bar)."""
+    """Receives progress in video-seconds (the CLI wires it to a tqdm bar). Files may be analysed
+    in several threads at once: ``advance`` names the file it is about, and may come from any
+    thread."""
 
     def start_file(self, path: Path, duration: float) -> None: ...
 
-    def advance(self, seconds: float) -> None: ...
+    def advance(self, path: Path, seconds: float) -> None: ...
 
 
 class _NoProgress:
     def start_file(self, path: Path, duration: float) -> None:
         pass
 
-    def advance(self, seconds: float) -> None:
+    def advance(self, path: Path, seconds: float) -> None:
         pass
 
 
@@ -127,14 +134,19 @@ def analyse_file(path: Path, encoder: Encoder, labels: LabelModel, options: Inde
 
 
 class Analyser:
-    """Turns files into :class:`Analysis` values with one encoder and one label model."""
+    """Turns files into :class:`Analysis` values with one encoder and one label model; safe to
+    call from several threads at once (model runs take turns)."""
 
     def __init__(self, encoder: Encoder, labels: LabelModel, options: IndexOptions = IndexOptions(),
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, exclusive_models: bool = True) -> None:
+        """``exclusive_models=False`` lets analyses in several threads run their models at once
+        (more compute threads than cores; ``benchmarks/bench_cli.py`` measures both)."""
         self.encoder = encoder
         self.labels = labels
         self.options = options
         self.progress = progress or _NoProgress()
+        # one model run (encoder, extractors) at a time
+        self._models = threading.Lock() if exclusive_models else contextlib.nullcontext()
 
     def analyse(self, path: Path, digest: str) -> Analysis:
         """Decode, embed and label ``path`` (whose content hash is ``digest``).
@@ -165,6 +177,8 @@ class Analyser:
         for extractor in extractors.values():
             extractor.start(scanner.info)
         times, pts, vectors, edits, jpegs = self._embed(scanner, extractors)
+        with self._models:
+            extracted = {name: extractor.finish() for name, extractor in extractors.items()}
         report = scanner.report
         if not times.size:
             raise MediaError(path, "no frame could be decoded")
@@ -182,7 +196,7 @@ class Analyser:
                          sample_every=self.options.every, status="partial" if note else "ok", note=note)
         return Analysis(video, times, pts, vectors, tuple(cuts), tuple(segments), tuple(jpegs),
                         self.options.thumb_width if jpegs else 0,
-                        {name: extractor.finish() for name, extractor in extractors.items()},
+                        extracted,
                         transitions=tuple(transitions))
 
     def _embed(self, scanner: FrameScanner, extractors: Mapping[str, Extractor],
@@ -201,8 +215,10 @@ class Analyser:
             if isinstance(item, (ShotCut, Transition)):
                 edits.append(item)
                 continue
-            for extractor in extractors.values():
-                extractor.frame(item)
+            if extractors:
+                with self._models:
+                    for extractor in extractors.values():
+                        extractor.frame(item)
             if not item.encoded:  # a sampled frame the change gate turned away, for extractors only
                 continue
             times.append(item.time)
@@ -213,17 +229,19 @@ class Analyser:
             if len(batch) >= self.options.batch_size:
                 chunks.append(self._encode_batch(batch))
                 batch = []
-            self.progress.advance(max(0.0, item.time - last_time))
+            self.progress.advance(scanner.path, max(0.0, item.time - last_time))
             last_time = max(last_time, item.time)
         if batch:
             chunks.append(self._encode_batch(batch))
-        self.progress.advance(max(0.0, scanner.report.duration - last_time))
+        self.progress.advance(scanner.path, max(0.0, scanner.report.duration - last_time))
         log.debug("%s: %d frames sampled, %d encoded", scanner.info.path, scanner.sampled, len(times))
         vectors = np.concatenate(chunks) if chunks else np.zeros((0, self.encoder.dim), np.float32)
         return np.array(times, dtype=np.float64), np.array(pts, dtype=np.int64), vectors, edits, jpegs
 
     def _encode_batch(self, images: list[np.ndarray]) -> np.ndarray:
-        vectors = np.asarray(self.encoder.encode_images(np.stack(images)), dtype=np.float32)
+        batch = np.stack(images)
+        with self._models:
+            vectors = np.asarray(self.encoder.encode_images(batch), dtype=np.float32)
         if vectors.shape != (len(images), self.encoder.dim):
             raise ValueError(f"encoder returned shape {vectors.shape}, expected ({len(images)}, {self.encoder.dim})")
         return vectors
