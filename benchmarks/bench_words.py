@@ -30,6 +30,8 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from words_media import Caption, Shot, Speech, make_words_video, whisper_base_dir  # noqa: E402
 
+from benchmarks.machine import describe  # noqa: E402
+
 from indexer.labels.classify import LabelModel  # noqa: E402
 from indexer.labels.taxonomy import load_taxonomy  # noqa: E402
 from indexer.models.clip_encoder import OpenClipEncoder  # noqa: E402
@@ -129,7 +131,7 @@ def ocr_line(track, wall: float, base: float, seconds: float, truth) -> str:
     found, worst = recall(track.spans, truth)
     return (f"; OCR {track.seconds:5.2f} s = {track.seconds / seconds:.3f} s per video-s, "
             f"{track.seconds / wall:5.1%} of indexing, {(wall - base) / base:+6.1%} over no words "
-            f"(OCR time alone {track.seconds / base:+6.1%}); "
+            f"(OCR's own time = {track.seconds / base:.1%} of no words); "
             f"read {found}/{len(truth)} drawn lines (worst start/end error {worst:.2f} s), {len(track.spans)} spans; "
             f"{track.detections} whole + {track.region_detections} region detections, "
             f"{track.recognitions} boxes recognised ({track.remembered} remembered) on {track.reads} of "
@@ -214,9 +216,10 @@ def main() -> None:
               f"lines; base indexing: ViT-B-32 random weights, {encoder.image_precision}, "
               f"{encoder.image_size}px, every {options.every} s, change gate on, thumbnails on; OCR reads "
               f"frames at {PICTURE_WIDTH}px wide, detector at {DETECT_SIDE}px, {THREADS} onnxruntime thread; "
-              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; best of {args.repeat}")
+              f"best of {args.repeat}\n{describe()}")
         report(measure(clip.path, analyser, configurations(timed, model_dir), args.repeat), seconds, truth)
-        print(per_call(timed), f"; load average {os.getloadavg()[0]:.2f}")
+        print(per_call(timed))
+        print(describe())
 
 
 if __name__ == "__main__":
