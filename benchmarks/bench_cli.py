@@ -15,7 +15,7 @@ word extractors (``--no-ocr --asr-model none``): the recipe reads no words eithe
 In-process (this process, models loaded once), on the 30 s clip: a (analysis-grade decode
 only), b (encode only), c (the pipeline into a fresh store), d (the recipe), L = 1/(1/a+1/b);
 and indexing the first ``--overlap-clips`` clips of the folder file after file, with two files
-in flight (model runs taking turns: the default), and two in flight with models running at once,
+in flight (encoder runs taking turns: the default), and two in flight with encoders running at once,
 the three alternating, ``--overlap-rounds`` times each.
 
 Targets (issue 13): new-query search <= 2x import torch; repeated query, labels, category report

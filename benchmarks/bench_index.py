@@ -113,12 +113,12 @@ def rates(path: Path, encoder, parts, repeat: int) -> tuple[float, float, float,
     return a, b, seconds / c_wall, d, (times, vectors, counting)
 
 
-#: The ways to index a folder, as (files in flight, whether model runs take turns, whether the
+#: The ways to index a folder, as (files in flight, whether encoder runs take turns, whether the
 #: indexing loop runs off the main thread). torch's OpenMP team of the main thread busy-waits
 #: longer than the teams of other threads, so "file after file" is measured in both places.
 OVERLAP_MODES = {"file after file": (1, True, False), "file after file, worker thread": (1, True, True),
                  "two in flight": (FILES_IN_FLIGHT, True, False),
-                 "two in flight, models at once": (FILES_IN_FLIGHT, False, False)}
+                 "two in flight, encoders at once": (FILES_IN_FLIGHT, False, False)}
 
 
 def overlap_walls(folder: Path, encoder, rounds: int) -> dict[str, list[float]]:
@@ -147,7 +147,7 @@ def index_folder(folder: Path, encoder, labels, in_flight: int, exclusive: bool)
     with tempfile.TemporaryDirectory() as tmp, Store.open(Path(tmp)) as store:
         store.bind_encoder(encoder.name, encoder.dim, {"bench": True})
         indexer = Indexer(store, encoder, labels, IndexOptions(), files_in_flight=in_flight)
-        indexer.analyser = Analyser(encoder, labels, IndexOptions(), exclusive_models=exclusive)
+        indexer.analyser = Analyser(encoder, labels, IndexOptions(), exclusive_encoder=exclusive)
         start = time.perf_counter()
         results = list(indexer.index_paths([folder]))
         store.flush()

@@ -354,3 +354,50 @@ def test_one_file_in_flight_analyses_in_the_calling_thread(tmp_path, store, taxo
     assert encoder.threads == {threading.current_thread().name}
     with pytest.raises(ValueError, match="files in flight"):
         Indexer(store, encoder, LabelModel.build(taxonomy, encoder), files_in_flight=0)
+
+
+def test_overlapped_files_keep_their_extractors_apart(tmp_path, store, taxonomy, monkeypatch) -> None:
+    """Each file's extractor (here in a background thread, as OCR runs) sees that file's frames only."""
+    import threading
+
+    from indexer.pipeline import extractors
+    from indexer.pipeline.analysis import Analyser
+    from indexer.pipeline.background import in_background
+
+    class Frames:
+        def start(self, info):
+            self.path, self.times = info.path, []
+
+        def frame(self, frame):
+            self.times.append(frame.time)
+
+        def finish(self):
+            return self.path, tuple(self.times)
+
+    from indexer.pipeline import orchestrate
+
+    paths = _folder_of_ads(tmp_path / "ads", 4)
+    release, seen = threading.Event(), {}
+    analyse, commit = Analyser.analyse, orchestrate.commit
+
+    def second_starts(self, path, digest):
+        if path == paths[1].absolute():
+            release.set()  # the first file's encoder may go on
+        return analyse(self, path, digest)
+
+    def noted(store, analysis):
+        seen[analysis.video.path] = analysis.extracted["frames"]
+        return commit(store, analysis)
+
+    monkeypatch.setattr(Analyser, "analyse", second_starts)
+    monkeypatch.setattr(orchestrate, "commit", noted)
+    extractors.register("frames", in_background(Frames))
+    try:
+        encoder = _HeldFirstFile(release)
+        results = list(_indexer(store, encoder, taxonomy).index_paths([tmp_path / "ads"]))
+    finally:
+        extractors.unregister("frames")
+    assert encoder.held and [r.status for r in results] == ["indexed"] * 4
+    for path in paths:
+        owner, times = seen[path.absolute()]
+        assert Path(owner) == path.absolute() and list(times) == sorted(times) and len(times) >= 2

@@ -3,9 +3,10 @@
 One decode drives everything: a decode thread feeds the scanner (cuts, sampling, change gate,
 thumbnails), the scanner runs in a producer thread, and this thread embeds full batches, so
 decoder and encoder overlap (both release the GIL). Several files may be analysed at once by one
-:class:`Analyser` (see :mod:`indexer.pipeline.orchestrate`): its models (encoder, extractors) run
-for one of them at a time, so one file encodes while the next decodes, and two model runs never
-split the cores between them. Labels are found from the embeddings and
+:class:`Analyser` (see :mod:`indexer.pipeline.orchestrate`): its image encoder runs for one of
+them at a time, so one file encodes while the next decodes, and two encoder runs never split the
+cores between them. Extractors are made per file; the models they share must be thread-safe
+(onnxruntime's and CTranslate2's are). Labels are found from the embeddings and
 cuts; registered extractors (:mod:`indexer.pipeline.extractors`) see every sampled frame.
 The result is frozen and picklable, so it can be made in a worker process or on another
 machine and committed by the single writer (:mod:`indexer.pipeline.commit`).
@@ -135,18 +136,18 @@ def analyse_file(path: Path, encoder: Encoder, labels: LabelModel, options: Inde
 
 class Analyser:
     """Turns files into :class:`Analysis` values with one encoder and one label model; safe to
-    call from several threads at once (model runs take turns)."""
+    call from several threads at once (encoder runs take turns)."""
 
     def __init__(self, encoder: Encoder, labels: LabelModel, options: IndexOptions = IndexOptions(),
-                 progress: Progress | None = None, exclusive_models: bool = True) -> None:
-        """``exclusive_models=False`` lets analyses in several threads run their models at once
+                 progress: Progress | None = None, exclusive_encoder: bool = True) -> None:
+        """``exclusive_encoder=False`` lets analyses in several threads run the encoder at once
         (more compute threads than cores; ``benchmarks/bench_cli.py`` measures both)."""
         self.encoder = encoder
         self.labels = labels
         self.options = options
         self.progress = progress or _NoProgress()
-        # one model run (encoder, extractors) at a time
-        self._models = threading.Lock() if exclusive_models else contextlib.nullcontext()
+        # one encoder run at a time
+        self._encoding = threading.Lock() if exclusive_encoder else contextlib.nullcontext()
 
     def analyse(self, path: Path, digest: str) -> Analysis:
         """Decode, embed and label ``path`` (whose content hash is ``digest``).
@@ -177,8 +178,6 @@ class Analyser:
         for extractor in extractors.values():
             extractor.start(scanner.info)
         times, pts, vectors, edits, jpegs = self._embed(scanner, extractors)
-        with self._models:
-            extracted = {name: extractor.finish() for name, extractor in extractors.items()}
         report = scanner.report
         if not times.size:
             raise MediaError(path, "no frame could be decoded")
@@ -196,7 +195,7 @@ class Analyser:
                          sample_every=self.options.every, status="partial" if note else "ok", note=note)
         return Analysis(video, times, pts, vectors, tuple(cuts), tuple(segments), tuple(jpegs),
                         self.options.thumb_width if jpegs else 0,
-                        extracted,
+                        {name: extractor.finish() for name, extractor in extractors.items()},
                         transitions=tuple(transitions))
 
     def _embed(self, scanner: FrameScanner, extractors: Mapping[str, Extractor],
@@ -215,10 +214,8 @@ class Analyser:
             if isinstance(item, (ShotCut, Transition)):
                 edits.append(item)
                 continue
-            if extractors:
-                with self._models:
-                    for extractor in extractors.values():
-                        extractor.frame(item)
+            for extractor in extractors.values():
+                extractor.frame(item)
             if not item.encoded:  # a sampled frame the change gate turned away, for extractors only
                 continue
             times.append(item.time)
@@ -240,7 +237,7 @@ class Analyser:
 
     def _encode_batch(self, images: list[np.ndarray]) -> np.ndarray:
         batch = np.stack(images)
-        with self._models:
+        with self._encoding:
             vectors = np.asarray(self.encoder.encode_images(batch), dtype=np.float32)
         if vectors.shape != (len(images), self.encoder.dim):
             raise ValueError(f"encoder returned shape {vectors.shape}, expected ({len(images)}, {self.encoder.dim})")
