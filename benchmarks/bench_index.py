@@ -20,9 +20,9 @@ the machine does not skew a ratio.
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -33,11 +33,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.recipe import recipe_parts, recipe_seconds  # noqa: E402
 from benchmarks.synthetic_video import make_ad_clip  # noqa: E402
 from indexer.labels.classify import LabelModel  # noqa: E402
 from indexer.media.frames import ANALYSIS_DECODING  # noqa: E402
 from indexer.models.clip_encoder import OpenClipEncoder  # noqa: E402
-from indexer.pipeline.orchestrate import IndexOptions, Indexer  # noqa: E402
+from indexer.pipeline.analysis import Analyser  # noqa: E402
+from indexer.pipeline.orchestrate import FILES_IN_FLIGHT, IndexOptions, Indexer  # noqa: E402
 from indexer.media.probe import probe  # noqa: E402
 from indexer.store import Store  # noqa: E402
 from indexer.labels.taxonomy import load_taxonomy  # noqa: E402
@@ -93,33 +95,68 @@ def pipeline(path: Path, encoder, options: IndexOptions) -> tuple[float, np.ndar
     return wall, times, vectors, counting
 
 
-def recipe(path: Path, model, preprocess, texts) -> float:
-    """Every 10th frame -> JPEG -> PIL -> open_clip preprocess -> batch-1 CLIP vs two prompts."""
-    import torch
-    from PIL import Image
-
-    start = time.perf_counter()
-    with av.open(str(path)) as container, torch.no_grad():
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for i, frame in enumerate(container.decode(stream)):
-            if i % 10:
-                continue
-            buf = io.BytesIO()
-            frame.to_image().save(buf, format="JPEG", quality=90)
-            image = preprocess(Image.open(io.BytesIO(buf.getvalue())).convert("RGB")).unsqueeze(0)
-            feats = model.encode_image(image)
-            feats = feats / feats.norm(dim=-1, keepdim=True)
-            (100.0 * feats @ texts.T).softmax(dim=-1)
-    return time.perf_counter() - start
-
-
 def best(repeat: int, run: Callable[[], float]) -> float:
     """The shortest of ``repeat`` wall times of ``run`` (the least disturbed by other work)."""
     return min(run() for _ in range(repeat))
 
 
-def bench_video(path: Path, encoders: dict, recipe_parts, repeat: int) -> None:
+def rates(path: Path, encoder, parts, repeat: int) -> tuple[float, float, float, float, tuple]:
+    """x-realtime rates of ``path``, each the best of ``repeat`` runs: a (analysis-grade decode
+    only), b (encoding only the images the pipeline encodes), c (the whole pipeline into a fresh
+    store) and d (the recipe, with loaded ``parts``); then (times, vectors, Counting) of a c run."""
+    seconds = probe(path).duration
+    a = seconds / best(repeat, lambda: decode_only(path, ANALYSIS_DECODING))  # as the scanner decodes
+    c_wall, times, vectors, counting = pipeline(path, encoder, IndexOptions())  # the first run also gives the data
+    c_wall = min([c_wall] + [pipeline(path, encoder, IndexOptions())[0] for _ in range(repeat - 1)])
+    b = seconds / best(repeat, lambda: encode_only(encoder, counting.images))
+    d = seconds / best(repeat, lambda: recipe_seconds([path], *parts))
+    return a, b, seconds / c_wall, d, (times, vectors, counting)
+
+
+#: The ways to index a folder, as (files in flight, whether encoder runs take turns, whether the
+#: indexing loop runs off the main thread). torch's OpenMP team of the main thread busy-waits
+#: longer than the teams of other threads, so "file after file" is measured in both places.
+OVERLAP_MODES = {"file after file": (1, True, False), "file after file, worker thread": (1, True, True),
+                 "two in flight": (FILES_IN_FLIGHT, True, False),
+                 "two in flight, encoders at once": (FILES_IN_FLIGHT, False, False)}
+
+
+def overlap_walls(folder: Path, encoder, rounds: int) -> dict[str, list[float]]:
+    """Wall seconds of indexing every clip of ``folder`` into a fresh store in each of
+    :data:`OVERLAP_MODES`, the modes alternating, ``rounds`` times, after one untimed run (the
+    encoder meets every batch shape once: oneDNN builds its kernels per shape)."""
+    labels = LabelModel.build(load_taxonomy(), encoder)
+    walls: dict[str, list[float]] = {mode: [] for mode in OVERLAP_MODES}
+    for round_no in range(rounds + 1):
+        for mode, (in_flight, exclusive, off_main) in list(OVERLAP_MODES.items())[: 1 if round_no == 0 else None]:
+            def run() -> None:
+                wall = index_folder(folder, encoder, labels, in_flight, exclusive)
+                if round_no:
+                    walls[mode].append(wall)
+            if off_main:
+                thread = threading.Thread(target=run)
+                thread.start()
+                thread.join()
+            else:
+                run()
+    return walls
+
+
+def index_folder(folder: Path, encoder, labels, in_flight: int, exclusive: bool) -> float:
+    """Wall seconds of indexing ``folder`` into a fresh store (in this thread)."""
+    with tempfile.TemporaryDirectory() as tmp, Store.open(Path(tmp)) as store:
+        store.bind_encoder(encoder.name, encoder.dim, {"bench": True})
+        indexer = Indexer(store, encoder, labels, IndexOptions(), files_in_flight=in_flight)
+        indexer.analyser = Analyser(encoder, labels, IndexOptions(), exclusive_encoder=exclusive)
+        start = time.perf_counter()
+        results = list(indexer.index_paths([folder]))
+        store.flush()
+        wall = time.perf_counter() - start
+    assert all(r.status == "indexed" for r in results), [r.reason for r in results if r.failed]
+    return wall
+
+
+def bench_video(path: Path, encoders: dict, parts, repeat: int) -> None:
     """All figures for one clip, each the best of ``repeat`` runs; ``encoders`` maps auto (the
     default), fp32 and int8 to encoders."""
     info = probe(path)
@@ -128,18 +165,13 @@ def bench_video(path: Path, encoders: dict, recipe_parts, repeat: int) -> None:
           f"{seconds:.1f} s, codec {info.codec}")
     default, fp32 = encoders["auto"], encoders["fp32"]
     a_exact = seconds / best(repeat, lambda: decode_only(path))
-    a = seconds / best(repeat, lambda: decode_only(path, ANALYSIS_DECODING))  # as the scanner decodes
     options = IndexOptions()
-    c_wall, times, vectors, counting = pipeline(path, default, options)  # the first run also gives the data
-    c_wall = min([c_wall] + [pipeline(path, default, options)[0] for _ in range(repeat - 1)])
-    b = seconds / best(repeat, lambda: encode_only(default, counting.images))
-    c = seconds / c_wall
+    a, b, c, d, (times, vectors, counting) = rates(path, default, parts, repeat)
     c32 = seconds / best(repeat, lambda: pipeline(path, fp32, options)[0])
     c8 = seconds / best(repeat, lambda: pipeline(path, encoders["int8"], options)[0])
     images = np.concatenate(counting.images)
     reference = fp32.encode_images(images)
     full_wall, full_times, full_vectors, full_count = pipeline(path, default, replace(options, reencode_window=0))
-    d = seconds / best(repeat, lambda: recipe(path, *recipe_parts))
     limit = 1 / (1 / a + 1 / b)
     # each sampled frame the gate skipped is represented by the last encoded frame of its shot
     latest = np.searchsorted(times, full_times + 1e-6, side="right") - 1
@@ -172,17 +204,11 @@ def main() -> None:
     parser.add_argument("--sizes", default="1280x720,1920x1080", help="generated clip sizes")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each stage; the best is kept")
     args = parser.parse_args()
-    import open_clip
     import torch
 
     encoders = {precision: OpenClipEncoder("ViT-B-32", pretrained=None, precision=precision)
                 for precision in ("auto", "fp32", "int8")}
-    model, _, preprocess = open_clip.create_model_and_transforms("ViT-B-32", pretrained=None)
-    model.eval()
-    tokenizer = open_clip.get_tokenizer("ViT-B-32")
-    with torch.no_grad():
-        texts = model.encode_text(tokenizer(["a construction site", "something else"]))
-        texts = texts / texts.norm(dim=-1, keepdim=True)
+    parts = recipe_parts(None)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; ViT-B-32 random weights; best of "
           f"{args.repeat} runs each; "
           f"default precision auto = {encoders['auto'].image_precision} on this CPU")
@@ -194,7 +220,7 @@ def main() -> None:
             make_ad_clip(clip, seconds=args.seconds, size=(w, h))
             clips.append(clip)
         for path in [*clips, *args.videos]:
-            bench_video(path, encoders, (model, preprocess, texts), max(1, args.repeat))
+            bench_video(path, encoders, parts, max(1, args.repeat))
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.machine import describe  # noqa: E402
 from benchmarks.serve_load import Server, concurrent_load, pct, proc_memory, search_path, timed_loop  # noqa: E402
 from benchmarks.synthetic_archive import DIM, SyntheticArchive, SyntheticEncoder  # noqa: E402
 from indexer.store import Store  # noqa: E402
@@ -240,7 +241,7 @@ def main() -> None:
     parser.add_argument("--retune", action="store_true", help="with --reuse: tune the index's nprobe again")
     args = parser.parse_args()
     categories = list(load_taxonomy().ids)
-    print("other processes share this machine's cores; figures move from run to run")
+    print(describe())
     for frames in [int(s) for s in args.sizes.split(",")]:
         videos = min(args.videos, max(1, frames // 10))
         archive = SyntheticArchive(videos, frames // videos, categories)
@@ -267,6 +268,7 @@ def main() -> None:
             engine_figures(archive, folder, args.queries, args.k)
             if not args.no_server:
                 server_figures(archive, folder, args.queries, args.k, args.clients)
+            print(f"  ({describe()})")
         finally:
             if not (args.keep or args.reuse):
                 shutil.rmtree(folder, ignore_errors=True)

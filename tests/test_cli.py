@@ -315,6 +315,25 @@ def test_commands_load_only_what_they_need(tmp_path: Path, env) -> None:
     assert loaded == []  # the same text, and the background prompts, are stored
 
 
+@pytest.mark.slow
+def test_pretrained_checkpoint_file_indexes_as_weights_and_new_queries_run_the_text_tower_alone(
+        tmp_path: Path, env) -> None:
+    """``--pretrained PATH`` (open_clip's way to pass a local checkpoint) is ``--weights PATH``."""
+    weights = tiny_weights(tmp_path / "tiny.safetensors")
+    video = make_video(tmp_path / "ad.mp4", [Scene("red", 30), Scene("blue", 30)])
+    model = ["--model", "reelsearch-tiny", "--pretrained", str(weights), "--precision", "fp32"]
+    result = run(env, "index", str(video.path), *model)
+    assert result.exit_code == 0 and "1 indexed" in result.output and "random weights" not in result.output
+    with Store.open(Path(env["REELSEARCH_DATA_DIR"]), readonly=True) as store:
+        spec = store.encoder_spec()
+    assert (spec["weights"], spec["pretrained"]) == (str(weights.resolve()), None)
+    assert spec["text_tower"]["checkpoint"] == str(weights.resolve())
+    _, loaded = run_fresh(env, "index", str(video.path), *model)  # unchanged, same options: no model
+    assert loaded == []
+    _, loaded = run_fresh(env, "search", "a dog on a red beach", "--min-score", "-1")
+    assert loaded == ["torch"]  # the text tower alone, from the checkpoint's text weights
+
+
 def test_index_with_ray_commits_here_and_prints_per_worker_throughput(tmp_path: Path, env, ray_session) -> None:
     folder = tmp_path / "ads"
     folder.mkdir()
@@ -337,3 +356,22 @@ def test_ray_option_without_ray_installed_says_how_to_get_it(tmp_path: Path, env
     result = run(env, "index", str(tmp_path / "a.mp4"), *FAKE, "--ray")
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1] == "Error: distributed work needs Ray: pip install 'reelsearch[ray]'"
+
+
+def test_overlap_is_on_by_default_and_off_with_the_option_or_env(tmp_path: Path, env, monkeypatch) -> None:
+    from indexer.pipeline import orchestrate
+
+    seen = []
+    init = orchestrate.Indexer.__init__
+
+    def recording(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        seen.append(self.files_in_flight)
+
+    monkeypatch.setattr(orchestrate.Indexer, "__init__", recording)
+    for i, extra in enumerate(([], ["--no-overlap"], [])):
+        make_video(tmp_path / f"v{i}.mp4", [Scene("red", 20)])
+        run_env = {**env, "REELSEARCH_OVERLAP": "0"} if i == 2 else env
+        result = run(run_env, "index", str(tmp_path / f"v{i}.mp4"), *FAKE, *extra)
+        assert result.exit_code == 0 and "1 indexed" in result.output, result.output
+    assert seen == [orchestrate.FILES_IN_FLIGHT, 1, 1] and orchestrate.FILES_IN_FLIGHT == 2

@@ -13,7 +13,7 @@ import pytest
 from indexer.models.encoder import Encoder
 
 from indexer.models.loading import (choose_encoder, encoder_spec, load_encoder, load_from_spec, load_plugin,
-                                    store_encoder)
+                                    local_checkpoint, store_encoder)
 from indexer.errors import EncoderError, EncoderMismatchError, StoreError
 from indexer.store import Store
 from indexer.models.colour import ColourEncoder
@@ -196,3 +196,17 @@ def test_store_encoder_binds_for_writers_and_checks_for_readers(tmp_path: Path) 
             store_encoder(store, {"plugin": f"{__name__}:OtherColour"}, bind=False)
         with pytest.raises(EncoderMismatchError):
             store_encoder(store, {"plugin": f"{__name__}:OtherColour"})
+
+
+def test_pretrained_naming_a_checkpoint_file_is_the_weights_file(tmp_path: Path, monkeypatch) -> None:
+    checkpoint = tmp_path / "vit.safetensors"
+    checkpoint.write_bytes(b"weights")
+    assert local_checkpoint(str(checkpoint), None) == (None, checkpoint)
+    assert local_checkpoint("laion2b_s34b_b79k", None) == ("laion2b_s34b_b79k", None)  # a tag
+    assert local_checkpoint(str(tmp_path / "gone.safetensors"), None) == (str(tmp_path / "gone.safetensors"), None)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "openai").write_bytes(b"not a checkpoint")
+    assert local_checkpoint("openai", None) == ("openai", None)  # a bare name stays a tag, as in open_clip
+    assert local_checkpoint("vit.safetensors", None) == (None, Path("vit.safetensors"))
+    with pytest.raises(EncoderError, match="pass one of them"):
+        local_checkpoint(str(checkpoint), tmp_path / "other.safetensors")

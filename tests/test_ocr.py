@@ -58,6 +58,18 @@ def test_recognise_answers_each_box_in_order_none_where_nothing_is_legible(reade
     assert second.box == pytest.approx(tuple(box))
 
 
+def test_a_line_seen_again_unchanged_is_remembered_a_changed_one_read_again(reader):
+    memory = ocr.LineMemory()
+    picture = _card([("SPF 30 sun cream", (96, 100), 56)])
+    (box,) = reader.detect(picture)
+    (first,) = reader.recognise(picture, box[None], memory)
+    (again,) = reader.recognise(picture.copy(), box[None], memory)
+    assert memory.hits == 1 and again == first and first.text == "SPF 30 sun cream"
+    changed = _card([("SPF 50 sun cream", (96, 100), 56)])  # one character in place
+    (other,) = reader.recognise(changed, box[None], memory)
+    assert memory.hits == 1 and other.text == "SPF 50 sun cream"
+
+
 def test_text_boxes_are_the_confident_regions_grown_by_unclip():
     probability = np.zeros((64, 96), np.float32)
     probability[10:20, 10:50] = 0.9  # a line: 40 x 10

@@ -125,7 +125,7 @@ class BlockReader:
             boxes = boxes[inside]
         return boxes
 
-    def recognise(self, picture, boxes):
+    def recognise(self, picture, boxes, memory=None):
         h, w = picture.shape[:2]
         lines = []
         for x0, y0, x1, y1 in boxes:

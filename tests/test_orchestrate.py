@@ -227,3 +227,177 @@ def test_a_thumbnail_is_stored_for_every_frame(tmp_path, store, colour_encoder, 
         expected = "red" if t < video.cut_times[0] else "blue"
         assert np.abs(typical - COLOURS[expected]).max() < 40, (t, typical)
 
+
+
+def _folder_of_ads(folder: Path, n: int) -> list[Path]:
+    """``n`` short two-shot clips in ``folder``, named in the order discover yields them."""
+    folder.mkdir(exist_ok=True)
+    colours = ["red", "blue", "green", "yellow"]
+    return [make_video(folder / f"ad{i:02d}.mp4", [Scene(colours[i % 4], 20), Scene(colours[(i + 1) % 4], 25)],
+                       size=(160, 120)).path for i in range(n)]
+
+
+def _contents(store) -> list:
+    """Everything a store holds about its videos, comparable across two stores."""
+    out = []
+    for video in store.list_videos():
+        _ids, times, vectors = store.frames(video.id)
+        segments = sorted((s.label, s.start, s.end, s.source) for s in store.segments(video.id))
+        out.append((video.id, video.path.name, video.duration, video.status, times.tolist(),
+                    np.round(vectors, 6).tolist(), store.cuts(video.id), segments))
+    return out
+
+
+def test_overlapped_files_store_exactly_what_file_after_file_stores(tmp_path, colour_encoder, taxonomy) -> None:
+    _folder_of_ads(tmp_path / "ads", 5)
+    contents = []
+    for in_flight in (1, 2):
+        with Store.open(tmp_path / f"index{in_flight}") as store:
+            indexer = _indexer(store, colour_encoder, taxonomy)
+            indexer.files_in_flight = in_flight
+            results = list(indexer.index_paths([tmp_path / "ads"]))
+            assert [r.status for r in results] == ["indexed"] * 5
+            contents.append(_contents(store))
+    assert contents[0] == contents[1] and len(contents[0]) == 5
+
+
+class _HeldFirstFile:
+    """Colour encoder whose first file (all red at the start) waits until ``release`` is set, so
+    the analyses after it overlap it; records which thread encoded."""
+
+    def __init__(self, release) -> None:
+        from indexer.models.colour import ColourEncoder
+
+        self.inner = ColourEncoder()
+        self.name, self.dim, self.image_size = self.inner.name, self.inner.dim, self.inner.image_size
+        self.release, self.threads, self.held = release, set(), False
+
+    def encode_images(self, images):
+        import threading
+
+        self.threads.add(threading.current_thread().name)
+        if not self.held:
+            self.held = self.release.wait(timeout=20)  # the next file started while this one encodes
+        return self.inner.encode_images(images)
+
+    def encode_texts(self, texts):
+        return self.inner.encode_texts(texts)
+
+
+def test_next_file_is_analysed_while_one_encodes_and_commits_keep_input_order(tmp_path, store, taxonomy) -> None:
+    import threading
+
+    from indexer.pipeline.analysis import Analyser
+
+    paths = _folder_of_ads(tmp_path / "ads", 6)
+    release, running, most, lock = threading.Event(), [0], [0], threading.Lock()
+    analyse = Analyser.analyse
+
+    def counted(self, path, digest):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            if running[0] == 2:
+                release.set()
+        try:
+            return analyse(self, path, digest)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    encoder = _HeldFirstFile(release)
+    indexer = _indexer(store, encoder, taxonomy)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Analyser, "analyse", counted)
+        results = list(indexer.index_paths([tmp_path / "ads"]))
+    assert encoder.held and most[0] == 2  # overlapped, never more than two files in flight
+    assert [r.path for r in results] == [p.absolute() for p in paths]
+    assert [r.video_id for r in results] == sorted(r.video_id for r in results)  # committed in input order
+    assert [v.path for v in store.list_videos()] == [p.absolute() for p in paths]
+    assert encoder.threads and "MainThread" not in encoder.threads
+
+
+def test_a_file_failing_midway_fails_alone_in_its_place(tmp_path, store, taxonomy) -> None:
+    from indexer.models.colour import COLOURS, ColourEncoder
+
+    class BreaksOnGreen(ColourEncoder):
+        def encode_images(self, images):
+            means = np.asarray(images, np.float32).reshape(len(images), -1, 3).mean(axis=1)
+            if (np.abs(means - COLOURS["green"]).max(axis=1) < 40).any():
+                raise RuntimeError("encoder fell over")
+            return super().encode_images(images)
+
+    folder = tmp_path / "ads"
+    folder.mkdir()
+    make_video(folder / "a.mp4", [Scene("red", 30)], size=(160, 120))
+    (folder / "b.mp4").write_text("not a video\n")
+    make_video(folder / "c.mp4", [Scene("green", 30)], size=(160, 120))
+    make_video(folder / "d.mp4", [Scene("blue", 30)], size=(160, 120))
+    results = list(_indexer(store, BreaksOnGreen(), taxonomy).index_paths([folder]))
+    assert [(r.path.name, r.status) for r in results] == [("a.mp4", "indexed"), ("b.mp4", "failed"),
+                                                          ("c.mp4", "failed"), ("d.mp4", "indexed")]
+    assert results[2].reason == "unexpected error: RuntimeError: encoder fell over"
+    assert "\n" not in results[1].reason and results[1].reason
+    assert [v.path.name for v in store.list_videos()] == ["a.mp4", "d.mp4"]
+
+
+def test_one_file_in_flight_analyses_in_the_calling_thread(tmp_path, store, taxonomy) -> None:
+    import threading
+
+    _folder_of_ads(tmp_path / "ads", 3)
+    release = threading.Event()
+    release.set()
+    encoder = _HeldFirstFile(release)
+    indexer = _indexer(store, encoder, taxonomy)
+    indexer.files_in_flight = 1
+    assert [r.status for r in indexer.index_paths([tmp_path / "ads"])] == ["indexed"] * 3
+    assert encoder.threads == {threading.current_thread().name}
+    with pytest.raises(ValueError, match="files in flight"):
+        Indexer(store, encoder, LabelModel.build(taxonomy, encoder), files_in_flight=0)
+
+
+def test_overlapped_files_keep_their_extractors_apart(tmp_path, store, taxonomy, monkeypatch) -> None:
+    """Each file's extractor (here in a background thread, as OCR runs) sees that file's frames only."""
+    import threading
+
+    from indexer.pipeline import extractors
+    from indexer.pipeline.analysis import Analyser
+    from indexer.pipeline.background import in_background
+
+    class Frames:
+        def start(self, info):
+            self.path, self.times = info.path, []
+
+        def frame(self, frame):
+            self.times.append(frame.time)
+
+        def finish(self):
+            return self.path, tuple(self.times)
+
+    from indexer.pipeline import orchestrate
+
+    paths = _folder_of_ads(tmp_path / "ads", 4)
+    release, seen = threading.Event(), {}
+    analyse, commit = Analyser.analyse, orchestrate.commit
+
+    def second_starts(self, path, digest):
+        if path == paths[1].absolute():
+            release.set()  # the first file's encoder may go on
+        return analyse(self, path, digest)
+
+    def noted(store, analysis):
+        seen[analysis.video.path] = analysis.extracted["frames"]
+        return commit(store, analysis)
+
+    monkeypatch.setattr(Analyser, "analyse", second_starts)
+    monkeypatch.setattr(orchestrate, "commit", noted)
+    extractors.register("frames", in_background(Frames))
+    try:
+        encoder = _HeldFirstFile(release)
+        results = list(_indexer(store, encoder, taxonomy).index_paths([tmp_path / "ads"]))
+    finally:
+        extractors.unregister("frames")
+    assert encoder.held and [r.status for r in results] == ["indexed"] * 4
+    for path in paths:
+        owner, times = seen[path.absolute()]
+        assert Path(owner) == path.absolute() and list(times) == sorted(times) and len(times) >= 2

@@ -44,6 +44,8 @@ def _every(every: float | None, rate: float | None) -> float:
 @click.option("--prune", is_flag=True, help="Forget indexed videos whose files are gone.")
 @click.option("--optimize", is_flag=True,
               help="Build/rebuild the approximate (IVF-SQ8) vector index now; it is built automatically past 200k frames.")
+@click.option("--overlap/--no-overlap", default=True, show_default=True, envvar="REELSEARCH_OVERLAP",
+              show_envvar=True, help="Decode the next file while this one is encoded (two files in flight).")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
               help="Analyse on a Ray cluster, commit here: no ADDRESS starts a local cluster, 'auto' joins "
                    "the one `ray start` runs, else HOST:PORT. Files must be at the same path on every worker.")
@@ -54,8 +56,8 @@ def _every(every: float | None, rate: float | None) -> float:
 @data_dir_option
 @encoder_options
 def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batch_size: int,
-          shot_aware: bool, reencode_window: float, prune: bool, optimize: bool, ray_address: str | None,
-          workers: int | None, ocr: bool, asr_model: str, taxonomy: Path | None, data_dir: Path,
+          shot_aware: bool, reencode_window: float, prune: bool, optimize: bool, overlap: bool,
+          ray_address: str | None, workers: int | None, ocr: bool, asr_model: str, taxonomy: Path | None, data_dir: Path,
           **encoder_kw) -> None:
     """Index video files and folders (recursively) into the store."""
     from indexer.labels.taxonomy import load_taxonomy
@@ -81,7 +83,7 @@ def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batc
                 tax = with_user_categories(load_taxonomy(taxonomy), store)
                 labels = current_label_model(store, tax, store.cached_texts(encoder, "prompt"))
                 with word_extractors(ocr, asr_model):
-                    failed = _index_paths(store, encoder, labels, options, paths, ray_address, workers)
+                    failed = _index_paths(store, encoder, labels, options, paths, ray_address, workers, overlap)
                 # a model loaded now records what a store of an older version lacks (its text tower)
                 store.bind_encoder(encoder.name, encoder.dim, encoder_spec(encoder))
             if prune:
@@ -114,14 +116,15 @@ def _connect(address: str) -> None:
         raise click.ClickException(str(exc)) from None
 
 
-def _index_paths(store, encoder, labels, options, paths, ray_address=None, workers=None) -> int:
-    from indexer.pipeline.orchestrate import Indexer
+def _index_paths(store, encoder, labels, options, paths, ray_address=None, workers=None, overlap=True) -> int:
+    from indexer.pipeline.orchestrate import FILES_IN_FLIGHT, Indexer
 
     started = time.perf_counter()
     results = []
     with IndexProgress() as progress:
         if ray_address is None:
-            indexer = Indexer(store, encoder, labels, options, progress)
+            indexer = Indexer(store, encoder, labels, options, progress,
+                              files_in_flight=FILES_IN_FLIGHT if overlap else 1)
         else:
             from indexer.pipeline.distributed import RayIndexer
 

@@ -54,7 +54,8 @@ def encoder_options(func: Callable) -> Callable:
     options = [
         click.option("--model", default=None, help="open_clip model name [default: ViT-B-32]."),
         click.option("--pretrained", default=None,
-                     help="open_clip pretrained tag [default: laion2b_s34b_b79k]."),
+                     help="open_clip pretrained tag, or a local checkpoint file as --weights "
+                          "[default: laion2b_s34b_b79k]."),
         click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      envvar="REELSEARCH_WEIGHTS", show_envvar=True,
                      help="Local open_clip checkpoint file (for machines without internet)."),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -15,16 +16,18 @@ from indexer.types import format_timestamp
 class IndexProgress:
     """A tqdm bar whose unit is seconds of video; its total grows as files start.
 
-    Counts whole milliseconds internally, so float sums never push the bar past its total.
+    Files may be analysed in several threads at once: each one's share of the bar is kept apart
+    (whole milliseconds, so float sums never push the bar past its total), under one lock.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, disable: bool | None = None) -> None:
+        """``disable``: None shows the bar only on a terminal (tqdm's rule)."""
         self.bar = tqdm(total=0, unit="s", unit_scale=0.001, desc="indexing", dynamic_ncols=True,
                         bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} video-s "
                                    "[{elapsed}<{remaining}, {rate_fmt}]",
-                        file=sys.stderr, disable=None)
-        self._file_total = 0  # ms
-        self._file_done = 0  # ms
+                        file=sys.stderr, disable=disable)
+        self._files: dict[Path, list[int]] = {}  # path -> [ms of video, ms shown done]
+        self._lock = threading.Lock()
 
     def __enter__(self) -> "IndexProgress":
         return self
@@ -33,21 +36,32 @@ class IndexProgress:
         self.bar.close()
 
     def start_file(self, path: Path, duration: float) -> None:
-        self._file_total, self._file_done = max(0, round(duration * 1000)), 0
-        self.bar.total = (self.bar.total or 0) + self._file_total
-        self.bar.set_postfix_str(path.name[-40:], refresh=False)
-        self.bar.refresh()
+        with self._lock:
+            total = max(0, round(duration * 1000))
+            self._files[path] = [total, 0]
+            self.bar.total = (self.bar.total or 0) + total
+            self.bar.set_postfix_str(path.name[-40:], refresh=False)
+            self.bar.refresh()
 
-    def advance(self, seconds: float) -> None:
-        step = min(round(seconds * 1000), self._file_total - self._file_done)
-        if step > 0:
-            self._file_done += step
-            self.bar.update(step)
+    def advance(self, path: Path, seconds: float) -> None:
+        with self._lock:
+            self._advance(path, round(seconds * 1000))
 
     def file_done(self, result: FileResult) -> None:
         """Top the bar up to the file's end and print one line about it."""
-        self.advance(self._file_total / 1000)
-        self.bar.write(file_line(result))
+        with self._lock:
+            if result.path in self._files:
+                total, _done = self._files[result.path]
+                self._advance(result.path, total)
+                del self._files[result.path]
+            self.bar.write(file_line(result))
+
+    def _advance(self, path: Path, ms: int) -> None:
+        total, done = self._files.get(path, (0, 0))
+        step = min(ms, total - done)
+        if step > 0:
+            self._files[path][1] = done + step
+            self.bar.update(step)
 
 
 def count(number: int, noun: str) -> str:

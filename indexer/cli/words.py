@@ -40,10 +40,11 @@ def word_extractors(ocr: bool, asr_model: str) -> Iterator[None]:
     try:
         if ocr:
             with _unavailable("on-screen text"):
+                from indexer.pipeline.background import in_background
                 from indexer.words.onscreen import OnScreenText, shared_reader
 
                 shared_reader()
-                extractors.register("text", OnScreenText)
+                extractors.register("text", in_background(OnScreenText))  # OCR on a core of its own
                 names.append("text")
         if asr_model.strip().lower() != NO_ASR:
             with _unavailable("speech"):

@@ -46,7 +46,8 @@ def load_encoder(
     """Load the encoder the user asked for: a ``module:attr`` plugin, or an open_clip model.
 
     open_clip defaults to ``ViT-B-32`` with ``laion2b_s34b_b79k`` weights (downloaded once into the
-    Hugging Face cache). ``weights`` (else env ``REELSEARCH_WEIGHTS``) is a local checkpoint file.
+    Hugging Face cache). ``weights`` (else env ``REELSEARCH_WEIGHTS``) is a local checkpoint file;
+    so is a ``pretrained`` that names one (open_clip's ``pretrained=PATH``, see :func:`local_checkpoint`).
     ``precision`` is the image tower's (``auto`` when None: bf16 where the CPU has it, else fp32).
 
     Raises:
@@ -57,6 +58,7 @@ def load_encoder(
         if model or pretrained or weights or precision:
             raise EncoderError("--encoder cannot be combined with --model/--pretrained/--weights/--precision")
         return load_plugin(plugin)
+    pretrained, weights = local_checkpoint(pretrained, weights)
     if weights is None and os.environ.get(WEIGHTS_ENV, "").strip():
         weights = Path(os.environ[WEIGHTS_ENV].strip())
     model = model or DEFAULT_MODEL
@@ -67,6 +69,24 @@ def load_encoder(
     open_clip_encoder = open_clip_class()
     return open_clip_encoder(model, pretrained=pretrained, weights=weights,
                              precision=precision or "auto", batch_size=batch_size)
+
+
+def local_checkpoint(pretrained: str | None, weights: Path | None) -> tuple[str | None, Path | None]:
+    """``(pretrained, weights)`` with a ``pretrained`` that names a checkpoint file moved to ``weights``.
+
+    open_clip reads ``pretrained`` as a tag or a local file; here a file is passed as ``weights``,
+    so ``--pretrained PATH`` and ``--weights PATH`` load, record and name the same encoder. A value
+    is a file when it exists and looks like a path (has a folder or a file extension); anything
+    else stays a tag. Raises EncoderError when both name something (which one is meant?).
+    """
+    if not pretrained or not Path(pretrained).expanduser().is_file():
+        return pretrained, weights
+    if not (os.sep in pretrained or "/" in pretrained or Path(pretrained).suffix):
+        return pretrained, weights  # a bare name: open_clip's tags come first
+    if weights is not None:
+        raise EncoderError(f"--pretrained {pretrained} names a checkpoint file and --weights {weights} another; "
+                           "pass one of them")
+    return None, Path(pretrained).expanduser()
 
 
 def load_plugin(spec: str) -> Encoder:
@@ -188,6 +208,9 @@ def choose_encoder(spec: dict[str, Any] | None, choice: dict[str, Any]) -> Encod
     Raises:
         EncoderError: as ``load_encoder`` / ``load_from_spec``, or ``precision`` asked of a plugin.
     """
+    choice = dict(choice)
+    if not choice.get("plugin"):
+        choice["pretrained"], choice["weights"] = local_checkpoint(choice.get("pretrained"), choice.get("weights"))
     asked = {key: value for key, value in choice.items() if value}
     if not spec or (set(asked) - {"precision"} and not _names_recorded(spec, asked)):
         return load_encoder(**choice)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,11 @@ MIN_CONFIDENCE = 0.6
 #: Lines with fewer letters or digits than this are dropped: single glyphs are mostly shapes
 #: read as text (a disc read as "O").
 MIN_CHARS = 2
+#: A line image is one recognised before when at most :data:`LINE_CHANGED` of its pixel values
+#: differ from that one's by more than :data:`LINE_PIXEL` grey levels (video noise stays below;
+#: one changed character of a 40-character line is about 1 % of the values).
+LINE_PIXEL = 40
+LINE_CHANGED = 0.002
 #: onnxruntime intra-op threads per model: one thread beat the whole 2-core pool on a machine
 #: the image encoder and the decoder share (a pool waits for its slowest thread).
 THREADS = 1
@@ -69,6 +75,27 @@ class ReadLine:
     text: str
     confidence: float
     box: Box
+
+
+class LineMemory:
+    """The line images recognised last and what they read, so a line seen again unchanged (a
+    banner across a cut, a caption on every frame read without the gate) is not recognised twice.
+    One per video: :meth:`TextReader.recognise` consults and fills it."""
+
+    def __init__(self, size: int = 16) -> None:
+        self._items: deque[tuple[np.ndarray, tuple[str, float]]] = deque(maxlen=size)
+        self.hits = 0
+
+    def recall(self, image: np.ndarray) -> tuple[str, float] | None:
+        """What an earlier line image of the same size and (nearly) the same pixels read, or None."""
+        for seen, result in reversed(self._items):
+            if seen.shape == image.shape and np.mean(np.abs(seen.astype(np.int16) - image) > LINE_PIXEL) <= LINE_CHANGED:
+                self.hits += 1
+                return result
+        return None
+
+    def remember(self, image: np.ndarray, result: tuple[str, float]) -> None:
+        self._items.append((image, result))
 
 
 class TextReader:
@@ -101,15 +128,22 @@ class TextReader:
         boxes = _text_boxes(probability) / scale + np.array([x0, y0, x0, y0], np.float32)
         return np.clip(boxes / np.array([width, height, width, height], np.float32), 0.0, 1.0)
 
-    def recognise(self, picture: np.ndarray, boxes: np.ndarray) -> list[ReadLine | None]:
+    def recognise(self, picture: np.ndarray, boxes: np.ndarray, memory: LineMemory | None = None,
+                  ) -> list[ReadLine | None]:
         """The line in each box (fractions) of ``picture``, in the boxes' order: None where no
         line with confidence >= :data:`MIN_CONFIDENCE` and at least :data:`MIN_CHARS` letters
-        or digits was read."""
+        or digits was read. Lines ``memory`` recalls are not recognised again."""
         height, width = picture.shape[:2]
         lines: list[ReadLine | None] = []
         for box in np.asarray(boxes, np.float64).reshape(-1, 4):
             x0, y0, x1, y1 = _pixels(tuple(box), width, height)
-            text, score = self._read_crop(picture[y0:y1, x0:x1])
+            image = _line_image(picture[y0:y1, x0:x1])
+            read = memory.recall(image) if memory is not None and image is not None else None
+            if read is None:
+                read = self._read_line(image) if image is not None else ("", 0.0)
+                if memory is not None and image is not None:
+                    memory.remember(image, read)
+            text, score = read
             legible = score >= MIN_CONFIDENCE and sum(ch.isalnum() for ch in text) >= MIN_CHARS
             lines.append(ReadLine(text, min(max(score, 0.0), 1.0), tuple(float(v) for v in box))
                          if legible else None)
@@ -119,13 +153,9 @@ class TextReader:
         """Every legible text line in ``picture`` (RGB uint8): :meth:`detect`, then :meth:`recognise`."""
         return [line for line in self.recognise(picture, self.detect(picture)) if line is not None]
 
-    def _read_crop(self, crop: np.ndarray) -> tuple[str, float]:
-        """Greedy CTC decoding of one line crop: (text, mean probability of its characters)."""
-        if crop.shape[0] < 2 or crop.shape[1] < 2:
-            return "", 0.0
-        width = max(LINE_HEIGHT // 4, math.ceil(LINE_HEIGHT * crop.shape[1] / crop.shape[0]))
-        line = _cv2().resize(crop, (width, LINE_HEIGHT), interpolation=_cv2().INTER_LINEAR)
-        probabilities = self._run(self._recogniser, _normalised(line))[0]  # (steps, characters)
+    def _read_line(self, image: np.ndarray) -> tuple[str, float]:
+        """Greedy CTC decoding of one line image: (text, mean probability of its characters)."""
+        probabilities = self._run(self._recogniser, _normalised(image))[0]  # (steps, characters)
         best, score = probabilities.argmax(axis=1), probabilities.max(axis=1)
         keep = best != 0
         keep[1:] &= best[1:] != best[:-1]  # a repeated symbol is one character unless a blank splits it
@@ -142,6 +172,14 @@ def _pixels(box: Box, width: int, height: int) -> tuple[int, int, int, int]:
     x0, y0, x1, y1 = box
     px0, py0 = min(int(x0 * width), width - 1), min(int(y0 * height), height - 1)
     return (px0, py0, max(math.ceil(x1 * width), px0 + 1), max(math.ceil(y1 * height), py0 + 1))
+
+
+def _line_image(crop: np.ndarray) -> np.ndarray | None:
+    """A line crop scaled to the recogniser's :data:`LINE_HEIGHT` (None if it is too small)."""
+    if crop.shape[0] < 2 or crop.shape[1] < 2:
+        return None
+    width = max(LINE_HEIGHT // 4, math.ceil(LINE_HEIGHT * crop.shape[1] / crop.shape[0]))
+    return _cv2().resize(crop, (width, LINE_HEIGHT), interpolation=_cv2().INTER_LINEAR)
 
 
 def _normalised(rgb: np.ndarray) -> np.ndarray:

@@ -2,7 +2,11 @@
 
 One decode drives everything: a decode thread feeds the scanner (cuts, sampling, change gate,
 thumbnails), the scanner runs in a producer thread, and this thread embeds full batches, so
-decoder and encoder overlap (both release the GIL). Labels are found from the embeddings and
+decoder and encoder overlap (both release the GIL). Several files may be analysed at once by one
+:class:`Analyser` (see :mod:`indexer.pipeline.orchestrate`): its image encoder runs for one of
+them at a time, so one file encodes while the next decodes, and two encoder runs never split the
+cores between them. Extractors are made per file; the models they share must be thread-safe
+(onnxruntime's and CTranslate2's are). Labels are found from the embeddings and
 cuts; registered extractors (:mod:`indexer.pipeline.extractors`) see every sampled frame.
 The result is frozen and picklable, so it can be made in a worker process or on another
 machine and committed by the single writer (:mod:`indexer.pipeline.commit`).
@@ -10,10 +14,12 @@ machine and committed by the single writer (:mod:`indexer.pipeline.commit`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,18 +93,20 @@ class Analysis:
 
 
 class Progress(Protocol):
-    """Receives progress in video-seconds (the CLI wires it to a tqdm bar)."""
+    """Receives progress in video-seconds (the CLI wires it to a tqdm bar). Files may be analysed
+    in several threads at once: ``advance`` names the file it is about, and may come from any
+    thread."""
 
     def start_file(self, path: Path, duration: float) -> None: ...
 
-    def advance(self, seconds: float) -> None: ...
+    def advance(self, path: Path, seconds: float) -> None: ...
 
 
 class _NoProgress:
     def start_file(self, path: Path, duration: float) -> None:
         pass
 
-    def advance(self, seconds: float) -> None:
+    def advance(self, path: Path, seconds: float) -> None:
         pass
 
 
@@ -127,14 +135,19 @@ def analyse_file(path: Path, encoder: Encoder, labels: LabelModel, options: Inde
 
 
 class Analyser:
-    """Turns files into :class:`Analysis` values with one encoder and one label model."""
+    """Turns files into :class:`Analysis` values with one encoder and one label model; safe to
+    call from several threads at once (encoder runs take turns)."""
 
     def __init__(self, encoder: Encoder, labels: LabelModel, options: IndexOptions = IndexOptions(),
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, exclusive_encoder: bool = True) -> None:
+        """``exclusive_encoder=False`` lets analyses in several threads run the encoder at once
+        (more compute threads than cores; ``benchmarks/bench_cli.py`` measures both)."""
         self.encoder = encoder
         self.labels = labels
         self.options = options
         self.progress = progress or _NoProgress()
+        # one encoder run at a time
+        self._encoding = threading.Lock() if exclusive_encoder else contextlib.nullcontext()
 
     def analyse(self, path: Path, digest: str) -> Analysis:
         """Decode, embed and label ``path`` (whose content hash is ``digest``).
@@ -145,8 +158,18 @@ class Analyser:
             st = os.stat(path)
         except OSError as exc:
             raise MediaError(path, exc.strerror or str(exc)) from None
-        gate = ChangeGate(self.options.change_threshold, self.options.reencode_window)
         extractors = {name: factory() for name, factory in registered().items()}
+        try:
+            return self._analyse(path, digest, st, extractors)
+        except BaseException:
+            for extractor in extractors.values():  # e.g. a worker thread to stop (optional method)
+                if callable(close := getattr(extractor, "close", None)):
+                    close()
+            raise
+
+    def _analyse(self, path: Path, digest: str, st: os.stat_result, extractors: dict[str, Extractor]) -> Analysis:
+        """:meth:`analyse` with the extractors made for this file."""
+        gate = ChangeGate(self.options.change_threshold, self.options.reencode_window)
         picture_width = max((getattr(e, "picture_width", 0) for e in extractors.values()), default=0)
         scanner = FrameScanner(path, every=self.options.every, image_size=self.encoder.image_size,
                                shot_aware=self.options.shot_aware, gate=gate,
@@ -203,17 +226,19 @@ class Analyser:
             if len(batch) >= self.options.batch_size:
                 chunks.append(self._encode_batch(batch))
                 batch = []
-            self.progress.advance(max(0.0, item.time - last_time))
+            self.progress.advance(scanner.path, max(0.0, item.time - last_time))
             last_time = max(last_time, item.time)
         if batch:
             chunks.append(self._encode_batch(batch))
-        self.progress.advance(max(0.0, scanner.report.duration - last_time))
+        self.progress.advance(scanner.path, max(0.0, scanner.report.duration - last_time))
         log.debug("%s: %d frames sampled, %d encoded", scanner.info.path, scanner.sampled, len(times))
         vectors = np.concatenate(chunks) if chunks else np.zeros((0, self.encoder.dim), np.float32)
         return np.array(times, dtype=np.float64), np.array(pts, dtype=np.int64), vectors, edits, jpegs
 
     def _encode_batch(self, images: list[np.ndarray]) -> np.ndarray:
-        vectors = np.asarray(self.encoder.encode_images(np.stack(images)), dtype=np.float32)
+        batch = np.stack(images)
+        with self._encoding:
+            vectors = np.asarray(self.encoder.encode_images(batch), dtype=np.float32)
         if vectors.shape != (len(images), self.encoder.dim):
             raise ValueError(f"encoder returned shape {vectors.shape}, expected ({len(images)}, {self.encoder.dim})")
         return vectors

@@ -46,6 +46,9 @@ class Extractor(Protocol):
         """Called after the last frame; the result goes into ``Analysis.extracted``."""
         ...
 
+    # Optional: ``close(self) -> None``, called instead of ``finish`` when the analysis fails
+    # (to stop a worker thread; see :mod:`indexer.pipeline.background`).
+
 
 ExtractorFactory = Callable[[], Extractor]
 _REGISTRY: dict[str, ExtractorFactory] = {}

@@ -2,14 +2,19 @@
 
 :class:`Indexer` decides per file what needs doing; the work itself is the pure
 :class:`~indexer.pipeline.analysis.Analyser` followed by :func:`~indexer.pipeline.commit.commit`
-(run here, by the single writer). One bad file never stops a batch: it becomes a
-``FileResult`` with status ``failed`` and a reason.
+(run here, by the single writer). Files overlap: the next file is decoded and scanned in a worker
+thread while this one's frames are encoded (:data:`FILES_IN_FLIGHT` analyses at most), and the
+store stays with the calling thread, which triages and commits in input order. One bad file
+never stops a batch: it becomes a ``FileResult`` with status ``failed`` and a reason.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
@@ -25,7 +30,12 @@ from indexer.store import Store
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FileResult", "IndexOptions", "Indexer", "Work", "committed", "content_hash", "prune_missing", "triage"]
+__all__ = ["FILES_IN_FLIGHT", "FileResult", "IndexOptions", "Indexer", "Work", "committed", "content_hash",
+           "prune_missing", "triage"]
+
+#: Analyses in flight at most while indexing many files: the one being encoded and the next one
+#: being decoded (more would only add memory on two cores). 1 analyses file after file.
+FILES_IN_FLIGHT = 2
 
 
 @dataclass(frozen=True)
@@ -49,46 +59,125 @@ class FileResult:
 
 
 class Indexer:
-    """Indexes files into a Store with one encoder and one label model."""
+    """Indexes files into a Store with one encoder and one label model.
+
+    ``files_in_flight`` bounds the analyses running at once in :meth:`index_paths` (1: none
+    overlap). The store is used only by the thread that iterates :meth:`index_paths`.
+    """
 
     def __init__(self, store: Store, encoder: Encoder, labels: LabelModel,
-                 options: IndexOptions = IndexOptions(), progress: Progress | None = None) -> None:
+                 options: IndexOptions = IndexOptions(), progress: Progress | None = None,
+                 files_in_flight: int = FILES_IN_FLIGHT) -> None:
+        if files_in_flight < 1:
+            raise ValueError(f"files in flight must be >= 1, got {files_in_flight!r}")
         self.store = store
         self.labels = labels
         self.options = options
         self.progress = progress
+        self.files_in_flight = files_in_flight
         self.analyser = Analyser(encoder, labels, options, progress)
 
     def index_paths(self, paths: Iterable[str | Path]) -> Iterator[FileResult]:
-        """Index every video under ``paths``; yield one FileResult per file or bad path."""
+        """Index every video under ``paths``; yield one FileResult per file or bad path, in order.
+
+        Triage and commits run here, in input order (one transaction per video); analyses run in
+        worker threads, at most ``files_in_flight`` at once, so the next file decodes while this
+        one encodes.
+        """
+        pending: deque[_Pending] = deque()
         for item in discover(paths):
-            if isinstance(item, MediaError):
-                yield FileResult(item.path.absolute(), "failed", item.reason)
-                continue
-            yield self.index_file(item)
+            pending.append(self._start(item))
+            while pending and (pending[0].done() or _in_flight(pending) >= self.files_in_flight):
+                yield self._finish(pending.popleft())
+        while pending:
+            yield self._finish(pending.popleft())
 
     def index_file(self, path: Path) -> FileResult:
         """Index one file (skip if unchanged, follow a rename); never raises for bad media."""
+        return self._finish(self._start(Path(path), inline=True))
+
+    def _start(self, item: Path | MediaError, inline: bool = False) -> "_Pending":
+        """Triage ``item`` here; start its analysis (in a worker thread unless ``inline`` or only
+        one file may be in flight) if it needs one."""
         started = time.perf_counter()
-        path = path.absolute()
+        if isinstance(item, MediaError):
+            path = item.path.absolute()
+            return _Pending(path, started, outcome=FileResult(path, "failed", item.reason))
+        path = item.absolute()
         try:
-            result = self._index_file(path)
-        except MediaError as exc:
-            log.info("skipping %s", exc)
-            return FileResult(path, "failed", exc.reason)
-        except Exception as exc:  # a decoder/library bug must not stop the batch
-            log.warning("skipping %s: unexpected error", path, exc_info=True)
-            return FileResult(path, "failed", f"unexpected error: {type(exc).__name__}: {exc}")
-        return FileResult(**{**result.__dict__, "wall_seconds": time.perf_counter() - started})
-
-    def _index_file(self, path: Path) -> FileResult:
-        decision = triage(self.store, path)
+            decision = triage(self.store, path)
+        except Exception as exc:  # MediaError, or a library bug that must not stop the batch
+            return _Pending(path, started, outcome=_failure(path, exc))
         if isinstance(decision, FileResult):
-            return decision
-        return self._analyse_and_commit(path, decision.digest, decision.status)
+            return _Pending(path, started, outcome=decision)
+        run = _run_inline if inline or self.files_in_flight == 1 else _run_in_thread
+        return _Pending(path, started, decision.status, run(self.analyser.analyse, path, decision.digest))
 
-    def _analyse_and_commit(self, path: Path, digest: str, status: str) -> FileResult:
-        return committed(self.store, self.labels, path, status, self.analyser.analyse(path, digest))
+    def _finish(self, pending: "_Pending") -> FileResult:
+        """Wait for ``pending``'s analysis and commit it here; a failure becomes a failed FileResult."""
+        result = pending.outcome
+        if result is None:
+            assert pending.analysis is not None
+            try:
+                result = committed(self.store, self.labels, pending.path, pending.status,
+                                   pending.analysis.result())
+            except Exception as exc:  # MediaError, or a decoder/library bug that must not stop the batch
+                result = _failure(pending.path, exc)
+        if not result.failed:
+            result = FileResult(**{**result.__dict__, "wall_seconds": time.perf_counter() - pending.started})
+        return result
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A file on its way through :meth:`Indexer.index_paths`: its result, or its analysis running."""
+
+    path: Path
+    started: float
+    status: str = ""
+    analysis: Future | None = None
+    outcome: FileResult | None = None
+
+    def done(self) -> bool:
+        return self.analysis is None or self.analysis.done()
+
+
+def _in_flight(pending: Iterable[_Pending]) -> int:
+    return sum(p.analysis is not None for p in pending)
+
+
+def _failure(path: Path, exc: Exception) -> FileResult:
+    """The one-line FileResult of a file that could not be indexed (logged)."""
+    if isinstance(exc, MediaError):
+        log.info("skipping %s", exc)
+        return FileResult(path, "failed", exc.reason)
+    log.warning("skipping %s: unexpected error", path, exc_info=exc)
+    return FileResult(path, "failed", f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+def _run_inline(fn: Callable[..., Analysis], *args: Any) -> Future:
+    """Run ``fn`` now, in this thread; its value or error in a finished Future."""
+    future: Future = Future()
+    try:
+        future.set_result(fn(*args))
+    except Exception as exc:
+        future.set_exception(exc)
+    return future
+
+
+def _run_in_thread(fn: Callable[..., Analysis], *args: Any) -> Future:
+    """Run ``fn`` in a daemon thread (an interrupted command does not wait for it); its value or
+    error arrives in the returned Future."""
+    future: Future = Future()
+
+    def work() -> None:
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # handed to the committing thread
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name="reelsearch-analyse", daemon=True).start()
+    return future
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from indexer.models.ocr import Box, ReadLine, TextReader, load_reader
+from indexer.models.ocr import Box, LineMemory, ReadLine, TextReader, load_reader
 from indexer.types import SampledFrame, TextSpan, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class TextTrack:
     region_detections: int = 0  # changed regions the detector looked at
     reads: int = 0  # frames on which the recogniser ran
     recognitions: int = 0  # boxes recognised
+    remembered: int = 0  # of those, lines read before, unchanged (not recognised again)
     seconds: float = 0.0  # wall time spent in OCR
 
 
@@ -175,6 +176,7 @@ class OnScreenText:
         self.reader = reader if reader is not None else shared_reader()
         self.gate = TextChangeGate(enabled=gate)
         self.seen: list[_Seen] = []
+        self.memory = LineMemory()
         self.spans: list[TextSpan] = []
         self.open: list[_Open] = []
         self.frames = self.detections = self.region_detections = self.reads = self.recognitions = 0
@@ -204,10 +206,10 @@ class OnScreenText:
         self.open = []
         spans = tuple(sorted(self.spans, key=lambda s: (s.start, s.box[1], s.box[0], s.text)))
         log.debug("on-screen text: %d spans; %d frames, %d whole and %d region detections, %d boxes "
-                  "recognised on %d frames, %.2f s", len(spans), self.frames, self.detections,
-                  self.region_detections, self.recognitions, self.reads, self.seconds)
+                  "recognised on %d frames (%d remembered), %.2f s", len(spans), self.frames, self.detections,
+                  self.region_detections, self.recognitions, self.reads, self.memory.hits, self.seconds)
         return TextTrack(spans, self.frames, self.detections, self.region_detections, self.reads,
-                         self.recognitions, self.seconds)
+                         self.recognitions, self.memory.hits, self.seconds)
 
     def _look(self, picture: np.ndarray, moved: np.ndarray | None) -> None:
         """Detect where ``moved`` says (everywhere when None); recognise only what is new there."""
@@ -227,7 +229,8 @@ class OnScreenText:
                 kept.append(candidates.pop(int(iou.argmax())))  # the same box, its pixels unchanged
             else:
                 fresh.append(box)
-        lines = self.reader.recognise(picture, np.array(fresh, np.float32).reshape(-1, 4)) if fresh else []
+        boxes = np.array(fresh, np.float32).reshape(-1, 4)
+        lines = self.reader.recognise(picture, boxes, self.memory) if fresh else []
         self.reads += bool(fresh)
         self.recognitions += len(fresh)
         self.seen = kept + [_Seen(np.asarray(box), line) for box, line in zip(fresh, lines)]
