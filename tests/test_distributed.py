@@ -204,3 +204,26 @@ def test_driver_killed_mid_run_leaves_a_consistent_store_and_a_rerun_resumes(tmp
         assert len(_contents(reference)) == 12
         assert _contents(resumed) == _contents(reference)
         assert resumed.vector_count() == reference.vector_count()
+
+
+def test_files_overlapping_in_an_actor_take_turns_at_the_encoder():
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from indexer.pipeline.distributed import TakingTurns
+
+    class Slow(ColourEncoder):
+        active = most = 0
+
+        def encode_images(self, images):
+            Slow.active += 1
+            Slow.most = max(Slow.most, Slow.active)
+            time.sleep(0.02)
+            Slow.active -= 1
+            return super().encode_images(images)
+
+    encoder = TakingTurns(Slow())
+    images = np.zeros((2, encoder.image_size, encoder.image_size, 3), np.uint8)
+    with ThreadPoolExecutor(4) as pool:
+        out = list(pool.map(lambda _: encoder.encode_images(images), range(8)))
+    assert Slow.most == 1 and len(out) == 8 and out[0].shape == (2, encoder.dim)
