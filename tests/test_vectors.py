@@ -89,6 +89,29 @@ def test_search_pads_missing_and_restricts_to_subset() -> None:
     assert np.isneginf(scores[0, 2:]).all()
 
 
+def test_a_large_subset_restricts_exactly_as_a_small_one() -> None:
+    """Past BITMAP_FROM ids the subset is a bitmap over the id range instead of a hash set:
+    the same frames, and none outside it, also with ids beyond the last byte boundary."""
+    from indexer.store.faiss_ids import BITMAP_FROM
+
+    rng = np.random.default_rng(11)
+    n = 3 * BITMAP_FROM + 5
+    v = unit(rng, n)
+    ids = np.arange(7, 7 + n) * 3  # sparse ids, not starting at 0
+    index = VectorIndex(DIM)
+    index.add(ids, v)
+    subset = np.sort(rng.choice(ids, 2 * BITMAP_FROM + 3, replace=False))
+    subset = np.append(subset[subset < ids[-1]], ids[-1])  # the largest id is in it
+    queries = unit(rng, 6)
+    scores, got = index.search(queries, 10, subset=subset)
+    chosen = np.isin(ids, subset)
+    want_scores, want = exact_topk(queries, 10, [(ids[chosen], v[chosen])])
+    assert got.tolist() == want.tolist()
+    assert np.allclose(scores, want_scores, atol=1e-5)
+    small = subset[:BITMAP_FROM // 2]  # the hash-set path, same rule
+    assert np.isin(index.search(queries, 10, subset=small)[1], small).all()
+
+
 def test_save_is_atomic_and_round_trips(tmp_path: Path) -> None:
     rng = np.random.default_rng(4)
     v = unit(rng, 30)

@@ -73,13 +73,25 @@ def index_ids(index: Any) -> np.ndarray:
     return np.sort(np.concatenate(parts)) if parts else np.empty(0, np.int64)
 
 
+#: Above this many ids an include set becomes a bitmap over the id range (built in about a
+#: millisecond at a million frames) instead of an IDSelectorBatch hash set (about 14 ms for
+#: 100k ids); below it the batch is cheaper than a bitmap as wide as the largest id.
+BITMAP_FROM = 4096
+
+
 def id_selector(include: np.ndarray | None, exclude: np.ndarray | None) -> tuple[Any, list]:
     """An IDSelector for ``id in include and id not in exclude`` (None = no condition), plus
     the objects that must stay alive while it is used."""
     faiss = faiss_module()
     keep: list = []
     sel = None
-    if include is not None:
+    if include is not None and len(include) > BITMAP_FROM and int(include.min()) >= 0:
+        mask = np.zeros(int(include.max()) + 1, dtype=bool)
+        mask[include] = True
+        bits = np.packbits(mask, bitorder="little")  # bit (id & 7) of byte (id >> 3), as faiss reads it
+        sel = faiss.IDSelectorBitmap(bits)
+        keep += [bits, sel]
+    elif include is not None:
         sel = faiss.IDSelectorBatch(include)
         keep.append(sel)
     if exclude is not None and len(exclude):
