@@ -108,7 +108,13 @@ def commands(env: dict[str, str], root: Path, checkpoint: Path, single: Path, fo
 
 
 def in_process(checkpoint: Path, single: Path, few: Path, repeat: int, rounds: int) -> dict[str, object]:
-    """The in-process rates of the 30 s clip and the overlap walls (see the module docstring)."""
+    """The in-process rates of the 30 s clip and the overlap walls (see the module docstring).
+
+    OpenMP waits passively here as in ``reelsearch`` (set before torch loads in this process),
+    for the recipe too: in-process, both run under the same policy."""
+    from indexer.cli.main import passive_openmp
+
+    passive_openmp()
     from benchmarks.bench_index import overlap_walls, rates
     from benchmarks.recipe import recipe_parts
     from indexer.models.clip_encoder import OpenClipEncoder
@@ -116,7 +122,7 @@ def in_process(checkpoint: Path, single: Path, few: Path, repeat: int, rounds: i
     encoder = OpenClipEncoder("ViT-B-32", pretrained=None, weights=checkpoint)  # precision auto
     a, b, c, d, _ = rates(single, encoder, recipe_parts(str(checkpoint)), repeat)
     walls = overlap_walls(few, encoder, rounds)
-    return {"a": a, "b": b, "c": c, "d": d, "precision": encoder.image_precision, "walls": walls}
+    return {"a": a, "b": b, "c": c, "d": d, "precision": encoder.image_precision, "walls": walls, "repeat": repeat}
 
 
 def report(figures: dict[str, float], rates: dict[str, object], args: argparse.Namespace) -> None:
@@ -134,7 +140,7 @@ def report(figures: dict[str, float], rates: dict[str, object], args: argparse.N
           "  (target >= 5)")
     a, b, c, d = (float(rates[k]) for k in "abcd")  # type: ignore[arg-type]
     limit = 1 / (1 / a + 1 / b)
-    print(f"in-process, 30 s clip (x realtime, best of {args.repeat}): a decode {a:.2f}, b encode "
+    print(f"in-process, 30 s clip (x realtime, best of {rates['repeat']}): a decode {a:.2f}, b encode "
           f"({rates['precision']}) {b:.2f}, L {limit:.2f}, c pipeline {c:.2f}, d recipe {d:.2f}; "
           f"c / d = {c / d:.2f} (target >= 5), c / L = {c / limit:.2f} (target >= 0.9)")
     walls: dict[str, list[float]] = rates["walls"]  # type: ignore[assignment]

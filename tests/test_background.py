@@ -82,10 +82,10 @@ def test_close_drops_what_is_queued_and_stops_the_worker(info):
     wrapped = BackgroundExtractor(inner)
     wrapped.start(info)
     for i in range(5):
-        wrapped.frame(_frame(i / 2))
-    release.set()
+        wrapped.frame(_frame(i / 2))  # the worker may hold the first; the others wait in the queue
+    threading.Timer(0.5, release.set).start()  # a frame in progress ends after close() was called
     wrapped.close()
-    assert not wrapped._thread.is_alive() and len(inner.times) < 5
+    assert not wrapped._thread.is_alive() and inner.times in ([], [0.0])  # at most the one begun
 
 
 def test_a_failed_analysis_closes_its_extractors(tmp_path):

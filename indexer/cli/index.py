@@ -57,8 +57,8 @@ def _every(every: float | None, rate: float | None) -> float:
 @encoder_options
 def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batch_size: int,
           shot_aware: bool, reencode_window: float, prune: bool, optimize: bool, overlap: bool,
-          ray_address: str | None, workers: int | None, ocr: bool, asr_model: str, taxonomy: Path | None, data_dir: Path,
-          **encoder_kw) -> None:
+          ray_address: str | None, workers: int | None, ocr: bool, asr_model: str, taxonomy: Path | None,
+          data_dir: Path, **encoder_kw) -> None:
     """Index video files and folders (recursively) into the store."""
     from indexer.labels.taxonomy import load_taxonomy
     from indexer.pipeline.labelling import current_label_model, with_user_categories
