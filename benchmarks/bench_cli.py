@@ -108,13 +108,7 @@ def commands(env: dict[str, str], root: Path, checkpoint: Path, single: Path, fo
 
 
 def in_process(checkpoint: Path, single: Path, few: Path, repeat: int, rounds: int) -> dict[str, object]:
-    """The in-process rates of the 30 s clip and the overlap walls (see the module docstring).
-
-    OpenMP waits passively here as in ``reelsearch`` (set before torch loads in this process),
-    for the recipe too: in-process, both run under the same policy."""
-    from indexer.cli.main import passive_openmp
-
-    passive_openmp()
+    """The in-process rates of the 30 s clip and the overlap walls (see the module docstring)."""
     from benchmarks.bench_index import overlap_walls, rates
     from benchmarks.recipe import recipe_parts
     from indexer.models.clip_encoder import OpenClipEncoder

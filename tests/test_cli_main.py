@@ -48,23 +48,3 @@ def test_every_listed_command_loads_under_its_name() -> None:
         assert isinstance(command, click.Command) and command.name == name
     assert cli.get_command(ctx, "nope") is None
 
-
-# What torch's OpenMP runtime will read when it loads, after the entry point ran (`--help` exits 0).
-WAIT_POLICY_SCRIPT = """
-import atexit, os, sys
-atexit.register(lambda: print("POLICY", os.environ.get("OMP_WAIT_POLICY")))
-from indexer.cli.main import main
-sys.argv = ["reelsearch", "--help"]
-main()
-"""
-
-
-def test_openmp_threads_wait_passively_unless_the_user_says_otherwise() -> None:
-    for preset, expected in ((None, "PASSIVE"), ("ACTIVE", "ACTIVE")):
-        env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-        if preset:
-            env["OMP_WAIT_POLICY"] = preset
-        out = subprocess.run([sys.executable, "-c", WAIT_POLICY_SCRIPT], cwd=REPO, env=env,
-                             capture_output=True, text=True, timeout=120)
-        assert out.returncode == 0, out.stderr
-        assert out.stdout.strip().splitlines()[-1] == f"POLICY {expected}"

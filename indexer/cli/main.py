@@ -9,7 +9,6 @@ one-line ``click.ClickException`` messages in those command modules and nowhere 
 from __future__ import annotations
 
 import importlib
-import os
 
 import click
 
@@ -51,15 +50,6 @@ def cli(verbose: int) -> None:
     setup_logging(verbose)
 
 
-def passive_openmp() -> None:
-    """Let torch's OpenMP threads sleep, not spin, while they wait (unless ``OMP_WAIT_POLICY`` is
-    set): on two cores a spinning encoder team takes the time the same process's decoder threads
-    need, and on a busy machine a spinning barrier waits for a partner that is not running (image
-    encoding measured 4x slower in the main thread there). Read when torch loads, so set first."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def main() -> None:
     """Console entry point of ``reelsearch``."""
-    passive_openmp()
     cli()
