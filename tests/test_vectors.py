@@ -234,3 +234,34 @@ def test_nprobe_stops_where_quantisation_caps_recall() -> None:
     assert everything < TUNE_RECALL  # the premise: quantisation caps recall
     nprobe, recall = tune_nprobe(index, queries, exact)
     assert nprobe < 128 // 4 and recall >= everything - PLATEAU_MARGIN
+
+
+def test_the_id_list_beside_the_file_spares_walking_the_lists_and_is_ignored_when_stale(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``save`` writes the sorted ids beside the index, tagged with the file they belong to;
+    ``load`` uses them instead of walking every inverted list, unless the tag does not match
+    the file (replaced since by another writer) or the list is damaged."""
+    import indexer.store.vectors as vectors_module
+    from indexer.store.vectors import id_list_path
+
+    rng = np.random.default_rng(12)
+    ids = np.sort(rng.choice(10_000, 300, replace=False)).astype(np.int64)
+    index = VectorIndex(DIM)
+    index.add(ids, unit(rng, 300))
+    path = tmp_path / "vectors.faiss"
+    index.save(path)
+    assert id_list_path(path).exists()
+    walked = []
+    real_walk = vectors_module.index_ids
+    monkeypatch.setattr(vectors_module, "index_ids", lambda base: walked.append(1) or real_walk(base))
+    loaded = VectorIndex.load(path, DIM, mmap=True)
+    assert loaded.ids().tolist() == ids.tolist() and walked == []
+    other = VectorIndex(DIM)  # another writer replaces the index file; the old list stays
+    other.add(ids[:5], unit(rng, 5))
+    list_before = id_list_path(path).read_bytes()
+    other.save(tmp_path / "elsewhere.faiss")
+    (tmp_path / "elsewhere.faiss").replace(path)
+    id_list_path(path).write_bytes(list_before)
+    assert VectorIndex.load(path, DIM).ids().tolist() == ids[:5].tolist() and walked == [1]
+    id_list_path(path).write_bytes(b"not an array")
+    assert VectorIndex.load(path, DIM, mmap=True).ids().tolist() == ids[:5].tolist() and walked == [1, 1]

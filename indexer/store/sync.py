@@ -101,7 +101,9 @@ def file_signature(path: Path) -> tuple[int, int, int] | None:
 
 def remove_stale_temps(vectors_path: Path) -> None:
     """Delete temp files left by a writer killed while saving (call with the lock held)."""
-    for tmp in vectors_path.parent.glob(f"{vectors_path.name}.tmp-*"):
+    temps = [*vectors_path.parent.glob(f"{vectors_path.name}.tmp-*"),
+             *vectors_path.parent.glob(f"{vectors_path.name}.ids.npy.tmp-*")]  # the id list's
+    for tmp in temps:
         log.info("removing %s left by an interrupted save", tmp)
         tmp.unlink(missing_ok=True)
 
