@@ -298,26 +298,26 @@ def id_list_path(path: Path) -> Path:
     return path.with_name(path.name + ".ids.npy")
 
 
-def _signature(path: Path) -> np.ndarray:
+def _signature(path: Path) -> tuple[int, int, int]:
     st = os.stat(path)
-    return np.array([st.st_ino, st.st_mtime_ns, st.st_size], dtype=np.int64)
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
-def write_id_list(path: Path, ids: np.ndarray, signature: np.ndarray) -> None:
+def write_id_list(path: Path, ids: np.ndarray, signature: tuple[int, int, int]) -> None:
     """Write ``signature`` followed by the sorted ``ids`` beside ``path`` (atomic rename)."""
     target = id_list_path(path)
     tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     with open(tmp, "wb") as fh:
-        np.save(fh, np.concatenate([signature, np.asarray(ids, dtype=np.int64)]))
+        np.save(fh, np.concatenate([np.array(signature, dtype=np.int64), np.asarray(ids, dtype=np.int64)]))
     os.replace(tmp, target)
 
 
-def read_id_list(path: Path, signature: np.ndarray) -> np.ndarray | None:
+def read_id_list(path: Path, signature: tuple[int, int, int]) -> np.ndarray | None:
     """The ids saved beside ``path`` if they were written for the file with ``signature``."""
     try:
         saved = np.load(id_list_path(path), allow_pickle=False)
     except (OSError, ValueError):
         return None
-    if saved.dtype != np.int64 or saved.ndim != 1 or len(saved) < 3 or not np.array_equal(saved[:3], signature):
+    if saved.dtype != np.int64 or saved.ndim != 1 or len(saved) < 3 or tuple(saved[:3].tolist()) != signature:
         return None
     return saved[3:]
