@@ -148,6 +148,11 @@ class AnalysisWorker:
         return Answer(self.name, analysis, reason, now - started, threads, busy)
 
 
+#: Times the driver sends a file again when the worker analysing it died and Ray's own task
+#: retries did not bring an answer (a task queued on a killed threaded actor can fail outright).
+LOST_RETRIES = 2
+
+
 class RayIndexer:
     """Indexes files into ``store`` with a pool of Ray actors (see the module docstring).
 
@@ -202,7 +207,8 @@ class RayIndexer:
     def _stream(self, ray: Any, pool: list[Any], queue: deque[Path]) -> Iterator[FileResult]:
         """Keep every actor ``per_worker`` files deep; commit answers as they come."""
         load: dict[Any, int] = {}
-        in_flight: dict[Any, tuple[Path, str, Any]] = {}
+        in_flight: dict[Any, tuple[Path, str, str, Any]] = {}  # ref -> path, status, digest, actor
+        lost: dict[Path, int] = {}  # files whose worker died under them, and how often
         checks: dict[Any, Path] = {}  # can the workers read the paths? (answered like any file)
         while queue or in_flight:
             while queue and (not load or min(load.values()) < self.per_worker):
@@ -217,7 +223,7 @@ class RayIndexer:
                     load = dict.fromkeys(pool, 0)
                 actor = min(load, key=load.get)
                 ref = actor.analyse.remote(str(path), decision.digest)
-                in_flight[ref] = (path, decision.status, actor)
+                in_flight[ref] = (path, decision.status, decision.digest, actor)
                 load[actor] += 1
             if not in_flight:
                 continue
@@ -225,9 +231,23 @@ class RayIndexer:
             if done in checks:
                 self._verdict(ray, [done], checks.pop(done))
                 continue
-            path, status, actor = in_flight.pop(done)
+            path, status, digest, actor = in_flight.pop(done)
             load[actor] -= 1
-            yield self._finish(ray, done, path, status)
+            try:
+                answer: Answer = ray.get(done)
+            except Exception as exc:  # the actor died under it (past Ray's own retries), or Ray failed
+                lost[path] = lost.get(path, 0) + 1
+                if lost[path] <= LOST_RETRIES:
+                    log.warning("worker lost while analysing %s: sent again (%d of %d)", path, lost[path],
+                                LOST_RETRIES)
+                    actor = min(load, key=load.get)  # Ray restarts a killed actor; work waits for it
+                    in_flight[actor.analyse.remote(str(path), digest)] = (path, status, digest, actor)
+                    load[actor] += 1
+                    continue
+                log.warning("worker lost while analysing %s", path, exc_info=True)
+                yield FileResult(path, "failed", f"Ray worker lost: {type(exc).__name__}")
+                continue
+            yield self._finish(answer, path, status)
 
     def _triage(self, path: Path) -> FileResult | Work:
         """A FileResult for a file that needs no shipping (skipped, renamed, unreadable), else
@@ -240,13 +260,8 @@ class RayIndexer:
         log.debug("%s triaged on the driver in %.3f s", path, time.perf_counter() - started)
         return decision
 
-    def _finish(self, ray: Any, ref: Any, path: Path, status: str) -> FileResult:
-        """Fetch a worker's answer and commit it (the single writer)."""
-        try:
-            answer: Answer = ray.get(ref)
-        except Exception as exc:  # the actor died past its restarts, or Ray itself failed
-            log.warning("worker lost while analysing %s", path, exc_info=True)
-            return FileResult(path, "failed", f"Ray worker lost: {type(exc).__name__}")
+    def _finish(self, answer: Answer, path: Path, status: str) -> FileResult:
+        """Commit a worker's answer (the single writer)."""
         stats = self.stats.setdefault(answer.worker, WorkerStats(answer.worker, answer.threads))
         stats.busy_seconds = max(stats.busy_seconds, answer.busy)
         if answer.analysis is None:
