@@ -48,15 +48,17 @@ def pct(samples: Sequence[float]) -> str:
 
 
 class Server:
-    """``reelsearch serve --data-dir DIR`` in a subprocess (the same interpreter and code tree)."""
+    """``reelsearch serve --data-dir DIR`` in a subprocess (the same interpreter and code tree);
+    ``threads``: its ``--threads`` (None: the default)."""
 
-    def __init__(self, data_dir: Path, threads: int = 8) -> None:
+    def __init__(self, data_dir: Path, threads: int | None = None) -> None:
         self.port = free_port()
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
         script = Path(sys.executable).with_name("reelsearch")
         self.started = time.perf_counter()
+        threading = ["--threads", str(threads)] if threads else []  # None: serve's default, as users run it
         self.proc = subprocess.Popen([str(script), "serve", "--data-dir", str(data_dir), "--port", str(self.port),
-                                      "--threads", str(threads)], env=env, cwd=ROOT,
+                                      *threading], env=env, cwd=ROOT,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.ready = self._wait()
 

@@ -82,6 +82,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .config import load_config
     from .errors import init_errors
     from .security import init_security
+    from .turns import init_turns
 
     app = Flask(__name__)
     app.url_map.converters["id"] = RowIdConverter
@@ -90,6 +91,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_security(app)
     init_errors(app)
     init_archive(app)
+    init_turns(app)
     app.jinja_env.filters["ts"] = _timestamp
     app.jinja_env.filters["human"] = _human_duration
     app.jinja_env.filters["date"] = _date

@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "ENCODER": None,  # an Encoder object or "module:attr"; None: the encoder the store records
     "SHOW_FULL_PATHS": False,  # False: video paths relative to the folder holding all videos
     "IMAGE_SEARCHES": 2,  # uploaded images decoded at once; more are answered 503 + Retry-After
+    "COMPUTING": 4,  # requests computing at once (pages, API, search; not media): see web/turns.py
     "THUMB_WIDTH": THUMB_WIDTH,  # pixels
     "SEARCH_LIMIT": DEFAULT_K,  # videos per search
     "VIDEOS_PER_PAGE": 50,  # rows of the videos list
