@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,3 +40,31 @@ def tiny_weights(path: Path) -> Path:
 
     save_file({k: v.contiguous() for k, v in OpenClipEncoder.tiny()._model.state_dict().items()}, str(path))
     return path
+
+
+#: ``python SCRIPT ARGS`` runs ``reelsearch index ARGS`` with the colour encoder: an indexer
+#: process a test can kill.
+COLOUR_INDEX_SCRIPT = """
+import sys
+from indexer.cli.main import cli
+sys.exit(cli(["index", *sys.argv[1:], "--encoder", "indexer.models.colour:ColourEncoder"]))
+"""
+
+
+def videos_committed(data_dir: Path) -> int:
+    """Videos in the catalog now (0 before it exists), read without the store's writer lock."""
+    if not (data_dir / "catalog.sqlite3").exists():
+        return 0
+    with sqlite3.connect(f"file:{data_dir / 'catalog.sqlite3'}?mode=ro", uri=True) as db:
+        try:
+            return db.execute("SELECT count(*) FROM videos").fetchone()[0]
+        except sqlite3.OperationalError:  # schema not created yet
+            return 0
+
+
+def wait_for_videos(data_dir: Path, count: int, proc: subprocess.Popen) -> None:
+    """Wait until ``count`` videos are committed, while the indexer ``proc`` still runs."""
+    deadline = time.monotonic() + 120
+    while videos_committed(data_dir) < count:
+        assert proc.poll() is None and time.monotonic() < deadline, "the indexer ended before the kill"
+        time.sleep(0.01)

@@ -19,7 +19,7 @@ from PIL import Image
 
 from indexer.cli.main import cli
 from indexer.store import Store
-from fresh import run_fresh, tiny_weights
+from fresh import COLOUR_INDEX_SCRIPT, run_fresh, tiny_weights, wait_for_videos
 from media import COLOUR_TAXONOMY, Scene, make_video
 
 FAKE = ["--encoder", "indexer.models.colour:ColourEncoder"]
@@ -114,32 +114,6 @@ def test_report_errors_are_one_line(tmp_path: Path, env) -> None:
     assert run(env, "index", "--every", "0", str(tmp_path)).exit_code == 2
 
 
-def _count_videos(data_dir: Path) -> int:
-    import sqlite3
-
-    if not (data_dir / "catalog.sqlite3").exists():
-        return 0
-    with sqlite3.connect(f"file:{data_dir / 'catalog.sqlite3'}?mode=ro", uri=True) as db:
-        try:
-            return db.execute("SELECT count(*) FROM videos").fetchone()[0]
-        except sqlite3.OperationalError:  # schema not created yet
-            return 0
-
-
-def _wait_for_videos(data_dir: Path, count: int, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 120
-    while _count_videos(data_dir) < count:
-        assert proc.poll() is None and time.monotonic() < deadline, "indexer ended before the kill"
-        time.sleep(0.01)
-
-
-CRASH_SCRIPT = """
-import sys
-from indexer.cli.main import cli
-sys.exit(cli(["index", *sys.argv[1:], "--encoder", "indexer.models.colour:ColourEncoder"]))
-"""
-
-
 @pytest.mark.slow
 def test_kill_9_during_indexing_leaves_a_consistent_store_and_resumes(tmp_path: Path, env) -> None:
     folder = tmp_path / "many"
@@ -149,12 +123,12 @@ def test_kill_9_during_indexing_leaves_a_consistent_store_and_resumes(tmp_path: 
         make_video(folder / f"v{i:02d}.mp4", [Scene(colours[i % 4], 150), Scene(colours[(i + 1) % 4], 150)],
                    size=(320, 240))
     script = tmp_path / "crash.py"
-    script.write_text(CRASH_SCRIPT)
+    script.write_text(COLOUR_INDEX_SCRIPT)
     data_dir = Path(env["REELSEARCH_DATA_DIR"])
     for stored_before_kill in (2, 6, 10):
         proc = subprocess.Popen([sys.executable, str(script), str(folder)], env={**os.environ, **env},
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait_for_videos(data_dir, stored_before_kill, proc)
+        wait_for_videos(data_dir, stored_before_kill, proc)
         time.sleep(0.03 * (stored_before_kill % 4))  # land at different points of the next file
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -133,34 +133,14 @@ def test_each_worker_computes_with_its_share_of_the_cluster_cpus(tmp_path, video
         assert {s.threads for s in indexer.stats.values()} == {threads}  # 2 CPUs shared out
 
 
-INDEX_SCRIPT = """
-import sys
-from indexer.cli.main import cli
-sys.exit(cli(["index", *sys.argv[1:], "--encoder", "indexer.models.colour:ColourEncoder"]))
-"""
-
-
-def _committed(data_dir: Path) -> int:
-    """Videos in the catalog now (0 before it exists), read without the store's writer lock."""
-    import sqlite3
-
-    if not (data_dir / "catalog.sqlite3").exists():
-        return 0
-    with sqlite3.connect(f"file:{data_dir / 'catalog.sqlite3'}?mode=ro", uri=True) as db:
-        try:
-            return db.execute("SELECT count(*) FROM videos").fetchone()[0]
-        except sqlite3.OperationalError:  # schema not created yet
-            return 0
-
-
 @pytest.mark.slow
 def test_driver_killed_mid_run_leaves_a_consistent_store_and_a_rerun_resumes(tmp_path, labels, ray_session):
     import subprocess
     import sys
-    import time
 
     from click.testing import CliRunner
 
+    from fresh import COLOUR_INDEX_SCRIPT, wait_for_videos
     from indexer.cli.main import cli
     from media import COLOUR_TAXONOMY as TAXONOMY
 
@@ -173,13 +153,10 @@ def test_driver_killed_mid_run_leaves_a_consistent_store_and_a_rerun_resumes(tmp
     (tmp_path / "colours.toml").write_text(TAXONOMY)
     env = {"REELSEARCH_TAXONOMY": str(tmp_path / "colours.toml"), "REELSEARCH_DATA_DIR": str(tmp_path / "ray")}
     script = tmp_path / "index.py"
-    script.write_text(INDEX_SCRIPT)
+    script.write_text(COLOUR_INDEX_SCRIPT)
     driver = subprocess.Popen([sys.executable, str(script), str(folder), "--ray", "--workers", "2"],
                               env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while _committed(tmp_path / "ray") < 2:
-        assert driver.poll() is None and time.monotonic() < deadline, "the driver ended before the kill"
-        time.sleep(0.01)
+    wait_for_videos(tmp_path / "ray", 2, driver)
     driver.send_signal(signal.SIGKILL)  # the driver: the single writer, holding answers in flight
     driver.wait()
     with Store.open(tmp_path / "ray") as store:  # opening reconciles the FAISS file with the catalog
