@@ -24,6 +24,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from indexer.errors import NotFoundError
+from indexer.store.faiss_ids import id_selector
 
 log = logging.getLogger(__name__)
 
@@ -116,12 +117,12 @@ class VectorShard:
         empty = (np.full((len(queries), k), -np.inf, np.float32), np.full((len(queries), k), -1, np.int64))
         if self.index is None or self.index.ntotal == 0:
             return empty
-        selector = None
+        selector, _keep = None, []
         if videos is not None:
             chosen = [self.frames_of[v] for v in videos if v in self.frames_of]
             if not chosen:
                 return empty
-            selector = faiss.IDSelectorBatch(np.concatenate(chosen))
+            selector, _keep = id_selector(np.concatenate(chosen), None)  # a bitmap for large sets
         params = self._params(faiss, selector)
         scores, ids = self.index.search(queries, k, params=params)
         scores[ids < 0] = -np.inf

@@ -24,7 +24,7 @@ from indexer.store import queries as q
 from indexer.store.catalog import Catalog
 from indexer.store.queries import FrameStats
 from indexer.errors import StoreError
-from indexer.store.vectors import VectorIndex
+from indexer.store.vectors import VectorIndex, file_signature
 
 log = logging.getLogger(__name__)
 
@@ -87,16 +87,6 @@ class WriterLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
-
-
-def file_signature(path: Path) -> tuple[int, int, int] | None:
-    """(inode, mtime in ns, size) of a file, or None if it does not exist; a writer's
-    ``os.replace`` always changes it."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def remove_stale_temps(vectors_path: Path) -> None:

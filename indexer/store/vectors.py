@@ -103,9 +103,9 @@ class VectorIndex:
             flags = 0
             if mmap:
                 flags = faiss.IO_FLAG_MMAP_IFC if fourcc == b"IxM2" else faiss.IO_FLAG_MMAP
-            before = _signature(path)
+            before = file_signature(path)
             index = faiss.read_index(str(path), flags)  # already of its concrete type
-            ids = read_id_list(path, before) if before == _signature(path) else None
+            ids = read_id_list(path, before) if before is not None and before == file_signature(path) else None
         except (OSError, RuntimeError) as exc:
             raise StoreError(f"cannot read the vector index {path}: {exc}") from exc
         if not isinstance(index, (faiss.IndexIDMap2, faiss.IndexIVFScalarQuantizer)):
@@ -130,7 +130,7 @@ class VectorIndex:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            write_id_list(path, self._base_ids, _signature(tmp))  # names the file about to replace path
+            write_id_list(path, self._base_ids, file_signature(tmp))  # names the file about to replace path
             os.replace(tmp, path)
             dir_fd = os.open(path.parent, os.O_RDONLY)
             try:
@@ -298,8 +298,13 @@ def id_list_path(path: Path) -> Path:
     return path.with_name(path.name + ".ids.npy")
 
 
-def _signature(path: Path) -> tuple[int, int, int]:
-    st = os.stat(path)
+def file_signature(path: Path) -> tuple[int, int, int] | None:
+    """(inode, mtime in ns, size) of a file, or None if it does not exist; a writer's
+    ``os.replace`` always changes it."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
     return st.st_ino, st.st_mtime_ns, st.st_size
 
 
