@@ -109,14 +109,12 @@ class Archive:
         """The folder that holds every indexed video (cached until the store changes)."""
         return self.cached("video_root", lambda: common_folder(self.reader().video_path_bounds()))
 
-    def shown_path(self, path: Path, root: Path | None | bool = False) -> str:
-        """How a video's path is shown: relative to the folder that holds every indexed video
-        (the absolute path with ``show_full_paths``), so the server's layout stays private.
-        ``root``: :meth:`video_root` when the caller already has it (False: look it up)."""
+    def shown_path(self, path: Path, root: Path | None) -> str:
+        """How a video's path is shown: relative to ``root``, the folder that holds every indexed
+        video (:meth:`video_root`, looked up by the caller once per request), or the absolute
+        path with ``show_full_paths``, so the server's layout stays private."""
         if self.show_full_paths:
             return str(path)
-        if root is False:
-            root = self.video_root()
         try:
             return Path(path).relative_to(root).as_posix() if root else Path(path).name
         except ValueError:  # a video indexed since the root was computed
@@ -204,9 +202,10 @@ def common_folder(paths: Iterator[Path] | list[Path]) -> Path | None:
 def shown_path(path: Path) -> str:
     """:meth:`Archive.shown_path` of the current app; the video root is looked up once per
     request (a page of 50 rows checks the store's files once, not 50 times)."""
-    if "reelsearch_root" not in g:
-        g.reelsearch_root = archive().video_root()
-    return archive().shown_path(path, g.reelsearch_root)
+    current = archive()
+    if "reelsearch_root" not in g and not current.show_full_paths:
+        g.reelsearch_root = current.video_root()
+    return current.shown_path(path, g.get("reelsearch_root"))
 
 
 def archive() -> Archive:

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from flask import url_for
 
-from indexer.store.coverage import coverage, covered_seconds, label_tree, video_coverage
+from indexer.store.coverage import coverage, label_tree
 
 from .archive import shown_path
 from .timeline import category_colours, label_colour, make_block
