@@ -12,7 +12,6 @@ trained ones and need no download; agreement on random weights is indicative onl
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -22,6 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.machine import describe  # noqa: E402
 from indexer.models.clip_encoder import OpenClipEncoder  # noqa: E402
 from indexer.models.precision import resolve_precision  # noqa: E402
 
@@ -134,7 +134,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--skip-images", action="store_true")
     args = parser.parse_args()
-    print(f"CPU: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (other processes share them)")
+    print(describe())
     bench_text(args.model, args.threads)
     if not args.skip_images:
         bench_images(args.model, args.rounds, args.threads)

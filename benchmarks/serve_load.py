@@ -56,9 +56,9 @@ class Server:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
         script = Path(sys.executable).with_name("reelsearch")
         self.started = time.perf_counter()
-        threading = ["--threads", str(threads)] if threads else []  # None: serve's default, as users run it
+        thread_args = ["--threads", str(threads)] if threads else []  # None: serve's default, as users run it
         self.proc = subprocess.Popen([str(script), "serve", "--data-dir", str(data_dir), "--port", str(self.port),
-                                      *threading], env=env, cwd=ROOT,
+                                      *thread_args], env=env, cwd=ROOT,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.ready = self._wait()
 
