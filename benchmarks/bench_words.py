@@ -134,7 +134,7 @@ def ocr_line(track, wall: float, base: float, seconds: float, truth) -> str:
             f"(OCR's own time = {track.seconds / base:.1%} of no words); "
             f"read {found}/{len(truth)} drawn lines (worst start/end error {worst:.2f} s), {len(track.spans)} spans; "
             f"{track.detections} whole + {track.region_detections} region detections, "
-            f"{track.recognitions} boxes recognised ({track.remembered} remembered) on {track.reads} of "
+            f"{track.spared} changes spared, {track.recognitions} boxes recognised ({track.remembered} remembered) on {track.reads} of "
             f"{track.frames} sampled frames")
 
 

@@ -12,8 +12,9 @@ from words_media import Caption, Shot, index_folder, make_words_video, run_cli
 
 from indexer.models.colour import COLOURS
 from indexer.models.ocr import ReadLine
-from indexer.types import SampledFrame
-from indexer.words.onscreen import OnScreenText, changed_region, grey_thumbnail, layout_mask
+from indexer.types import Picture, SampledFrame
+from indexer.words.onscreen import (OnScreenText, changed_region, grey_picture, grey_thumbnail, layout_mask,
+                                     picture_rgb, text_cells)
 
 pytest.importorskip("rapidocr")
 pytestmark = pytest.mark.slow
@@ -104,8 +105,8 @@ def test_filters_apply_to_word_queries(indexed):
 
 class BlockReader:
     """A stand-in for the OCR models on drawn blocks: the detector finds every bright block (in
-    the region asked), the recogniser reads a block of grey 255 as "SPF 30", 250 as "SPF 50" and
-    anything else as no text. It records what it was asked."""
+    the region asked; striped blocks count as one), the recogniser reads a block of grey 255 as
+    "SPF 30", 170 as "SPF 50" and anything else as no text. It records what it was asked."""
 
     TEXTS = {255: "SPF 30", 170: "SPF 50"}
 
@@ -117,7 +118,8 @@ class BlockReader:
 
         self.regions.append(region)
         h, w = picture.shape[:2]
-        count, _, stats, _ = cv2.connectedComponentsWithStats((picture[..., 0] > 150).astype(np.uint8))
+        bright = cv2.dilate((picture[..., 0] > 150).astype(np.uint8), np.ones((1, 3), np.uint8))
+        count, _, stats, _ = cv2.connectedComponentsWithStats(bright)
         boxes = np.array([(x / w, y / h, (x + bw) / w, (y + bh) / h) for x, y, bw, bh, _ in stats[1:count]])
         boxes = boxes.reshape(-1, 4)
         if region is not None:
@@ -137,42 +139,98 @@ class BlockReader:
 
 
 def _frame(time, picture, shot_start=False):
-    return SampledFrame(time, int(time * 10), np.zeros((4, 4, 3), np.uint8), shot_start=shot_start, picture=picture)
+    return SampledFrame(time, int(time * 10), np.zeros((4, 4, 3), np.uint8), shot_start=shot_start,
+                        picture=Picture(rgb=picture))
 
 
-def test_gate_detects_only_where_pixels_moved_and_recognises_only_new_or_changed_boxes():
+def _strokes(picture, rows, cols, value):
+    """Draw a block of 2-pixel strokes (type, as far as edges go) of grey ``value``; returns ``picture``."""
+    picture[rows, cols] = 0
+    block = picture[rows, cols]
+    block[:, 0::4] = value
+    block[:, 1::4] = value
+    return picture
+
+
+def test_gate_detects_only_where_text_like_pixels_moved_and_recognises_only_new_or_changed_boxes():
     reader = BlockReader()
     ocr = OnScreenText(reader)
     plain = np.zeros((270, 480, 3), np.uint8)
-    titled = plain.copy()
-    titled[30:60, 40:200] = 255  # "SPF 30"
-    ocr.frame(_frame(0.0, titled))  # the first frame: the whole frame, every box read
-    assert reader.regions == [None] and reader.recognised == [255]
+    plain[...] = 60
+    titled = _strokes(plain.copy(), slice(30, 60), slice(40, 200), 255)  # "SPF 30"
+    ocr.frame(_frame(0.0, titled))  # the first frame: where there are strokes, every box read
+    (first,) = reader.regions
+    assert first is not None and first[0] < 40 / 480 and first[2] > 200 / 480 and first[3] < 0.5
+    assert reader.recognised == [255]
     ocr.frame(_frame(0.5, titled.copy()))  # nothing moved: neither model runs
     assert len(reader.regions) == 1
-    shape = titled.copy()
-    shape[200:260, 300:360] = 200  # an object the detector takes for text appears far from the caption
-    ocr.frame(_frame(1.0, shape))
+    disc = titled.copy()
+    disc[200:260, 300:360] = 200  # a plain shape appears far from the caption: pixels move, no strokes
+    ocr.frame(_frame(1.0, disc))
+    assert len(reader.regions) == 1 and ocr.spared == 1
+    shape = _strokes(titled.copy(), slice(200, 260), slice(300, 360), 200)  # a striped object the detector takes for text
+    ocr.frame(_frame(1.5, shape))
     region = reader.regions[-1]
     assert region is not None and region[0] > 0.5 and region[1] > 0.6  # only the changed part is looked at
     assert reader.recognised == [255, 200]  # only the new box is recognised; the caption keeps its line
-    moved = titled.copy()
-    moved[200:260, 330:390] = 200  # the object moves on (its pixels change): recognised again, still no text
-    ocr.frame(_frame(1.5, moved))
+    moved = _strokes(titled.copy(), slice(200, 260), slice(330, 390), 200)  # it moves on: recognised again
+    ocr.frame(_frame(2.0, moved))
     assert reader.recognised == [255, 200, 200]
-    price = moved.copy()
-    price[30:60, 40:200] = 170  # the caption's pixels change in place: "SPF 50"
-    ocr.frame(_frame(2.0, price))
+    price = _strokes(moved.copy(), slice(30, 60), slice(40, 200), 170)  # the caption changes in place: "SPF 50"
+    ocr.frame(_frame(2.5, price))
     assert reader.recognised[-1] == 170 and reader.regions[-1] is not None
     gone = price.copy()
-    gone[30:60, 40:200] = 0  # the caption goes away: no recognition needed to end it
-    ocr.frame(_frame(2.5, gone))
+    gone[30:60, 40:200] = 60  # the caption goes away: no recognition needed to end it
+    ocr.frame(_frame(3.0, gone))
     assert len(reader.recognised) == 4
-    ocr.frame(_frame(3.0, gone.copy(), shot_start=True))  # a cut: the whole frame is looked at again
-    assert reader.regions[-1] is None and reader.recognised[-1] == 200  # the object, read again
+    ocr.frame(_frame(3.5, gone.copy(), shot_start=True))  # a cut: the frame is looked at again where strokes are
+    assert reader.regions[-1] is not None and reader.recognised[-1] == 200  # the object, read again
+    detections = len(reader.regions)
+    ocr.frame(_frame(4.0, plain.copy(), shot_start=True))  # a cut to a shot without strokes: no detector
+    assert len(reader.regions) == detections
     track = ocr.finish()
-    assert [(s.text, s.start, s.end) for s in track.spans] == [("SPF 30", 0.0, 2.0), ("SPF 50", 2.0, 2.5)]
-    assert (track.frames, track.detections, track.region_detections, track.recognitions) == (7, 2, 4, 5)
+    assert [(s.text, s.start, s.end) for s in track.spans] == [("SPF 30", 0.0, 2.5), ("SPF 50", 2.5, 3.0)]
+    assert (track.frames, track.detections, track.region_detections, track.recognitions, track.spared) == (9, 2, 4, 5, 2)
+
+
+def test_text_cells_find_type_of_every_size_but_not_plain_shapes():
+    from PIL import Image, ImageDraw, ImageFont
+    from words_media import FONT
+
+    def cells(draw_on):
+        image = Image.new("RGB", (1280, 720), (240, 200, 60))
+        draw_on(ImageDraw.Draw(image))
+        return text_cells(grey_picture(Picture(rgb=np.asarray(image))))
+
+    assert not cells(lambda d: d.ellipse([500, 300, 800, 600], fill=(74, 34, 150))).any()  # a disc
+    assert not cells(lambda d: d.rectangle([100, 100, 400, 200], fill=(0, 0, 0))).any()  # a block
+    assert not cells(lambda d: d.rectangle([100, 100, 400, 200], outline=(0, 0, 0), width=4)).any()  # a frame
+    for size in (14, 24, 40, 72, 200):  # legal lines, captions, a title: light type on a light ground
+        found = cells(lambda d: d.text((100, 300), "Drink 50%", font=ImageFont.truetype(FONT, size), fill=(255, 255, 255)))
+        rows, cols = np.nonzero(found)
+        assert len(rows), size
+        assert rows.min() >= 300 / 720 * 54 - 3 and cols.min() >= 100 / 1280 * 96 - 3, size  # where the type is
+
+
+def test_pictures_from_planes_read_as_from_rgb():
+    """The scanner's I420 planes give the gate the same grey and the models the same colours as RGB."""
+    import av
+
+    rgb = np.zeros((540, 960, 3), np.uint8)
+    rgb[...] = (200, 40, 40)
+    rgb[100:200, 100:500] = (255, 255, 255)
+    limited = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p").to_ndarray()
+    planes, array = Picture(yuv=limited), Picture(rgb=rgb)
+    difference = np.abs(grey_picture(planes).astype(int) - grey_picture(array))
+    assert difference.mean() <= 3 and np.percentile(difference, 99) <= 5  # edges of the block aside
+    assert np.abs(picture_rgb(planes).astype(int) - rgb).mean() <= 3
+    assert grey_picture(planes).shape == (270, 480)
+    turned = Picture(rgb=rgb, rotation=90)
+    assert grey_picture(turned).shape == (853, 480) and picture_rgb(turned).shape == (960, 540, 3)
+    with pytest.raises(ValueError):
+        Picture(yuv=limited, rgb=rgb)
+    with pytest.raises(ValueError):
+        Picture(yuv=limited[:-1])
 
 
 def test_without_the_gate_every_frame_is_read_whole():
@@ -196,7 +254,7 @@ def test_changed_region_covers_the_moved_cells_and_the_boxes_it_touches():
     touched = np.array([0.5, 0.8, 0.9, 0.95])  # overlaps the region: taken in whole
     apart = np.array([0.0, 0.0, 0.2, 0.1])  # far away: left out
     assert changed_region(moved, [touched, apart]) == pytest.approx((0.5, (40 - 3) / 54, 0.9, 0.95))
-    assert grey_thumbnail(np.zeros((270, 480, 3), np.uint8)).shape == (54, 96)
+    assert grey_thumbnail(grey_picture(Picture(rgb=np.zeros((270, 480, 3), np.uint8)))).shape == (54, 96)
     assert layout_mask(np.array([[0.1, 0.1, 0.5, 0.3]])).sum() > 0
 
 

@@ -32,8 +32,8 @@ from indexer.errors import MediaError
 from indexer.media.prefetch import prefetch
 from indexer.media.probe import Container, VideoStream, open_container, pixel_aspect, probe, video_stream
 from indexer.media.scan_state import REORDER_DEPTH, Clock, Damage, ScanReport
-from indexer.media.thumbnails import thumbnail_rgb, upright
-from indexer.types import SampledFrame, ShotCut, Transition, check_sample_every, format_timestamp
+from indexer.media.thumbnails import frame_planes, thumbnail_rgb, upright
+from indexer.types import Picture, SampledFrame, ShotCut, Transition, check_sample_every, format_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -254,10 +254,12 @@ class FrameScanner:
         """The whole frame, ``thumb_width`` wide (display aspect and rotation applied), RGB uint8."""
         return thumbnail_rgb(frame, self.thumb_width, self._sar, self.info.rotation)
 
-    def picture(self, frame: av.VideoFrame) -> np.ndarray:
-        """The whole frame as displayed, at most ``picture_width`` wide (never enlarged), RGB uint8."""
+    def picture(self, frame: av.VideoFrame) -> Picture:
+        """The whole frame as displayed, at most ``picture_width`` wide (never enlarged): I420
+        planes, display rotation still to apply (:class:`~indexer.types.Picture`)."""
         shown = frame.height if self.info.rotation in (90, 270) else round(frame.width * self._sar)
-        return thumbnail_rgb(frame, min(self.picture_width, shown), self._sar, self.info.rotation)
+        planes = frame_planes(frame, min(self.picture_width, shown), self._sar, self.info.rotation)
+        return Picture(yuv=planes, rotation=self.info.rotation)
 
     def _scaled_size(self, width: int, height: int) -> tuple[int, int]:
         """Coded size scaled (pixel aspect corrected) so the short side is image_size."""

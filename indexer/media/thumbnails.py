@@ -53,6 +53,18 @@ def thumbnail_rgb(frame: av.VideoFrame, width: int, sar: Fraction, rotation: int
     return upright(rgb, rotation)
 
 
+def frame_planes(frame: av.VideoFrame, width: int, sar: Fraction, rotation: int) -> np.ndarray:
+    """The whole frame scaled so it is about ``width`` wide as displayed (pixel aspect applied,
+    rotation not: see :class:`~indexer.types.Picture`), as I420 planes of even size."""
+    rotated = rotation in (90, 270)
+    shown_w, shown_h = frame.width * sar, Fraction(frame.height)
+    if rotated:
+        shown_w, shown_h = shown_h, shown_w
+    out_w, out_h = max(2, width // 2 * 2), max(2, round(width * shown_h / shown_w / 2) * 2)
+    coded = (out_h, out_w) if rotated else (out_w, out_h)
+    return frame.reformat(width=coded[0], height=coded[1], format="yuv420p", interpolation="BILINEAR").to_ndarray()
+
+
 def frame_thumbnail(path: Path, seconds: float, width: int = THUMB_WIDTH) -> bytes:
     """JPEG of the frame shown at ``seconds`` from the stream start, ``width`` pixels wide.
 

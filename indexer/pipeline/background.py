@@ -18,7 +18,7 @@ from typing import Any
 from indexer.pipeline.extractors import Extractor, ExtractorFactory
 from indexer.types import SampledFrame, VideoInfo
 
-#: Sampled frames queued for the worker at most (a 960 px picture is about 1.5 MB).
+#: Sampled frames queued for the worker at most (a 960 px picture is about 0.8 MB).
 QUEUE_FRAMES = 16
 _END = None
 

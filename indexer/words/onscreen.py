@@ -6,12 +6,17 @@ the image encoder). The text detector costs tens of ms a frame and the recognise
 line, so they are spent:
 
 1. on the first sampled frame of the video and of every shot (a cut can change everything): the
-   detector on the whole frame, the recogniser on every box it finds;
-2. within a shot only where the picture changed (:class:`TextChangeGate`): a 96x54 grey
-   thumbnail is compared with the one of the last look (free). Where cells moved, the detector
-   looks at just that region (grown to cover the boxes it touches, plus a margin), and the
-   recogniser reads only the boxes that are new there, or whose pixels changed; a box of the
-   last look still found with unchanged pixels keeps its line, one no longer found ends it.
+   detector over the part of the frame with text-like strokes (:func:`text_cells`; not at all
+   when there are none), the recogniser on every box it finds;
+2. within a shot only where the picture changed *and* could hold text (:class:`TextChangeGate`):
+   a 96x54 grey thumbnail is compared with the one of the last look (free), and the cells that
+   moved are checked for text-like strokes (:func:`text_cells`, about 1 ms). A disc
+   drifting over a plain background, a pan over sky or skin moves pixels but draws no strokes,
+   so the detector is not run for it. Where moved cells have text-like strokes now or had them at
+   the last look, or lie on a line read before, the detector looks at just that region (grown
+   to cover the boxes it touches, plus a margin), and the recogniser reads only the boxes that
+   are new there, or whose pixels changed; a box of the last look still found with unchanged
+   pixels keeps its line, one no longer found ends it.
 
 Frames with no change repeat the last look. A line read in consecutive looks (the same text,
 case and spacing aside, or a near-identical read) is one :class:`~indexer.types.TextSpan` from the
@@ -30,7 +35,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from indexer.models.ocr import Box, LineMemory, ReadLine, TextReader, load_reader
-from indexer.types import SampledFrame, TextSpan, VideoInfo
+from indexer.media.thumbnails import upright
+from indexer.types import Picture, SampledFrame, TextSpan, VideoInfo
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +46,20 @@ PICTURE_WIDTH = 960
 GREY_GRID = (96, 54)
 #: A thumbnail cell whose grey level moved by more than this sends its region to the detector.
 PIXEL_CHANGE = 12.0
+#: Width (pixels) of the grey picture on which strokes are counted (cells of :data:`GREY_GRID` are
+#: 5x5 pixels there); :func:`text_cells` also looks at a quarter of it, for large type.
+TEXTURE_WIDTH = 480
+#: A grey step between neighbouring pixels (left to right) larger than this starts or ends a stroke.
+TEXT_STEP = 16
+#: Windows (pixels wide, 3 rows high) in which strokes are counted: at :data:`TEXTURE_WIDTH`, and
+#: at a quarter of it for large type (over about a tenth of the frame's height).
+TEXT_WINDOWS = (15, 13)
+#: A pixel is text-like where a row of the window around it crosses at least this many strokes
+#: (a rise and a fall each), at either scale. Type of 14 to 300 px on a 1280x720 frame measures
+#: 2-5 (light on light or grey on white too); a disc's or block's outline 0-0.7, a lone line 1.
+TEXT_STROKES = 2.0
+#: Cells beyond the asked ones that :func:`text_cells` reads, so windows at their edge are whole.
+TEXT_MARGIN = 6
 #: Thumbnail cells around the changed ones that the detector sees too (context for its edges).
 REGION_MARGIN = 3
 #: A detected box overlapping a box of the last look by less than this (IoU) is another box.
@@ -60,14 +80,85 @@ class TextTrack:
     recognitions: int = 0  # boxes recognised
     remembered: int = 0  # of those, lines read before, unchanged (not recognised again)
     seconds: float = 0.0  # wall time spent in OCR
+    spared: int = 0  # frames whose change drew or removed no text-like strokes (no detector run)
 
 
-def grey_thumbnail(picture: np.ndarray) -> np.ndarray:
-    """(rows, cols) float32 grey means of the picture (RGB uint8) over :data:`GREY_GRID` cells."""
-    import cv2  # a dependency of the OCR models this signal serves
+def picture_rgb(picture: Picture) -> np.ndarray:
+    """The picture as displayed, RGB uint8 (colour-converted from its planes when it has them)."""
+    import cv2  # a dependency of the OCR models this serves
 
-    cells = cv2.resize(picture, GREY_GRID, interpolation=cv2.INTER_AREA).astype(np.float32)
-    return cells[..., 0] * 0.299 + cells[..., 1] * 0.587 + cells[..., 2] * 0.114
+    rgb = picture.rgb if picture.rgb is not None else cv2.cvtColor(picture.yuv, cv2.COLOR_YUV2RGB_I420)
+    return upright(rgb, picture.rotation)
+
+
+def grey_picture(picture: Picture) -> np.ndarray:
+    """The picture as displayed in grey (full range), :data:`TEXTURE_WIDTH` pixels wide (uint8):
+    from its luma plane when it has planes (no colour conversion)."""
+    import cv2
+
+    turned = picture.rotation in (90, 270)
+    if picture.yuv is not None:
+        source = picture.yuv[: picture.yuv.shape[0] * 2 // 3]  # luma, limited range 16-235
+    else:
+        source = picture.rgb
+    rows, cols = source.shape[:2]
+    shown_w, shown_h = (rows, cols) if turned else (cols, rows)
+    size = (TEXTURE_WIDTH, max(8, round(shown_h * TEXTURE_WIDTH / shown_w)))
+    small = cv2.resize(source, size[::-1] if turned else size, interpolation=cv2.INTER_AREA)
+    if picture.yuv is not None:
+        grey = cv2.convertScaleAbs(small, alpha=255 / 219, beta=-16 * 255 / 219)
+    else:
+        grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    return upright(grey, picture.rotation)
+
+
+def grey_thumbnail(grey: np.ndarray) -> np.ndarray:
+    """(rows, cols) float32 grey means of a :func:`grey_picture` over :data:`GREY_GRID` cells."""
+    import cv2
+
+    return cv2.resize(grey, GREY_GRID, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def text_cells(grey: np.ndarray, within: np.ndarray | None = None) -> np.ndarray:
+    """Boolean (rows, cols) over :data:`GREY_GRID`: the cells of a :func:`grey_picture` with
+    text-like strokes (see :data:`TEXT_STROKES`), computed only over ``within`` (a boolean cell
+    mask; False elsewhere) or over the whole picture.
+
+    Type is rows of strokes: a line across a word crosses a rise and a fall in grey for every
+    stroke, several within the width of two letters, where the outline of a shape is crossed
+    once or twice and flat colour never. A cheap likelihood, not a detector: texture (foliage,
+    gravel, blinds) is text-like too, and then the detector decides.
+    """
+    import cv2
+
+    cols, rows = GREY_GRID
+    out = np.zeros((rows, cols), bool)
+    if within is None:
+        r0, r1, c0, c1 = 0, rows, 0, cols
+    else:
+        r, c = np.nonzero(within)
+        if not len(r):
+            return out
+        r0, r1 = max(0, r.min() - TEXT_MARGIN), min(rows, r.max() + 1 + TEXT_MARGIN)
+        c0, c1 = max(0, c.min() - TEXT_MARGIN), min(cols, c.max() + 1 + TEXT_MARGIN)
+    height, width = grey.shape
+    crop = grey[r0 * height // rows: -(-r1 * height // rows), c0 * width // cols: -(-c1 * width // cols)]
+    found = np.zeros((r1 - r0, c1 - c0), bool)
+    for scale, window in zip((1, 4), TEXT_WINDOWS):
+        picture = crop if scale == 1 else cv2.resize(
+            crop, (max(2, crop.shape[1] // scale), max(1, crop.shape[0] // scale)), interpolation=cv2.INTER_AREA)
+        step = np.diff(picture.astype(np.int16), axis=1)
+        strokes = None
+        for edge in (step > TEXT_STEP, step < -TEXT_STEP):  # rises, falls: count where each run begins
+            starts = edge.copy()
+            starts[:, 1:] &= ~edge[:, :-1]
+            count = cv2.boxFilter(starts.astype(np.float32), -1, (window, 3), normalize=False,
+                                  borderType=cv2.BORDER_CONSTANT) / 3
+            strokes = count if strokes is None else np.minimum(strokes, count)
+        texty = (strokes >= TEXT_STROKES).astype(np.float32)
+        found |= cv2.resize(texty, (c1 - c0, r1 - r0), interpolation=cv2.INTER_AREA) > 0
+    out[r0:r1, c0:c1] = found
+    return out if within is None else out & within
 
 
 def layout_mask(boxes: np.ndarray, inner: bool = False) -> np.ndarray:
@@ -122,21 +213,38 @@ def changed_region(moved: np.ndarray, boxes: list[np.ndarray]) -> Box | None:
 
 @dataclass
 class TextChangeGate:
-    """Which thumbnail cells of a frame moved since the last look (all of them when disabled)."""
+    """Which thumbnail cells of a frame moved since the last look (all of them when disabled),
+    and which cells had text-like strokes then."""
 
     enabled: bool = True
     _grey: np.ndarray | None = field(default=None, repr=False)
+    _text: np.ndarray | None = field(default=None, repr=False)
 
-    def moved(self, picture: np.ndarray) -> np.ndarray | None:
-        """Boolean (rows, cols) cells that changed since :meth:`looked`; None: look at everything."""
+    def moved(self, thumbnail: np.ndarray) -> np.ndarray | None:
+        """Boolean (rows, cols) cells of a frame's :func:`grey_thumbnail` that changed since the
+        last look; None: look at everything."""
         if not self.enabled or self._grey is None:
             return None
-        return np.abs(grey_thumbnail(picture) - self._grey) > PIXEL_CHANGE
+        return np.abs(thumbnail - self._grey) > PIXEL_CHANGE
 
-    def looked(self, picture: np.ndarray) -> None:
-        """Make ``picture`` the reference of the next comparisons."""
+    def text_before(self) -> np.ndarray:
+        """The cells that had text-like strokes at the last look (as far as they were checked)."""
+        cols, rows = GREY_GRID
+        return self._text if self._text is not None else np.zeros((rows, cols), bool)
+
+    def looked(self, thumbnail: np.ndarray, text: np.ndarray | None) -> None:
+        """Make the frame (its :func:`grey_thumbnail`) the reference of the next comparisons;
+        ``text``: its text-like cells."""
         if self.enabled:
-            self._grey = grey_thumbnail(picture)
+            self._grey = thumbnail
+            self._text = text
+
+    def examined(self, thumbnail: np.ndarray, cells: np.ndarray, text: np.ndarray) -> None:
+        """``cells`` moved but hold no text-like strokes, now or before: they become the reference
+        there (the other cells keep theirs, so slow change elsewhere still adds up)."""
+        if self.enabled and self._grey is not None:
+            self._grey[cells] = thumbnail[cells]
+            self._text = self.text_before() & ~cells | text & cells
 
 
 @dataclass
@@ -180,6 +288,7 @@ class OnScreenText:
         self.spans: list[TextSpan] = []
         self.open: list[_Open] = []
         self.frames = self.detections = self.region_detections = self.reads = self.recognitions = 0
+        self.spared = 0
         self.seconds = 0.0
         self.last_time = 0.0
         self.duration = 0.0
@@ -194,10 +303,33 @@ class OnScreenText:
         first = self.frames == 0
         self.frames += 1
         self.last_time = frame.time
-        moved = None if first or frame.shot_start else self.gate.moved(frame.picture)
-        if moved is None or moved.any():
-            self._look(frame.picture, moved)
+        if not self.gate.enabled:
+            self._look(picture_rgb(frame.picture), None, None, None)
             self._observe(frame.time)
+        else:
+            grey = grey_picture(frame.picture)
+            thumbnail = grey_thumbnail(grey)
+            moved = None if first or frame.shot_start else self.gate.moved(thumbnail)
+            if moved is None:  # a new shot: look wherever there are text-like strokes
+                text = text_cells(grey)
+                if text.any():
+                    self._look(picture_rgb(frame.picture), text, text, thumbnail, whole=True)
+                else:  # no strokes anywhere: nothing on screen to read
+                    self.spared += 1
+                    self.seen = []
+                    self.gate.looked(thumbnail, text)
+                self._observe(frame.time)
+            elif moved.any():
+                text = text_cells(grey, moved)
+                lines = [layout_mask(s.box) for s in self.seen if s.line is not None]
+                wanted = moved & (text | self.gate.text_before() | np.logical_or.reduce(lines, axis=0)
+                                  if lines else text | self.gate.text_before())
+                if wanted.any():
+                    self._look(picture_rgb(frame.picture), wanted, text, thumbnail)
+                    self._observe(frame.time)
+                else:  # pixels moved, but no strokes came or went: no text can have changed
+                    self.spared += 1
+                    self.gate.examined(thumbnail, moved, text)
         self.seconds += time.perf_counter() - started
 
     def finish(self) -> TextTrack:
@@ -205,23 +337,29 @@ class OnScreenText:
         self._close(self.open, end)
         self.open = []
         spans = tuple(sorted(self.spans, key=lambda s: (s.start, s.box[1], s.box[0], s.text)))
-        log.debug("on-screen text: %d spans; %d frames, %d whole and %d region detections, %d boxes "
-                  "recognised on %d frames (%d remembered), %.2f s", len(spans), self.frames, self.detections,
-                  self.region_detections, self.recognitions, self.reads, self.memory.hits, self.seconds)
+        log.debug("on-screen text: %d spans; %d frames, %d whole and %d region detections (%d changes "
+                  "spared), %d boxes recognised on %d frames (%d remembered), %.2f s", len(spans), self.frames,
+                  self.detections, self.region_detections, self.spared, self.recognitions, self.reads,
+                  self.memory.hits, self.seconds)
         return TextTrack(spans, self.frames, self.detections, self.region_detections, self.reads,
-                         self.recognitions, self.memory.hits, self.seconds)
+                         self.recognitions, self.memory.hits, self.seconds, self.spared)
 
-    def _look(self, picture: np.ndarray, moved: np.ndarray | None) -> None:
-        """Detect where ``moved`` says (everywhere when None); recognise only what is new there."""
-        region = None if moved is None else changed_region(moved, [s.box for s in self.seen])
+    def _look(self, picture: np.ndarray, cells: np.ndarray | None, text: np.ndarray | None,
+              thumbnail: np.ndarray | None, whole: bool = False) -> None:
+        """Detect over ``cells`` (the whole frame when None); recognise only what is new there.
+        ``whole``: a new shot, where nothing of the last look is kept. ``text`` (the text-like
+        cells found now) and ``thumbnail`` become the gate's reference."""
+        if whole:
+            self.seen = []
+        region = None if cells is None else changed_region(cells, [s.box for s in self.seen])
         boxes = self.reader.detect(picture, region)
-        if region is None:
+        if region is None or whole:
             self.detections += 1
         else:
             self.region_detections += 1
+        inside = [s for s in self.seen if region is None or _overlaps(region, s.box)]
         kept = [s for s in self.seen if region is not None and not _overlaps(region, s.box)]
-        candidates = [s for s in self.seen if region is not None and _overlaps(region, s.box)
-                      and not (moved & layout_mask(s.box, inner=True)).any()]
+        candidates = [s for s in inside if cells is not None and not (cells & layout_mask(s.box, inner=True)).any()]
         fresh = []
         for box in boxes:
             iou = box_iou(box, [s.box for s in candidates])[0] if candidates else np.zeros(0)
@@ -234,7 +372,8 @@ class OnScreenText:
         self.reads += bool(fresh)
         self.recognitions += len(fresh)
         self.seen = kept + [_Seen(np.asarray(box), line) for box, line in zip(fresh, lines)]
-        self.gate.looked(picture)
+        if thumbnail is not None:
+            self.gate.looked(thumbnail, text if whole or text is None else self.gate.text_before() & ~cells | text)
 
     def _observe(self, time_: float) -> None:
         """Continue the open spans whose line is still seen, close the others, open new ones."""
