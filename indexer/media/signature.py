@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 
 import av
+from av.video.reformatter import VideoReformatter
 import numpy as np
 
 #: Planar YUV formats read in place: 8-bit, or 9..16-bit little-endian ("yuv420p10le").
@@ -41,6 +42,7 @@ class SignatureGrid:
         self.cells = (int(cells[0]), int(cells[1]))
         self._grids: dict[tuple[int, int, int], tuple[slice | np.ndarray, slice | np.ndarray]] = {}
         self._pools: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._scaler = VideoReformatter()  # for frames that are not planar YUV (kept between frames)
 
     def __call__(self, frame: av.VideoFrame) -> np.ndarray:
         """Return the (3, rows, cols) float32 Y/U/V cell means of ``frame`` (0..255)."""
@@ -48,8 +50,8 @@ class SignatureGrid:
         if match is None or len(frame.planes) < 3:
             rows, cols = self.cells
             size = _SAMPLES_PER_CELL
-            frame = frame.reformat(
-                width=cols * size, height=rows * size, format="yuv444p",
+            frame = self._scaler.reformat(
+                frame, width=cols * size, height=rows * size, format="yuv444p",
                 interpolation="FAST_BILINEAR",
             )
             match = _PLANAR_YUV.match("yuv444p")

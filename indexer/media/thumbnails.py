@@ -15,6 +15,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 from PIL import Image
 
 from indexer.errors import MediaError
@@ -41,28 +42,37 @@ def upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(rgb, turns) if turns else rgb)
 
 
-def thumbnail_rgb(frame: av.VideoFrame, width: int, sar: Fraction, rotation: int) -> np.ndarray:
-    """The whole frame, ``width`` wide as displayed (pixel aspect and rotation applied), RGB uint8."""
+def thumbnail_rgb(frame: av.VideoFrame, width: int, sar: Fraction, rotation: int,
+                  scaler: VideoReformatter | None = None) -> np.ndarray:
+    """The whole frame, ``width`` wide as displayed (pixel aspect and rotation applied), RGB uint8.
+
+    ``scaler``: a reformatter kept by the caller for frames of one stream; it keeps its swscale
+    context between calls (``frame.reformat`` sets one up per call, 2-3x the cost of the scaling
+    itself for a thumbnail)."""
     rotated = rotation in (90, 270)
     shown_w, shown_h = frame.width * sar, Fraction(frame.height)
     if rotated:  # the displayed width is the coded height
         shown_w, shown_h = shown_h, shown_w
     out_h = max(2, round(width * shown_h / shown_w))
     coded = (out_h, width) if rotated else (width, out_h)
-    rgb = frame.reformat(width=coded[0], height=coded[1], format="rgb24", interpolation="BILINEAR").to_ndarray()
+    rgb = (scaler or VideoReformatter()).reformat(frame, width=coded[0], height=coded[1], format="rgb24",
+                                                  interpolation="BILINEAR").to_ndarray()
     return upright(rgb, rotation)
 
 
-def frame_planes(frame: av.VideoFrame, width: int, sar: Fraction, rotation: int) -> np.ndarray:
+def frame_planes(frame: av.VideoFrame, width: int, sar: Fraction, rotation: int,
+                 scaler: VideoReformatter | None = None) -> np.ndarray:
     """The whole frame scaled so it is about ``width`` wide as displayed (pixel aspect applied,
-    rotation not: see :class:`~indexer.types.Picture`), as I420 planes of even size."""
+    rotation not: see :class:`~indexer.types.Picture`), as I420 planes of even size (``scaler``
+    as for :func:`thumbnail_rgb`)."""
     rotated = rotation in (90, 270)
     shown_w, shown_h = frame.width * sar, Fraction(frame.height)
     if rotated:
         shown_w, shown_h = shown_h, shown_w
     out_w, out_h = max(2, width // 2 * 2), max(2, round(width * shown_h / shown_w / 2) * 2)
     coded = (out_h, out_w) if rotated else (out_w, out_h)
-    return frame.reformat(width=coded[0], height=coded[1], format="yuv420p", interpolation="BILINEAR").to_ndarray()
+    return (scaler or VideoReformatter()).reformat(frame, width=coded[0], height=coded[1], format="yuv420p",
+                                                   interpolation="BILINEAR").to_ndarray()
 
 
 def frame_thumbnail(path: Path, seconds: float, width: int = THUMB_WIDTH) -> bytes:
