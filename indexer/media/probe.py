@@ -100,7 +100,9 @@ def video_stream(container: Container, path: Path) -> VideoStream:
 
 
 def _first_frames(container: Container, stream: VideoStream, path: Path) -> list[av.VideoFrame]:
-    """Decode up to two frames from the start; raises MediaError if none decodes."""
+    """Decode the first frame from the start, and a second one where the codec also makes still
+    images (one frame then means a picture, not a video); raises MediaError if none decodes."""
+    wanted = 2 if stream.codec_context.name in IMAGE_CODECS else 1
     frames: list[av.VideoFrame] = []
     try:
         for count, packet in enumerate(container.demux(stream)):
@@ -108,7 +110,7 @@ def _first_frames(container: Container, stream: VideoStream, path: Path) -> list
                 frames.extend(packet.decode())
             except av.FFmpegError as err:
                 log.debug("%s: probe skipped a packet: %s", path, err)
-            if len(frames) >= 2 or count >= PROBE_PACKETS:
+            if len(frames) >= wanted or count >= PROBE_PACKETS:
                 break
     except av.FFmpegError as err:
         log.debug("%s: probe stopped reading: %s", path, err)
