@@ -124,12 +124,13 @@ class SampledFrame:
     pictures, a sampled frame the change gate turned away, for the extractors only.
 
     ``image`` is an RGB uint8 array of shape (S, S, 3): resized by PyAV so the short side
-    is S, centre-cropped to a square, display rotation applied; ready for the encoder.
+    is S, centre-cropped to a square, display rotation applied; ready for the encoder. A frame
+    the gate turned away carries none (None): nothing encodes it.
     """
 
     time: float  # seconds from stream start (from PTS)
     pts: int
-    image: np.ndarray = field(repr=False, compare=False)
+    image: np.ndarray | None = field(repr=False, compare=False)
     shot_start: bool = False  # True for the first sampled frame after a detected cut
     thumbnail: np.ndarray | None = field(default=None, repr=False, compare=False)  # small RGB, full frame
     #: the whole frame for extractors that read it (OCR), at most the scanner's ``picture_width`` wide
@@ -139,9 +140,12 @@ class SampledFrame:
     def __post_init__(self) -> None:
         _check_time("time", self.time)
         img = self.image
+        if img is None and not self.encoded:
+            return
         if not (isinstance(img, np.ndarray) and img.dtype == np.uint8 and img.ndim == 3
                 and img.shape[2] == 3 and img.shape[0] == img.shape[1]):
-            raise ValueError("image must be a square RGB uint8 array of shape (S, S, 3)")
+            raise ValueError("image must be a square RGB uint8 array of shape (S, S, 3) (None only on a "
+                             "frame that is not encoded)")
 
 
 @dataclass(frozen=True)

@@ -177,7 +177,8 @@ class FrameScanner:
             if admitted or self.picture_width > 0:
                 thumb = self.thumbnail(frame) if admitted and self.thumb_width > 0 else None
                 picture = self.picture(frame) if self.picture_width > 0 else None
-                yield SampledFrame(time=time, pts=pts, image=self.image(frame), shot_start=starts_shot,
+                yield SampledFrame(time=time, pts=pts, image=self.image(frame) if admitted else None,
+                                   shot_start=starts_shot,
                                    thumbnail=thumb, picture=picture, encoded=admitted)
         if due:
             self._next_index = math.floor(time / self.every + _EPS) + 1

@@ -39,7 +39,8 @@ class Extractor(Protocol):
         ...
 
     def frame(self, frame: SampledFrame) -> None:
-        """Called for every sampled frame in time order (``frame.image`` is the model input)."""
+        """Called for every sampled frame in time order (``frame.image`` is the model input, None
+        on a frame the change gate turned away)."""
         ...
 
     def finish(self) -> Any:
