@@ -14,7 +14,8 @@ from PIL import Image
 
 from indexer.errors import MediaError
 from indexer.models.colour import COLOURS
-from indexer.media.frames import FrameScanner, probe
+from indexer.media.frames import FrameScanner
+from indexer.media.probe import probe
 from indexer.types import SampledFrame, ShotCut
 
 SCENES = [Scene("red", 40), Scene("blue", 25), Scene("green", 30)]

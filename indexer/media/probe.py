@@ -38,11 +38,25 @@ def probe(path: Path) -> VideoInfo:
     path = Path(path)
     with open_container(path) as container:
         stream = video_stream(container, path)
-        first = _first_frames(container, stream, path)
-        fmt, codec = container.format.name, stream.codec_context.name
-        if fmt == "image2" or fmt.endswith("_pipe") or (len(first) == 1 and codec in IMAGE_CODECS):
-            raise MediaError(path, f"a still image ({codec}), not a video")
-        return _video_info(path, container, stream, first[0])
+        return describe(path, container, stream, _first_frames(container, stream, path))
+
+
+def first_frames_wanted(stream: VideoStream) -> int:
+    """How many first frames :func:`describe` needs: two where the codec also makes still images
+    (one frame then means a picture, not a video), else one."""
+    return 2 if stream.codec_context.name in IMAGE_CODECS else 1
+
+
+def describe(path: Path, container: Container, stream: VideoStream, first: list[av.VideoFrame]) -> VideoInfo:
+    """VideoInfo of ``stream`` from its first decoded frames (:func:`first_frames_wanted` of
+    them, or fewer at the end of the file); raises MediaError when there are none or the file is
+    a still image. The scanner calls it with the first frames of its own decode."""
+    if not first:
+        raise MediaError(path, "no frame could be decoded (truncated or corrupt file)")
+    fmt, codec = container.format.name, stream.codec_context.name
+    if fmt == "image2" or fmt.endswith("_pipe") or (len(first) == 1 and codec in IMAGE_CODECS):
+        raise MediaError(path, f"a still image ({codec}), not a video")
+    return _video_info(path, container, stream, first[0])
 
 
 def _read_head(path: Path) -> bytes:
@@ -102,7 +116,7 @@ def video_stream(container: Container, path: Path) -> VideoStream:
 def _first_frames(container: Container, stream: VideoStream, path: Path) -> list[av.VideoFrame]:
     """Decode the first frame from the start, and a second one where the codec also makes still
     images (one frame then means a picture, not a video); raises MediaError if none decodes."""
-    wanted = 2 if stream.codec_context.name in IMAGE_CODECS else 1
+    wanted = first_frames_wanted(stream)
     frames: list[av.VideoFrame] = []
     try:
         for count, packet in enumerate(container.demux(stream)):
