@@ -14,9 +14,10 @@ returns a fresh object per video, registered under a name::
 
 The analysis runs every registered extractor on every sampled frame (in the thread that
 already holds the decoded frame). An extractor with a ``picture_width`` attribute above 0 also
-gets the frames the change gate turned away (``frame.encoded`` False) and, on every frame,
-``frame.picture``: the whole frame at most that wide (OCR reads it) and puts what ``finish`` returns into
-``Analysis.extracted[name]``; the value must be picklable, since an analysis may run in a
+gets the frames the change gate turned away (``frame.encoded`` False, ``frame.image`` None) and,
+on every frame, ``frame.picture``: the whole frame at most that wide, as a
+:class:`~indexer.types.Picture` (scaled YUV planes; OCR reads them). The analysis puts what
+``finish`` returns into ``Analysis.extracted[name]``; the value must be picklable, since an analysis may run in a
 worker process and be committed elsewhere.
 """
 
