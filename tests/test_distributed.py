@@ -183,24 +183,27 @@ def test_driver_killed_mid_run_leaves_a_consistent_store_and_a_rerun_resumes(tmp
         assert resumed.vector_count() == reference.vector_count()
 
 
-def test_files_overlapping_in_an_actor_take_turns_at_the_encoder():
+def test_files_overlapping_in_an_actor_take_turns_at_the_encoder(videos, labels):
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    from indexer.pipeline.distributed import TakingTurns
+    from indexer.pipeline.distributed import AnalysisWorker
 
     class Slow(ColourEncoder):
-        active = most = 0
+        active = most = calls = 0
 
         def encode_images(self, images):
             Slow.active += 1
+            Slow.calls += 1
             Slow.most = max(Slow.most, Slow.active)
             time.sleep(0.02)
             Slow.active -= 1
             return super().encode_images(images)
 
-    encoder = TakingTurns(Slow())
-    images = np.zeros((2, encoder.image_size, encoder.image_size, 3), np.uint8)
+    worker = AnalysisWorker(encoder_spec(ColourEncoder()), labels, IndexOptions(every=0.5, batch_size=2))
+    worker.analyser.encoder = Slow()  # the actor's one analyser, as its threads share it
+    clips = sorted(str(p) for p in videos.glob("clip*.mp4"))
     with ThreadPoolExecutor(4) as pool:
-        out = list(pool.map(lambda _: encoder.encode_images(images), range(8)))
-    assert Slow.most == 1 and len(out) == 8 and out[0].shape == (2, encoder.dim)
+        answers = list(pool.map(lambda path: worker.analyse(path, path), clips * 2))
+    assert all(a.analysis is not None for a in answers), [a.reason for a in answers]
+    assert Slow.calls > len(answers) and Slow.most == 1

@@ -77,35 +77,17 @@ class WorkerStats:
         return self.video_seconds / self.busy_seconds if self.busy_seconds else 0.0
 
 
-class TakingTurns:
-    """An encoder whose calls take turns: files overlap in an actor (one decodes while another
-    encodes), but two encodes at once would oversubscribe torch's threads."""
-
-    def __init__(self, encoder: Encoder) -> None:
-        self._encoder, self._lock = encoder, threading.Lock()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._encoder, name)
-
-    def encode_images(self, images: Any) -> Any:
-        with self._lock:
-            return self._encoder.encode_images(images)
-
-    def encode_texts(self, texts: Any) -> Any:
-        with self._lock:
-            return self._encoder.encode_texts(texts)
-
-
 class AnalysisWorker:
     """The body of a Ray actor: one encoder, loaded once, analysing file after file (several at
-    once when the actor's ``max_concurrency`` allows; the analyser keeps no per-file state)."""
+    once when the actor's ``max_concurrency`` allows; the analyser keeps no per-file state, and
+    its encoder runs take turns, so two encodes never oversubscribe torch's threads)."""
 
     def __init__(self, spec: dict[str, Any], labels: LabelModel, options: IndexOptions,
                  extractors: Mapping[str, Any] | None = None) -> None:
         for name, factory in (extractors or {}).items():  # the driver's extractors (words), here too
             if name not in registered():
                 register(name, factory)
-        self.analyser = Analyser(TakingTurns(load_from_spec(spec)), labels, options)
+        self.analyser = Analyser(load_from_spec(spec), labels, options)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._lock = threading.Lock()
         self._active, self._since, self._busy = 0, 0.0, 0.0  # files being analysed, since when, busy so far
