@@ -51,6 +51,19 @@ sys.exit(cli(["index", *sys.argv[1:], "--encoder", "indexer.models.colour:Colour
 """
 
 
+def colour_clips(folder: Path, count: int) -> Path:
+    """A new ``folder`` of ``count`` clips, each two 150-frame shots of the colour encoder's
+    colours (320x240): enough work for an indexer to be killed in the middle of it."""
+    from media import Scene, make_video
+
+    folder.mkdir()
+    colours = ["red", "blue", "green", "yellow"]
+    for i in range(count):
+        make_video(folder / f"v{i:02d}.mp4", [Scene(colours[i % 4], 150), Scene(colours[(i + 1) % 4], 150)],
+                   size=(320, 240))
+    return folder
+
+
 def videos_committed(data_dir: Path) -> int:
     """Videos in the catalog now (0 before it exists), read without the store's writer lock."""
     if not (data_dir / "catalog.sqlite3").exists():

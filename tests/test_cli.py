@@ -19,7 +19,7 @@ from PIL import Image
 
 from indexer.cli.main import cli
 from indexer.store import Store
-from fresh import COLOUR_INDEX_SCRIPT, run_fresh, tiny_weights, wait_for_videos
+from fresh import COLOUR_INDEX_SCRIPT, colour_clips, run_fresh, tiny_weights, wait_for_videos
 from media import COLOUR_TAXONOMY, Scene, make_video
 
 FAKE = ["--encoder", "indexer.models.colour:ColourEncoder"]
@@ -116,12 +116,7 @@ def test_report_errors_are_one_line(tmp_path: Path, env) -> None:
 
 @pytest.mark.slow
 def test_kill_9_during_indexing_leaves_a_consistent_store_and_resumes(tmp_path: Path, env) -> None:
-    folder = tmp_path / "many"
-    folder.mkdir()
-    colours = ["red", "blue", "green", "yellow"]
-    for i in range(14):
-        make_video(folder / f"v{i:02d}.mp4", [Scene(colours[i % 4], 150), Scene(colours[(i + 1) % 4], 150)],
-                   size=(320, 240))
+    folder = colour_clips(tmp_path / "many", 14)
     script = tmp_path / "crash.py"
     script.write_text(COLOUR_INDEX_SCRIPT)
     data_dir = Path(env["REELSEARCH_DATA_DIR"])

@@ -140,16 +140,11 @@ def test_driver_killed_mid_run_leaves_a_consistent_store_and_a_rerun_resumes(tmp
 
     from click.testing import CliRunner
 
-    from fresh import COLOUR_INDEX_SCRIPT, wait_for_videos
+    from fresh import COLOUR_INDEX_SCRIPT, colour_clips, wait_for_videos
     from indexer.cli.main import cli
     from media import COLOUR_TAXONOMY as TAXONOMY
 
-    folder = tmp_path / "archive"
-    folder.mkdir()
-    colours = ["red", "blue", "green", "yellow"]
-    for i in range(12):
-        make_video(folder / f"v{i:02d}.mp4", [Scene(colours[i % 4], 150), Scene(colours[(i + 1) % 4], 150)],
-                   size=(320, 240))
+    folder = colour_clips(tmp_path / "archive", 12)
     (tmp_path / "colours.toml").write_text(TAXONOMY)
     env = {"REELSEARCH_TAXONOMY": str(tmp_path / "colours.toml"), "REELSEARCH_DATA_DIR": str(tmp_path / "ray")}
     script = tmp_path / "index.py"
