@@ -109,8 +109,8 @@ class Picture:
         if (self.yuv is None) == (self.rgb is None):
             raise ValueError("a Picture holds either yuv planes or rgb, not both or neither")
         if self.yuv is not None:
-            rows, cols = self.yuv.shape if self.yuv.ndim == 2 else (0, 1)
-            if self.yuv.dtype != np.uint8 or not rows or rows % 3 or cols % 2:
+            yuv = self.yuv
+            if yuv.dtype != np.uint8 or yuv.ndim != 2 or not yuv.shape[0] or yuv.shape[0] % 3 or yuv.shape[1] % 2:
                 raise ValueError("yuv must be I420 planes: uint8 of shape (H * 3 / 2, W), H and W even")
         elif not (self.rgb.dtype == np.uint8 and self.rgb.ndim == 3 and self.rgb.shape[2] == 3):
             raise ValueError("rgb must be an RGB uint8 array of shape (H, W, 3)")

@@ -115,7 +115,8 @@ def video_stream(container: Container, path: Path) -> VideoStream:
 
 def _first_frames(container: Container, stream: VideoStream, path: Path) -> list[av.VideoFrame]:
     """Decode the first frame from the start, and a second one where the codec also makes still
-    images (one frame then means a picture, not a video); raises MediaError if none decodes."""
+    images (one frame then means a picture, not a video); none if none decodes in the first
+    :data:`PROBE_PACKETS` packets (:func:`describe` says so)."""
     wanted = first_frames_wanted(stream)
     frames: list[av.VideoFrame] = []
     try:
@@ -128,8 +129,6 @@ def _first_frames(container: Container, stream: VideoStream, path: Path) -> list
                 break
     except av.FFmpegError as err:
         log.debug("%s: probe stopped reading: %s", path, err)
-    if not frames:
-        raise MediaError(path, "no frame could be decoded (truncated or corrupt file)")
     return frames
 
 

@@ -49,15 +49,7 @@ def thumbnail_rgb(frame: av.VideoFrame, width: int, sar: Fraction, rotation: int
     ``scaler``: a reformatter kept by the caller for frames of one stream; it keeps its swscale
     context between calls (``frame.reformat`` sets one up per call, 2-3x the cost of the scaling
     itself for a thumbnail)."""
-    rotated = rotation in (90, 270)
-    shown_w, shown_h = frame.width * sar, Fraction(frame.height)
-    if rotated:  # the displayed width is the coded height
-        shown_w, shown_h = shown_h, shown_w
-    out_h = max(2, round(width * shown_h / shown_w))
-    coded = (out_h, width) if rotated else (width, out_h)
-    rgb = (scaler or VideoReformatter()).reformat(frame, width=coded[0], height=coded[1], format="rgb24",
-                                                  interpolation="BILINEAR").to_ndarray()
-    return upright(rgb, rotation)
+    return upright(_scaled(frame, width, sar, rotation, "rgb24", scaler), rotation)
 
 
 def frame_planes(frame: av.VideoFrame, width: int, sar: Fraction, rotation: int,
@@ -65,13 +57,23 @@ def frame_planes(frame: av.VideoFrame, width: int, sar: Fraction, rotation: int,
     """The whole frame scaled so it is about ``width`` wide as displayed (pixel aspect applied,
     rotation not: see :class:`~indexer.types.Picture`), as I420 planes of even size (``scaler``
     as for :func:`thumbnail_rgb`)."""
+    return _scaled(frame, width, sar, rotation, "yuv420p", scaler)
+
+
+def _scaled(frame: av.VideoFrame, width: int, sar: Fraction, rotation: int, fmt: str,
+            scaler: VideoReformatter | None) -> np.ndarray:
+    """The whole frame in ``fmt``, scaled (bilinear) so it is ``width`` wide as displayed, the
+    display rotation not yet applied; both sides even for 4:2:0 planes."""
     rotated = rotation in (90, 270)
     shown_w, shown_h = frame.width * sar, Fraction(frame.height)
-    if rotated:
+    if rotated:  # the displayed width is the coded height
         shown_w, shown_h = shown_h, shown_w
-    out_w, out_h = max(2, width // 2 * 2), max(2, round(width * shown_h / shown_w / 2) * 2)
+    if fmt == "yuv420p":
+        out_w, out_h = max(2, width // 2 * 2), max(2, round(width * shown_h / shown_w / 2) * 2)
+    else:
+        out_w, out_h = width, max(2, round(width * shown_h / shown_w))
     coded = (out_h, out_w) if rotated else (out_w, out_h)
-    return (scaler or VideoReformatter()).reformat(frame, width=coded[0], height=coded[1], format="yuv420p",
+    return (scaler or VideoReformatter()).reformat(frame, width=coded[0], height=coded[1], format=fmt,
                                                    interpolation="BILINEAR").to_ndarray()
 
 

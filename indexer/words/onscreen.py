@@ -321,9 +321,8 @@ class OnScreenText:
                 self._observe(frame.time)
             elif moved.any():
                 text = text_cells(grey, moved)
-                lines = [layout_mask(s.box) for s in self.seen if s.line is not None]
-                wanted = moved & (text | self.gate.text_before() | np.logical_or.reduce(lines, axis=0)
-                                  if lines else text | self.gate.text_before())
+                on_lines = layout_mask([s.box for s in self.seen if s.line is not None])
+                wanted = moved & (text | self.gate.text_before() | on_lines)
                 if wanted.any():
                     self._look(picture_rgb(frame.picture), wanted, text, thumbnail)
                     self._observe(frame.time)
