@@ -35,7 +35,8 @@ from benchmarks.machine import describe  # noqa: E402
 from indexer.labels.classify import LabelModel  # noqa: E402
 from indexer.labels.taxonomy import load_taxonomy  # noqa: E402
 from indexer.models.clip_encoder import OpenClipEncoder  # noqa: E402
-from indexer.models.ocr import DETECT_SIDE, THREADS, TextReader  # noqa: E402
+from indexer.models import ocr_int8  # noqa: E402
+from indexer.models.ocr import DETECT_SIDE, THREADS, TextReader, load_reader, model_files  # noqa: E402
 from indexer.pipeline import extractors  # noqa: E402
 from indexer.pipeline.analysis import Analyser, IndexOptions, content_hash  # noqa: E402
 from indexer.pipeline.background import in_background  # noqa: E402
@@ -148,10 +149,12 @@ def per_call(timed: TimedReader) -> str:
     return "per call: " + ", ".join(parts)
 
 
-def configurations(timed: TimedReader, model_dir: Path | None) -> dict[str, dict]:
-    """The extractors each configuration registers (the words-off base first)."""
+def configurations(timed: TimedReader, fp32: TimedReader, model_dir: Path | None) -> dict[str, dict]:
+    """The extractors each configuration registers (the words-off base first); ``fp32`` reads
+    with the recogniser as shipped (``timed``: the default, int8 where it is used)."""
     configs = {"no words": {},
                "OCR, gate on": {"text": in_background(lambda: OnScreenText(timed))},
+               "OCR, gate on, fp32 recog.": {"text": in_background(lambda: OnScreenText(fp32))},
                "OCR, gate off": {"text": in_background(lambda: OnScreenText(timed, gate=False))},
                "OCR, gate on, same thread": {"text": lambda: OnScreenText(timed)}}
     if model_dir is not None:
@@ -176,7 +179,8 @@ def measure(path: Path, analyser: Analyser, configs: dict[str, dict], repeat: in
 
 
 def report(runs: dict[str, list], seconds: float, truth: list[tuple[str, float, float]]) -> None:
-    """One line per configuration, its best run, against the best words-off run."""
+    """One line per configuration, its best run, against the best words-off run; then the extra
+    time of each OCR configuration over the words-off run of the same round, median and range."""
     base = min(wall for wall, _ in runs["no words"])
     for label, results in runs.items():
         wall, extracted = min(results, key=lambda r: r[0])
@@ -189,6 +193,22 @@ def report(runs: dict[str, list], seconds: float, truth: list[tuple[str, float, 
                      f"indexing, {(wall - base) / base:+6.1%} over no words; "
                      f"{extracted['speech'].word_count} words")
         print(line, flush=True)
+    for label, results in runs.items():
+        if label.startswith("OCR"):
+            extra = [wall / off - 1 for (wall, _), (off, _) in zip(results, runs["no words"])]
+            print(f"{label:<26} extra over no words, round by round: median {np.median(extra):+.1%} "
+                  f"(range {min(extra):+.1%} to {max(extra):+.1%}, {len(extra)} rounds)")
+
+
+def recogniser_verdict(reader: TextReader) -> str:
+    """Which recogniser the default reader uses, and how its int8 copy compared with fp32 here."""
+    made = ocr_int8.cached(fp32_file := model_files()[1])
+    if made is None:
+        return f"text recogniser: fp32 ({fp32_file.name}); no int8 copy was made (see the log)"
+    path, verdict = made
+    return (f"text recogniser: {'int8' if reader.recogniser == path else 'fp32'}; its int8 copy read "
+            f"{verdict.agreement:.0%} of {ocr_int8.CHECK_LINES} check lines as fp32 does, "
+            f"{verdict.int8_ms:.1f} ms a line against {verdict.fp32_ms:.1f} ms (one thread, when made)")
 
 
 def main() -> None:
@@ -196,6 +216,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--size", default="1280x720")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each configuration; the best is kept")
+    parser.add_argument("--no-asr", action="store_true", help="leave out the speech configuration")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
     options = IndexOptions()
@@ -204,21 +225,23 @@ def main() -> None:
         speech = [Speech(VOICE[k % len(VOICE)], 0.5 + 4.0 * k) for k in range(int(args.seconds // 4))]
         clip = make_words_video(Path(tmp) / "ad.mkv", shots, fps=FPS, size=size, speech=speech)
         seconds, truth = clip.duration, drawn_lines(shots)
-        model_dir = whisper_base_dir(Path(tmp) / "whisper-base")
+        model_dir = None if args.no_asr else whisper_base_dir(Path(tmp) / "whisper-base")
         encoder = OpenClipEncoder("ViT-B-32", pretrained=None)
         analyser = Analyser(encoder, LabelModel.build(load_taxonomy(), encoder), options)
-        timed = TimedReader(shared_reader())
+        timed, fp32 = TimedReader(shared_reader()), TimedReader(load_reader(precision="fp32"))
+        verdict = recogniser_verdict(timed.reader)
         if model_dir is not None:
             shared_recognizer(model_dir)
-        index_once(clip.path, analyser, {"text": lambda: OnScreenText(timed)})  # warm-up: caches, pools
-        timed.calls = {"whole": [], "region": [], "line": []}
+        for reader in (timed, fp32):
+            index_once(clip.path, analyser, {"text": lambda: OnScreenText(reader)})  # warm-up: caches, pools
+            reader.calls = {"whole": [], "region": [], "line": []}
         print(f"clip: {seconds:.0f} s, {size[0]}x{size[1]}, {FPS} fps, {len(shots)} shots, {len(truth)} drawn "
               f"lines; base indexing: ViT-B-32 random weights, {encoder.image_precision}, "
               f"{encoder.image_size}px, every {options.every} s, change gate on, thumbnails on; OCR reads "
               f"frames at {PICTURE_WIDTH}px wide, detector at {DETECT_SIDE}px, {THREADS} onnxruntime thread; "
-              f"best of {args.repeat}\n{describe()}")
-        report(measure(clip.path, analyser, configurations(timed, model_dir), args.repeat), seconds, truth)
-        print(per_call(timed))
+              f"best of {args.repeat}\n{verdict}\n{describe()}")
+        report(measure(clip.path, analyser, configurations(timed, fp32, model_dir), args.repeat), seconds, truth)
+        print(per_call(timed), "\nfp32 recogniser", per_call(fp32))
         print(describe())
 
 

@@ -41,3 +41,9 @@ def ray_session():
 # (tests/test_onscreen.py, tests/test_speech.py, ...), so no test downloads an ASR model.
 os.environ.setdefault("REELSEARCH_OCR", "0")
 os.environ.setdefault("REELSEARCH_ASR_MODEL", "none")
+# Derived models (the int8 text recogniser) are made once per test session in a folder of its
+# own, never in the user's cache.
+if not os.environ.get("REELSEARCH_CACHE"):
+    import tempfile
+
+    os.environ["REELSEARCH_CACHE"] = tempfile.mkdtemp(prefix="reelsearch-test-cache-")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,10 +105,8 @@ class TextReader:
     def __init__(self, detector: Path, recogniser: Path, threads: int = THREADS) -> None:
         self._detector = _session(detector, threads)
         self._recogniser = _session(recogniser, threads)
-        characters = self._recogniser.get_modelmeta().custom_metadata_map.get("character")
-        if not characters:
-            raise ModelUnavailableError(f"the text recogniser {recogniser} carries no character set")
-        self._characters = ["", *characters.splitlines(), " "]  # CTC blank first, space last
+        self._characters = characters_of(self._recogniser, recogniser)
+        self.recogniser = recogniser
 
     def detect(self, picture: np.ndarray, region: Box | None = None) -> np.ndarray:
         """Boxes (N, 4) x0, y0, x1, y1 where text is likely, as fractions of ``picture`` (RGB uint8).
@@ -124,7 +123,7 @@ class TextReader:
         pad_y, pad_x = -small.shape[0] % 32, -small.shape[1] % 32
         if pad_y or pad_x:  # the network wants multiples of 32; repeat the edge, draw no new edges
             small = _cv2().copyMakeBorder(small, 0, pad_y, 0, pad_x, _cv2().BORDER_REPLICATE)
-        probability = self._run(self._detector, _normalised(small))[0, 0][: size[1], : size[0]]
+        probability = self._run(self._detector, normalised(small))[0, 0][: size[1], : size[0]]
         boxes = _text_boxes(probability) / scale + np.array([x0, y0, x0, y0], np.float32)
         return np.clip(boxes / np.array([width, height, width, height], np.float32), 0.0, 1.0)
 
@@ -137,7 +136,7 @@ class TextReader:
         lines: list[ReadLine | None] = []
         for box in np.asarray(boxes, np.float64).reshape(-1, 4):
             x0, y0, x1, y1 = _pixels(tuple(box), width, height)
-            image = _line_image(picture[y0:y1, x0:x1])
+            image = line_image(picture[y0:y1, x0:x1])
             read = memory.recall(image) if memory is not None and image is not None else None
             if read is None:
                 read = self._read_line(image) if image is not None else ("", 0.0)
@@ -154,17 +153,30 @@ class TextReader:
         return [line for line in self.recognise(picture, self.detect(picture)) if line is not None]
 
     def _read_line(self, image: np.ndarray) -> tuple[str, float]:
-        """Greedy CTC decoding of one line image: (text, mean probability of its characters)."""
-        probabilities = self._run(self._recogniser, _normalised(image))[0]  # (steps, characters)
-        best, score = probabilities.argmax(axis=1), probabilities.max(axis=1)
-        keep = best != 0
-        keep[1:] &= best[1:] != best[:-1]  # a repeated symbol is one character unless a blank splits it
-        text = "".join(self._characters[i] for i in best[keep] if i < len(self._characters))
-        return " ".join(text.split()), float(score[keep].mean()) if keep.any() else 0.0
+        return read_line(self._recogniser, self._characters, image)
 
     @staticmethod
     def _run(session: Any, batch: np.ndarray) -> np.ndarray:
         return session.run(None, {session.get_inputs()[0].name: batch})[0]
+
+
+def read_line(session: Any, characters: list[str], image: np.ndarray) -> tuple[str, float]:
+    """Greedy CTC decoding of one line image (:func:`line_image`) by a recogniser session:
+    (text, mean probability of its characters)."""
+    probabilities = TextReader._run(session, normalised(image))[0]  # (steps, characters)
+    best, score = probabilities.argmax(axis=1), probabilities.max(axis=1)
+    keep = best != 0
+    keep[1:] &= best[1:] != best[:-1]  # a repeated symbol is one character unless a blank splits it
+    text = "".join(characters[i] for i in best[keep] if i < len(characters))
+    return " ".join(text.split()), float(score[keep].mean()) if keep.any() else 0.0
+
+
+def characters_of(session: Any, path: Path) -> list[str]:
+    """The CTC symbols of a PP-OCR recogniser, from its metadata: blank first, space last."""
+    characters = session.get_modelmeta().custom_metadata_map.get("character")
+    if not characters:
+        raise ModelUnavailableError(f"the text recogniser {path} carries no character set")
+    return ["", *characters.splitlines(), " "]
 
 
 def _pixels(box: Box, width: int, height: int) -> tuple[int, int, int, int]:
@@ -174,7 +186,7 @@ def _pixels(box: Box, width: int, height: int) -> tuple[int, int, int, int]:
     return (px0, py0, max(math.ceil(x1 * width), px0 + 1), max(math.ceil(y1 * height), py0 + 1))
 
 
-def _line_image(crop: np.ndarray) -> np.ndarray | None:
+def line_image(crop: np.ndarray) -> np.ndarray | None:
     """A line crop scaled to the recogniser's :data:`LINE_HEIGHT` (None if it is too small)."""
     if crop.shape[0] < 2 or crop.shape[1] < 2:
         return None
@@ -182,7 +194,7 @@ def _line_image(crop: np.ndarray) -> np.ndarray | None:
     return _cv2().resize(crop, (width, LINE_HEIGHT), interpolation=_cv2().INTER_LINEAR)
 
 
-def _normalised(rgb: np.ndarray) -> np.ndarray:
+def normalised(rgb: np.ndarray) -> np.ndarray:
     """RGB uint8 (H, W, 3) -> the models' input: BGR, scaled to [-1, 1], (1, 3, H, W) float32."""
     return (rgb[..., ::-1].astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None].copy()
 
@@ -242,8 +254,30 @@ def model_files() -> tuple[Path, Path]:
     return found[0][-1], found[1][-1]
 
 
-def load_reader(threads: int = THREADS) -> TextReader:
-    """A :class:`TextReader`; raises ModelUnavailableError when the models cannot be loaded."""
+def load_reader(threads: int = THREADS, precision: str | None = None) -> TextReader:
+    """A :class:`TextReader`; raises ModelUnavailableError when the models cannot be loaded.
+
+    ``precision`` (else ``$REELSEARCH_OCR_PRECISION``, else ``auto``): ``auto`` reads lines with
+    the int8 copy of the recogniser where :mod:`indexer.models.ocr_int8` found it faster here and
+    reading alike (made once, kept in the user's cache), ``fp32`` with the model as shipped.
+    """
+    from indexer.models import ocr_int8
+
     detector, recogniser = model_files()
+    precision = precision or os.environ.get(ocr_int8.PRECISION_ENV) or "auto"
+    if precision not in ("auto", "fp32"):
+        raise ValueError(f"text recogniser precision must be auto or fp32, got {precision!r}")
+    if precision == "auto":
+        sessions: dict[Path, Any] = {}
+        shipped = recogniser
+
+        def read_with(model: Path, crop: np.ndarray) -> tuple[str, float]:
+            if model not in sessions:
+                sessions[model] = _session(model, threads)
+            return read_line(sessions[model], characters_of(sessions[shipped], shipped), line_image(crop))
+
+        made = ocr_int8.int8_recogniser(recogniser, read_with, lambda crop: normalised(line_image(crop)))
+        if made is not None and made[1].used:
+            recogniser = made[0]
     log.debug("text models: %s, %s", detector.name, recogniser.name)
     return TextReader(detector, recogniser, threads)
