@@ -164,10 +164,13 @@ def configurations(timed: TimedReader, fp32: TimedReader, model_dir: Path | None
 
 def measure(path: Path, analyser: Analyser, configs: dict[str, dict], repeat: int) -> dict[str, list]:
     """``repeat`` runs of every configuration, interleaved so that a burst of other work on the
-    machine hits them alike: {label: [(wall, extracted), ...]}."""
+    machine hits them alike, in an order rotated each round (a run's place in the round, e.g.
+    right after the heaviest one, moved results by 10-20 % here): {label: [(wall, extracted), ...]}."""
     runs: dict[str, list] = {label: [] for label in configs}
-    for _ in range(repeat):
-        for label, factories in configs.items():
+    order = list(configs.items())
+    for round_no in range(repeat):
+        shift = round_no % len(order)
+        for label, factories in order[shift:] + order[:shift]:
             made: list = []
             recording = {name: (lambda f=factory: made.append(f()) or made[-1]) for name, factory in factories.items()}
             wall, extracted = index_once(path, analyser, recording)

@@ -40,11 +40,12 @@ def word_extractors(ocr: bool, asr_model: str) -> Iterator[None]:
     try:
         if ocr:
             with _unavailable("on-screen text"):
+                from indexer.models import ocr_int8
+                from indexer.models.ocr import model_files
                 from indexer.pipeline.background import in_background
-                from indexer.models import ocr, ocr_int8
                 from indexer.words.onscreen import OnScreenText, shared_reader
 
-                if ocr_int8.pending(ocr.model_files()[1]):
+                if ocr_int8.pending(model_files()[1]):
                     click.echo("on-screen text: making the int8 text recogniser, once (5-10 s)", err=True)
                 shared_reader()
                 extractors.register("text", in_background(OnScreenText))  # OCR on a core of its own

@@ -7,6 +7,9 @@ to a worker thread through a bounded queue (the analysis waits only when the wor
 inner extractor's result. Models that release the GIL (onnxruntime, OpenCV) then use a core
 the rest of indexing leaves idle. An error in the worker is raised in the analysis' thread; an
 analysis that fails calls ``close``, which drops the frames still queued and stops the worker.
+
+On this project's 2-core machine OCR costs the same either way (``benchmarks/bench_words.py``
+measures both in one run); with more cores its own thread overlaps more.
 """
 
 from __future__ import annotations

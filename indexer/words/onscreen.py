@@ -29,6 +29,7 @@ from __future__ import annotations
 import difflib
 import functools
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -144,18 +145,20 @@ def text_cells(grey: np.ndarray, within: np.ndarray | None = None) -> np.ndarray
     height, width = grey.shape
     crop = grey[r0 * height // rows: -(-r1 * height // rows), c0 * width // cols: -(-c1 * width // cols)]
     found = np.zeros((r1 - r0, c1 - c0), bool)
+    # masks are uint8 0/255 and counts uint16 sums of them, all in OpenCV (2x faster than numpy)
+    least = math.ceil(TEXT_STROKES * 3) * 255 - 1  # a count over 3 rows above this: enough strokes
     for scale, window in zip((1, 4), TEXT_WINDOWS):
         picture = crop if scale == 1 else cv2.resize(
             crop, (max(2, crop.shape[1] // scale), max(1, crop.shape[0] // scale)), interpolation=cv2.INTER_AREA)
-        step = np.diff(picture.astype(np.int16), axis=1)
-        strokes = None
-        for edge in (step > TEXT_STEP, step < -TEXT_STEP):  # rises, falls: count where each run begins
+        left, right = picture[:, :-1], picture[:, 1:]
+        texty = None
+        for later, earlier in ((right, left), (left, right)):  # rises, falls: count where each run begins
+            edge = cv2.compare(cv2.subtract(later, earlier), TEXT_STEP, cv2.CMP_GT)
             starts = edge.copy()
-            starts[:, 1:] &= ~edge[:, :-1]
-            count = cv2.boxFilter(starts.astype(np.float32), -1, (window, 3), normalize=False,
-                                  borderType=cv2.BORDER_CONSTANT) / 3
-            strokes = count if strokes is None else np.minimum(strokes, count)
-        texty = (strokes >= TEXT_STROKES).astype(np.float32)
+            starts[:, 1:] = cv2.subtract(edge[:, 1:], edge[:, :-1])
+            count = cv2.boxFilter(starts, cv2.CV_16U, (window, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
+            enough = cv2.compare(count, least, cv2.CMP_GT)
+            texty = enough if texty is None else cv2.bitwise_and(texty, enough)
         found |= cv2.resize(texty, (c1 - c0, r1 - r0), interpolation=cv2.INTER_AREA) > 0
     out[r0:r1, c0:c1] = found
     return out if within is None else out & within
