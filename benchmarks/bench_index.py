@@ -105,15 +105,21 @@ def rates(path: Path, encoder, parts, repeat: int) -> tuple[float, float, float,
     """x-realtime rates of ``path``, each the best of ``repeat`` runs: a (analysis-grade decode
     only), b (encoding only the images the pipeline encodes), c (the whole pipeline into a fresh
     store) and d (the recipe, with loaded ``parts``); then (times, vectors, Counting) of a c run.
-    a, b and c run in rounds (a, c, b, a, c, b, ...), so that a burst of other work on the
-    machine, or a slower spell of it, hits the three alike and c / L compares like with like."""
+    a, b and c run in rounds, so that a burst of other work on the machine, or a slower spell
+    of it, hits the three alike and c / L compares like with like; the order within a round
+    rotates (a c b, c b a, b a c, ...), as a run's place in a round can move it by 10 %."""
     seconds = probe(path).duration
     c_wall, times, vectors, counting = pipeline(path, encoder, IndexOptions())  # an untimed run gives the data
+    stages: dict[str, Callable[[], float]] = {
+        "a": lambda: decode_only(path, ANALYSIS_DECODING),  # as the scanner decodes
+        "c": lambda: pipeline(path, encoder, IndexOptions())[0],
+        "b": lambda: encode_only(encoder, counting.images)}
     walls: dict[str, list[float]] = {"a": [], "b": [], "c": []}
-    for _ in range(repeat):
-        walls["a"].append(decode_only(path, ANALYSIS_DECODING))  # as the scanner decodes
-        walls["c"].append(pipeline(path, encoder, IndexOptions())[0])
-        walls["b"].append(encode_only(encoder, counting.images))
+    order = list(stages)
+    for round_no in range(repeat):
+        shift = round_no % len(order)
+        for stage in order[shift:] + order[:shift]:
+            walls[stage].append(stages[stage]())
     d = seconds / best(repeat, lambda: recipe_seconds([path], *parts))
     a, b, c = (seconds / min(walls[k]) for k in "abc")
     return a, b, c, d, (times, vectors, counting)
