@@ -120,9 +120,11 @@ def index_once(path: Path, analyser: Analyser, factories: dict) -> tuple[float, 
         extractors.register(name, factory)
     try:
         digest = content_hash(path)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         analysis = analyser.analyse(path, digest)
-        return time.perf_counter() - start, dict(analysis.extracted)
+        extracted = dict(analysis.extracted)
+        extracted["cpu seconds"] = time.process_time() - cpu  # all threads of this process
+        return time.perf_counter() - start, extracted
     finally:
         for name in factories:
             extractors.unregister(name)
@@ -199,8 +201,10 @@ def report(runs: dict[str, list], seconds: float, truth: list[tuple[str, float, 
     for label, results in runs.items():
         if label.startswith("OCR"):
             extra = [wall / off - 1 for (wall, _), (off, _) in zip(results, runs["no words"])]
+            cpu = [mine["cpu seconds"] / base["cpu seconds"] - 1 for (_, mine), (_, base) in zip(results, runs["no words"])]
             print(f"{label:<26} extra over no words, round by round: median {np.median(extra):+.1%} "
-                  f"(range {min(extra):+.1%} to {max(extra):+.1%}, {len(extra)} rounds)")
+                  f"(range {min(extra):+.1%} to {max(extra):+.1%}, {len(extra)} rounds); CPU time "
+                  f"(both cores) median {np.median(cpu):+.1%} (range {min(cpu):+.1%} to {max(cpu):+.1%})")
 
 
 def recogniser_verdict(reader: TextReader) -> str:
