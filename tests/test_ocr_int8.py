@@ -103,3 +103,18 @@ def test_copy_that_reads_differently_is_kept_but_not_used(monkeypatch, tmp_path)
     path, verdict = ocr_int8.int8_recogniser(shipped, lambda model, crop: (str(next(reads)), 1.0), lambda crop: None)
     assert verdict.agreement == 0.0 and not verdict.used and path.is_file()
     assert ocr.load_reader().recogniser == shipped  # the kept verdict says: not used
+
+
+def test_index_says_once_that_it_makes_the_copy(monkeypatch, tmp_path, capsys):
+    from indexer.cli.words import word_extractors
+    from indexer.words import onscreen
+
+    monkeypatch.setattr(onscreen, "shared_reader", lambda: None)  # loading itself is tested above
+    monkeypatch.setenv(ocr_int8.CACHE_ENV, str(tmp_path))
+    with word_extractors(True, "none"):
+        pass
+    assert "making the int8 text recogniser, once" in capsys.readouterr().err
+    monkeypatch.setenv(ocr_int8.PRECISION_ENV, "fp32")  # nothing to make: nothing said
+    with word_extractors(True, "none"):
+        pass
+    assert "int8" not in capsys.readouterr().err
