@@ -201,7 +201,8 @@ def report(runs: dict[str, list], seconds: float, truth: list[tuple[str, float, 
     for label, results in runs.items():
         if label.startswith("OCR"):
             extra = [wall / off - 1 for (wall, _), (off, _) in zip(results, runs["no words"])]
-            cpu = [mine["cpu seconds"] / base["cpu seconds"] - 1 for (_, mine), (_, base) in zip(results, runs["no words"])]
+            cpu = [mine["cpu seconds"] / base["cpu seconds"] - 1
+                   for (_, mine), (_, base) in zip(results, runs["no words"])]
             print(f"{label:<26} extra over no words, round by round: median {np.median(extra):+.1%} "
                   f"(range {min(extra):+.1%} to {max(extra):+.1%}, {len(extra)} rounds); CPU time "
                   f"(both cores) median {np.median(cpu):+.1%} (range {min(cpu):+.1%} to {max(cpu):+.1%})")

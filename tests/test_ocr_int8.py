@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from indexer.errors import ModelUnavailableError
 from indexer.models import ocr, ocr_int8
 
 pytest.importorskip("rapidocr")
@@ -61,7 +62,8 @@ def test_copy_is_reused_and_remade_when_its_verdict_is_unreadable(made, monkeypa
     saved, model = verdict_file.read_text(), path.read_bytes()
     verdict_file.write_text("{not json")
     remade = []
-    monkeypatch.setattr(ocr_int8, "_quantise", lambda source, target, model_input: remade.append(target.write_bytes(model)))
+    monkeypatch.setattr(ocr_int8, "_quantise",
+                        lambda source, target, model_input: remade.append(target.write_bytes(model)))
     try:
         again = ocr_int8.int8_recogniser(shipped, lambda model, crop: ("same", 1.0), lambda crop: None)
         assert remade and again is not None and again[0] == path
@@ -76,7 +78,7 @@ def test_fp32_when_asked_or_when_no_copy_can_be_made(monkeypatch, tmp_path, capl
     monkeypatch.setenv(ocr_int8.PRECISION_ENV, "fp32")
     assert ocr.load_reader().recogniser == shipped
     monkeypatch.delenv(ocr_int8.PRECISION_ENV)
-    with pytest.raises(ValueError, match="auto or fp32"):
+    with pytest.raises(ModelUnavailableError, match="REELSEARCH_OCR_PRECISION.*auto or fp32, got 'int4'"):
         ocr.load_reader(precision="int4")
     # a cache that cannot be written: fp32, and the log says where and why
     blocked = tmp_path / "file"
@@ -98,7 +100,8 @@ def test_fp32_when_asked_or_when_no_copy_can_be_made(monkeypatch, tmp_path, capl
 def test_copy_that_reads_differently_is_kept_but_not_used(monkeypatch, tmp_path):
     monkeypatch.setenv(ocr_int8.CACHE_ENV, str(tmp_path))
     shipped = ocr.model_files()[1]
-    monkeypatch.setattr(ocr_int8, "_quantise", lambda source, target, model_input: target.write_bytes(source.read_bytes()))
+    monkeypatch.setattr(ocr_int8, "_quantise",
+                        lambda source, target, model_input: target.write_bytes(source.read_bytes()))
     reads = iter(range(10**6))
     path, verdict = ocr_int8.int8_recogniser(shipped, lambda model, crop: (str(next(reads)), 1.0), lambda crop: None)
     assert verdict.agreement == 0.0 and not verdict.used and path.is_file()
@@ -118,3 +121,17 @@ def test_index_says_once_that_it_makes_the_copy(monkeypatch, tmp_path, capsys):
     with word_extractors(True, "none"):
         pass
     assert "int8" not in capsys.readouterr().err
+
+
+def test_a_quantiser_failure_leaves_fp32_and_no_file(monkeypatch, tmp_path, caplog):
+    monkeypatch.setenv(ocr_int8.CACHE_ENV, str(tmp_path))
+
+    def fails(source, target, model_input):
+        target.write_bytes(b"half a model")
+        raise RuntimeError("unsupported operator")
+
+    monkeypatch.setattr(ocr_int8, "_quantise", fails)
+    with caplog.at_level("WARNING", logger="indexer.models.ocr_int8"):
+        assert ocr.load_reader().recogniser == ocr.model_files()[1]
+    assert "could not be made (RuntimeError: unsupported operator)" in caplog.text
+    assert not list(tmp_path.rglob("*.onnx"))

@@ -266,15 +266,20 @@ def load_reader(threads: int = THREADS, precision: str | None = None) -> TextRea
     detector, recogniser = model_files()
     precision = precision or os.environ.get(ocr_int8.PRECISION_ENV) or "auto"
     if precision not in ("auto", "fp32"):
-        raise ValueError(f"text recogniser precision must be auto or fp32, got {precision!r}")
+        raise ModelUnavailableError(f"the text recogniser's precision ({ocr_int8.PRECISION_ENV}) must be "
+                                    f"auto or fp32, got {precision!r}")
     if precision == "auto":
         sessions: dict[Path, Any] = {}
         shipped = recogniser
+        characters: list[str] = []  # the shipped model's, read once
 
         def read_with(model: Path, crop: np.ndarray) -> tuple[str, float]:
-            if model not in sessions:
-                sessions[model] = _session(model, threads)
-            return read_line(sessions[model], characters_of(sessions[shipped], shipped), line_image(crop))
+            for path in (shipped, model):
+                if path not in sessions:
+                    sessions[path] = _session(path, threads)
+            if not characters:
+                characters.extend(characters_of(sessions[shipped], shipped))
+            return read_line(sessions[model], characters, line_image(crop))
 
         made = ocr_int8.int8_recogniser(recogniser, read_with, lambda crop: normalised(line_image(crop)))
         if made is not None and made[1].used:

@@ -93,7 +93,8 @@ def draw_lines(count: int, seed: int, words: tuple[str, ...] | list[str] = tuple
             fonts[size] = ImageFont.load_default(size)
         font = fonts[size]
         ground = np.array([rng.randrange(256) for _ in range(3)], np.float32)
-        ink = np.where(ground.mean() > 128, ground * rng.uniform(0.0, 0.45), ground + (255 - ground) * rng.uniform(0.55, 1.0))
+        ink = np.where(ground.mean() > 128, ground * rng.uniform(0.0, 0.45),
+                       ground + (255 - ground) * rng.uniform(0.55, 1.0))
         left, top, right, bottom = font.getbbox(text)
         margin = max(2, (bottom - top) // 3)
         width, height = right - left + 2 * margin, bottom - top + 2 * margin
@@ -135,6 +136,9 @@ def int8_recogniser(source: Path, read_line: Callable[[Path, np.ndarray], tuple[
         return None
     except OSError as exc:
         log.info("text recogniser stays fp32: cannot keep its int8 copy in %s (%s)", folder, exc)
+        return None
+    except Exception as exc:  # the quantiser failed on this model: fp32 is always there
+        log.warning("text recogniser stays fp32: its int8 copy could not be made (%s: %s)", type(exc).__name__, exc)
         return None
     log.info("int8 text recogniser made in %.1f s: %.0f %% of check lines read as fp32 does, %.1f ms a line "
              "against %.1f ms (%s)", time.perf_counter() - started, 100 * verdict.agreement, verdict.int8_ms,
