@@ -189,10 +189,23 @@ def _quantise(source: Path, target: Path, model_input: Callable[[np.ndarray], np
         def get_next(self) -> dict | None:
             return next(self._feeds, None)
 
-    quantize_static(str(upgraded), str(target), Lines(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    op_types_to_quantize=["Conv", "MatMul"])
+    advice = _DropAdvice()  # the quantiser advises pre-processing on the root logger, twice
+    logging.getLogger().addFilter(advice)
+    try:
+        quantize_static(str(upgraded), str(target), Lines(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        op_types_to_quantize=["Conv", "MatMul"])
+    finally:
+        logging.getLogger().removeFilter(advice)
     upgraded.unlink()
+
+
+class _DropAdvice(logging.Filter):
+    """Drops onnxruntime's "consider pre-processing before quantization" warnings: they are
+    advice to whoever quantises a model by hand, not news for someone indexing videos."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
 
 
 def _check(fp32: Path, int8: Path, read_line: Callable[[Path, np.ndarray], tuple[str, float]]) -> Verdict:
