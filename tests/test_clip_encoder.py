@@ -201,7 +201,9 @@ def test_lower_precision_agrees_with_fp32(tiny: OpenClipEncoder, images: np.ndar
 def test_auto_precision_is_bf16_where_native_else_int8_where_possible(
     monkeypatch: pytest.MonkeyPatch, native: str, int8: bool, expected: str
 ) -> None:
+    from indexer.models import onnx_image
     from indexer.models import precision as clip_precision
+    monkeypatch.setenv(onnx_image.ENV, "0")  # torch's own choice (the onnxruntime tower: test_onnx_image.py)
     monkeypatch.setenv(clip_precision.NATIVE_BF16_ENV, native)  # the probe, overridden as benchmarks do
     assert clip_precision.int8_engine() is bool({"x86", "fbgemm", "onednn"} & set(torch.backends.quantized.supported_engines))
     monkeypatch.setattr(clip_precision, "int8_engine", lambda: int8)
@@ -369,7 +371,7 @@ def test_offline_default_fails_fast_in_a_fresh_process(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_truncated_equals_full_on_vit_b_32() -> None:
-    encoder = OpenClipEncoder("ViT-B-32", pretrained=None, threads=1)
+    encoder = OpenClipEncoder("ViT-B-32", pretrained=None, threads=1, precision="fp32")  # the text towers only
     assert CausalTextTower.find(encoder._model) is not None
     tokens = encoder._tokenizer(TEXTS)
     with torch.inference_mode():

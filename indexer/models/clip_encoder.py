@@ -6,8 +6,8 @@ Texts take the causal fast path of ``clip_text``; repeated texts come from a bou
 Weights are found by ``clip_weights`` (cache, download or file; one ``EncoderError`` line when
 offline) and the ``name`` is content-addressed (``open_clip:<model>:<fingerprint of the weights>``),
 so the same weights give the same name however they arrived. ``precision`` sets the image
-tower's arithmetic (``clip_precision``: ``auto`` is bf16 on CPUs with native bfloat16, else
-fp32; ``int8`` is optional). The text tower stays fp32, so queries are unchanged. bf16 and int8
+tower's arithmetic (``precision``: ``auto`` is bf16 on CPUs with native bfloat16, else int8
+or fp32, or the onnxruntime int8 tower of ``onnx_image`` where that was measured faster here). The text tower stays fp32, so queries are unchanged. bf16 and int8
 image vectors approximate the fp32 ones (cosine 0.9999 on a randomly initialised ViT-B-32; check
 real weights on real frames with ``agreement``) far more closely than neighbouring frames
 differ, so every precision keeps the fp32 name: their vectors may share a store.
@@ -94,8 +94,8 @@ class OpenClipEncoder:
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        image_precision = resolve_precision(precision)
-        configure_threads(threads)
+        image_precision = resolve_precision("auto" if precision == "onnx-int8" else precision)
+        threads = configure_threads(threads)
         if model_name == TINY_MODEL:
             register_tiny_model()
         ckpt = resolve_checkpoint(model_name, pretrained, Path(weights) if weights else None)
@@ -112,14 +112,45 @@ class OpenClipEncoder:
         std = torch.tensor(cfg["std"], dtype=torch.float32).view(1, 3, 1, 1)
         self._scale = 1.0 / (255.0 * std)
         self._shift = torch.tensor(cfg["mean"], dtype=torch.float32).view(1, 3, 1, 1) / std
-        if image_precision != "fp32":  # the fp32 image tower is dropped: it is not needed any more
+        tower = self._onnx_tower(image_precision, threads, forced=precision == "onnx-int8") \
+            if precision in ("auto", "onnx-int8") else None
+        if tower is not None:  # the torch image tower is dropped: onnxruntime runs it
+            self._model.visual, image_precision = tower, "onnx-int8"
+            self.precision, self.image_precision = precision, image_precision
+        elif image_precision != "fp32":  # the fp32 image tower is dropped: it is not needed any more
             self._model.visual = with_precision(self._model.visual, image_precision)
-        if channels_last:
+        if channels_last and tower is None:
             self._model.visual = self._model.visual.to(memory_format=torch.channels_last)
         self._tokenizer = open_clip.get_tokenizer(model_name)
         self._text = CausalTextTower.find(self._model) if fast_text else None
         self.description = f"open_clip {model_name} {ckpt.source}, image tower {image_precision}"
         log.info("loaded %s as %s", self.description, self.name)
+
+    def _onnx_tower(self, torch_precision: str, threads: int, forced: bool) -> torch.nn.Module | None:
+        """The image tower on onnxruntime in int8 where :mod:`indexer.models.onnx_image` found it
+        faster here than torch in ``torch_precision`` and agreeing with fp32 (always when
+        ``forced``); None: keep the torch tower.
+
+        Raises:
+            EncoderError: ``forced`` and it cannot be made here.
+        """
+        from indexer.models import onnx_image
+
+        found = onnx_image.cached(self.name) if forced or onnx_image.available() else None
+        if found is None and (forced or onnx_image.available()):
+            against = self._model.visual if torch_precision == "fp32" else with_precision(
+                self._model.visual, torch_precision, copy_module=True)
+            found = onnx_image.onnx_tower(self._model.visual, self.name, self.image_size, against, torch_precision,
+                                          threads)
+        if found is None:
+            if forced:
+                raise EncoderError("the onnxruntime image tower cannot be made here (it needs onnxruntime and "
+                                   "onnx, pip install 'reelsearch[words]'; the log says more); use --precision auto")
+            return None
+        path, verdict = found
+        if not (verdict.used or forced):
+            return None
+        return onnx_image.OnnxTower(path, threads)
 
     @classmethod
     def tiny(cls, **kwargs: Any) -> OpenClipEncoder:

@@ -51,4 +51,4 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
 
 
 #: Arithmetic of an open_clip image tower (see :mod:`indexer.models.precision`).
-PRECISIONS = ("auto", "fp32", "bf16", "int8")
+PRECISIONS = ("auto", "fp32", "bf16", "int8", "onnx-int8")

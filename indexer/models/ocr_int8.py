@@ -10,7 +10,7 @@ many sizes and colours, on flat, noisy and gradient grounds: nothing is download
 *other* lines (other words, other grounds) against the fp32 model: the share of lines read
 identically (*agreement*) and the time per line of both. The copy is used only where it agrees
 on at least :data:`MIN_AGREEMENT` of them *and* is faster on this CPU; the verdict is kept next
-to it, so later runs just load it. The cache is ``$REELSEARCH_CACHE`` or ``~/.cache/reelsearch``;
+to it, so later runs just load it (in the cache of :mod:`indexer.models.cache`);
 when it cannot be written, or ``onnx`` (the quantiser's dependency) is missing, the fp32 model
 is used and one log line says why. ``REELSEARCH_OCR_PRECISION=fp32`` keeps fp32 always.
 """
@@ -30,10 +30,10 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from indexer.models.cache import CACHE_ENV, cache_dir, quiet_quantiser, write_atomically  # noqa: F401  (CACHE_ENV: for callers)
+
 log = logging.getLogger(__name__)
 
-#: Where derived models are kept (``$REELSEARCH_CACHE`` overrides).
-CACHE_ENV = "REELSEARCH_CACHE"
 #: ``fp32``: never use the int8 recogniser; ``auto`` (default): where it agrees and is faster.
 PRECISION_ENV = "REELSEARCH_OCR_PRECISION"
 #: Bump when the quantisation recipe changes (a new copy is made).
@@ -61,14 +61,6 @@ class Verdict:
     fp32_ms: float  # per line, one thread
     int8_ms: float
     used: bool
-
-
-def cache_dir() -> Path:
-    """``$REELSEARCH_CACHE``, else ``$XDG_CACHE_HOME/reelsearch``, else ``~/.cache/reelsearch``."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "reelsearch"
 
 
 def draw_lines(count: int, seed: int, words: tuple[str, ...] | list[str] = tuple(_WORDS)) -> Iterator[np.ndarray]:
@@ -130,7 +122,7 @@ def int8_recogniser(source: Path, read_line: Callable[[Path, np.ndarray], tuple[
             _quantise(source, made, model_input)
             verdict = _check(source, made, read_line)
             os.replace(made, target)
-        _write_atomically(verdict_file, json.dumps(asdict(verdict)))
+        write_atomically(verdict_file, json.dumps(asdict(verdict)))
     except ImportError as exc:
         log.info("text recogniser stays fp32: quantising it needs %s (pip install onnx)", exc.name)
         return None
@@ -189,23 +181,11 @@ def _quantise(source: Path, target: Path, model_input: Callable[[np.ndarray], np
         def get_next(self) -> dict | None:
             return next(self._feeds, None)
 
-    advice = _DropAdvice()  # the quantiser advises pre-processing on the root logger, twice
-    logging.getLogger().addFilter(advice)
-    try:
+    with quiet_quantiser():
         quantize_static(str(upgraded), str(target), Lines(), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         op_types_to_quantize=["Conv", "MatMul"])
-    finally:
-        logging.getLogger().removeFilter(advice)
     upgraded.unlink()
-
-
-class _DropAdvice(logging.Filter):
-    """Drops onnxruntime's "consider pre-processing before quantization" warnings: they are
-    advice to whoever quantises a model by hand, not news for someone indexing videos."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "pre-processing before quantization" not in record.getMessage()
 
 
 def _check(fp32: Path, int8: Path, read_line: Callable[[Path, np.ndarray], tuple[str, float]]) -> Verdict:
@@ -220,12 +200,6 @@ def _check(fp32: Path, int8: Path, read_line: Callable[[Path, np.ndarray], tuple
     agreement = float(np.mean([a == b for a, b in zip(reads["fp32"], reads["int8"])]))
     used = agreement >= MIN_AGREEMENT and seconds["int8"] < seconds["fp32"]
     return Verdict(agreement, 1000 * seconds["fp32"], 1000 * seconds["int8"], used)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    scratch = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    scratch.write_text(text)
-    os.replace(scratch, path)
 
 
 def _ort_version() -> str:

@@ -10,6 +10,9 @@ activations fp32): measured with the bf16 probe forced off, it is the faster of 
 choices (fp32 channels_last, int8), so without native bf16 ``auto`` picks int8 wherever torch
 has a quantized CPU engine, else fp32. ``REELSEARCH_NATIVE_BF16=0`` (or 1) overrides the CPU
 probe. The text tower always stays fp32, so queries are unchanged.
+
+``onnx-int8`` (:mod:`indexer.models.onnx_image`) runs the tower on onnxruntime instead; ``auto``
+takes it over the torch choice made here where it was measured faster and agreeing with fp32.
 """
 
 from __future__ import annotations

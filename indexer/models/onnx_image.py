@@ -1,0 +1,235 @@
+"""The image tower on onnxruntime in dynamic int8: exported once per weights, used where it is
+faster here and agrees with fp32.
+
+onnxruntime runs the CLIP image tower's matrix products in int8 (weights int8 per output
+channel, activations quantised per call from their own range: the same arithmetic as torch's
+dynamic int8, no calibration data) with the CPU's int8 dot-product instructions. On this
+project's 2-core AMD EPYC that is about 1.8x torch's dynamic int8 and 1.4x its native bf16 for
+ViT-B-32 (``benchmarks/bench_index.py`` prints the figures for a machine).
+
+:func:`onnx_tower` exports the fp32 tower with ``torch.onnx`` and quantises it on first use
+(about 30 s for ViT-B-32; the int8 file is a quarter of the fp32 weights), then measures it on
+images drawn here against the fp32 tower (cosine of the vectors: the *agreement*) and against
+the torch tower ``auto`` would otherwise use (time per image). The copy is used only where its
+agreement is at least :data:`MIN_MEAN` on average and :data:`MIN_WORST` at worst *and* it is
+faster; the verdict is kept beside it (in the cache of :mod:`indexer.models.cache`), so later
+runs load it at once. ``--precision onnx-int8`` asks for it outright. Without ``onnxruntime``
+and ``onnx`` (the ``words`` extra installs both), or where the copy cannot be made, ``auto``
+keeps the torch tower and one log line says why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from indexer.models.cache import cache_dir, quiet_quantiser, write_atomically
+
+log = logging.getLogger(__name__)
+
+#: Bump when the export or quantisation recipe changes (a new copy is made).
+RECIPE = 1
+#: The int8 tower is used only when its vectors agree with fp32's at least this well.
+MIN_MEAN = 0.999
+MIN_WORST = 0.995
+#: "0" keeps ``auto`` on the torch tower (``--precision onnx-int8`` still asks for this one).
+ENV = "REELSEARCH_ONNX_TOWER"
+#: Images drawn to check agreement and speed.
+CHECK_IMAGES = 16
+
+
+@dataclass(frozen=True)
+class TowerVerdict:
+    """How the onnxruntime int8 tower compared here, and whether ``auto`` uses it."""
+
+    mean_cosine: float  # to the fp32 tower's vectors, on the check images
+    worst_cosine: float
+    onnx_ms: float  # per image, batches of 8
+    torch_ms: float  # the torch tower it was measured against
+    torch_precision: str
+    used: bool
+
+
+class OnnxTower(torch.nn.Module):
+    """An exported image tower run by onnxruntime, called like the torch tower it replaces:
+    float32 (N, 3, S, S) pixels in, (N, dim) vectors out."""
+
+    def __init__(self, path: Path, threads: int) -> None:
+        super().__init__()
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        options.intra_op_num_threads = max(1, threads)
+        options.inter_op_num_threads = 1
+        # its threads sleep between runs instead of spinning: the decoder needs the cores meanwhile
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.path = path
+        self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        batch = np.ascontiguousarray(pixels.float().numpy())
+        return torch.from_numpy(self._session.run(None, {self._input: batch})[0])
+
+
+def available() -> bool:
+    """Whether onnxruntime and onnx (to export and quantise) are installed, and ``auto`` may use
+    them (``REELSEARCH_ONNX_TOWER=0`` keeps the torch tower)."""
+    if os.environ.get(ENV, "").strip().lower() in ("0", "no", "false"):
+        return False
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def cached(name: str) -> tuple[Path, TowerVerdict] | None:
+    """The int8 tower of the encoder ``name`` and its verdict, if made before (else None)."""
+    target = _target(name)
+    verdict_file = target.with_suffix(".json")
+    if not (target.is_file() and verdict_file.is_file()):
+        return None
+    try:
+        return target, TowerVerdict(**json.loads(verdict_file.read_text()))
+    except (ValueError, TypeError) as exc:
+        log.info("re-making the onnxruntime image tower: its verdict %s is unreadable (%s)", verdict_file, exc)
+        return None
+
+
+def onnx_tower(visual: torch.nn.Module, name: str, image_size: int, against: torch.nn.Module,
+               against_precision: str, threads: int) -> tuple[Path, TowerVerdict] | None:
+    """The int8 onnxruntime copy of the fp32 tower ``visual`` (of the encoder ``name``, taking
+    ``image_size`` pixels) and its verdict; made, checked against ``visual`` and timed against
+    ``against`` (the torch tower in ``against_precision``) on first use. None when it cannot be
+    made here (the log says why)."""
+    found = cached(name)
+    if found is not None:
+        return found
+    target = _target(name)
+    folder = target.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        log.warning("making the onnxruntime int8 image tower for %s, once (20-40 s)", name)
+        with tempfile.TemporaryDirectory(dir=folder) as tmp:
+            made = Path(tmp) / target.name
+            _export_int8(visual, image_size, made)
+            verdict = _check(visual, against, against_precision, OnnxTower(made, threads), image_size)
+            os.replace(made, target)
+        write_atomically(target.with_suffix(".json"), json.dumps(asdict(verdict)))
+    except ImportError as exc:
+        log.info("image tower stays on torch: onnxruntime needs %s (pip install onnx onnxruntime)", exc.name)
+        return None
+    except OSError as exc:
+        log.info("image tower stays on torch: cannot keep its onnxruntime copy in %s (%s)", folder, exc)
+        return None
+    except Exception as exc:  # the exporter or quantiser failed on this model: torch is always there
+        log.warning("image tower stays on torch: its onnxruntime copy could not be made (%s: %s)",
+                    type(exc).__name__, exc)
+        return None
+    log.info("onnxruntime int8 image tower made in %.0f s: cosine to fp32 %.5f (worst %.5f), %.1f ms an "
+             "image against %.1f ms in torch %s (%s)", time.perf_counter() - started, verdict.mean_cosine,
+             verdict.worst_cosine, verdict.onnx_ms, verdict.torch_ms, against_precision,
+             "used" if verdict.used else "not used")
+    return target, verdict
+
+
+def check_images(count: int, size: int, seed: int = 0) -> np.ndarray:
+    """(count, size, size, 3) uint8 RGB images with some structure: colour gradients, blocks
+    and discs of other colours, fine noise (what a tower's agreement is measured on)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    images = np.empty((count, size, size, 3), np.uint8)
+    for i in range(count):
+        a, b = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+        t = (xx * rng.uniform(-1, 1) + yy * rng.uniform(-1, 1))[..., None]
+        image = a + (b - a) * (t - t.min()) / max(float(np.ptp(t)), 1e-6)
+        for _ in range(rng.integers(1, 6)):
+            cx, cy, r = rng.uniform(0, 1, 2).tolist() + [rng.uniform(0.05, 0.3)]
+            inside = ((xx - cx) ** 2 + (yy - cy) ** 2 < r * r) if rng.random() < 0.5 else (
+                (np.abs(xx - cx) < r) & (np.abs(yy - cy) < r / 2))
+            image[inside] = rng.uniform(0, 255, 3)
+        image += rng.normal(0, rng.uniform(0, 12), image.shape)
+        images[i] = np.clip(image, 0, 255).astype(np.uint8)
+    return images
+
+
+def _target(name: str) -> Path:
+    key = f"{name}:{_ort_version()}:{torch.__version__}:{RECIPE}"
+    parts = name.split(":")
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", parts[1] if len(parts) > 2 else "tower")
+    return cache_dir() / "clip" / f"{stem}.int8.{hashlib.sha256(key.encode()).hexdigest()[:16]}.onnx"
+
+
+def _export_int8(visual: torch.nn.Module, image_size: int, target: Path) -> None:
+    """``visual`` (fp32) exported to ONNX, then quantised dynamically to int8 into ``target``."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    plain = target.with_suffix(".fp32.onnx")
+    example = torch.zeros(2, 3, image_size, image_size)
+    # with gradients on, torch's attention takes its plain path (the fused inference kernel has no ONNX form)
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.enable_grad():
+        warnings.simplefilter("ignore")  # the TorchScript exporter says it is legacy; it is the one that needs no extras
+        torch.onnx.export(visual.eval(), (example,), str(plain), input_names=["pixels"], output_names=["vectors"],
+                          dynamic_axes={"pixels": {0: "batch"}, "vectors": {0: "batch"}}, opset_version=17,
+                          dynamo=False)
+    with quiet_quantiser():
+        quantize_dynamic(str(plain), str(target), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul", "Gemm"])
+    plain.unlink()
+
+
+def _check(fp32: torch.nn.Module, against: torch.nn.Module, against_precision: str, tower: OnnxTower,
+           image_size: int) -> TowerVerdict:
+    """Agreement of ``tower`` with ``fp32`` and its speed against ``against`` on :func:`check_images`."""
+    pixels = _pixels(check_images(CHECK_IMAGES, image_size), fp32)
+    with torch.inference_mode():
+        reference = torch.nn.functional.normalize(fp32(pixels).float(), dim=1)
+        mine = torch.nn.functional.normalize(tower(pixels).float(), dim=1)
+        cosine = (reference * mine).sum(dim=1)
+        dtype = next((p.dtype for p in against.parameters() if p.is_floating_point()), torch.float32)
+        seconds = {}
+        for label, run in (("onnx", lambda b: tower(b)), ("torch", lambda b: against(b.to(dtype)))):
+            run(pixels[:8])  # first run: kernels are prepared
+            best = min(_timed(run, pixels[:8]) for _ in range(3))
+            seconds[label] = best / 8
+    mean, worst = float(cosine.mean()), float(cosine.min())
+    used = mean >= MIN_MEAN and worst >= MIN_WORST and seconds["onnx"] < seconds["torch"]
+    return TowerVerdict(mean, worst, 1000 * seconds["onnx"], 1000 * seconds["torch"], against_precision, used)
+
+
+def _pixels(images: np.ndarray, visual: torch.nn.Module) -> torch.Tensor:
+    """Images normalised as open_clip's preprocessing does for ``visual``."""
+    cfg = getattr(visual, "preprocess_cfg", {"mean": (0.48145466, 0.4578275, 0.40821073),
+                                             "std": (0.26862954, 0.26130258, 0.27577711)})
+    mean = torch.tensor(cfg["mean"], dtype=torch.float32).view(1, 3, 1, 1)
+    std = torch.tensor(cfg["std"], dtype=torch.float32).view(1, 3, 1, 1)
+    return (torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0 - mean) / std
+
+
+def _timed(run, batch: torch.Tensor) -> float:
+    started = time.perf_counter()
+    run(batch)
+    return time.perf_counter() - started
+
+
+def _ort_version() -> str:
+    try:
+        import onnxruntime
+    except ImportError:
+        return "none"
+    return onnxruntime.__version__
