@@ -21,6 +21,7 @@ keeps the torch tower and one log line says why.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -89,12 +90,10 @@ def available() -> bool:
     them (``REELSEARCH_ONNX_TOWER=0`` keeps the torch tower)."""
     if os.environ.get(ENV, "").strip().lower() in ("0", "no", "false"):
         return False
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-    except ImportError:
+    try:  # found, not imported: importing onnx takes about a second, and it is needed only to make the copy
+        return all(importlib.util.find_spec(name) is not None for name in ("onnx", "onnxruntime"))
+    except (ImportError, ValueError):  # a module set to None (tests) or broken
         return False
-    return True
 
 
 def cached(name: str) -> tuple[Path, TowerVerdict] | None:
