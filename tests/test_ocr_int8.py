@@ -84,14 +84,14 @@ def test_fp32_when_asked_or_when_no_copy_can_be_made(monkeypatch, tmp_path, capl
     blocked = tmp_path / "file"
     blocked.write_text("")
     monkeypatch.setenv(ocr_int8.CACHE_ENV, str(blocked / "cache"))
-    with caplog.at_level("INFO", logger="indexer.models.ocr_int8"):
+    with caplog.at_level("INFO", logger="indexer.models"):
         assert ocr.load_reader().recogniser == shipped
     assert "stays fp32: cannot keep its int8 copy" in caplog.text
     # no onnx (the quantiser's dependency): fp32, and the log says how to get it
     monkeypatch.setenv(ocr_int8.CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.setitem(sys.modules, "onnx", None)
     caplog.clear()
-    with caplog.at_level("INFO", logger="indexer.models.ocr_int8"):
+    with caplog.at_level("INFO", logger="indexer.models"):
         assert ocr.load_reader().recogniser == shipped
     assert "pip install onnx" in caplog.text
     assert not list((tmp_path / "cache").rglob("*.onnx"))
@@ -131,7 +131,7 @@ def test_a_quantiser_failure_leaves_fp32_and_no_file(monkeypatch, tmp_path, capl
         raise RuntimeError("unsupported operator")
 
     monkeypatch.setattr(ocr_int8, "_quantise", fails)
-    with caplog.at_level("WARNING", logger="indexer.models.ocr_int8"):
+    with caplog.at_level("WARNING", logger="indexer.models"):
         assert ocr.load_reader().recogniser == ocr.model_files()[1]
     assert "could not be made (RuntimeError: unsupported operator)" in caplog.text
     assert not list(tmp_path.rglob("*.onnx"))

@@ -71,7 +71,7 @@ def test_torch_tower_wherever_it_cannot_be_made(cache, monkeypatch, caplog):
         raise RuntimeError("operator not supported")
 
     monkeypatch.setattr(onnx_image, "_export_int8", fails)
-    with caplog.at_level("WARNING", logger="indexer.models.onnx_image"):
+    with caplog.at_level("WARNING", logger="indexer.models"):
         assert OpenClipEncoder.tiny(precision="auto").image_precision != "onnx-int8"
     assert "could not be made (RuntimeError: operator not supported)" in caplog.text
     assert not list(cache.rglob("*.onnx"))

@@ -18,19 +18,18 @@ is used and one log line says why. ``REELSEARCH_OCR_PRECISION=fp32`` keeps fp32 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import random
-import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
-from indexer.models.cache import CACHE_ENV, cache_dir, quiet_quantiser, write_atomically  # noqa: F401  (CACHE_ENV: for callers)
+from indexer.models.cache import (CACHE_ENV, cache_dir, made_before, make_and_keep,  # noqa: F401 (CACHE_ENV: callers)
+                                  quiet_quantiser)
 
 log = logging.getLogger(__name__)
 
@@ -113,24 +112,14 @@ def int8_recogniser(source: Path, read_line: Callable[[Path, np.ndarray], tuple[
     if found is not None:
         return found
     target = _target(source)
-    folder, verdict_file = target.parent, target.with_suffix(".json")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        started = time.perf_counter()
-        with tempfile.TemporaryDirectory(dir=folder) as tmp:
-            made = Path(tmp) / target.name
-            _quantise(source, made, model_input)
-            verdict = _check(source, made, read_line)
-            os.replace(made, target)
-        write_atomically(verdict_file, json.dumps(asdict(verdict)))
-    except ImportError as exc:
-        log.info("text recogniser stays fp32: quantising it needs %s (pip install onnx)", exc.name)
-        return None
-    except OSError as exc:
-        log.info("text recogniser stays fp32: cannot keep its int8 copy in %s (%s)", folder, exc)
-        return None
-    except Exception as exc:  # the quantiser failed on this model: fp32 is always there
-        log.warning("text recogniser stays fp32: its int8 copy could not be made (%s: %s)", type(exc).__name__, exc)
+    started = time.perf_counter()
+
+    def make(scratch: Path) -> Verdict:
+        _quantise(source, scratch, model_input)
+        return _check(source, scratch, read_line)
+
+    verdict = make_and_keep(target, make, "its int8 copy", "text recogniser stays fp32", "pip install onnx")
+    if verdict is None:
         return None
     log.info("int8 text recogniser made in %.1f s: %.0f %% of check lines read as fp32 does, %.1f ms a line "
              "against %.1f ms (%s)", time.perf_counter() - started, 100 * verdict.agreement, verdict.int8_ms,
@@ -145,15 +134,7 @@ def pending(source: Path) -> bool:
 
 def cached(source: Path) -> tuple[Path, Verdict] | None:
     """The int8 copy of ``source`` and its verdict if they were made before (else None)."""
-    target = _target(source)
-    verdict_file = target.with_suffix(".json")
-    if not (target.is_file() and verdict_file.is_file()):
-        return None
-    try:
-        return target, Verdict(**json.loads(verdict_file.read_text()))
-    except (ValueError, TypeError) as exc:
-        log.info("re-making the int8 text recogniser: its verdict %s is unreadable (%s)", verdict_file, exc)
-        return None
+    return made_before(_target(source), Verdict, "the int8 text recogniser")
 
 
 def _target(source: Path) -> Path:

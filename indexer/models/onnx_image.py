@@ -22,20 +22,18 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import logging
 import os
 import re
-import tempfile
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from indexer.models.cache import cache_dir, quiet_quantiser, write_atomically
+from indexer.models.cache import cache_dir, made_before, make_and_keep, quiet_quantiser
 
 log = logging.getLogger(__name__)
 
@@ -98,15 +96,7 @@ def available() -> bool:
 
 def cached(name: str) -> tuple[Path, TowerVerdict] | None:
     """The int8 tower of the encoder ``name`` and its verdict, if made before (else None)."""
-    target = _target(name)
-    verdict_file = target.with_suffix(".json")
-    if not (target.is_file() and verdict_file.is_file()):
-        return None
-    try:
-        return target, TowerVerdict(**json.loads(verdict_file.read_text()))
-    except (ValueError, TypeError) as exc:
-        log.info("re-making the onnxruntime image tower: its verdict %s is unreadable (%s)", verdict_file, exc)
-        return None
+    return made_before(_target(name), TowerVerdict, "the onnxruntime image tower")
 
 
 def onnx_tower(visual: torch.nn.Module, name: str, image_size: int, against: torch.nn.Module,
@@ -119,26 +109,16 @@ def onnx_tower(visual: torch.nn.Module, name: str, image_size: int, against: tor
     if found is not None:
         return found
     target = _target(name)
-    folder = target.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        started = time.perf_counter()
-        log.warning("making the onnxruntime int8 image tower for %s, once (20-40 s)", name)
-        with tempfile.TemporaryDirectory(dir=folder) as tmp:
-            made = Path(tmp) / target.name
-            _export_int8(visual, image_size, made)
-            verdict = _check(visual, against, against_precision, OnnxTower(made, threads), image_size)
-            os.replace(made, target)
-        write_atomically(target.with_suffix(".json"), json.dumps(asdict(verdict)))
-    except ImportError as exc:
-        log.info("image tower stays on torch: onnxruntime needs %s (pip install onnx onnxruntime)", exc.name)
-        return None
-    except OSError as exc:
-        log.info("image tower stays on torch: cannot keep its onnxruntime copy in %s (%s)", folder, exc)
-        return None
-    except Exception as exc:  # the exporter or quantiser failed on this model: torch is always there
-        log.warning("image tower stays on torch: its onnxruntime copy could not be made (%s: %s)",
-                    type(exc).__name__, exc)
+    started = time.perf_counter()
+    log.warning("making the onnxruntime int8 image tower for %s, once (20-40 s)", name)
+
+    def make(scratch: Path) -> TowerVerdict:
+        _export_int8(visual, image_size, scratch)
+        return _check(visual, against, against_precision, OnnxTower(scratch, threads), image_size)
+
+    verdict = make_and_keep(target, make, "its onnxruntime copy", "image tower stays on torch",
+                            "pip install onnx onnxruntime")
+    if verdict is None:
         return None
     log.info("onnxruntime int8 image tower made in %.0f s: cosine to fp32 %.5f (worst %.5f), %.1f ms an "
              "image against %.1f ms in torch %s (%s)", time.perf_counter() - started, verdict.mean_cosine,
