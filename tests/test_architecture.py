@@ -3,7 +3,7 @@
 Layers: ``web`` -> ``search`` -> ``indexer``; inside the indexer ``cli`` -> ``pipeline`` ->
 ``store`` / ``labels`` / ``words`` / ``models`` / ``media`` (``labels`` may use ``models``, ``words``
 ``media`` and ``models``), all over the shared
-``indexer.errors`` and ``indexer.types``. Only ``indexer.media`` reads video (PyAV); only
+``indexer.errors``, ``indexer.files`` and ``indexer.types``. Only ``indexer.media`` reads video (PyAV); only
 ``indexer.store`` touches SQLite and FAISS.
 """
 
@@ -27,7 +27,7 @@ INDEXER_LAYERS = {
     "pipeline": {"media", "models", "labels", "store", "words"},
     "cli": {"media", "models", "labels", "store", "pipeline", "words"},
 }
-BASE = {"indexer", "indexer.errors", "indexer.types"}
+BASE = {"indexer", "indexer.errors", "indexer.files", "indexer.types"}
 #: Third-party modules and the only package allowed to import them.
 OWNERS = {"av": "indexer.media", "sqlite3": "indexer.store", "faiss": "indexer.store"}
 

@@ -13,6 +13,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
+from indexer.files import write_atomically
+
 log = logging.getLogger(__name__)
 V = TypeVar("V")
 
@@ -56,7 +58,7 @@ def make_and_keep(target: Path, make: Callable[[Path], V], what: str, otherwise:
             scratch = Path(tmp) / target.name
             verdict = make(scratch)
             os.replace(scratch, target)
-        write_atomically(target.with_suffix(".json"), json.dumps(asdict(verdict)))  # type: ignore[call-overload]
+        write_atomically(target.with_suffix(".json"), json.dumps(asdict(verdict)).encode())  # type: ignore[call-overload]
     except ImportError as exc:
         log.info("%s: %s, as making it needs %s (%s)", otherwise, what, exc.name, hint)
         return None
@@ -67,13 +69,6 @@ def make_and_keep(target: Path, make: Callable[[Path], V], what: str, otherwise:
         log.warning("%s: %s could not be made (%s: %s)", otherwise, what, type(exc).__name__, exc)
         return None
     return verdict
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename (never half a file)."""
-    scratch = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    scratch.write_text(text)
-    os.replace(scratch, path)
 
 
 @contextlib.contextmanager

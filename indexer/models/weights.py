@@ -27,6 +27,7 @@ import open_clip
 import torch
 
 from indexer.errors import EncoderError
+from indexer.files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,7 @@ def register_tiny_model() -> None:
     folder = Path(tempfile.gettempdir()) / f"reelsearch-open-clip-{os.getuid() if hasattr(os, 'getuid') else 0}"
     folder.mkdir(exist_ok=True)
     path = folder / f"{TINY_MODEL}.json"
-    scratch = folder / f"{TINY_MODEL}.{os.getpid()}.tmp"
-    scratch.write_text(json.dumps(_TINY_CONFIG))
-    os.replace(scratch, path)
+    write_atomically(path, json.dumps(_TINY_CONFIG).encode())
     open_clip.add_model_config(path)
 
 

@@ -10,11 +10,11 @@ atomically, so concurrent requests for the same frame are harmless.
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 import shutil
 from pathlib import Path
 from typing import Callable, Sequence
+
+from indexer.files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +32,6 @@ def remove_thumbnails(thumbs_dir: Path, video_id: int, content_hash: str) -> Non
 def thumb_path(thumbs_dir: Path, video_id: int, content_hash: str, ms: int, width: int) -> Path:
     """Where the thumbnail of the frame at ``ms`` milliseconds lives (one folder per video version)."""
     return thumbs_folder(thumbs_dir, video_id, content_hash) / f"{ms:09d}-{width}.jpg"
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def save_thumbnails(thumbs_dir: Path, video_id: int, content_hash: str, times: Sequence[float],
