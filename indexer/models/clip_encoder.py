@@ -115,8 +115,8 @@ class OpenClipEncoder:
         tower = self._onnx_tower(image_precision, threads, forced=precision == "onnx-int8") \
             if precision in ("auto", "onnx-int8") else None
         if tower is not None:  # the torch image tower is dropped: onnxruntime runs it
-            self._model.visual, image_precision = tower, "onnx-int8"
-            self.precision, self.image_precision = precision, image_precision
+            self._model.visual = tower
+            self.image_precision = image_precision = "onnx-int8"
         elif image_precision != "fp32":  # the fp32 image tower is dropped: it is not needed any more
             self._model.visual = with_precision(self._model.visual, image_precision)
         if channels_last and tower is None:
@@ -136,12 +136,15 @@ class OpenClipEncoder:
         """
         from indexer.models import onnx_image
 
-        found = onnx_image.cached(self.name) if forced or onnx_image.available() else None
-        if found is None and (forced or onnx_image.available()):
-            against = self._model.visual if torch_precision == "fp32" else with_precision(
-                self._model.visual, torch_precision, copy_module=True)
-            found = onnx_image.onnx_tower(self._model.visual, self.name, self.image_size, against, torch_precision,
-                                          threads)
+        found = None
+        if forced or onnx_image.available():
+            found = onnx_image.cached(self.name)
+            if found is None:
+                against = self._model.visual if torch_precision == "fp32" else with_precision(
+                    self._model.visual, torch_precision, copy_module=True)
+                pixels = self._preprocess(onnx_image.check_images(onnx_image.CHECK_IMAGES, self.image_size))
+                found = onnx_image.onnx_tower(self._model.visual, self.name, pixels.contiguous(), against,
+                                              torch_precision, threads)
         if found is None:
             if forced:
                 raise EncoderError("the onnxruntime image tower cannot be made here (it needs onnxruntime and "

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from indexer.models.cache import cache_dir, made_before, make_and_keep, quiet_quantiser
+from indexer.models.precision import input_dtype
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +100,12 @@ def cached(name: str) -> tuple[Path, TowerVerdict] | None:
     return made_before(_target(name), TowerVerdict, "the onnxruntime image tower")
 
 
-def onnx_tower(visual: torch.nn.Module, name: str, image_size: int, against: torch.nn.Module,
+def onnx_tower(visual: torch.nn.Module, name: str, pixels: torch.Tensor, against: torch.nn.Module,
                against_precision: str, threads: int) -> tuple[Path, TowerVerdict] | None:
-    """The int8 onnxruntime copy of the fp32 tower ``visual`` (of the encoder ``name``, taking
-    ``image_size`` pixels) and its verdict; made, checked against ``visual`` and timed against
-    ``against`` (the torch tower in ``against_precision``) on first use. None when it cannot be
-    made here (the log says why)."""
+    """The int8 onnxruntime copy of the fp32 tower ``visual`` (of the encoder ``name``) and its
+    verdict; made on first use, checked against ``visual`` and timed against ``against`` (the
+    torch tower in ``against_precision``) on ``pixels`` (:func:`check_images` as the encoder
+    prepares its input). None when it cannot be made here (the log says why)."""
     found = cached(name)
     if found is not None:
         return found
@@ -113,8 +114,8 @@ def onnx_tower(visual: torch.nn.Module, name: str, image_size: int, against: tor
     log.warning("making the onnxruntime int8 image tower for %s, once (20-40 s)", name)
 
     def make(scratch: Path) -> TowerVerdict:
-        _export_int8(visual, image_size, scratch)
-        return _check(visual, against, against_precision, OnnxTower(scratch, threads), image_size)
+        _export_int8(visual, pixels[:2], scratch)
+        return _check(visual, against, against_precision, OnnxTower(scratch, threads), pixels)
 
     verdict = make_and_keep(target, make, "its onnxruntime copy", "image tower stays on torch",
                             "pip install onnx onnxruntime")
@@ -154,12 +155,12 @@ def _target(name: str) -> Path:
     return cache_dir() / "clip" / f"{stem}.int8.{hashlib.sha256(key.encode()).hexdigest()[:16]}.onnx"
 
 
-def _export_int8(visual: torch.nn.Module, image_size: int, target: Path) -> None:
-    """``visual`` (fp32) exported to ONNX, then quantised dynamically to int8 into ``target``."""
+def _export_int8(visual: torch.nn.Module, example: torch.Tensor, target: Path) -> None:
+    """``visual`` (fp32, traced on ``example`` pixels) exported to ONNX, then quantised
+    dynamically to int8 into ``target``."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     plain = target.with_suffix(".fp32.onnx")
-    example = torch.zeros(2, 3, image_size, image_size)
     # with gradients on, torch's attention takes its plain path (the fused inference kernel has no ONNX form)
     with warnings.catch_warnings(), torch.inference_mode(False), torch.enable_grad():
         warnings.simplefilter("ignore")  # the TorchScript exporter says it is legacy; it is the one that needs no extras
@@ -173,14 +174,13 @@ def _export_int8(visual: torch.nn.Module, image_size: int, target: Path) -> None
 
 
 def _check(fp32: torch.nn.Module, against: torch.nn.Module, against_precision: str, tower: OnnxTower,
-           image_size: int) -> TowerVerdict:
-    """Agreement of ``tower`` with ``fp32`` and its speed against ``against`` on :func:`check_images`."""
-    pixels = _pixels(check_images(CHECK_IMAGES, image_size), fp32)
+           pixels: torch.Tensor) -> TowerVerdict:
+    """Agreement of ``tower`` with ``fp32`` and its speed against ``against`` on ``pixels``."""
     with torch.inference_mode():
         reference = torch.nn.functional.normalize(fp32(pixels).float(), dim=1)
         mine = torch.nn.functional.normalize(tower(pixels).float(), dim=1)
         cosine = (reference * mine).sum(dim=1)
-        dtype = next((p.dtype for p in against.parameters() if p.is_floating_point()), torch.float32)
+        dtype = input_dtype(against)
         seconds = {}
         for label, run in (("onnx", lambda b: tower(b)), ("torch", lambda b: against(b.to(dtype)))):
             run(pixels[:8])  # first run: kernels are prepared
@@ -189,15 +189,6 @@ def _check(fp32: torch.nn.Module, against: torch.nn.Module, against_precision: s
     mean, worst = float(cosine.mean()), float(cosine.min())
     used = mean >= MIN_MEAN and worst >= MIN_WORST and seconds["onnx"] < seconds["torch"]
     return TowerVerdict(mean, worst, 1000 * seconds["onnx"], 1000 * seconds["torch"], against_precision, used)
-
-
-def _pixels(images: np.ndarray, visual: torch.nn.Module) -> torch.Tensor:
-    """Images normalised as open_clip's preprocessing does for ``visual``."""
-    cfg = getattr(visual, "preprocess_cfg", {"mean": (0.48145466, 0.4578275, 0.40821073),
-                                             "std": (0.26862954, 0.26130258, 0.27577711)})
-    mean = torch.tensor(cfg["mean"], dtype=torch.float32).view(1, 3, 1, 1)
-    std = torch.tensor(cfg["std"], dtype=torch.float32).view(1, 3, 1, 1)
-    return (torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0 - mean) / std
 
 
 def _timed(run, batch: torch.Tensor) -> float:
