@@ -34,7 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.recipe import recipe_parts, recipe_seconds  # noqa: E402
-from benchmarks.machine import describe  # noqa: E402
+from benchmarks.machine import describe, rotated  # noqa: E402
 from benchmarks.synthetic_video import make_ad_clip  # noqa: E402
 from indexer.labels.classify import LabelModel  # noqa: E402
 from indexer.media.frames import ANALYSIS_DECODING  # noqa: E402
@@ -115,10 +115,8 @@ def rates(path: Path, encoder, parts, repeat: int) -> tuple[float, float, float,
         "c": lambda: pipeline(path, encoder, IndexOptions())[0],
         "b": lambda: encode_only(encoder, counting.images)}
     walls: dict[str, list[float]] = {"a": [], "b": [], "c": []}
-    order = list(stages)
     for round_no in range(repeat):
-        shift = round_no % len(order)
-        for stage in order[shift:] + order[:shift]:
+        for stage in rotated(list(stages), round_no):
             walls[stage].append(stages[stage]())
     d = seconds / best(repeat, lambda: recipe_seconds([path], *parts))
     a, b, c = (seconds / min(walls[k]) for k in "abc")

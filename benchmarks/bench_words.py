@@ -30,7 +30,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from words_media import Caption, Shot, Speech, make_words_video, whisper_base_dir  # noqa: E402
 
-from benchmarks.machine import describe  # noqa: E402
+from benchmarks.machine import describe, rotated  # noqa: E402
 
 from indexer.labels.classify import LabelModel  # noqa: E402
 from indexer.labels.taxonomy import load_taxonomy  # noqa: E402
@@ -169,10 +169,8 @@ def measure(path: Path, analyser: Analyser, configs: dict[str, dict], repeat: in
     machine hits them alike, in an order rotated each round (a run's place in the round, e.g.
     right after the heaviest one, moved results by 10-20 % here): {label: [(wall, extracted), ...]}."""
     runs: dict[str, list] = {label: [] for label in configs}
-    order = list(configs.items())
     for round_no in range(repeat):
-        shift = round_no % len(order)
-        for label, factories in order[shift:] + order[:shift]:
+        for label, factories in rotated(list(configs.items()), round_no):
             made: list = []
             recording = {name: (lambda f=factory: made.append(f()) or made[-1]) for name, factory in factories.items()}
             wall, extracted = index_once(path, analyser, recording)

@@ -104,7 +104,7 @@ class FrameScanner:
         self._last_end = 0.0
         # one swscale context each for model images, thumbnails and pictures, kept between frames
         # (frame.reformat sets one up per call: about 2 ms of a 3 ms model image)
-        self._scalers = (VideoReformatter(), VideoReformatter(), VideoReformatter())
+        self._image_scaler, self._thumb_scaler, self._picture_scaler = (VideoReformatter() for _ in range(3))
         self._opened: _Opened | None = None
         self.info = self._open()
 
@@ -299,7 +299,7 @@ class FrameScanner:
         centre-cropped, display rotation applied."""
         size = self.image_size
         width, height = self._scaled_size(frame.width, frame.height)
-        small = self._scalers[0].reformat(frame, width=width, height=height, format="rgb24", interpolation="BICUBIC")
+        small = self._image_scaler.reformat(frame, width=width, height=height, format="rgb24", interpolation="BICUBIC")
         rgb = small.to_ndarray()
         top, left = (height - size) // 2, (width - size) // 2
         image = rgb[top : top + size, left : left + size]
@@ -307,13 +307,13 @@ class FrameScanner:
 
     def thumbnail(self, frame: av.VideoFrame) -> np.ndarray:
         """The whole frame, ``thumb_width`` wide (display aspect and rotation applied), RGB uint8."""
-        return thumbnail_rgb(frame, self.thumb_width, self._sar, self.info.rotation, self._scalers[1])
+        return thumbnail_rgb(frame, self.thumb_width, self._sar, self.info.rotation, self._thumb_scaler)
 
     def picture(self, frame: av.VideoFrame) -> Picture:
         """The whole frame as displayed, at most ``picture_width`` wide (never enlarged): I420
         planes, display rotation still to apply (:class:`~indexer.types.Picture`)."""
         shown = frame.height if self.info.rotation in (90, 270) else round(frame.width * self._sar)
-        planes = frame_planes(frame, min(self.picture_width, shown), self._sar, self.info.rotation, self._scalers[2])
+        planes = frame_planes(frame, min(self.picture_width, shown), self._sar, self.info.rotation, self._picture_scaler)
         return Picture(yuv=planes, rotation=self.info.rotation)
 
     def _scaled_size(self, width: int, height: int) -> tuple[int, int]:
