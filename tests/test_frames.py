@@ -368,3 +368,23 @@ def test_analysis_decoding_keeps_every_cut_and_sample(tmp_path: Path) -> None:
     assert [f.pts for f in fast] == [f.pts for f in exact]
     difference = [np.abs(a.image.astype(np.int16) - b.image).mean() for a, b in zip(fast, exact)]
     assert max(difference) < 4.0  # of 255: a little blocking, nothing the encoder would call new
+
+
+def test_rgb_scaled_in_two_steps_looks_like_one_scaled_conversion() -> None:
+    """A 4:2:0 frame is scaled in YUV, then converted: the same picture as swscale's one-step
+    conversion up to chroma at colour edges; other formats take the one step."""
+    from av.video.reformatter import VideoReformatter
+
+    from indexer.media.thumbnails import Scaler
+
+    yy, xx = np.mgrid[0:288, 0:512]
+    rgb = np.stack([xx * 255 // 511, yy * 255 // 287, ((xx // 64 + yy // 48) % 2) * 255], axis=-1).astype(np.uint8)
+    source = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+    for fmt, tolerance in (("yuv420p", 3.0), ("yuv444p", 0.0)):
+        frame = source.reformat(format=fmt)
+        one_step = VideoReformatter().reformat(frame, width=398, height=224, format="rgb24",
+                                               interpolation="BICUBIC").to_ndarray()
+        mine = Scaler()(frame, 398, 224, "rgb24", "BICUBIC")
+        assert mine.shape == one_step.shape == (224, 398, 3)
+        assert np.abs(mine.astype(int) - one_step).mean() <= tolerance
+        assert mine.std() > 40  # a picture, not a blank

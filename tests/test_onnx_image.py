@@ -88,3 +88,22 @@ def test_check_images_have_structure_and_repeat():
     assert images.shape == (4, 32, 32, 3) and images.dtype == np.uint8
     assert all(image.std() > 5 for image in images)  # not flat
     np.testing.assert_array_equal(images, onnx_image.check_images(4, 32, seed=1))
+
+
+def test_a_batch_runs_in_single_thread_runs_side_by_side(cache):
+    """A batch split between runs of one thread each gives the vectors of one run over it (up to
+    the dynamic quantisation, whose activation range is the whole batch's); a lone image runs
+    alone."""
+    encoder = OpenClipEncoder.tiny(precision="onnx-int8")
+    path = encoder._model.visual.path
+    assert encoder._model.visual.runs >= 1
+    pixels = encoder._preprocess(onnx_image.check_images(5, encoder.image_size, seed=5))
+    side_by_side, alone = onnx_image.OnnxTower(path, 2), onnx_image.OnnxTower(path, 1)
+    split, whole = side_by_side(pixels).numpy(), alone(pixels).numpy()  # 3 + 2 images, against 5 in one run
+    assert split.shape == whole.shape == (5, encoder.dim)
+    split, whole = (v / np.linalg.norm(v, axis=1, keepdims=True) for v in (split, whole))
+    assert (split * whole).sum(axis=1).min() > 0.999
+    singles = np.concatenate([alone(pixels[i : i + 1]).numpy() for i in range(5)])
+    singles /= np.linalg.norm(singles, axis=1, keepdims=True)
+    assert (np.argmax(split @ singles.T, axis=1) == np.arange(5)).all()  # each row is its own image's, in order
+    np.testing.assert_array_equal(side_by_side(pixels[1:2]).numpy(), alone(pixels[1:2]).numpy())  # one image: one run

@@ -27,7 +27,6 @@ from typing import Iterator
 
 import av
 import numpy as np
-from av.video.reformatter import VideoReformatter
 
 from indexer.media.change_gate import ChangeGate
 from indexer.media.cuts import LOOKAHEAD, CutDetector
@@ -36,7 +35,7 @@ from indexer.media.prefetch import prefetch
 from indexer.media.probe import (Container, VideoStream, describe, first_frames_wanted, open_container,
                                  pixel_aspect, video_stream)
 from indexer.media.scan_state import REORDER_DEPTH, Clock, Damage, ScanReport
-from indexer.media.thumbnails import frame_planes, thumbnail_rgb, upright
+from indexer.media.thumbnails import Scaler, frame_planes, thumbnail_rgb, upright
 from indexer.types import (Picture, SampledFrame, ShotCut, Transition, VideoInfo, check_sample_every,
                            format_timestamp)
 
@@ -104,7 +103,7 @@ class FrameScanner:
         self._last_end = 0.0
         # one swscale context each for model images, thumbnails and pictures, kept between frames
         # (frame.reformat sets one up per call: about 2 ms of a 3 ms model image)
-        self._image_scaler, self._thumb_scaler, self._picture_scaler = (VideoReformatter() for _ in range(3))
+        self._image_scaler, self._thumb_scaler, self._picture_scaler = Scaler(), Scaler(), Scaler()
         self._opened: _Opened | None = None
         self.info = self._open()
 
@@ -299,8 +298,7 @@ class FrameScanner:
         centre-cropped, display rotation applied."""
         size = self.image_size
         width, height = self._scaled_size(frame.width, frame.height)
-        small = self._image_scaler.reformat(frame, width=width, height=height, format="rgb24", interpolation="BICUBIC")
-        rgb = small.to_ndarray()
+        rgb = self._image_scaler(frame, width, height, "rgb24", "BICUBIC")
         top, left = (height - size) // 2, (width - size) // 2
         image = rgb[top : top + size, left : left + size]
         return upright(image, self.info.rotation)
