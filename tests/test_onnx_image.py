@@ -5,7 +5,10 @@ real (tiny, random) open_clip tower into the session's cache, agreeing with fp32
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -107,3 +110,28 @@ def test_a_batch_runs_in_single_thread_runs_side_by_side(cache):
     singles /= np.linalg.norm(singles, axis=1, keepdims=True)
     assert (np.argmax(split @ singles.T, axis=1) == np.arange(5)).all()  # each row is its own image's, in order
     np.testing.assert_array_equal(side_by_side(pixels[1:2]).numpy(), alone(pixels[1:2]).numpy())  # one image: one run
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+def test_a_forked_child_runs_the_tower_side_by_side_too(cache):
+    """A child forked after the tower has run inherits its pool but not the pool's threads: the
+    tower starts new ones there instead of waiting forever."""
+    encoder = OpenClipEncoder.tiny(precision="onnx-int8")
+    side_by_side = onnx_image.OnnxTower(encoder._model.visual.path, 2)
+    pixels = encoder._preprocess(onnx_image.check_images(4, encoder.image_size, seed=7))
+    expected = side_by_side(pixels).numpy()  # the pool's threads start in this process
+    out = cache / "child.npy"
+    pid = os.fork()
+    if pid == 0:  # the child: run the tower, keep its vectors, leave at once
+        try:
+            np.save(out, side_by_side(pixels).numpy())
+        finally:
+            os._exit(0)
+    deadline = time.monotonic() + 30
+    while (ended := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if ended[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the tower never answered in the forked child")
+    np.testing.assert_allclose(np.load(out), expected, atol=1e-6)

@@ -88,6 +88,7 @@ class OnnxTower(torch.nn.Module):
         self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
         self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
         self._pool_lock = threading.Lock()
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
@@ -104,9 +105,12 @@ class OnnxTower(torch.nn.Module):
         return self._session.run(None, {self._input: batch})[0]
 
     def _workers(self) -> ThreadPoolExecutor:
+        """The threads of the other runs, started on first use, and again in a forked child
+        (which inherits the pool but not its threads: its runs would wait forever)."""
         with self._pool_lock:
-            if self._pool is None:
+            if self._pool is None or self._pool_pid != os.getpid():
                 self._pool = ThreadPoolExecutor(self.runs - 1, thread_name_prefix="reelsearch-tower")
+                self._pool_pid = os.getpid()
             return self._pool
 
 
