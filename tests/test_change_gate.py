@@ -79,3 +79,13 @@ def test_window_zero_admits_everything_and_bad_settings_raise() -> None:
     assert all(gate.admit(t, signature()) for t in (0.0, 0.5, 1.0))
     with pytest.raises(ValueError):
         ChangeGate(threshold=1.5)
+
+
+def test_the_reference_frame_is_kept_even_when_its_signature_array_is_reused() -> None:
+    # the scanner hands the gate a view of the cut detector's ring, whose slot is later
+    # overwritten by another frame: the gate must still compare with the frame it admitted
+    gate = ChangeGate()
+    slot = signature()
+    assert gate.admit(0.0, slot)
+    slot[:] = signature(yuv=(220, 60, 200))[:, :, ::-1]  # the ring slot now holds another frame
+    assert not gate.admit(0.5, signature())  # the admitted frame again: nothing new

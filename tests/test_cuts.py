@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from indexer.media.cuts import CutDetector
+from indexer.media.signature import SignatureGrid
 from indexer.types import ShotCut
 
 FPS = Fraction(30000, 1001)
@@ -193,3 +194,18 @@ def test_signature_sees_the_whole_frame(size: tuple[int, int]) -> None:
         grid(av.VideoFrame.from_ndarray(changed, "rgb24").reformat(format="yuv420p"))
     assert (np.abs(b[0] - a[0]) > 100).any(axis=1)[-2:].all()  # the bottom cell rows changed
     assert (np.abs(b[0] - a[0]) > 100).any(axis=0)[-3:].all()  # the right cell columns changed
+
+
+def test_the_ring_holds_each_frame_s_own_signature() -> None:
+    # the detector writes each signature straight into its ring slot: the same values as a
+    # signature made on its own, across a cut, a change of frame size and of pixel format
+    frames = [yuv_frame(60, 120, 130)] * 3 + [yuv_frame(200, 90, 160)] * 3
+    frames += [yuv_frame(200, 90, 160, size=(320, 180))] * 2
+    frames += [rgb_frame((30, 40, 200)).reformat(format="yuv420p10le")] * 2
+    frames += [rgb_frame((30, 200, 40))] * 2
+    detector, alone = CutDetector(), SignatureGrid()
+    for i, frame in enumerate(frames):
+        detector.feed(frame, float(i / FPS), i * 3003)
+        assert np.array_equal(detector.last_signature, alone(frame)), i
+    out = np.full((3, 18, 32), -1, np.float32)
+    assert alone(frames[0], out=out) is out and np.array_equal(out, alone(frames[0]))

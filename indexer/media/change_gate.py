@@ -91,5 +91,6 @@ class ChangeGate:
             if 0.5 * float(np.abs(hist - self._hist).sum(axis=1).mean()) <= self.threshold:
                 if explained_by_pan(signature[0], self._grey, self.new_share, self.residual):
                     return False
-        self._hist, self._grey, self._time = hist, signature[0], time
+        # a copy: the signature may be a slot of the cut detector's ring, reused later
+        self._hist, self._grey, self._time = hist, signature[0].copy(), time
         return True

@@ -105,10 +105,10 @@ class CutDetector:
         """Take the next frame (``time`` in seconds from stream start, ``pts`` its own); return
         the cuts and transitions decided now. A cut's time and PTS are those of the first frame
         of the new shot, which lies at most :data:`LOOKAHEAD` frames back."""
-        signature = self.grid(frame)
+        signature = self.grid(frame, out=self.ring.next_slot())
         if self.area.update(signature) and self.finder is not None:
             self.finder.window, self.finder.inner = self.area.window, self.area.inner
-        index = self.ring.push(signature, time, pts)
+        index = self.ring.push(None, time, pts)
         if index == 0:
             self._shot_time = time
         else:
@@ -141,8 +141,10 @@ class CutDetector:
         """Mean absolute difference of two signatures over the active picture."""
         rows, cols = self.area.window
         if rows.start is None and cols.start is None:  # no bars: the whole (contiguous) signature
-            return float(np.abs(a - b).mean())
-        return float(np.abs(a[:, rows, cols] - b[:, rows, cols]).mean())
+            difference = a - b
+        else:
+            difference = a[:, rows, cols] - b[:, rows, cols]
+        return float(np.abs(difference, out=difference).sum()) / difference.size
 
     def _score(self, index: int) -> None:
         score = self.distance(self.ring[index], self.ring[index - 1])

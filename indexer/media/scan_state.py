@@ -47,6 +47,9 @@ class Clock:
 
     def __init__(self, stream: VideoStream) -> None:
         self.time_base = Fraction(stream.time_base or Fraction(1, av.time_base))
+        # exact integers: (pts * num) / den is rounded once, like float(pts * time_base), and
+        # costs no Fraction objects on every frame
+        self._num, self._den = self.time_base.numerator, self.time_base.denominator
         self.start: int | None = stream.start_time
         rate = frame_rate(stream) or 25
         self.step = max(1, round(1 / (Fraction(rate) * self.time_base)))
@@ -71,7 +74,7 @@ class Clock:
 
     def seconds(self, pts: int) -> float:
         """Seconds from the stream start of a timestamp in time_base units."""
-        return float((pts - (self.start or 0)) * self.time_base)
+        return (pts - (self.start or 0)) * self._num / self._den
 
 
 class Damage:

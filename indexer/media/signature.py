@@ -40,65 +40,71 @@ class SignatureGrid:
         if len(cells) != 2 or min(cells) < 1:
             raise ValueError(f"cells must be two positive numbers, got {cells!r}")
         self.cells = (int(cells[0]), int(cells[1]))
-        self._grids: dict[tuple[int, int, int], tuple[slice | np.ndarray, slice | np.ndarray]] = {}
-        self._pools: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # per (pixel format, width, height): how to read each plane (None: reformat first)
+        self._plans: dict[tuple[str, int, int], tuple[_PlanePlan, ...] | None] = {}
         self._scaler = VideoReformatter()  # for frames that are not planar YUV (kept between frames)
 
-    def __call__(self, frame: av.VideoFrame) -> np.ndarray:
-        """Return the (3, rows, cols) float32 Y/U/V cell means of ``frame`` (0..255)."""
-        match = _PLANAR_YUV.match(frame.format.name)
-        if match is None or len(frame.planes) < 3:
+    def __call__(self, frame: av.VideoFrame, out: np.ndarray | None = None) -> np.ndarray:
+        """Return the (3, rows, cols) float32 Y/U/V cell means of ``frame`` (0..255), written
+        into ``out`` when given (e.g. a slot of a :class:`FrameRing`)."""
+        key = (frame.format.name, frame.width, frame.height)
+        plans = self._plans.get(key, False)
+        if plans is False:
+            plans = self._plans[key] = self._plan(frame)
+        if plans is None:  # not planar YUV: a tiny yuv444p copy first
             rows, cols = self.cells
             size = _SAMPLES_PER_CELL
             frame = self._scaler.reformat(
                 frame, width=cols * size, height=rows * size, format="yuv444p",
                 interpolation="FAST_BILINEAR",
             )
-            match = _PLANAR_YUV.match("yuv444p")
+            return self(frame, out)
+        if out is None:
+            out = np.empty((3, *self.cells), dtype=np.float32)
+        for plane, plan, cells in zip(frame.planes, plans, out):
+            plan.cells(plane, cells)
+        return out
+
+    def _plan(self, frame: av.VideoFrame) -> tuple[_PlanePlan, ...] | None:
+        """How to read the three planes of frames like ``frame``; None when they are not
+        planar YUV."""
+        match = _PLANAR_YUV.match(frame.format.name)
+        if match is None or len(frame.planes) < 3:
+            return None
         bits = int(match.group(1) or 8)
-        dtype = np.uint8 if bits == 8 else np.dtype("<u2")
-        planes = frame.planes
-        signature = np.stack([self._plane_cells(planes[0], dtype, _SAMPLES_PER_CELL),
-                              self._plane_cells(planes[1], dtype, _CHROMA_SAMPLES_PER_CELL),
-                              self._plane_cells(planes[2], dtype, _CHROMA_SAMPLES_PER_CELL)])
-        if bits != 8:
-            signature *= 2.0 ** (8 - bits)
-        return signature
+        dtype = np.dtype(np.uint8) if bits == 8 else np.dtype("<u2")
+        scale = 2.0 ** (8 - bits)  # 10-bit and deeper to the 0..255 scale
+        return tuple(_PlanePlan(plane.height, plane.width, self.cells, per_cell, dtype, scale)
+                     for plane, per_cell in zip(frame.planes[:3], (_SAMPLES_PER_CELL,
+                                                                  _CHROMA_SAMPLES_PER_CELL,
+                                                                  _CHROMA_SAMPLES_PER_CELL)))
 
-    def _plane_cells(self, plane: av.video.plane.VideoPlane, dtype: np.dtype, per_cell: int) -> np.ndarray:
-        """Average a regular grid of sample points of one plane into (rows, cols) cells.
 
-        The grid spans the whole plane (point i of n at (i + 0.5) / n of it); only its rows are
-        copied before the columns are picked.
-        """
-        itemsize = np.dtype(dtype).itemsize
-        stride = plane.line_size // itemsize
-        pixels = np.frombuffer(plane, dtype=dtype, count=stride * plane.height)
-        pixels = pixels.reshape(plane.height, stride)
-        ys, xs = self._grid(plane.height, plane.width, per_cell)
-        # rows first into a small contiguous block, then columns: ~2.5x faster than one 2-D gather
-        samples = np.ascontiguousarray(pixels[ys])[:, xs]
-        left, right = self._pooling(per_cell)
-        return left @ samples.astype(np.float32) @ right  # cell means, as two small matmuls
+class _PlanePlan:
+    """Averages a regular grid of sample points of one plane into (rows, cols) cells.
 
-    def _pooling(self, per_cell: int) -> tuple[np.ndarray, np.ndarray]:
-        """Averaging matrices (rows, ny) and (nx, cols): ``L @ samples @ R`` = per-cell means."""
-        if per_cell not in self._pools:
-            rows, cols = self.cells
-            w = np.float32(1.0 / per_cell)
-            left = np.kron(np.eye(rows, dtype=np.float32), np.full((1, per_cell), w, np.float32))
-            right = np.kron(np.eye(cols, dtype=np.float32), np.full((per_cell, 1), w, np.float32))
-            self._pools[per_cell] = (left, right)
-        return self._pools[per_cell]
+    The grid spans the whole plane (point i of n at (i + 0.5) / n of it); only its rows are
+    copied before the columns are picked (about 2.5x faster than one 2-D gather), and the cell
+    means are two small matrix products, ``left @ samples @ right``.
+    """
 
-    def _grid(self, height: int, width: int, per_cell: int) -> tuple[slice | np.ndarray, slice | np.ndarray]:
-        """Row and column positions of the sample points of a plane: a strided slice where the
-        size is a multiple of the grid (720p, 1080p: fastest), else index arrays."""
-        key = (height, width, per_cell)
-        if key not in self._grids:
-            rows, cols = self.cells
-            self._grids[key] = (_positions(height, rows * per_cell), _positions(width, cols * per_cell))
-        return self._grids[key]
+    def __init__(self, height: int, width: int, cells: tuple[int, int], per_cell: int,
+                 dtype: np.dtype, scale: float) -> None:
+        rows, cols = cells
+        self.height, self.dtype = height, dtype
+        self.ys, self.xs = _positions(height, rows * per_cell), _positions(width, cols * per_cell)
+        w = np.float32(scale / per_cell)  # the bit-depth scale folded into the averaging
+        self.left = np.kron(np.eye(rows, dtype=np.float32), np.full((1, per_cell), w, np.float32))
+        self.right = np.kron(np.eye(cols, dtype=np.float32), np.full((per_cell, 1), 1.0 / per_cell, np.float32))
+        self._half = np.empty((rows, cols * per_cell), dtype=np.float32)
+
+    def cells(self, plane: av.video.plane.VideoPlane, out: np.ndarray) -> None:
+        """Write the (rows, cols) cell means of ``plane`` into ``out``."""
+        stride = plane.line_size // self.dtype.itemsize
+        pixels = np.frombuffer(plane, dtype=self.dtype, count=stride * self.height).reshape(self.height, stride)
+        samples = np.ascontiguousarray(pixels[self.ys])[:, self.xs].astype(np.float32)
+        np.matmul(self.left, samples, out=self._half)
+        np.matmul(self._half, self.right, out=out)
 
 
 def _positions(size: int, count: int) -> slice | np.ndarray:
@@ -184,10 +190,16 @@ class FrameRing:
         self.pts = np.zeros(capacity, dtype=np.int64)
         self.count = 0
 
-    def push(self, signature: np.ndarray, time: float, pts: int) -> int:
-        """Store the next frame; return its frame number."""
+    def next_slot(self) -> np.ndarray:
+        """Where the next frame's signature goes: write it there, then :meth:`push` None."""
+        return self.signatures[self.count % self.capacity]
+
+    def push(self, signature: np.ndarray | None, time: float, pts: int) -> int:
+        """Store the next frame (``signature`` None: already written into :meth:`next_slot`);
+        return its frame number."""
         slot = self.count % self.capacity
-        self.signatures[slot] = signature
+        if signature is not None:
+            self.signatures[slot] = signature
         self.times[slot], self.pts[slot] = time, pts
         self.count += 1
         return self.count - 1

@@ -34,10 +34,14 @@ _LATE = 0.0006  # seconds: a frame this close after the asked time still counts 
 
 
 def jpeg_bytes(image: np.ndarray | Image.Image) -> bytes:
-    """Encode an RGB uint8 array (or PIL image) as JPEG bytes."""
+    """Encode an RGB uint8 array (or PIL image) as JPEG bytes.
+
+    Without libjpeg's optimised Huffman tables: they save about 3 % of a thumbnail's bytes and
+    double the time it takes (0.31 against 0.59 ms for 320 x 180), once for every stored frame.
+    """
     pil = image if isinstance(image, Image.Image) else Image.fromarray(image)
     buffer = io.BytesIO()
-    pil.convert("RGB").save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    (pil if pil.mode == "RGB" else pil.convert("RGB")).save(buffer, "JPEG", quality=JPEG_QUALITY)
     return buffer.getvalue()
 
 

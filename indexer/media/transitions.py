@@ -48,6 +48,11 @@ MAX_OUTSIDE_RATE = 0.5  # change just outside over as many frames, as a share of
 CALM_FRAMES = 6  # (at most this many frames)
 FLAT_STD = 4.0  # a frame whose cells vary less than this (each plane) is a flat colour
 _SCALES = np.array(SCALES)
+#: how many of SCALES fit in h frames of history, for h = 0 .. max(SCALES)
+_SCALE_COUNT = tuple(int(np.count_nonzero(_SCALES <= h)) for h in range(max(SCALES) + 1))
+#: frame offsets back from the newest frame of the blend tests at the first k scales:
+#: the newest frame, the frames 2w back (before the blend), the frames w back (its middle)
+_MARK_OFFSETS = {k: np.concatenate(([0], 2 * _SCALES[:k], _SCALES[:k])) for k in range(1, len(SCALES) + 1)}
 _MARGIN = 2 * max(SCALES) + 2  # frames of context the fit takes on each side of a marked run
 
 
@@ -114,23 +119,24 @@ class GradualFinder:
         if now % 2:
             return None, 0
         lowest = max(self._shot_start, self.ring.oldest)
-        scales = _SCALES[_SCALES <= (now - lowest) // 2]
-        if scales.size == 0:
+        k = _SCALE_COUNT[max(0, min((now - lowest) // 2, max(SCALES)))]  # scales that fit: a prefix
+        if k == 0:
             return None, 0
         ring = self.ring
-        k = scales.size
-        rows = ring.flat(np.concatenate(([now], now - 2 * scales, now - scales)))  # one gather
+        scales = _SCALES[:k]
+        rows = ring.flat(now - _MARK_OFFSETS[k])  # frames now, now - 2w and now - w: one gather
         after, before, middle = rows[0], rows[1:k + 1], rows[k + 1:]
-        distance = np.abs(before - after).mean(axis=1)
-        residual = np.abs(middle - 0.5 * (after + before)).mean(axis=1)
-        ok = (distance >= MARK_DISTANCE) & (residual <= MARK_RESIDUAL * distance)
+        # sums rather than means over the row: every test below compares like with like
+        distance = np.add.reduce(np.abs(before - after), axis=1)
+        residual = np.add.reduce(np.abs(middle - 0.5 * (after + before)), axis=1)
+        ok = (distance >= MARK_DISTANCE * rows.shape[1]) & (residual <= MARK_RESIDUAL * distance)
         if not ok.any():
             return None, 0
         # as much change just before: a steady camera move, not a transition starting
         earlier = np.maximum(lowest, now - 4 * scales)
         calm = now - 2 * scales - earlier >= 2
         if calm.any():
-            moved = np.abs(before - ring.flat(earlier)).mean(axis=1)
+            moved = np.add.reduce(np.abs(before - ring.flat(earlier)), axis=1)
             ok &= ~calm | (distance >= MARK_CHANGE * moved)
         if not ok.any():
             return None, 0
