@@ -42,7 +42,8 @@ def explained_by_pan(grey: np.ndarray, reference: np.ndarray, new_share: float, 
             return False
         moved = grey[max(dy, 0):rows + min(dy, 0), max(dx, 0):cols + min(dx, 0)]
         still = reference[max(-dy, 0):rows + min(-dy, 0), max(-dx, 0):cols + min(-dx, 0)]
-        if float(np.abs(moved - still).mean()) <= residual:
+        difference = moved - still
+        if float(np.abs(difference, out=difference).sum()) <= residual * difference.size:
             return True
     return False
 
