@@ -108,7 +108,7 @@ class CutDetector:
         signature = self.grid(frame, out=self.ring.next_slot())
         if self.area.update(signature) and self.finder is not None:
             self.finder.window, self.finder.inner = self.area.window, self.area.inner
-        index = self.ring.push(None, time, pts)
+        index = self.ring.push(time, pts)
         if index == 0:
             self._shot_time = time
         else:

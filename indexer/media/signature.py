@@ -191,15 +191,13 @@ class FrameRing:
         self.count = 0
 
     def next_slot(self) -> np.ndarray:
-        """Where the next frame's signature goes: write it there, then :meth:`push` None."""
+        """Where the next frame's signature goes: write it there, then :meth:`push` the frame."""
         return self.signatures[self.count % self.capacity]
 
-    def push(self, signature: np.ndarray | None, time: float, pts: int) -> int:
-        """Store the next frame (``signature`` None: already written into :meth:`next_slot`);
-        return its frame number."""
+    def push(self, time: float, pts: int) -> int:
+        """Store the next frame, its signature already written into :meth:`next_slot`; return
+        its frame number."""
         slot = self.count % self.capacity
-        if signature is not None:
-            self.signatures[slot] = signature
         self.times[slot], self.pts[slot] = time, pts
         self.count += 1
         return self.count - 1
