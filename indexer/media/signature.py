@@ -24,6 +24,8 @@ import av
 from av.video.reformatter import VideoReformatter
 import numpy as np
 
+from indexer.media.thumbnails import ONE_THREAD
+
 #: Planar YUV formats read in place: 8-bit, or 9..16-bit little-endian ("yuv420p10le").
 _PLANAR_YUV = re.compile(r"^yuvj?4[0-4][0-4]p(?:(\d+)le)?$")
 _SAMPLES_PER_CELL = 4  # grid points averaged per cell along each axis (luma)
@@ -56,7 +58,7 @@ class SignatureGrid:
             size = _SAMPLES_PER_CELL
             frame = self._scaler.reformat(
                 frame, width=cols * size, height=rows * size, format="yuv444p",
-                interpolation="FAST_BILINEAR",
+                interpolation="FAST_BILINEAR", **ONE_THREAD,
             )
             return self(frame, out)
         if out is None:

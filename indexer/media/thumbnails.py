@@ -22,9 +22,10 @@ from indexer.errors import MediaError
 from indexer.media.probe import open_container, pixel_aspect, probe, video_stream
 from indexer.media.scan_state import Clock
 
-#: swscale in one thread: PyAV 17 and later default to one thread per core, which at these sizes
-#: costs more CPU than it saves, while the decoder and the encoder need the cores.
-_ONE_THREAD = {"threads": 1} if int(av.__version__.split(".")[0]) >= 17 else {}
+#: swscale in one thread (every reformat of the scan: model images, thumbnails, the cut signature
+#: of frames that are not planar YUV): PyAV 17 and later default to one thread per core, which at
+#: these sizes costs more CPU than it saves, while the decoder and the encoder need the cores.
+ONE_THREAD = {"threads": 1} if int(av.__version__.split(".")[0]) >= 17 else {}
 #: 8-bit 4:2:0 formats that are scaled in their own format before the conversion to RGB.
 _SCALE_IN_YUV = frozenset({"yuv420p", "yuvj420p"})
 #: Width in pixels of every thumbnail (stored while indexing and made on demand).
@@ -68,10 +69,10 @@ class Scaler:
         """``frame`` scaled to ``width`` x ``height`` in ``fmt`` ("rgb24", "yuv420p", ...) as an array."""
         if fmt == "rgb24" and frame.format.name in _SCALE_IN_YUV:
             small = self._scale.reformat(frame, width=width, height=height, format=frame.format.name,
-                                         interpolation=interpolation, **_ONE_THREAD)
-            return self._convert.reformat(small, format="rgb24", **_ONE_THREAD).to_ndarray()
+                                         interpolation=interpolation, **ONE_THREAD)
+            return self._convert.reformat(small, format="rgb24", **ONE_THREAD).to_ndarray()
         return self._scale.reformat(frame, width=width, height=height, format=fmt, interpolation=interpolation,
-                                    **_ONE_THREAD).to_ndarray()
+                                    **ONE_THREAD).to_ndarray()
 
 
 def thumbnail_rgb(frame: av.VideoFrame, width: int, sar: Fraction, rotation: int,
