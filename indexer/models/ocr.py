@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from indexer.errors import ModelUnavailableError
+from indexer.models.onnx_session import onnx_session
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +104,8 @@ class TextReader:
     """The PP-OCR detector and recogniser on onnxruntime (see the module docstring)."""
 
     def __init__(self, detector: Path, recogniser: Path, threads: int = THREADS) -> None:
-        self._detector = _session(detector, threads)
-        self._recogniser = _session(recogniser, threads)
+        self._detector = onnx_session(detector, threads)
+        self._recogniser = onnx_session(recogniser, threads)
         self._characters = characters_of(self._recogniser, recogniser)
         self.recogniser = recogniser
 
@@ -217,17 +218,6 @@ def _text_boxes(probability: np.ndarray) -> np.ndarray:
     return np.array(boxes, np.float32).reshape(-1, 4)
 
 
-def _session(path: Path, threads: int) -> Any:
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3
-    options.intra_op_num_threads = max(1, threads)
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
 def _cv2() -> Any:
     import cv2
 
@@ -276,7 +266,7 @@ def load_reader(threads: int = THREADS, precision: str | None = None) -> TextRea
         def read_with(model: Path, crop: np.ndarray) -> tuple[str, float]:
             for path in (shipped, model):
                 if path not in sessions:
-                    sessions[path] = _session(path, threads)
+                    sessions[path] = onnx_session(path, threads)
             if not characters:
                 characters.extend(characters_of(sessions[shipped], shipped))
             return read_line(sessions[model], characters, line_image(crop))

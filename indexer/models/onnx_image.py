@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from indexer.models.cache import cache_dir, made_before, make_and_keep, quiet_quantiser
+from indexer.models.onnx_session import onnx_session
 from indexer.models.precision import input_dtype
 
 log = logging.getLogger(__name__)
@@ -77,15 +78,9 @@ class OnnxTower(torch.nn.Module):
 
     def __init__(self, path: Path, threads: int) -> None:
         super().__init__()
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
         self.path = path
-        self.runs = max(1, threads)  # runs side by side
-        self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.runs = max(1, threads)  # runs side by side, of one thread each
+        self._session = onnx_session(path, 1)
         self._input = self._session.get_inputs()[0].name
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0
