@@ -139,11 +139,14 @@ def group_scenes(times: np.ndarray, scores: np.ndarray, hits: np.ndarray,
 
 
 def attach_labels(scene: Scene, segments: Sequence[tuple[str, float, float]]) -> Scene:
-    """``scene`` with the labels of the (label, start, end) segments overlapping it, most overlap first."""
+    """``scene`` with the labels of the (label, start, end) segments overlapping it, most overlap first.
+
+    A segment spans [start, end): one that ends at a cut is not on screen at the cut, so it does
+    not label a scene whose best frame is the first of the next shot."""
     overlap: dict[str, float] = {}
     for label, start, end in segments:
         shared = min(end, scene.end) - max(start, scene.start)
-        touches = start <= scene.best_time <= end
+        touches = start <= scene.best_time < end
         if shared > 0 or touches:
             overlap[label] = max(overlap.get(label, 0.0), shared)
     labels = tuple(sorted(overlap, key=lambda lab: (-overlap[lab], lab)))

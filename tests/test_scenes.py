@@ -130,3 +130,10 @@ def test_attach_labels_orders_by_overlap():
     scene = Scene(start=10.0, end=20.0, best_time=12.0, score=0.5)
     segments = [("beach", 0.0, 11.0), ("people", 9.0, 30.0), ("night", 25.0, 30.0), ("beach", 15.0, 16.0)]
     assert attach_labels(scene, segments).labels == ("people", "beach")
+
+
+def test_attach_labels_leaves_out_a_segment_that_ends_where_the_scene_starts():
+    # a one-frame scene at a cut (2.002 s): the red shot's label ends there, the green one's starts
+    scene = Scene(start=2.002, end=2.002, best_time=2.002, score=0.9)
+    segments = [("alcohol/wine", 0.0, 2.002), ("places/nature", 2.002, 4.004)]
+    assert attach_labels(scene, segments).labels == ("places/nature",)
