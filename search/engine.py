@@ -43,7 +43,7 @@ from .fusion import fuse
 from .query import ParsedQuery, QueryVectors, embed_query, parse_query, with_negatives
 from .results import DEFAULT_K, MAX_K, SearchResponse, VideoResult
 from .sample import IndexSample
-from .scenes import attach_labels, group_scenes, video_score
+from .scenes import attach_labels, group_scenes, standing_frame, video_score
 from .words import WordClause, find_words, split_query
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,8 @@ class SearchEngine:
 
     def search_like(self, video_id: int, time: float, *, k: int = DEFAULT_K, min_score: float | None = None,
                     filters: Filters | None = None, **fields: Any) -> SearchResponse:
-        """"More like this": scenes that look like the stored frame of ``video_id`` nearest ``time``.
+        """"More like this": scenes that look like the stored frame of ``video_id`` that stands
+        for ``time`` (:func:`~search.scenes.standing_frame`: the one on screen then, in its shot).
 
         Raises:
             NotFoundError: unknown video id.
@@ -147,8 +148,7 @@ class SearchEngine:
         _, times, vectors = self.store.frames(video.id)
         if not len(times):
             raise QueryError(f"video {video.id} has no indexed frames")
-        nearest = int(np.argmin(np.abs(times - time)))
-        query = np.asarray(vectors[nearest], dtype=np.float32)
+        query = np.asarray(vectors[standing_frame(times, self.store.boundaries(video.id), time)], dtype=np.float32)
         judge = self._judge(query, min_score)
         label = f"like {video.path.name}@{time:.3f}"  # the time asked for, not the stored frame's
         return self._search_vector(query, judge, _filters(filters, **fields), k, label, "like")

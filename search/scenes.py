@@ -25,6 +25,7 @@ sampled frames after it that looked the same.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import logging
 import math
@@ -36,6 +37,8 @@ import numpy as np
 from indexer.labels.segments import shot_bounds
 
 log = logging.getLogger(__name__)
+
+_TIME_EPS = 1e-6  # seconds
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,30 @@ def attach_labels(scene: Scene, segments: Sequence[tuple[str, float, float]]) ->
             overlap[label] = max(overlap.get(label, 0.0), shared)
     labels = tuple(sorted(overlap, key=lambda lab: (-overlap[lab], lab)))
     return dataclasses.replace(scene, labels=labels)
+
+
+def standing_frame(times: np.ndarray, bounds: Sequence[tuple[float, float]], time: float) -> int:
+    """Index of the stored frame that stands for ``time`` (``times`` sorted; ``bounds`` the
+    video's (first, last) shot boundaries, sorted: a cut is (t, t)).
+
+    Indexing stores a shot's first frame and then a frame only where the picture has changed,
+    so the picture at ``time`` is the latest stored frame at or before it in the same shot; the
+    shot's first stored frame when ``time`` comes before that (inside a fade, say); the nearest
+    frame in time only when the shot has no stored frame at all. Never a frame of another shot
+    that happens to be nearer in time.
+    """
+    if not len(times):
+        raise ValueError("no stored frames")
+    time += _TIME_EPS  # a time rounded to the microsecond (a player's) still reaches its frame
+    middles = [(first + last) / 2 for first, last in bounds]
+    shot = bisect.bisect_right(middles, time)
+    start = bounds[shot - 1][1] if shot else -math.inf
+    end = bounds[shot][0] if shot < len(bounds) else math.inf
+    first, stop = np.searchsorted(times, start, side="left"), np.searchsorted(times, end, side="left")
+    if stop > first:
+        at_or_before = int(np.searchsorted(times, time, side="right")) - 1
+        return int(min(max(at_or_before, first), stop - 1))
+    return int(np.argmin(np.abs(np.asarray(times) - time)))
 
 
 def video_score(scenes: Sequence[Scene]) -> float:

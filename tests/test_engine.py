@@ -137,6 +137,11 @@ def test_image_query_and_more_like_this(indexed, engine, tmp_path):
     like = engine.search_like(ids["b"], 0.5)  # b's blue shot
     assert set(_spans(like)) == {"a", "b"}
     assert _spans(like)["a"] == [pytest.approx(videos["a"].scene_spans[1][1:], abs=FRAME)]
+    # 2.9 s is in b's red shot (2.002-3.504 s); its only stored frame is 0.9 s away, the yellow
+    # shot's first one 0.6 s: the red one stands for it
+    red = engine.search_like(ids["b"], 2.9)
+    assert set(_spans(red)) == {"a", "b"}
+    assert _spans(red)["a"] == [pytest.approx(videos["a"].scene_spans[0][1:], abs=FRAME)]
 
 
 def test_bad_image_queries_name_the_file(engine, tmp_path):
@@ -316,3 +321,13 @@ def test_no_match_messages_fit_the_query_kind_and_echo_the_asked_time(indexed, e
     assert "words" not in picture.message
     text = engine.search("giraffe")
     assert text.results == () and "more concrete words" in text.message and "filters" not in text.message
+
+
+def test_a_point_marked_for_feedback_stands_for_the_frame_on_screen(indexed):
+    from search.teach.feedback import Mark, scene_frames
+
+    _, ids, store, _ = indexed
+    _, times, vectors = store.frames(ids["b"])
+    red = int(np.flatnonzero(np.isclose(times, 60 * FRAME))[0])  # the red shot's first (and only) stored frame
+    # 2.9 s: in the red shot, 0.6 s before the yellow shot's first frame and 0.9 s after the red one's
+    np.testing.assert_array_equal(scene_frames(store, [Mark(ids["b"], 2.9, 2.9)]), vectors[[red]])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from search.scenes import Scene, attach_labels, group_scenes, video_score
+from search.scenes import Scene, attach_labels, group_scenes, standing_frame, video_score
 
 
 def _frames(duration: float, every: float = 0.5, cuts: tuple[float, ...] = ()):
@@ -137,3 +137,28 @@ def test_attach_labels_leaves_out_a_segment_that_ends_where_the_scene_starts():
     scene = Scene(start=2.002, end=2.002, best_time=2.002, score=0.9)
     segments = [("alcohol/wine", 0.0, 2.002), ("places/nature", 2.002, 4.004)]
     assert attach_labels(scene, segments).labels == ("places/nature",)
+
+
+def test_standing_frame_is_the_latest_stored_frame_of_the_same_shot():
+    # stored frames: each shot's first frame (the change gate kept no other), cuts at 2.002 and 3.504
+    times = np.array([0.0, 2.002, 3.504])
+    cuts = [(2.002, 2.002), (3.504, 3.504)]
+    assert standing_frame(times, cuts, 2.9) == 1  # the red shot's frame, though 3.504 is nearer
+    assert standing_frame(times, cuts, 2.002) == 1  # a cut's frame starts its shot
+    cut = 59 * 1001 / 30000  # 1.96863 s, shown as 1.969
+    assert standing_frame(np.array([0.0, cut]), [(cut, cut)], 1.969) == 1
+    assert standing_frame(np.array([0.0, cut]), [(cut, cut)], round(cut, 6)) == 1  # a player's rounding
+    assert standing_frame(np.array([0.0, cut]), [(cut, cut)], 1.968) == 0  # before the cut
+    assert standing_frame(times, cuts, 2.0) == 0
+    assert standing_frame(times, cuts, 99.0) == 2
+    assert standing_frame(times, [], 1.5) == 0  # one shot: the latest frame at or before
+
+
+def test_standing_frame_inside_a_transition_and_in_a_shot_without_frames():
+    times = np.array([0.0, 1.0, 3.2, 6.0])
+    dissolve = [(2.0, 3.0), (5.0, 5.0)]
+    assert standing_frame(times, dissolve, 2.8) == 2  # late in the dissolve: the next shot's first frame
+    assert standing_frame(times, dissolve, 2.2) == 1  # early in it: the shot before
+    assert standing_frame(np.array([0.0, 6.0]), [(2.0, 2.0), (5.0, 5.0)], 4.0) == 1  # no frame in 2..5: nearest
+    with pytest.raises(ValueError):
+        standing_frame(np.array([]), [], 1.0)

@@ -29,6 +29,7 @@ from indexer.labels.taxonomy import Taxonomy
 from indexer.labels.truth import inside
 from indexer.store import Store
 from indexer.store.teaching import UserCategory
+from search.scenes import standing_frame
 
 ALPHA, BETA, GAMMA = 1.0, 0.75, 0.25
 MAX_MARKS = 50
@@ -62,8 +63,10 @@ def parse_marks(values: Sequence[str]) -> tuple[Mark, ...]:
 
 
 def scene_frames(store: Store, marks: Sequence[Mark]) -> np.ndarray:
-    """The stored frame embeddings inside the marked scenes (the nearest frame for a scene
-    between two frames). Raises NotFoundError for an unknown video."""
+    """The stored frame embeddings inside the marked scenes; for a scene with none inside (a
+    point in time, or a span between two stored frames) the frame that stands for its middle
+    (:func:`~search.scenes.standing_frame`: the one on screen then, never another shot's).
+    Raises NotFoundError for an unknown video."""
     parts = []
     for mark in marks:
         _ids, times, vectors = store.frames(mark.video_id)
@@ -71,7 +74,7 @@ def scene_frames(store: Store, marks: Sequence[Mark]) -> np.ndarray:
             continue
         hit = inside(times, [(mark.start, mark.end + 1e-6)])
         if not hit.any():
-            hit[int(np.argmin(np.abs(times - (mark.start + mark.end) / 2)))] = True
+            hit[standing_frame(times, store.boundaries(mark.video_id), (mark.start + mark.end) / 2)] = True
         parts.append(vectors[hit])
     return np.concatenate(parts) if parts else np.zeros((0, store.dim or 0), np.float32)
 
