@@ -156,9 +156,20 @@ def attach_labels(scene: Scene, segments: Sequence[tuple[str, float, float]]) ->
     return dataclasses.replace(scene, labels=labels)
 
 
+def shot_around(bounds: Sequence[tuple[float, float]], time: float) -> tuple[int, float, float]:
+    """The shot ``time`` falls in, as (its number, its start, its end); ``bounds`` are a video's
+    (first, last) shot boundaries, sorted (a cut is (t, t)). A shot starts where a cut is or a
+    transition has ended (0.0 for the first) and ends where the next boundary starts (inf for
+    the last); a time inside a transition belongs to the shot on its side of the middle."""
+    number = bisect.bisect_right([(first + last) / 2 for first, last in bounds], time)
+    start = bounds[number - 1][1] if number else 0.0
+    end = bounds[number][0] if number < len(bounds) else math.inf
+    return number, start, end
+
+
 def standing_frame(times: np.ndarray, bounds: Sequence[tuple[float, float]], time: float) -> int:
-    """Index of the stored frame that stands for ``time`` (``times`` sorted; ``bounds`` the
-    video's (first, last) shot boundaries, sorted: a cut is (t, t)).
+    """Index of the stored frame that stands for ``time`` (``times`` sorted, from 0; ``bounds``
+    as for :func:`shot_around`).
 
     Indexing stores a shot's first frame and then a frame only where the picture has changed,
     so the picture at ``time`` is the latest stored frame at or before it in the same shot; the
@@ -169,10 +180,7 @@ def standing_frame(times: np.ndarray, bounds: Sequence[tuple[float, float]], tim
     if not len(times):
         raise ValueError("no stored frames")
     time += _TIME_EPS  # a time rounded to the microsecond (a player's) still reaches its frame
-    middles = [(first + last) / 2 for first, last in bounds]
-    shot = bisect.bisect_right(middles, time)
-    start = bounds[shot - 1][1] if shot else -math.inf
-    end = bounds[shot][0] if shot < len(bounds) else math.inf
+    _, start, end = shot_around(bounds, time)
     first, stop = np.searchsorted(times, start, side="left"), np.searchsorted(times, end, side="left")
     if stop > first:
         at_or_before = int(np.searchsorted(times, time, side="right")) - 1

@@ -23,6 +23,7 @@ from werkzeug.http import parse_range_header
 
 from indexer.errors import MediaError
 from indexer.media.thumbnails import frame_thumbnail
+from search.scenes import shot_around
 
 from .archive import archive, shown_path, store
 from .posters import Look, choose_poster, look_of
@@ -71,10 +72,7 @@ def _snap(frame_times: list[float], bounds: list[tuple[float, float]], seconds: 
     indexing), never one inside a fade or dissolve; else ``seconds`` rounded down to the grid,
     never back across a cut or into a transition. ``bounds`` are (first, last) times of the cuts
     (first == last) and transitions, sorted."""
-    middles = [(a + b) / 2 for a, b in bounds]
-    i = bisect.bisect_right(middles, seconds)
-    shot_start = bounds[i - 1][1] if i else 0.0  # a shot starts where a transition has ended
-    shot_end = bounds[i][0] if i < len(bounds) else float("inf")
+    i, shot_start, shot_end = shot_around(bounds, seconds)  # a shot starts where a transition has ended
     after_transition = bool(i) and bounds[i - 1][1] > bounds[i - 1][0]
     j = bisect.bisect_left(frame_times, seconds)
     near = [t for t in frame_times[max(0, j - 2):j + 2]
