@@ -176,6 +176,35 @@ def test_read_commands_in_another_folder_create_no_store_and_name_the_data_dir(t
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.parametrize("encoder", ["plugin", "default offline"])
+def test_a_first_index_whose_encoder_cannot_load_leaves_no_store(tmp_path: Path, monkeypatch, encoder) -> None:
+    make_video(tmp_path / "ad.mp4", [Scene("red", 30)])
+    monkeypatch.chdir(tmp_path)
+    if encoder == "plugin":
+        args = ["--encoder", "reelsearch_no_such_module:Encoder"]
+    else:  # the default open_clip model, no weights in the cache and the hub unreachable
+        import huggingface_hub
+
+        from indexer.models import weights as clip_weights
+
+        monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda *a, **k: None)
+        monkeypatch.setattr(clip_weights, "_reachable", lambda url, timeout=3.0: False)
+        args = []
+    clean = {"REELSEARCH_DATA_DIR": None, "REELSEARCH_TAXONOMY": None, "REELSEARCH_WEIGHTS": None}
+    result = CliRunner().invoke(cli, ["index", "ad.mp4", *args], env=clean)
+    assert result.exit_code == 1 and result.output.startswith("Error: ")
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "data").exists()
+    # with a store already there, the same failure leaves it as it was
+    assert run(clean, "index", "ad.mp4", *FAKE).exit_code == 0
+    before = sorted(p.name for p in (tmp_path / "data" / "index").iterdir())
+    result = CliRunner().invoke(cli, ["index", "ad.mp4", "--encoder", "reelsearch_no_such_module:Encoder"], env=clean)
+    assert result.exit_code == 1 and "reelsearch_no_such_module" in result.output
+    assert sorted(p.name for p in (tmp_path / "data" / "index").iterdir()) == before
+    with Store.open(tmp_path / "data" / "index", readonly=True) as store:
+        assert store.video_count() == 1
+
+
 def test_unknown_video_ids_name_the_data_dir(tmp_path: Path, env) -> None:
     make_video(tmp_path / "ad.mp4", [Scene("red", 30)])
     assert run(env, "index", str(tmp_path / "ad.mp4"), *FAKE).exit_code == 0

@@ -15,7 +15,8 @@ from indexer.cli.options import (data_dir_option, encoder_choice, encoder_option
 from indexer.cli.progress import IndexProgress, count, summary_line, worker_line
 from indexer.cli.words import word_extractors, words_options
 from indexer.errors import ReelsearchError
-from indexer.models.loading import encoder_spec, store_encoder
+from indexer.models.loading import choose_encoder, encoder_spec, store_encoder
+from indexer.store.facade import Store
 from indexer.types import check_sample_every
 
 
@@ -75,10 +76,18 @@ def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batc
     if ray_address is not None and paths:
         _connect(ray_address)
     failed = 0
+    choice = encoder_choice(encoder_kw)
+    if paths and not Store.exists(data_dir):
+        # a first index: the encoder loads before the store is made, so one that cannot load
+        # (offline, no weights) leaves no empty store behind
+        try:
+            choice = choose_encoder(None, choice)
+        except ReelsearchError as exc:
+            raise click.ClickException(str(exc)) from None
     with open_store(data_dir) as store:
         try:
             if paths:
-                encoder = store_encoder(store, encoder_choice(encoder_kw))
+                encoder = store_encoder(store, choice)
                 warn_if_random_weights(store)
                 tax = with_user_categories(load_taxonomy(taxonomy), store)
                 labels = current_label_model(store, tax, store.cached_texts(encoder, "prompt"))

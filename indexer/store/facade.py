@@ -112,13 +112,18 @@ class Store(CatalogReads):
                    flush_every_videos=flush_every_videos, flush_every_seconds=flush_every_seconds)
 
     @classmethod
+    def exists(cls, data_dir: Path) -> bool:
+        """True when ``data_dir`` holds a store (nothing is opened or created)."""
+        return (Path(data_dir) / cls.CATALOG).is_file()
+
+    @classmethod
     def require(cls, data_dir: Path) -> None:
         """Check that ``data_dir`` holds a store, without opening or creating anything.
 
         Raises:
             StoreError: no store there; the message names ``data_dir`` and how to make one.
         """
-        if not (Path(data_dir) / cls.CATALOG).is_file():
+        if not cls.exists(data_dir):
             raise StoreError(f"no index in {data_dir}: run `reelsearch index PATH` first, or point "
                              "--data-dir (REELSEARCH_DATA_DIR) at an existing index")
 
