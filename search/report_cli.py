@@ -12,9 +12,10 @@ from typing import Any
 
 import click
 
+from indexer.models.encoder import Encoder
 from indexer.models.loading import store_encoder
-from indexer.cli.options import (data_dir_option, encoder_choice, encoder_options, open_store,
-                                 taxonomy_option, warn_if_random_weights)
+from indexer.cli.options import (data_dir_option, encoder_choice, encoder_for_new_store, encoder_options,
+                                 open_store, taxonomy_option, warn_if_random_weights)
 from indexer.errors import MediaError, NotFoundError, ReelsearchError
 from indexer.labels.segments import LabelReport
 from indexer.labels.taxonomy import Taxonomy, load_taxonomy
@@ -37,10 +38,10 @@ from .report import ReportView, label_report, labels_json, video_labels
 def report(video: str, label: str, against: tuple[str, ...], as_json: bool, taxonomy: Path | None,
            data_dir: Path, **encoder_kw: Any) -> None:
     """Does VIDEO contain LABEL, when does it first appear, how long is it on screen?"""
-    with _store_for(video, data_dir) as store:
+    store, choice = _store_for(video, data_dir, encoder_choice(encoder_kw))
+    with store:
         try:
             tax = load_taxonomy(taxonomy)
-            choice = encoder_choice(encoder_kw)
             record = resolve_video(store, video, tax, choice)
             result = label_report(store, record, label, tax,
                                   lambda: prefer_server(store.data_dir, store_encoder(store, choice)), against)
@@ -58,10 +59,11 @@ def report(video: str, label: str, against: tuple[str, ...], as_json: bool, taxo
 @encoder_options
 def labels(video: str, as_json: bool, taxonomy: Path | None, data_dir: Path, **encoder_kw: Any) -> None:
     """Which categories best describe VIDEO: every label present, longest first."""
-    with _store_for(video, data_dir) as store:
+    store, choice = _store_for(video, data_dir, encoder_choice(encoder_kw))
+    with store:
         try:
             tax = load_taxonomy(taxonomy)
-            record = resolve_video(store, video, tax, encoder_choice(encoder_kw))
+            record = resolve_video(store, video, tax, choice)
             rows = video_labels(store, record, tax)
         except ReelsearchError as exc:
             raise click.ClickException(str(exc)) from None
@@ -72,12 +74,24 @@ def labels(video: str, as_json: bool, taxonomy: Path | None, data_dir: Path, **e
         click.echo(render_labels(record, rows, tax))
 
 
-def _store_for(video: str, data_dir: Path) -> Store:
-    """The store for ``report``/``labels`` VIDEO: created only when VIDEO is a file to index first."""
+def _store_for(video: str, data_dir: Path, choice: dict[str, Any]) -> tuple[Store, dict[str, Any] | Encoder]:
+    """The store for ``report``/``labels`` VIDEO, and the encoder ``choice`` to index with.
+
+    The store is created only when VIDEO is a file to index first, and only once the file is
+    known to be a video and the encoder loads (a first run that fails leaves no empty store).
+    """
     if indexes_first(video):
-        return open_store(data_dir)
+        if not Store.exists(data_dir):
+            from indexer.media.probe import probe  # noqa: PLC0415 (PyAV only for a file to index)
+
+            try:
+                probe(Path(video).expanduser())
+            except MediaError as exc:
+                raise click.ClickException(str(exc)) from None
+            choice = encoder_for_new_store(data_dir, choice)
+        return open_store(data_dir), choice
     try:
-        return Store.open(data_dir, create=False)
+        return Store.open(data_dir, create=False), choice
     except ReelsearchError as exc:
         prefix = "" if video.isdigit() else f"{video}: no such file, and "
         raise click.ClickException(prefix + str(exc)) from None
@@ -89,7 +103,7 @@ def indexes_first(arg: str) -> bool:
     return Path(arg).expanduser().exists()
 
 
-def resolve_video(store: Store, arg: str, taxonomy: Taxonomy, choice: dict[str, Any]) -> VideoRecord:
+def resolve_video(store: Store, arg: str, taxonomy: Taxonomy, choice: dict[str, Any] | Encoder) -> VideoRecord:
     """An indexed video by path or id; a file not yet indexed (or changed) is indexed first.
 
     Raises:
@@ -113,7 +127,7 @@ def resolve_video(store: Store, arg: str, taxonomy: Taxonomy, choice: dict[str, 
     raise NotFoundError(f"{arg}: no such file, and no video in the index in {store.data_dir} has that id")
 
 
-def _index_now(store: Store, path: Path, taxonomy: Taxonomy, choice: dict[str, Any]) -> VideoRecord:
+def _index_now(store: Store, path: Path, taxonomy: Taxonomy, choice: dict[str, Any] | Encoder) -> VideoRecord:
     from indexer.pipeline.labelling import current_label_model, with_user_categories  # noqa: PLC0415
     from indexer.pipeline.orchestrate import Indexer  # noqa: PLC0415 (only a new file needs the pipeline)
 

@@ -205,6 +205,24 @@ def test_a_first_index_whose_encoder_cannot_load_leaves_no_store(tmp_path: Path,
         assert store.video_count() == 1
 
 
+@pytest.mark.parametrize("args", [["report", "readme.mp4", "--label", "red"], ["labels", "readme.mp4"],
+                                  ["report", "ad.mp4", "--label", "red", "--encoder", "reelsearch_no_such_module:E"],
+                                  ["labels", "ad.mp4", "--encoder", "reelsearch_no_such_module:E"]])
+def test_report_of_a_file_that_cannot_be_indexed_leaves_no_store(tmp_path: Path, monkeypatch, args) -> None:
+    make_video(tmp_path / "ad.mp4", [Scene("red", 30)])
+    (tmp_path / "readme.mp4").write_text("not a video\n")
+    monkeypatch.chdir(tmp_path)
+    clean = {"REELSEARCH_DATA_DIR": None, "REELSEARCH_TAXONOMY": None}
+    result = CliRunner().invoke(cli, args, env=clean)
+    assert result.exit_code == 1 and result.output.startswith("Error: ")
+    assert len(result.output.strip().splitlines()) == 1
+    assert ("readme.mp4" in result.output) == ("readme.mp4" in args)
+    assert not (tmp_path / "data").exists()
+    # a file that can be indexed makes the store, as before
+    assert run(clean, args[0], "ad.mp4", *args[2:4 if args[0] == "report" else 2], *FAKE).exit_code == 0
+    assert Store.exists(tmp_path / "data" / "index")
+
+
 def test_unknown_video_ids_name_the_data_dir(tmp_path: Path, env) -> None:
     make_video(tmp_path / "ad.mp4", [Scene("red", 30)])
     assert run(env, "index", str(tmp_path / "ad.mp4"), *FAKE).exit_code == 0

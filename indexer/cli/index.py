@@ -10,13 +10,12 @@ from pathlib import Path
 
 import click
 
-from indexer.cli.options import (data_dir_option, encoder_choice, encoder_options, open_store,
-                                 taxonomy_option, warn_if_random_weights)
+from indexer.cli.options import (data_dir_option, encoder_choice, encoder_for_new_store, encoder_options,
+                                 open_store, taxonomy_option, warn_if_random_weights)
 from indexer.cli.progress import IndexProgress, count, summary_line, worker_line
 from indexer.cli.words import word_extractors, words_options
 from indexer.errors import ReelsearchError
-from indexer.models.loading import choose_encoder, encoder_spec, store_encoder
-from indexer.store.facade import Store
+from indexer.models.loading import encoder_spec, store_encoder
 from indexer.types import check_sample_every
 
 
@@ -77,13 +76,8 @@ def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batc
         _connect(ray_address)
     failed = 0
     choice = encoder_choice(encoder_kw)
-    if paths and not Store.exists(data_dir):
-        # a first index: the encoder loads before the store is made, so one that cannot load
-        # (offline, no weights) leaves no empty store behind
-        try:
-            choice = choose_encoder(None, choice)
-        except ReelsearchError as exc:
-            raise click.ClickException(str(exc)) from None
+    if paths:
+        choice = encoder_for_new_store(data_dir, choice)
     with open_store(data_dir) as store:
         try:
             if paths:

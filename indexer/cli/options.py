@@ -14,8 +14,8 @@ from typing import Any, Callable
 
 import click
 
-from indexer.models.encoder import PRECISIONS
-from indexer.models.loading import random_weights
+from indexer.models.encoder import PRECISIONS, Encoder
+from indexer.models.loading import choose_encoder, random_weights
 from indexer.errors import ReelsearchError
 from indexer.store.facade import Store
 
@@ -89,6 +89,18 @@ def open_store(data_dir: Path, *, readonly: bool = False, create: bool = True) -
     """
     try:
         return Store.open(data_dir, readonly=readonly, create=create)
+    except ReelsearchError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def encoder_for_new_store(data_dir: Path, choice: dict[str, Any]) -> dict[str, Any] | Encoder:
+    """``choice`` as it is when ``data_dir`` holds a store, else the encoder it asks for, loaded
+    now: a command about to make the store stops first (one line) when the model cannot load
+    (offline without weights, a plugin that does not import), leaving no empty store behind."""
+    if Store.exists(data_dir):
+        return choice
+    try:
+        return choose_encoder(None, choice)
     except ReelsearchError as exc:
         raise click.ClickException(str(exc)) from None
 
