@@ -125,7 +125,7 @@ def in_process(checkpoint: Path, single: Path, few: Path, repeat: int, rounds: i
     from indexer.models.clip_encoder import OpenClipEncoder
 
     encoder = OpenClipEncoder("ViT-B-32", pretrained=None, weights=checkpoint)  # precision auto
-    a, b, c, d, _ = rates(single, encoder, recipe_parts(str(checkpoint)), repeat)
+    a, _a2, b, c, d, *_ = rates(single, encoder, recipe_parts(str(checkpoint)), repeat)
     walls = overlap_walls(few, encoder, rounds)
     return {"a": a, "b": b, "c": c, "d": d, "precision": encoder.image_precision, "walls": walls, "repeat": repeat}
 
