@@ -223,6 +223,24 @@ def test_report_of_a_file_that_cannot_be_indexed_leaves_no_store(tmp_path: Path,
     assert Store.exists(tmp_path / "data" / "index")
 
 
+@pytest.mark.parametrize("option", ["--prune", "--optimize"])
+def test_prune_or_optimize_alone_needs_a_store_and_copes_with_one_without_vectors(tmp_path: Path, monkeypatch,
+                                                                                   option) -> None:
+    monkeypatch.chdir(tmp_path)
+    clean = {"REELSEARCH_DATA_DIR": None, "REELSEARCH_TAXONOMY": None}
+    result = CliRunner().invoke(cli, ["index", option], env=clean)
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"Error: no index in {tmp_path / 'data' / 'index'}: run `reelsearch index "
+                                     "PATH` first, or point --data-dir (REELSEARCH_DATA_DIR) at an existing index")
+    assert not (tmp_path / "data").exists()
+    with Store.open(tmp_path / "data" / "index"):  # a store with no encoder yet, as `user add` leaves one
+        pass
+    result = CliRunner().invoke(cli, ["index", option], env=clean)
+    assert result.exit_code == 0, result.output
+    assert result.output == ("pruned 0 video(s) whose files are gone\n" if option == "--prune"
+                             else "vector index: exact (flat), 0 vectors\n")
+
+
 def test_unknown_video_ids_name_the_data_dir(tmp_path: Path, env) -> None:
     make_video(tmp_path / "ad.mp4", [Scene("red", 30)])
     assert run(env, "index", str(tmp_path / "ad.mp4"), *FAKE).exit_code == 0

@@ -270,6 +270,13 @@ def test_search_restricted_to_videos(store: Store) -> None:
     assert (store.search_vectors(va[:1], 5, video_ids=[b])[1] == -1).all()
 
 
+def test_optimize_without_an_encoder_has_nothing_to_do(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "index") as store:  # e.g. only curator accounts so far
+        assert store.optimize() == store.optimize(force=True) == store.index_info()
+        assert (store.index_info().kind, store.index_info().vectors) == ("flat", 0)
+    assert not (tmp_path / "index" / Store.VECTORS).exists()
+
+
 def test_optimize_builds_ivf_with_frame_ids(store: Store) -> None:
     assert store.optimize().kind == "flat"  # below the threshold: nothing to do
     vectors = {}

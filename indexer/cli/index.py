@@ -78,7 +78,7 @@ def index(paths: tuple[Path, ...], every: float | None, rate: float | None, batc
     choice = encoder_choice(encoder_kw)
     if paths:
         choice = encoder_for_new_store(data_dir, choice)
-    with open_store(data_dir) as store:
+    with open_store(data_dir, create=bool(paths)) as store:  # --prune / --optimize alone: an existing store
         try:
             if paths:
                 encoder = store_encoder(store, choice)

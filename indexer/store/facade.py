@@ -292,11 +292,14 @@ class Store(CatalogReads):
         an IVF one that has grown ~4x since it was trained (its nlist is half what the size
         asks for); otherwise do nothing, so it is cheap to call after every indexing run.
         ``force``: build it anyway (if there is any vector). Saves the file. FAISS ids stay
-        frame row ids. An IVF index is kept if the store later shrinks.
+        frame row ids. An IVF index is kept if the store later shrinks. A store with no encoder
+        bound yet (e.g. only curator accounts) has nothing to optimize.
 
         Raises: StoreError (read-only, another writer, write failure).
         """
         with self._lock:
+            if self._vectors.ensure() is None:  # no encoder bound yet: no vector to index
+                return self.index_info()
             index = self._vectors.become_writer(WRITER_WAIT_SECONDS)
             n = len(index)
             grown = index.kind == "ivf" and ivf_nlist(n) >= 2 * index.nlist
