@@ -70,6 +70,23 @@ def _audit(data: Path) -> list[tuple[str, str, int]]:
         return [(e.user, e.action, e.segment_id) for v in store.list_videos() for e in curation.audit(store, v.id)]
 
 
+def test_a_store_with_nothing_indexed_says_so_and_loads_no_model(tmp_path: Path, monkeypatch) -> None:
+    from indexer.models import loading
+    from indexer.store import Store
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("no model may be loaded for a store with nothing indexed")
+
+    monkeypatch.setattr(loading, "load_encoder", no_model)
+    with Store.open(tmp_path / "data") as store:  # curator accounts only, as `user add` leaves it
+        curation.add_user(store, CURATOR, "long enough secret")
+    for command in (["eval"], ["learn"], ["review"]):
+        result = CliRunner().invoke(cli, [*command, "--data-dir", str(tmp_path / "data")])
+        assert result.exit_code == 1
+        assert result.output == (f"Error: nothing is indexed in {tmp_path / 'data'} yet; "
+                                 "run `reelsearch index PATH` first\n")
+
+
 def test_judging_from_the_queue_is_recorded_under_the_curator(tmp_path: Path) -> None:
     common, _videos = _world(tmp_path)
     queue = json.loads(run(["review", "--json", "--category", "sand", *common]))["queue"]

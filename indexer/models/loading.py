@@ -14,7 +14,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from indexer.errors import EncoderError, EncoderMismatchError, StoreError
+from indexer.errors import EncoderError, EncoderMismatchError
 from indexer.models.encoder import Encoder
 from indexer.models.lazy import LazyClipEncoder, open_clip_class
 
@@ -237,9 +237,7 @@ def store_encoder(store: Any, choice: dict[str, Any] | str | Encoder | None = No
     if isinstance(choice, str):
         encoder = load_plugin(choice)
     elif isinstance(choice, dict) or choice is None:
-        spec = store.encoder_spec()
-        if spec is None and not bind:
-            raise StoreError(f"nothing is indexed in {store.data_dir} yet; run `reelsearch index PATH` first")
+        spec = store.encoder_spec() if bind else store.recorded_encoder()
         encoder = choose_encoder(spec, choice or {})
         if not bind and encoder.name != spec.get("name"):
             raise EncoderMismatchError(f"this index was built with encoder {spec.get('name')}, not "

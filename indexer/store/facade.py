@@ -170,12 +170,22 @@ class Store(CatalogReads):
                 self._complete_spec(spec)
                 return
             if self.readonly:
-                raise StoreError(f"nothing is indexed in {self.data_dir} yet; "
-                                 "run `reelsearch index` first")
+                self.recorded_encoder()  # raises: nothing is indexed yet
             with self.catalog.write() as conn:
                 q.set_meta(conn, "encoder_name", name)
                 q.set_meta(conn, "encoder_dim", str(int(dim)))
                 q.set_meta(conn, "encoder_spec", json.dumps(spec, sort_keys=True))
+
+    def recorded_encoder(self) -> dict:
+        """The encoder spec indexing recorded (:meth:`bind_encoder`).
+
+        Raises:
+            StoreError: nothing is indexed yet (the message names the data dir).
+        """
+        spec = self.encoder_spec()
+        if spec is None:
+            raise StoreError(f"nothing is indexed in {self.data_dir} yet; run `reelsearch index PATH` first")
+        return spec
 
     def _complete_spec(self, spec: dict) -> None:
         recorded = self.encoder_spec() or {}

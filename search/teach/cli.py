@@ -28,6 +28,9 @@ from .review import DEFAULT_LIMIT, review_queue
 
 
 def _setup(store: Store, taxonomy: Path | None, encoder_kw: dict[str, Any]) -> tuple[Taxonomy, Any]:
+    """The taxonomy and its prompt vectors, with the encoder indexing recorded (raises
+    StoreError when nothing is indexed yet: no model is loaded, none is recorded)."""
+    store.recorded_encoder()
     tax = with_user_categories(load_taxonomy(taxonomy), store)
     return tax, store.cached_texts(store_encoder(store, encoder_choice(encoder_kw)), "prompt")
 
