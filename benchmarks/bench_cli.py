@@ -125,9 +125,10 @@ def in_process(checkpoint: Path, single: Path, few: Path, repeat: int, rounds: i
     from indexer.models.clip_encoder import OpenClipEncoder
 
     encoder = OpenClipEncoder("ViT-B-32", pretrained=None, weights=checkpoint)  # precision auto
-    a, _a2, b, c, d, *_ = rates(single, encoder, recipe_parts(str(checkpoint)), repeat)
+    measured = rates(single, encoder, recipe_parts(str(checkpoint)), repeat)
     walls = overlap_walls(few, encoder, rounds)
-    return {"a": a, "b": b, "c": c, "d": d, "precision": encoder.image_precision, "walls": walls, "repeat": repeat}
+    return {"a": measured.a, "b": measured.b, "c": measured.c, "d": measured.d, "L": measured.limit,
+            "precision": encoder.image_precision, "walls": walls, "repeat": repeat}
 
 
 def report(figures: dict[str, float], rates: dict[str, object], args: argparse.Namespace) -> None:
@@ -143,8 +144,7 @@ def report(figures: dict[str, float], rates: dict[str, object], args: argparse.N
     print(f"recipe / reelsearch index, 30 s clip: {figures['recipe 30 s clip'] / figures['index 30 s clip']:.2f}")
     print(f"recipe / reelsearch index, folder: {figures['recipe folder'] / figures['index folder, new store']:.2f}"
           "  (target >= 5)")
-    a, b, c, d = (float(rates[k]) for k in "abcd")  # type: ignore[arg-type]
-    limit = 1 / (1 / a + 1 / b)
+    a, b, c, d, limit = (float(rates[k]) for k in "abcdL")  # type: ignore[arg-type]
     print(f"in-process, 30 s clip (x realtime, best of {rates['repeat']}): a decode {a:.2f}, b encode "
           f"({rates['precision']}) {b:.2f}, L {limit:.2f}, c pipeline {c:.2f}, d recipe {d:.2f}; "
           f"c / d = {c / d:.2f} (target >= 5), c / L = {c / limit:.2f} (target >= 0.9)")
