@@ -5,6 +5,9 @@
     instead of FFmpeg's count, which decodes faster when nothing else runs, though not in the
     pipeline, where the scanner needs a share of the cores: L2 is the limit with it);
 (b) encoder only: the images the pipeline actually encodes for this clip, batched, default precision;
+(s) the same pipeline with the encoder replaced by one that does no work: what everything but
+    the encoding costs. The pipeline encodes after the scan (a file's images make one batch or a
+    few), so c takes about s's time plus b's, and c / L about (1/a + 1/b) / (1/s + 1/b);
 (c) the full pipeline (decode + cuts + sampling + change gate + encode + labels + store) at the
     default precision (auto: bf16 where the CPU has it natively, else int8 where torch can
     quantize, else fp32), then fp32 and int8, and c0 with the change gate off (every sampled
@@ -63,6 +66,22 @@ class Counting:
         return self.inner.encode_texts(texts)
 
 
+class NoEncoder:
+    """Stands in for the encoder in stage s: the same name, size and image size, and every image
+    gets the same unit vector without any work (texts go to the real encoder, for the labels)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.dim, self.image_size = inner, inner.name, inner.dim, inner.image_size
+        self._vector = np.zeros(inner.dim, dtype=np.float32)
+        self._vector[0] = 1.0
+
+    def encode_images(self, images: np.ndarray) -> np.ndarray:
+        return np.tile(self._vector, (len(images), 1))
+
+    def encode_texts(self, texts):
+        return self.inner.encode_texts(texts)
+
+
 def decode_only(path: Path, options: dict[str, str] | None = None, threads: tuple[str, int] = ("AUTO", 0)) -> float:
     """Wall seconds of decoding every frame of ``path``; ``threads``: (thread type, count), as
     the scanner decodes by default (frame and slice threads, FFmpeg's count)."""
@@ -113,6 +132,7 @@ class Rates(NamedTuple):
     b: float
     c: float
     d: float
+    s: float
     times: np.ndarray
     vectors: np.ndarray
     counting: Counting
@@ -127,30 +147,44 @@ class Rates(NamedTuple):
         """L2, the same with the two-frame-thread decode (a2)."""
         return 1 / (1 / self.a2 + 1 / self.b)
 
+    @property
+    def expected(self) -> float:
+        """c / L when the encoding does not overlap the rest: c then takes the time of s (all but
+        the encoding) plus that of b, so c / L = (1/a + 1/b) / (1/s + 1/b)."""
+        return (1 / self.a + 1 / self.b) / (1 / self.s + 1 / self.b)
+
+    def ratios(self) -> str:
+        """The targets' ratios, and what c / L would be from s and b alone."""
+        return (f"c / L = {self.c / self.limit:.2f} (target >= 0.9)   c / L2 = {self.c / self.limit2:.2f}   "
+                f"c / d = {self.c / self.d:.1f} (target >= 5)\n  the pipeline without its encoding (s) takes "
+                f"{self.a / self.s:.2f}x the decode's time: c / L {self.expected:.2f} if the encoding "
+                f"overlaps none of it")
+
 
 def rates(path: Path, encoder, parts, repeat: int) -> Rates:
     """x-realtime rates of ``path``, each the best of ``repeat`` runs: a (analysis-grade decode
     only, threaded as the scanner decodes), a2 (the same with two frame threads, the faster
     decode when nothing else runs), b (encoding only the images the pipeline encodes), c (the
-    whole pipeline into a fresh store) and d (the recipe, with loaded ``parts``); then (times,
-    vectors, Counting) of a c run. a, a2, b and c run in rounds, so that a burst of other work
-    on the machine, or a slower spell of it, hits them alike and c / L compares like with like;
-    the order within a round rotates (a c b, c b a, b a c, ...), as a run's place in a round
-    can move it by 10 %."""
+    whole pipeline into a fresh store), s (the same with :class:`NoEncoder`) and d (the recipe,
+    with loaded ``parts``); then (times, vectors, Counting) of a c run. a, a2, b, c and s run in
+    rounds, so that a burst of other work on the machine, or a slower spell of it, hits them
+    alike and c / L compares like with like; the order within a round rotates (a c b, c b a,
+    b a c, ...), as a run's place in a round can move it by 10 %."""
     seconds = probe(path).duration
     c_wall, times, vectors, counting = pipeline(path, encoder, IndexOptions())  # an untimed run gives the data
     stages: dict[str, Callable[[], float]] = {
         "a": lambda: decode_only(path, ANALYSIS_DECODING),  # as the scanner decodes
         "c": lambda: pipeline(path, encoder, IndexOptions())[0],
         "b": lambda: encode_only(encoder, counting.images),
-        "a2": lambda: decode_only(path, ANALYSIS_DECODING, ("FRAME", 2))}
+        "a2": lambda: decode_only(path, ANALYSIS_DECODING, ("FRAME", 2)),
+        "s": lambda: pipeline(path, NoEncoder(encoder), IndexOptions())[0]}
     walls: dict[str, list[float]] = {stage: [] for stage in stages}
     for round_no in range(repeat):
         for stage in rotated(list(stages), round_no):
             walls[stage].append(stages[stage]())
     d = seconds / best(repeat, lambda: recipe_seconds([path], *parts))
-    a, a2, b, c = (seconds / min(walls[k]) for k in ("a", "a2", "b", "c"))
-    return Rates(a, a2, b, c, d, times, vectors, counting)
+    a, a2, b, c, s = (seconds / min(walls[k]) for k in ("a", "a2", "b", "c", "s"))
+    return Rates(a, a2, b, c, d, s, times, vectors, counting)
 
 
 #: The ways to index a folder, as (files in flight, whether encoder runs take turns, whether the
@@ -198,24 +232,22 @@ def index_folder(folder: Path, encoder, labels, in_flight: int, exclusive: bool)
 
 def bench_video(path: Path, encoders: dict, parts, repeat: int, ratios_only: bool = False) -> None:
     """All figures for one clip, each the best of ``repeat`` runs; ``encoders`` maps auto (the
-    default), fp32 and int8 to encoders. ``ratios_only``: just a, b, L, c, d and the ratios."""
+    default), fp32 and int8 to encoders. ``ratios_only``: just a, a2, b, L, L2, s, c, d and the ratios."""
     info = probe(path)
     seconds = info.duration
     print(f"\n== {path.name}: {info.width}x{info.height} @ {float(info.fps or 0):.3f} fps, "
           f"{seconds:.1f} s, codec {info.codec}")
     default, fp32 = encoders["auto"], encoders["fp32"]
     if ratios_only:
-        measured = rates(path, default, parts, repeat)
-        a, a2, b, c, d, _times, _vectors, counting = measured
-        limit, limit2 = measured.limit, measured.limit2
-        print(f"  encoded {counting.encoded} ({counting.encoded / seconds:.2f}/video-s); a {a:.2f}x, a2 {a2:.2f}x, "
-              f"b {b:.2f}x, L {limit:.2f}x, L2 {limit2:.2f}x, c {c:.2f}x, d {d:.2f}x realtime\n"
-              f"  c / L = {c / limit:.2f} (target >= 0.9)   c / L2 = {c / limit2:.2f}   c / d = {c / d:.1f} (target >= 5)")
+        m = rates(path, default, parts, repeat)
+        print(f"  encoded {m.counting.encoded} ({m.counting.encoded / seconds:.2f}/video-s); a {m.a:.2f}x, "
+              f"a2 {m.a2:.2f}x, b {m.b:.2f}x, L {m.limit:.2f}x, L2 {m.limit2:.2f}x, s {m.s:.2f}x, c {m.c:.2f}x, "
+              f"d {m.d:.2f}x realtime\n  {m.ratios()}")
         return
     a_exact = seconds / best(repeat, lambda: decode_only(path))
     options = IndexOptions()
     measured = rates(path, default, parts, repeat)
-    a, a2, b, c, d, times, vectors, counting = measured
+    a, a2, b, c, d, s, times, vectors, counting = measured
     c32 = seconds / best(repeat, lambda: pipeline(path, fp32, options)[0])
     c8 = seconds / best(repeat, lambda: pipeline(path, encoders["int8"], options)[0])
     images = np.concatenate(counting.images)
@@ -237,14 +269,14 @@ def bench_video(path: Path, encoders: dict, parts, repeat: int, ratios_only: boo
     rows = [("a0 decode only, bit-exact (PyAV, frame threads)", a_exact),
             ("a  decode only, analysis-grade (no deblocking, fast)", a),
             ("a2 the same, two frame threads (not the scanner's)", a2), (f"b  encode only ({auto}, batch 32)", b),
-            ("L  best possible 1/(1/a+1/b)", limit), ("L2 1/(1/a2+1/b)", limit2), (f"c  full pipeline, default precision ({auto})", c),
+            ("L  best possible 1/(1/a+1/b)", limit), ("L2 1/(1/a2+1/b)", limit2),
+            ("s  full pipeline, encoding replaced by no work", s), (f"c  full pipeline, default precision ({auto})", c),
             ("c32 full pipeline, fp32 image tower", c32), ("c8 full pipeline, int8 image tower", c8),
             (f"c0 full pipeline {auto}, no reuse ({full_count.encoded} encodes)", seconds / full_wall),
             ("d  recipe: every 10th frame, JPEG, batch-1 fp32", d)]
     for label, value in rows:
         print(f"  {label:<52} {value:7.2f} x realtime")
-    print(f"  c / L = {c / limit:.2f} (target >= 0.9)   c / L2 = {c / limit2:.2f}   "
-          f"c / d = {c / d:.1f} (target >= 5)   c32 / d = {c32 / d:.1f}   c8 / d = {c8 / d:.1f}")
+    print(f"  {measured.ratios()}\n  c32 / d = {c32 / d:.1f}   c8 / d = {c8 / d:.1f}")
 
 
 def main() -> None:
@@ -254,7 +286,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1280x720,1920x1080", help="generated clip sizes")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each stage; the best is kept")
     parser.add_argument("--ratios-only", action="store_true",
-                        help="only a, b, L, c, d and c / L, c / d (no precision variants)")
+                        help="only a, a2, b, L, L2, s, c, d and the ratios (no precision variants)")
     args = parser.parse_args()
     import torch
 
