@@ -152,6 +152,9 @@ def _split_terms(tokens: list[tuple[str, str]]) -> list[tuple[str, list[tuple[st
 
 
 def _parse_weight(token: str, text: str) -> float:
+    if token.endswith(":"):  # a field name that is not one: speech:"...", ocr:"..."
+        raise QueryError(f"unknown field {token!r} before \"{text}\"; words on screen are text:\"...\", "
+                         f"spoken ones said:\"...\", either words:\"...\"")
     if not _NUMBER_RE.match(token):
         raise QueryError(f"{token!r} before \"{text}\" is not a weight; a weight is a number like 0.5")
     weight = float(token)

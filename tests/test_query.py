@@ -46,6 +46,8 @@ def test_str_round_trips():
     ('beach + "sunset', "unbalanced quote"),
     ('beach + x "sunset"', "not a weight"),
     ('beach + 0.5.1 "sunset"', "not a weight"),
+    ('speech:"free delivery"', r"unknown field 'speech:' .*said:"),
+    ('beach + ocr:"SPF 30"', r"unknown field 'ocr:' .*text:"),
     ('beach + 0 "sunset"', "above 0"),
     ('beach + 11 sunset', "at most"),
     ("beach +", "ends with"),
