@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
+import socket
 import sys
 
 import click
@@ -103,6 +105,23 @@ def test_serve_on_all_interfaces_prints_a_usable_url(group, web_data, monkeypatc
     _waitress(monkeypatch, {}, on_run=lambda app: app.extensions["reelsearch"].close())
     result = CliRunner().invoke(group, ["serve", "--host", "0.0.0.0", "--data-dir", str(web_data.data_dir)])
     assert result.exit_code == 0 and "http://127.0.0.1:8000/" in result.output
+
+
+# waitress leaves the socket it could not bind (and its wake-up pipe) for the garbage collector;
+# the command's process ends right after, so the test collects them here, warnings off.
+@pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")
+def test_serve_on_a_port_in_use_says_so_in_one_line(group, web_data):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(group, ["serve", "--port", str(port), "--data-dir", str(web_data.data_dir)])
+    assert result.exit_code == 1, result.output
+    (line,) = result.output.splitlines()
+    assert line.startswith(f"Error: cannot listen on 127.0.0.1:{port}: address already in use;")
+    assert "--port" in line and not (web_data.data_dir / SERVER_FILE).exists()
+    del result  # its exception's traceback holds waitress's server
+    gc.collect()
 
 
 def test_serve_without_an_index_creates_nothing_and_names_the_data_dir(group, tmp_path, monkeypatch):

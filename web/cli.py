@@ -7,9 +7,11 @@ server); ``user add NAME`` creates a curator account (password hashed by indexer
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -101,8 +103,12 @@ def serve(host: str, port: int, threads: int, shards: int | None, data_dir: Path
     queue_log = logging.getLogger("waitress.queue")
     if not any(isinstance(f, QueueDepthWarnings) for f in queue_log.filters):
         queue_log.addFilter(QueueDepthWarnings())
-    server = waitress.create_server(app, host=host, port=port, threads=threads, connection_limit=threads * 16,
-                                    ident="reelsearch", clear_untrusted_proxy_headers=True)
+    try:
+        server = waitress.create_server(app, host=host, port=port, threads=threads, connection_limit=threads * 16,
+                                        ident="reelsearch", clear_untrusted_proxy_headers=True)
+    except (OSError, ValueError) as exc:  # the port taken, a port below 1024 without the right, no such host
+        app.extensions[EXTENSION].close()
+        raise click.ClickException(_cannot_listen(host, port, exc)) from None
     address = ServerAddress(host or "0.0.0.0", int(server.effective_port), os.getpid())
     click.echo(f"reelsearch: serving {data_dir} on {address.url}/  (Ctrl+C to stop)")
     warmer = threading.Thread(target=app.extensions[EXTENSION].warm, name="reelsearch-warm", daemon=True)
@@ -111,6 +117,19 @@ def serve(host: str, port: int, threads: int, shards: int | None, data_dir: Path
         _announce(server, data_dir, address)
     finally:
         warmer.join(timeout=10)
+
+
+def _cannot_listen(host: str, port: int, exc: OSError | ValueError) -> str:
+    """One line on why ``serve`` cannot listen on ``host:port``, and what to do."""
+    if isinstance(exc, ValueError) or isinstance(exc, socket.gaierror):  # waitress: "Invalid host/port"
+        return f"cannot listen on {host}:{port}: no such host name or address here (--host takes this machine's)"
+    reason = (exc.strerror or str(exc)).lower()
+    if exc.errno == errno.EADDRINUSE:
+        return (f"cannot listen on {host}:{port}: {reason}; another program, perhaps another reelsearch serve, "
+                "listens there: pick another port with --port")
+    if exc.errno == errno.EACCES:
+        return f"cannot listen on {host}:{port}: {reason}; ports below 1024 need more rights: pick another with --port"
+    return f"cannot listen on {host}:{port}: {reason}"
 
 
 def _announce(server: Any, data_dir: Path, address: ServerAddress) -> None:
