@@ -165,6 +165,25 @@ def test_user_passwd_sets_a_new_password_and_ends_sessions(group, writable_data)
     assert missing.exit_code == 1 and "user add zed" in missing.output
 
 
+def test_user_list_and_remove(group, writable_data, tmp_path):
+    runner, data_dir = CliRunner(), str(writable_data.data_dir)
+    assert runner.invoke(group, ["user", "add", "bob", "--password-stdin", "--data-dir", data_dir],
+                         input="s3cret-words\n").exit_code == 0
+    listed = runner.invoke(group, ["user", "list", "--data-dir", data_dir])
+    assert listed.exit_code == 0 and listed.output.splitlines() == ["alice", "bob"]
+    removed = runner.invoke(group, ["user", "remove", "alice", "--data-dir", data_dir])
+    assert removed.exit_code == 0 and "alice removed" in removed.output
+    assert not _check(writable_data.data_dir, "alice", "correct horse battery")
+    assert runner.invoke(group, ["user", "list", "--data-dir", data_dir]).output.splitlines() == ["bob"]
+    again = runner.invoke(group, ["user", "remove", "alice", "--data-dir", data_dir])
+    assert again.exit_code == 1 and again.output == "Error: no curator account 'alice'\n"
+    nowhere = tmp_path / "nowhere"
+    for args in (["list"], ["remove", "bob"]):
+        result = runner.invoke(group, ["user", *args, "--data-dir", str(nowhere)])
+        assert result.exit_code == 1 and f"no index in {nowhere}" in result.output, result.output
+    assert not nowhere.exists()  # neither creates a store
+
+
 def test_serve_defaults_and_quiet_queue_warnings(group, web_data, monkeypatch):
     import logging
 

@@ -17,6 +17,7 @@ import pytest
 from webfixtures import *  # noqa: F401,F403  (fixtures)
 from webfixtures import CURATOR, PASSWORD, csrf_of, make_app, sign_in
 
+from indexer.errors import NotFoundError
 from indexer.store import Store, curation
 
 COOKIE = "reelsearch_session"
@@ -89,6 +90,24 @@ def test_password_change_ends_sessions(rw_app, writable_data):
     assert client.get("/api/session").get_json()["user"] is None
     assert _reject(client, token, _first_segment(client, writable_data)).status_code == 401
     sign_in(client, password="a new long password")
+
+
+def test_a_removed_curator_is_signed_out_and_cannot_sign_in(rw_app, writable_data):
+    client = rw_app.test_client()
+    token = sign_in(client)
+    segment = _first_segment(client, writable_data)
+    assert _reject(client, token, segment).status_code == 200
+    with Store.open(writable_data.data_dir) as store:
+        curation.remove_user(store, CURATOR)
+        assert CURATOR not in curation.list_users(store)
+        history = curation.audit(store, writable_data.ids["harbour"])
+    assert [(entry.user, entry.action, entry.segment_id) for entry in history] == [(CURATOR, "reject", segment)]
+    assert client.get("/api/session").get_json()["user"] is None
+    assert _reject(client, token, segment).status_code == 401
+    with pytest.raises(AssertionError):
+        sign_in(client)
+    with Store.open(writable_data.data_dir) as store, pytest.raises(NotFoundError, match="no curator account"):
+        curation.remove_user(store, CURATOR)
 
 
 def test_tampered_session_generation_is_anonymous(rw_app):

@@ -192,6 +192,41 @@ def user_add(name: str, password_stdin: bool, data_dir: Path) -> None:
     click.echo(f"curator {name} can now sign in")
 
 
+@user.command("list")
+@data_dir_option
+def user_list(data_dir: Path) -> None:
+    """Print every curator account's name, one a line."""
+    from indexer.store import Store, curation
+
+    try:
+        Store.require(data_dir)  # listing must not create a store
+        with Store.open(data_dir, readonly=True) as store:
+            names = curation.list_users(store)
+    except ReelsearchError as exc:
+        raise click.ClickException(str(exc)) from None
+    for name in names:
+        click.echo(name)
+    if not names:
+        click.echo("no curator accounts; create one with `reelsearch user add NAME`", err=True)
+
+
+@user.command("remove")
+@click.argument("name")
+@data_dir_option
+def user_remove(name: str, data_dir: Path) -> None:
+    """Remove the curator account NAME: it cannot sign in any more and its sessions end; what
+    NAME did stays in the audit log under NAME."""
+    from indexer.store import Store, curation
+
+    try:
+        Store.require(data_dir)
+        with Store.open(data_dir) as store:
+            curation.remove_user(store, name)
+    except ReelsearchError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"curator {name} removed; {name}'s sessions have ended")
+
+
 @user.command("passwd")
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read the new password from the first line of stdin.")

@@ -141,6 +141,19 @@ def check_password(store: Store, name: str, password: str) -> bool:
     return verify_password(password or "", row[0])
 
 
+def remove_user(store: Store, name: str) -> None:
+    """Remove the curator account ``name``: it can no longer sign in, and its sessions end at
+    their next request. What it did stays, under its name (audit log, judgements, reviews).
+
+    Raises:
+        NotFoundError: no such account.
+        StoreError: the store is read-only.
+    """
+    with store.catalog.write() as conn:
+        if not conn.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount:
+            raise NotFoundError(f"no curator account {name!r}")
+
+
 def list_users(store: Store) -> list[str]:
     """Names of every curator account, sorted."""
     with store.catalog.read() as conn:
