@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import struct
 from fractions import Fraction
 from pathlib import Path
 
@@ -301,6 +302,76 @@ def test_corrupt_middle_is_skipped_and_reported(tmp_path: Path, suffix: str) -> 
     assert times == sorted(set(times))
     missing = (len(video.frame_times) - report.frames_decoded) * 1001 / 30000
     assert report.lost_seconds == pytest.approx(missing, abs=0.15)
+
+
+def _mp4_box_path(data: bytes, kinds: list[bytes]) -> list[int]:
+    """Offsets of the nested MP4 boxes ``kinds`` (moov, trak, ...), walking the box tree."""
+    offsets, start, end = [], 0, len(data)
+    for kind in kinds:
+        pos = start
+        while struct.unpack(">4s", data[pos + 4:pos + 8])[0] != kind:
+            pos += struct.unpack(">I", data[pos:pos + 4])[0]
+            assert pos < end, kind
+        offsets.append(pos)
+        start, end = pos + 8, pos + struct.unpack(">I", data[pos:pos + 4])[0]
+    return offsets
+
+
+def _jump_stts(data: bytes, frame: int, ticks: int) -> bytes:
+    """The MP4 ``data`` (moov after mdat, one track, one stts entry) with the timestamp table
+    damaged: from ``frame`` on, every frame is stamped ``ticks`` later; the declared duration
+    stays."""
+    boxes = _mp4_box_path(data, [b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stts"])
+    stts = boxes[-1]
+    size, _, _, entries, count, delta = struct.unpack(">I4sIIII", data[stts:stts + 24])
+    assert entries == 1 and data.find(b"moov") > data.find(b"mdat")
+    table = [(frame - 1, delta), (1, delta + ticks), (count - frame, delta)]
+    body = struct.pack(">II", 0, len(table)) + b"".join(struct.pack(">II", *row) for row in table)
+    box = struct.pack(">I4s", 8 + len(body), b"stts") + body
+    out = bytearray(data[:stts] + box + data[stts + size:])
+    for parent in boxes[:-1]:  # the boxes around it grow by as much
+        struct.pack_into(">I", out, parent, struct.unpack(">I", out[parent:parent + 4])[0] + len(box) - size)
+    return bytes(out)
+
+
+def test_frames_with_damaged_timestamps_past_the_container_end_are_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "clip.mp4"
+    # 90 frames at 25 fps, no B-frames: 3.6 s; no edit list (with one, the demuxer would drop
+    # what lies past the declared end itself)
+    with av.open(str(path), "w", options={"use_editlist": "0"}) as container:
+        stream = container.add_stream("libx264", rate=25, options={"bframes": "0"})
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for i in range(90):
+            image = np.full((120, 160, 3), (i * 3) % 256, np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode(None))
+        ticks_per_second = stream.time_base.denominator // stream.time_base.numerator
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(_jump_stts(path.read_bytes(), 60, 3000 * ticks_per_second))  # frames 60+ at 50 min
+    with av.open(str(damaged)) as container:  # the damage as the demuxer reads it
+        stamps = [float(p.pts * p.time_base) for p in container.demux(video=0) if p.pts is not None]
+    assert max(stamps) > 3000
+    scanner, frames, _, _ = scan(damaged)
+    report, declared = scanner.report, scanner.info.duration
+    assert declared == pytest.approx(3.6, abs=0.05)
+    # the 60 frames before the jump are indexed (the last one at 2.48 s: the composition offset)
+    assert frames and 2.0 <= max(f.time for f in frames) <= 2.5
+    assert report.frames_decoded == 90 and report.duration < 2.6  # not 3003 s
+    assert any("damaged timestamps" in line and "00:50:0" in line for line in report.errors), report.errors
+    assert "30 frames with damaged timestamps skipped" in report.errors
+    assert report.lost_seconds == pytest.approx(declared - 60 / 25, abs=0.15)
+    clean, clean_frames, _, _ = scan(path)  # the same clip undamaged: nothing skipped
+    assert not clean.report.errors and clean_frames[-1].time > 3.0
+
+
+def test_a_failed_packet_is_placed_by_its_own_time_only_when_that_is_plausible() -> None:
+    from indexer.media.frames import _near
+
+    assert _near(4.64, 4.52, limit=19.0) == 4.64  # its own time, next to the last frame
+    assert _near(57088.3, 4.52, limit=19.0) == 4.52  # a damaged stamp (15:51:28): the last frame's
+    assert _near(12.0, 4.52, limit=19.0) == 4.52  # plausible, but far from where decoding is
+    assert _near(None, 4.52, limit=19.0) == 4.52 and _near(None, None, limit=19.0) == 0.0
+    assert _near(0.2, None, limit=19.0) == 0.2 and _near(30.0, None, limit=19.0) == 0.0
 
 
 def test_scanner_rejects_bad_settings(tmp_path: Path) -> None:

@@ -8,8 +8,9 @@ first frame of each shot (after a fade or dissolve: the first frame handled once
 Sampled frames are resized by swscale (short side -> ``image_size``), centre-cropped and
 turned upright by the stream's display matrix, without a full-resolution PIL round trip.
 
-Damage in the middle of a file (corrupt packets, lost data) is skipped with a bound and
-described in :attr:`FrameScanner.report`; anything that is not a decodable video raises
+Damage in the middle of a file (corrupt packets, lost data, frames stamped far past the
+container's end by a damaged timestamp table) is skipped with a bound and described in
+:attr:`FrameScanner.report`; anything that is not a decodable video raises
 :class:`~indexer.errors.MediaError` with a one-line reason.
 """
 
@@ -34,7 +35,7 @@ from indexer.errors import MediaError
 from indexer.media.prefetch import prefetch
 from indexer.media.probe import (Container, VideoStream, describe, first_frames_wanted, open_container,
                                  pixel_aspect, video_stream)
-from indexer.media.scan_state import REORDER_DEPTH, Clock, Damage, ScanReport
+from indexer.media.scan_state import REORDER_DEPTH, Clock, Damage, ScanReport, latest_plausible
 from indexer.media.thumbnails import Scaler, frame_planes, thumbnail_rgb, upright
 from indexer.types import (Picture, SampledFrame, ShotCut, Transition, VideoInfo, check_sample_every,
                            format_timestamp)
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 _EPS = 1e-9
 _DECODE_AHEAD = 8  # decoded frames queued between the decode thread and the scorer
+_NEAR = 5.0  # seconds: a failed packet's own time is believed this close to the last frame
 #: Analysis-grade decoding: skip the in-loop deblocking filter (H.264/HEVC; the blocking it
 #: would smooth is invisible at 224 px and in the cut signature's cell means) and allow the
 #: decoder's non-bit-exact speed-ups. About 2x faster decoding of 720p H.264 here; cut scores
@@ -124,6 +126,7 @@ class FrameScanner:
             decoded = self._decode(container, stream, clock, damage)
             first = list(itertools.islice(decoded, first_frames_wanted(stream)))
             info = describe(self.path, container, stream, first)
+            damage.limit = latest_plausible(info.duration)
         except BaseException:
             container.close()
             raise
@@ -176,8 +179,9 @@ class FrameScanner:
             damage.lost += Fraction(missing)
         elif missing > max(1.0, 0.02 * declared):
             damage.lost += Fraction(missing)
+            why = "the frames after it have damaged timestamps" if damage.misstamped else "truncated file?"
             damage.note(f"video ends at {format_timestamp(self._last_end)} but the container "
-                        f"says {format_timestamp(declared)} (truncated file?)")
+                        f"says {format_timestamp(declared)} ({why})")
 
     def _sample(self, timed: Iterator[tuple[av.VideoFrame, float, int]]) -> Iterator[_Item]:
         """Pick one frame per ``every`` seconds (PTS grid) plus each shot's first frame; the
@@ -238,15 +242,21 @@ class FrameScanner:
         """Frames in presentation order with their times; tracks gaps and the last frame end."""
         previous: int | None = None
         self._last_end = 0.0
+        limit = damage.limit
         for frame, pts in self._in_order(frames, clock):
             time = clock.seconds(pts)
             if time < 0:
                 continue  # pre-roll before the stream start is never shown
+            if time > limit:
+                damage.stamped_late(time)
+                continue
             if previous is not None:
                 damage.gap(pts - previous, clock, time)
             previous = pts
-            length = frame.duration or (damage.deltas[-1] if damage.deltas else clock.step)
-            self._last_end = clock.seconds(pts + length)
+            step = damage.deltas[-1] if damage.deltas else clock.step
+            self._last_end = clock.seconds(pts + (frame.duration or step))
+            if self._last_end > limit:  # a damaged duration (the next frame's stamp) ends it late
+                self._last_end = clock.seconds(pts + step)
             yield frame, time, pts
 
     @staticmethod
@@ -274,6 +284,7 @@ class FrameScanner:
     ) -> Iterator[av.VideoFrame]:
         """Every frame the decoder gives; failing packets are skipped until damage gives up."""
         packets = container.demux(stream)
+        last: float | None = None  # time of the last decoded frame with a plausible timestamp
         while not damage.gave_up:
             try:
                 packet = next(packets)
@@ -286,11 +297,14 @@ class FrameScanner:
             try:
                 frames = packet.decode()
             except av.FFmpegError as err:
-                near = 0.0 if packet.pts is None else max(0.0, clock.seconds(packet.pts))
-                damage.error(f"corrupt data near {format_timestamp(near)} skipped ({err.strerror})")
+                own = None if packet.pts is None else clock.seconds(packet.pts)
+                damage.error(f"corrupt data near {format_timestamp(_near(own, last, damage.limit))} skipped "
+                             f"({err.strerror})")
                 continue
             for frame in frames:
                 damage.decoded(frame)
+                if frame.pts is not None and 0 <= (time := clock.seconds(frame.pts)) <= damage.limit:
+                    last = time
                 yield frame
 
     def image(self, frame: av.VideoFrame) -> np.ndarray:
@@ -322,3 +336,12 @@ class FrameScanner:
             scale = Fraction(size) / min(shown, height)
             self._sizes[key] = (max(size, round(shown * scale)), max(size, round(height * scale)))
         return self._sizes[key]
+
+
+def _near(own: float | None, last: float | None, limit: float) -> float:
+    """Where a packet that failed to decode lies, in seconds: its own time (``own``) when that is
+    plausible and within a few seconds of the last frame decoded with a plausible time
+    (``last``), as its timestamp may be as damaged as its data; else that frame's time."""
+    if own is not None and 0 <= own <= limit and (last is None or abs(own - last) <= _NEAR):
+        return own
+    return last if last is not None else 0.0

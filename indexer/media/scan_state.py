@@ -26,6 +26,14 @@ MAX_ERROR_MESSAGES = 10  # keep this many error lines in a report; count the res
 REORDER_DEPTH = 8  # frames held back to restore presentation order after damage
 
 
+def latest_plausible(declared: float) -> float:
+    """The latest time (seconds) a frame of a video whose container declares ``declared``
+    seconds can be shown at: later stamps come from damaged timestamp tables (a broken MP4
+    ``stts`` or a corrupt packet) and would put a frame of a 6 s ad at 48 minutes. Generous, as
+    some containers' durations are estimates; unbounded when the container declares none."""
+    return 1.5 * declared + 10.0 if declared > 0 else math.inf
+
+
 @dataclass(frozen=True)
 class ScanReport:
     """What decoding a whole video found: frames, true duration and damage skipped."""
@@ -83,7 +91,9 @@ class Damage:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.messages: list[str] = []
-        self.count = self.consecutive = self.recent = self.frames = self.corrupt = 0
+        self.count = self.consecutive = self.recent = self.frames = self.corrupt = self.misstamped = 0
+        #: frames stamped later than this (seconds) have damaged timestamps (:func:`latest_plausible`)
+        self.limit = math.inf
         self.lost = Fraction(0)
         self.deltas: deque[int] = deque(maxlen=16)
 
@@ -103,10 +113,11 @@ class Damage:
             self.note(f"gave up after {MAX_CONSECUTIVE_ERRORS} consecutive errors")
 
     def note(self, message: str) -> None:
-        """Keep a report line (up to MAX_ERROR_MESSAGES) and log it."""
+        """Keep a report line (up to MAX_ERROR_MESSAGES) and log it (at INFO: the file's report
+        sums the damage up, and ``-v`` shows every line)."""
         if len(self.messages) < MAX_ERROR_MESSAGES:
             self.messages.append(message)
-        log.warning("%s: %s", self.path, message)
+        log.info("%s: %s", self.path, message)
 
     def decoded(self, frame: av.VideoFrame) -> None:
         self.frames += 1
@@ -114,6 +125,14 @@ class Damage:
         if frame.is_corrupt:
             self.corrupt += 1
             self.recent = 2 * REORDER_DEPTH + 2
+
+    def stamped_late(self, at: float) -> None:
+        """Record a frame stamped at ``at`` seconds, past :attr:`limit`: it is skipped, its
+        timestamp damaged; the first one is noted."""
+        self.misstamped += 1
+        if self.misstamped == 1:
+            self.note(f"frames stamped past the container's end (the first at {format_timestamp(at)}, "
+                      f"after {format_timestamp(self.limit)}) skipped: damaged timestamps")
 
     def gap(self, delta: int, clock: Clock, at: float) -> None:
         """Check the PTS step to the next frame; count a jump after damage as lost time.
@@ -137,6 +156,8 @@ class Damage:
         messages = list(self.messages)
         if self.corrupt:
             messages.append(f"{self.corrupt} frames decoded with errors")
+        if self.misstamped > 1:
+            messages.append(f"{self.misstamped} frames with damaged timestamps skipped")
         if self.count > 1:
             messages.append(f"{self.count} decoding errors in all")
         return ScanReport(self.frames, max(0.0, end), tuple(messages), float(self.lost))
