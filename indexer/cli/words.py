@@ -24,8 +24,9 @@ def words_options(func: Callable) -> Callable:
     """The ``--ocr/--no-ocr`` and ``--asr-model`` options of ``reelsearch index``."""
     func = click.option("--asr-model", default=DEFAULT_ASR_MODEL, show_default=True, metavar="NAME|PATH",
                         envvar="REELSEARCH_ASR_MODEL", show_envvar=True,
-                        help="Speech recognition model: a faster-whisper size (downloaded once) or a model "
-                             f"folder; '{NO_ASR}' indexes no speech.")(func)
+                        help="Speech recognition model: a faster-whisper size (downloaded once, or joined "
+                             "from the whisper-base extra's packages) or a model folder; "
+                             f"'{NO_ASR}' indexes no speech.")(func)
     return click.option("--ocr/--no-ocr", default=True, show_default=True, envvar="REELSEARCH_OCR",
                         show_envvar=True, help="Read on-screen text (RapidOCR).")(func)
 
