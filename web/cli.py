@@ -1,8 +1,10 @@
-"""The web layer's commands: ``reelsearch serve`` and ``reelsearch user add`` / ``passwd``.
+"""The web layer's commands: ``reelsearch serve`` and ``reelsearch user add`` / ``passwd`` /
+``list`` / ``remove``.
 
 ``serve`` runs the web app under waitress (a production WSGI server, not Flask's debug
 server); ``user add NAME`` creates a curator account (password hashed by indexer.store.curation),
-``user passwd NAME`` changes its password and ends all its sessions.
+``user passwd NAME`` changes its password and ends all its sessions, ``user list`` names the
+accounts and ``user remove NAME`` closes one.
 """
 
 from __future__ import annotations
@@ -121,7 +123,7 @@ def serve(host: str, port: int, threads: int, shards: int | None, data_dir: Path
 
 def _cannot_listen(host: str, port: int, exc: OSError | ValueError) -> str:
     """One line on why ``serve`` cannot listen on ``host:port``, and what to do."""
-    if isinstance(exc, ValueError) or isinstance(exc, socket.gaierror):  # waitress: "Invalid host/port"
+    if isinstance(exc, (ValueError, socket.gaierror)):  # waitress: "Invalid host/port specified"
         return f"cannot listen on {host}:{port}: no such host name or address here (--host takes this machine's)"
     reason = (exc.strerror or str(exc)).lower()
     if exc.errno == errno.EADDRINUSE:
