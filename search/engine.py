@@ -192,7 +192,7 @@ class SearchEngine:
             what = " nor ".join(f"{c.field} {c.phrase!r}" for c in clauses)
             return SearchResponse((), cutoff, f"no scene matches {label!r}: no video shows or says {what}"
                                   + (" in the filtered videos" if chosen.active else ""), label)
-        return SearchResponse(tuple(results), cutoff, None, label)
+        return SearchResponse(tuple(results), cutoff, None, label, fused=True)
 
     def _label_spans(self, video_id: int) -> list[tuple[str, float, float]]:
         """(label, start, end) of every label present in the video (for a scene's labels)."""

@@ -5,8 +5,9 @@ cosine), each word clause its hits (by FTS5 bm25). A word hit that overlaps a vi
 same video in time joins that scene; hits that overlap no visual scene become scenes of their
 own (overlapping ones merged). A scene's score is ``sum(1 / (RRF_K + rank))`` over the lists it
 is in (its best rank in each), so a scene matching every part of the query ranks above scenes
-matching only some of them, whatever the raw scales (cosines, bm25) are. Videos rank by their
-best scene.
+matching only some of them, whatever the raw scales (cosines, bm25) are; divided by what a
+scene first in every list would get, so it reads 0..1: 1.0 for first everywhere, 0.5 for first
+in one of two parts, 0.87 for tenth in the only one. Videos rank by their best scene.
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ class _Unit:
     def rank(self, name: str, rank: int) -> None:
         self.ranks[name] = min(rank, self.ranks.get(name, rank))
 
-    @property
-    def score(self) -> float:
-        return sum(1.0 / (RRF_K + r) for r in self.ranks.values())
+    def score(self, lists: int) -> float:
+        """The fused score over ``lists`` ranked lists, 1.0 for first in every one."""
+        return sum(1.0 / (RRF_K + r) for r in self.ranks.values()) * (RRF_K + 1) / lists
 
 
 def fuse(visual: Sequence[VideoResult], clauses: Mapping[WordClause, Sequence[WordHit]],
@@ -69,8 +70,9 @@ def fuse(visual: Sequence[VideoResult], clauses: Mapping[WordClause, Sequence[Wo
                 if unit in word_units:
                     unit.start, unit.end = min(unit.start, hit.start), max(unit.end, hit.end)
     by_video: dict[int, list[Scene]] = {}
+    lists = len(clauses) + (1 if units else 0)
     for unit in units + word_units:
-        scene = Scene(unit.start, unit.end, min(max(unit.best_time, unit.start), unit.end), unit.score,
+        scene = Scene(unit.start, unit.end, min(max(unit.best_time, unit.start), unit.end), unit.score(lists),
                       unit.labels, unit.frames, tuple(sorted(unit.words, key=lambda w: (w.start, w.rank))))
         if unit in word_units:
             scene = attach_labels(scene, label_spans(unit.video_id))

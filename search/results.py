@@ -68,6 +68,8 @@ class SearchResponse:
     message: str | None = None
     query: str = ""
     best_score: float | None = None  # best frame cosine seen when nothing matched (None if none)
+    #: scores are fused ranks on 0..1 (a query with word clauses: search.fusion), not cosines
+    fused: bool = False
 
     def __post_init__(self) -> None:
         if not self.results and not self.message:

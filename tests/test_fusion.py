@@ -5,6 +5,8 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
+import pytest
+
 from indexer.store.catalog import VideoRecord
 from indexer.store.words import WordRow
 from search.fusion import RRF_K, fuse
@@ -32,9 +34,24 @@ def test_the_scene_with_picture_and_words_ranks_first():
     results = fuse(visual, hits, _video, lambda vid: [("red", 0.0, 10.0)], k=10)
     assert [r.video.id for r in results] == [2, 1, 3]
     top = results[0].scenes[0]
-    assert top.score == 1 / (RRF_K + 2) + 1 / (RRF_K + 2) and top.words[0].start == 4.5
+    # second in both lists (picture and words), over two lists, on the 0..1 scale
+    assert top.score == pytest.approx((2 / (RRF_K + 2)) * (RRF_K + 1) / 2) and top.words[0].start == 4.5
     word_only = results[2].scenes[0]
     assert (word_only.start, word_only.end, word_only.labels) == (0.0, 1.0, ("red",))
+    assert word_only.score == pytest.approx(0.5)  # first in one of the two lists
+    assert results[1].scenes[0].score == pytest.approx(0.5)  # the picture alone, first
+
+
+def test_a_scene_first_in_every_list_scores_one():
+    said, text = WordClause("said", "sale"), WordClause("text", "SALE")
+    alone = fuse([], {said: [_hit(said, 1, 2.0, 3.0, -1.0)]}, _video, lambda vid: [], k=5)
+    assert alone[0].scenes[0].score == pytest.approx(1.0)
+    visual = [VideoResult(_video(1), 0.9, (Scene(0.0, 4.0, 1.0, 0.9),))]
+    both = fuse(visual, {said: [_hit(said, 1, 2.0, 3.0, -1.0)], text: [_hit(text, 1, 1.0, 2.0, -1.0)]},
+                _video, lambda vid: [], k=5)
+    assert both[0].scenes[0].score == pytest.approx(1.0)
+    tenth = fuse([], {said: [_hit(said, v, 2.0, 3.0, -1.0) for v in range(1, 11)]}, _video, lambda vid: [], k=10)
+    assert [r.scenes[0].score for r in tenth][-1] == pytest.approx((RRF_K + 1) / (RRF_K + 10))
 
 
 def test_word_hits_alone_and_touching_spans_do_not_join():

@@ -39,6 +39,14 @@ def test_add_strengths_marks_weak_scenes_and_each_video_by_its_best():
     assert results[0]["strength"] == 1.0 and results[1]["strength"] == pytest.approx(0.167, abs=1e-3)
 
 
+def test_fused_scores_are_their_own_strength_whatever_the_visual_cutoff():
+    # a words query: first in every part 1.0, first in one of two parts 0.5, tenth alone 0.871
+    results = [{"scenes": [{"score": 1.0}, {"score": 0.5}]}, {"scenes": [{"score": 0.871}]}]
+    add_strengths(results, Cutoff(0.25), fused=True)  # the visual part's cutoff is a cosine: not used
+    assert [s["strength"] for s in results[0]["scenes"]] == [1.0, 0.5]
+    assert results[1]["strength"] == 0.871 and not any(s["weak"] for r in results for s in r["scenes"])
+
+
 def test_empty_explanations_fit_the_query_and_the_filters():
     text = explain_empty("text", "giraffe", category=None, category_shown=False, index_empty=False)
     assert "generic description" in text.reason and not any("categor" in t for t in text.tips)

@@ -4,7 +4,9 @@
 ``(score - low) / (best - low)``, where ``low`` is the least score a hit could have (the
 cutoff's floor) when the engine used one, else :data:`WEAK_MARGIN` below the best match. At
 CLIP's logit scale (100) a cosine 0.05 lower is e^-5, about 150 times less likely, so a scene
-that far below the best is shown as weak. Pages draw it as a bar and fade weak scenes.
+that far below the best is shown as weak. A query with word clauses scores by fused ranks,
+already 0..1 (1: first in every part of the query): that score is the strength. Pages draw it
+as a bar and fade weak scenes.
 
 **Empty results** are explained in plain words from what the user asked (text, image, a frame)
 and what is set (a category), never with cosines or probabilities; removing a filter is
@@ -40,11 +42,11 @@ def strength(score: float, low: float, best: float) -> float:
     return round(min(1.0, max(0.0, (score - low) / (best - low))), 3)
 
 
-def add_strengths(results: list[dict[str, Any]], cutoff: Any) -> None:
+def add_strengths(results: list[dict[str, Any]], cutoff: Any, fused: bool = False) -> None:
     """Set ``strength`` on every scene (and each video: its best scene's) of ``results``
-    (``response_view`` dicts), in place."""
+    (``response_view`` dicts), in place; ``fused``: the scores are fused ranks (0..1)."""
     scores = [scene["score"] for video in results for scene in video["scenes"]]
-    bounds = strength_range(cutoff, scores)
+    bounds = (0.0, 1.0) if fused and scores else strength_range(cutoff, scores)
     if bounds is None:
         return
     for video in results:

@@ -134,7 +134,7 @@ def response_view(response: Any, req: SearchRequest, taxonomy: Any) -> dict[str,
         video, core = result.video, result.to_dict(rank, shown_path(result.video.path))
         results.append({**core, "name": video.path.name, "href": url_for("pages.video", video_id=video.id),
                         "scenes": [scene_view(video.id, s, taxonomy, video.duration) for s in core["scenes"]]})
-    add_strengths(results, response.cutoff)
+    add_strengths(results, response.cutoff, response.fused)
     return {"query": req.text or None, "query_label": req.label, "category": req.category,
             "like": None if req.like is None else f"{req.like[0]}@{req.like[1]:.3f}",
             "message": response.message, "results": results}
