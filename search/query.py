@@ -41,6 +41,7 @@ import numpy as np
 
 from indexer.models.encoder import l2_normalize
 from indexer.errors import QueryError
+from .words import unknown_field
 
 #: Default weight of a negative term (``-night`` or ``--not night``).
 NEGATIVE_WEIGHT = 0.5
@@ -153,8 +154,7 @@ def _split_terms(tokens: list[tuple[str, str]]) -> list[tuple[str, list[tuple[st
 
 def _parse_weight(token: str, text: str) -> float:
     if token.endswith(":"):  # a field name that is not one: speech:"...", ocr:"..."
-        raise QueryError(f"unknown field {token!r} before \"{text}\"; words on screen are text:\"...\", "
-                         f"spoken ones said:\"...\", either words:\"...\"")
+        raise QueryError(unknown_field(token))
     if not _NUMBER_RE.match(token):
         raise QueryError(f"{token!r} before \"{text}\" is not a weight; a weight is a number like 0.5")
     weight = float(token)

@@ -23,6 +23,8 @@ MAX_PHRASE_CHARS = 200
 _CLAUSE_RE = re.compile(r'(?<![^\s+])(?P<field>text|said|words):(?:"(?P<quoted>[^"]*)"|(?P<bare>[^\s"+]+))',
                         re.IGNORECASE)
 _OPEN_CLAUSE_RE = re.compile(r'(?<![^\s+])(text|said|words):"[^"]*$', re.IGNORECASE)
+#: ``name:"..."`` with a name that is not a field (``speech:"..."``, ``ocr:"..."``)
+_UNKNOWN_FIELD_RE = re.compile(r'(?<![^\s+])(?!(?:text|said|words):)([A-Za-z_]+):"', re.IGNORECASE)
 _TOKEN_RE = re.compile(r"\w+", re.UNICODE)
 
 
@@ -54,6 +56,8 @@ def split_query(query: str) -> tuple[str, tuple[WordClause, ...]]:
     """
     if _OPEN_CLAUSE_RE.search(query):
         raise QueryError('unbalanced quote in a word clause: write text:"..." with both quotes')
+    if unknown := _UNKNOWN_FIELD_RE.search(query):
+        raise QueryError(unknown_field(unknown.group(1) + ":"))
     clauses = []
     for m in _CLAUSE_RE.finditer(query):
         phrase = " ".join((m.group("quoted") if m.group("quoted") is not None else m.group("bare")).split())
@@ -66,6 +70,11 @@ def split_query(query: str) -> tuple[str, tuple[WordClause, ...]]:
     rest = _CLAUSE_RE.sub(" ", query)
     rest = re.sub(r"^[\s+]+|[\s+]+$", "", re.sub(r"\+\s*(?=\+|$)", "", " ".join(rest.split())))
     return rest, tuple(clauses)
+
+
+def unknown_field(token: str) -> str:
+    """The one-line error for ``token`` (``speech:``) used as a field name before a quoted phrase."""
+    return f"unknown field {token!r}; words on screen are text:\"...\", spoken ones said:\"...\", either words:\"...\""
 
 
 def parse_clause(label: str) -> WordClause | None:

@@ -26,6 +26,15 @@ def test_malformed_clauses_get_one_line_errors(bad):
         split_query(bad)
 
 
+@pytest.mark.parametrize("bad, field", [('speech:"free delivery"', "speech:"), ('beach + ocr:"SPF 30"', "ocr:"),
+                                        ('a car spoken:"sale"', "spoken:")])
+def test_a_field_that_is_not_one_is_named(bad, field):
+    with pytest.raises(QueryError, match=f"unknown field '{field}'.*said:") as err:
+        split_query(bad)
+    assert "\n" not in str(err.value)
+    assert split_query("time: 5 pm") == ("time: 5 pm", ())  # a colon in free text is no field
+
+
 def test_a_label_is_a_clause_only_when_it_is_nothing_else():
     assert parse_clause('text:"SPF 30"') == WordClause("text", "SPF 30")
     assert parse_clause('beach text:"SPF 30"') is None and parse_clause("alcohol") is None
