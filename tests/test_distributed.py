@@ -207,3 +207,16 @@ def test_files_overlapping_in_an_actor_take_turns_at_the_encoder(videos, labels)
         answers = list(pool.map(lambda path: worker.analyse(path, path), clips * 2))
     assert all(a.analysis is not None for a in answers), [a.reason for a in answers]
     assert Slow.calls > len(answers) and Slow.most == 1
+
+
+def test_rays_notice_that_token_authentication_is_on_is_dropped_its_warning_when_off_is_not(ray_session, caplog):
+    import logging
+
+    from indexer.pipeline.cluster import _AUTH_LOGGER
+
+    ray_logger = logging.getLogger(_AUTH_LOGGER)
+    with caplog.at_level(logging.WARNING, logger=_AUTH_LOGGER):
+        ray_logger.warning("Token authentication is enabled for this Ray cluster. Set RAY_AUTH_MODE=disabled ...")
+        ray_logger.warning("Token authentication is disabled for this Ray cluster. Anyone with network access ...")
+    assert [r.getMessage().split(".")[0] for r in caplog.records] == [
+        "Token authentication is disabled for this Ray cluster"]

@@ -1,7 +1,8 @@
 """Joining or starting a Ray cluster (the optional ``reelsearch[ray]`` extra), quietly and locally.
 
 Ray is imported only here and only when asked for. A local cluster listens on the loopback
-interface, with no dashboard and no usage statistics.
+interface, with no dashboard and no usage statistics, and with Ray's token authentication (its
+default) without Ray's warning that it is on.
 """
 
 from __future__ import annotations
@@ -18,6 +19,17 @@ log = logging.getLogger(__name__)
 INSTALL_HINT = "distributed work needs Ray: pip install 'reelsearch[ray]'"
 #: ``--ray`` without an address: start a local cluster on this machine.
 LOCAL = "local"
+#: Ray's logger that announces token authentication on every local start.
+_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+
+
+class _AuthOnNotice(logging.Filter):
+    """Drops Ray's "Token authentication is enabled for this Ray cluster" warning: news to
+    whoever runs a cluster, not to someone indexing on a loopback-only one. Its warning that
+    authentication is *disabled* still shows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Token authentication is enabled")
 
 
 def import_ray() -> ModuleType:
@@ -41,6 +53,9 @@ def connect(address: str = LOCAL, *, num_cpus: int | None = None) -> ModuleType:
     if ray.is_initialized():
         return ray
     quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+    auth_log = logging.getLogger(_AUTH_LOGGER)
+    if not any(isinstance(f, _AuthOnNotice) for f in auth_log.filters):
+        auth_log.addFilter(_AuthOnNotice())
     try:
         if address == LOCAL:
             ray.init(num_cpus=num_cpus, _node_ip_address="127.0.0.1", **quiet)
