@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -68,7 +69,10 @@ def videos_committed(data_dir: Path) -> int:
     """Videos in the catalog now (0 before it exists), read without the store's writer lock."""
     if not (data_dir / "catalog.sqlite3").exists():
         return 0
-    with sqlite3.connect(f"file:{data_dir / 'catalog.sqlite3'}?mode=ro", uri=True) as db:
+    # closed at once (``with`` on a connection only ends a transaction): a connection left open
+    # keeps the WAL index of a killed writer alive, so the next opener would not recover the
+    # WAL and would miss the writer's last commit
+    with contextlib.closing(sqlite3.connect(f"file:{data_dir / 'catalog.sqlite3'}?mode=ro", uri=True)) as db:
         try:
             return db.execute("SELECT count(*) FROM videos").fetchone()[0]
         except sqlite3.OperationalError:  # schema not created yet
