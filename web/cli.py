@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from indexer.cli.options import data_dir_option, warn_if_random_weights
+from indexer.cli.options import data_dir_option, open_store, warn_if_random_weights
 from indexer.errors import ReelsearchError
 from search.server_texts import ServerAddress, remove_server_file, write_server_file
 
@@ -198,14 +198,10 @@ def user_add(name: str, password_stdin: bool, data_dir: Path) -> None:
 @data_dir_option
 def user_list(data_dir: Path) -> None:
     """Print every curator account's name, one a line."""
-    from indexer.store import Store, curation
+    from indexer.store import curation
 
-    try:
-        Store.require(data_dir)  # listing must not create a store
-        with Store.open(data_dir, readonly=True) as store:
-            names = curation.list_users(store)
-    except ReelsearchError as exc:
-        raise click.ClickException(str(exc)) from None
+    with open_store(data_dir, readonly=True, create=False) as store:  # listing must not create a store
+        names = curation.list_users(store)
     for name in names:
         click.echo(name)
     if not names:
@@ -218,14 +214,13 @@ def user_list(data_dir: Path) -> None:
 def user_remove(name: str, data_dir: Path) -> None:
     """Remove the curator account NAME: it cannot sign in any more and its sessions end; what
     NAME did stays in the audit log under NAME."""
-    from indexer.store import Store, curation
+    from indexer.store import curation
 
-    try:
-        Store.require(data_dir)
-        with Store.open(data_dir) as store:
+    with open_store(data_dir, create=False) as store:
+        try:
             curation.remove_user(store, name)
-    except ReelsearchError as exc:
-        raise click.ClickException(str(exc)) from None
+        except ReelsearchError as exc:
+            raise click.ClickException(str(exc)) from None
     click.echo(f"curator {name} removed; {name}'s sessions have ended")
 
 
