@@ -48,6 +48,8 @@ def test_search_results_show_the_matching_words(words_client):
     client, video_id = words_client
     html = client.get('/search?q=said:"free delivery"').get_data(as_text=True)
     assert "<mark>Free delivery</mark> today" in html
+    assert "bars show how well each scene matches every part of the query" in html and "above the cutoff" not in html
     rows = client.get('/api/search?q=text:"spf 30"').get_json()
+    assert rows["fused"] is True and client.get("/api/search?q=green").get_json()["fused"] is False
     (result,) = rows["results"]
     assert result["video_id"] == video_id and result["scenes"][0]["words"][0]["kind"] == "text"

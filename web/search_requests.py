@@ -137,4 +137,4 @@ def response_view(response: Any, req: SearchRequest, taxonomy: Any) -> dict[str,
     add_strengths(results, response.cutoff, response.fused)
     return {"query": req.text or None, "query_label": req.label, "category": req.category,
             "like": None if req.like is None else f"{req.like[0]}@{req.like[1]:.3f}",
-            "message": response.message, "results": results}
+            "message": response.message, "fused": response.fused, "results": results}
